@@ -1,0 +1,146 @@
+//! The environment contract between `submit` (the writer) and `pod-init`
+//! (the reader).
+//!
+//! Each constant documents who sets the variable, who reads it and its
+//! default. `submit` builds the pod's environment from these names only and
+//! `pod-init` looks them up by these names only, so a rename is a compile
+//! error on both sides rather than a silent mismatch in a running pod.
+
+/// Names of the environment variables that cross from `submit` to the pod.
+#[derive(Debug)]
+pub struct EnvVars;
+
+impl EnvVars {
+    /// The researcher's login name (LDAP/Gaspar). Set by `submit` from
+    /// `LDAP_USERNAME`; read by `pod-init`, which creates this user. Required.
+    pub const NB_USER: &'static str = "NB_USER";
+    /// The researcher's numeric uid. Set by `submit` from `LDAP_UID`; read by
+    /// `pod-init`. Required, never 0.
+    pub const NB_UID: &'static str = "NB_UID";
+    /// The name of the researcher's primary group. Set by `submit` from
+    /// `LDAP_GROUPNAME`; read by `pod-init`. Required.
+    pub const NB_GROUP: &'static str = "NB_GROUP";
+    /// The numeric gid of the primary group. Set by `submit` from
+    /// `LDAP_GID`; read by `pod-init`. Required, never 0.
+    pub const NB_GID: &'static str = "NB_GID";
+    /// The directory the command runs in. Set by `submit` (default
+    /// `SCRATCH_HOME`); read by `pod-init`, which creates it. Required.
+    pub const WORKING_DIR: &'static str = "WORKING_DIR";
+    /// The directory that holds every researcher's persistent home on
+    /// scratch. Set by `submit` (default `<SCRATCH_MOUNT_PATH>/homes`); read
+    /// by `pod-init`. Required.
+    pub const SCRATCH_HOME_ROOT: &'static str = "SCRATCH_HOME_ROOT";
+    /// The researcher's persistent home on scratch. Set by `submit` (default
+    /// `<SCRATCH_HOME_ROOT>/<NB_USER>`); read by `pod-init`, which falls back
+    /// to the same default when it is unset.
+    pub const SCRATCH_HOME: &'static str = "SCRATCH_HOME";
+    /// The shared Hugging Face cache. Set by `submit` (default
+    /// `<SCRATCH_MOUNT_PATH>/hf_cache`); read by `pod-init`, which creates it
+    /// group-writable, and by the Hugging Face libraries.
+    pub const HF_HOME: &'static str = "HF_HOME";
+    /// The global git configuration file, kept on scratch so it survives the
+    /// pod. Set by `submit` (default `<SCRATCH_HOME>/.gitconfig`); read by
+    /// `pod-init` and git.
+    pub const GIT_CONFIG_GLOBAL: &'static str = "GIT_CONFIG_GLOBAL";
+    /// uv's package cache. Set by `submit` (default
+    /// `<SCRATCH_HOME>/.cache/uv`); `pod-init` creates it; read by uv.
+    pub const UV_CACHE_DIR: &'static str = "UV_CACHE_DIR";
+    /// Where uv installs Python toolchains. Set by `submit` (default
+    /// `<SCRATCH_HOME>/.uv`); `pod-init` creates it; read by uv.
+    pub const UV_PYTHON_INSTALL_DIR: &'static str = "UV_PYTHON_INSTALL_DIR";
+    /// The Python version uv picks by default. Set by `submit` from
+    /// `UV_PYTHON_VERSION` (default 3.11); read by uv only.
+    pub const UV_PYTHON: &'static str = "UV_PYTHON";
+    /// The account that owns the scratch root and creates directories there
+    /// (root is squashed on NFS). Set by the image; read by `pod-init`.
+    /// Default [`DEFAULT_SCRATCH_SEED_USER`].
+    pub const SCRATCH_SEED_USER: &'static str = "SCRATCH_SEED_USER";
+    /// The home the command sees. Set by `submit` to `/home/<NB_USER>`;
+    /// `pod-init` sets it again for the command.
+    pub const HOME: &'static str = "HOME";
+    /// Kept for scripts written for the old wrapper: the LDAP user name.
+    /// Set by `submit`; read by users' scripts only.
+    pub const EPFML_LDAP: &'static str = "EPFML_LDAP";
+    /// The time zone. Set by `submit` from `TZ` (default Europe/Zurich).
+    pub const TZ: &'static str = "TZ";
+    /// The private SSH key, base64. Set through the Secret; read by
+    /// `pod-init`, which writes it to `~/.ssh` and removes it from the
+    /// command's environment.
+    pub const SSH_PRIVATE_KEY_B64: &'static str = "SSH_PRIVATE_KEY_B64";
+    /// The public SSH key, one line. Set through the Secret; read by
+    /// `pod-init`.
+    pub const SSH_PUBLIC_KEY: &'static str = "SSH_PUBLIC_KEY";
+    /// Lines for `~/.ssh/known_hosts`. Set through the Secret; read by
+    /// `pod-init`.
+    pub const SSH_KNOWN_HOSTS: &'static str = "SSH_KNOWN_HOSTS";
+    /// git's `user.name`. Set through the Secret; `pod-init` writes it to the
+    /// global git config when none is set.
+    pub const GIT_USER_NAME: &'static str = "GIT_USER_NAME";
+    /// git's `user.email`. Set through the Secret; as `GIT_USER_NAME`.
+    pub const GIT_USER_EMAIL: &'static str = "GIT_USER_EMAIL";
+    /// The log filter of `pod-init` (`tracing` syntax, e.g. `debug`). Set by
+    /// the user; read by `pod-init`. Default `info`.
+    pub const POD_INIT_LOG: &'static str = "POD_INIT_LOG";
+}
+
+/// The variables `pod-init` cannot bootstrap without. When any is missing it
+/// runs the command unchanged.
+pub const REQUIRED_POD_VARS: [&str; 6] = [
+    EnvVars::NB_USER,
+    EnvVars::NB_UID,
+    EnvVars::NB_GROUP,
+    EnvVars::NB_GID,
+    EnvVars::SCRATCH_HOME_ROOT,
+    EnvVars::WORKING_DIR,
+];
+
+/// The keys `submit` syncs into the Secret and exposes to the pod by
+/// reference, whenever the `.env` gives them a non-empty value.
+pub const DEFAULT_SECRET_KEYS: [&str; 7] = [
+    "WANDB_API_KEY",
+    "HF_TOKEN",
+    EnvVars::SSH_PRIVATE_KEY_B64,
+    EnvVars::SSH_PUBLIC_KEY,
+    EnvVars::SSH_KNOWN_HOSTS,
+    EnvVars::GIT_USER_NAME,
+    EnvVars::GIT_USER_EMAIL,
+];
+
+/// Variables that never reach the user's command: `pod-init` consumes them.
+pub const CONSUMED_BY_POD_INIT: [&str; 1] = [EnvVars::SSH_PRIVATE_KEY_B64];
+
+/// The account that owns the scratch root on the RCP cluster.
+pub const DEFAULT_SCRATCH_SEED_USER: &str = "mljaggi-admin";
+
+/// Where the scratch PVC is mounted unless `SCRATCH_MOUNT_PATH` says
+/// otherwise.
+pub const DEFAULT_SCRATCH_MOUNT_PATH: &str = "/mloscratch";
+
+/// The default of `SCRATCH_HOME` given the user and the root.
+pub fn default_scratch_home(scratch_home_root: &str, user: &str) -> String {
+    format!("{}/{user}", scratch_home_root.trim_end_matches('/'))
+}
+
+/// The ephemeral home inside the pod.
+pub fn pod_home(user: &str) -> String {
+    format!("/home/{user}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scratch_home_joins_without_double_slash() {
+        assert_eq!(default_scratch_home("/mloscratch/homes/", "ada"), "/mloscratch/homes/ada");
+        assert_eq!(default_scratch_home("/mloscratch/homes", "ada"), "/mloscratch/homes/ada");
+    }
+
+    #[test]
+    fn required_vars_are_distinct() {
+        let mut names = REQUIRED_POD_VARS.to_vec();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), REQUIRED_POD_VARS.len());
+    }
+}

@@ -1,0 +1,243 @@
+//! Validation of the names and numbers that end up in /etc files, in
+//! Kubernetes object names and on the runai command line.
+//!
+//! Both sides validate: `submit` so that a typo is caught on the laptop
+//! before anything reaches the cluster, `pod-init` because it must never
+//! trust its environment before writing /etc/passwd as root.
+
+use std::fmt;
+
+/// A rejected input: which field, what value, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}={value:?}: {reason}")]
+pub struct ValidationError {
+    /// The variable or flag the value came from, e.g. `NB_USER`.
+    pub field: String,
+    /// The rejected value, verbatim.
+    pub value: String,
+    /// What is wrong with it, for a human.
+    pub reason: Reason,
+}
+
+/// Why a value was rejected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    Empty,
+    TooLong { max: usize },
+    BadFirstChar,
+    JobFirstChar,
+    BadChar(char),
+    NotANumber,
+    OutOfRange,
+    Root,
+    Reserved,
+    BadEnd,
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::Empty => f.write_str("must not be empty"),
+            Reason::TooLong { max } => write!(f, "must be at most {max} characters"),
+            Reason::BadFirstChar => f.write_str("must start with a letter or '_'"),
+            Reason::JobFirstChar => f.write_str("must start with a lower-case letter"),
+            Reason::BadChar(c) => write!(f, "must not contain {c:?}"),
+            Reason::NotANumber => f.write_str("must be a whole number"),
+            Reason::OutOfRange => {
+                write!(f, "must be between 0 and {MAX_ID} (4294967295 means \"no id\")")
+            }
+            Reason::Root => f.write_str("must not be 0 (root)"),
+            Reason::Reserved => f.write_str("is reserved for the system (root)"),
+            Reason::BadEnd => f.write_str("must end with a letter or digit"),
+        }
+    }
+}
+
+fn reject(field: &str, value: &str, reason: Reason) -> ValidationError {
+    ValidationError {
+        field: field.to_owned(),
+        value: value.to_owned(),
+        reason,
+    }
+}
+
+/// The longest user or group name `useradd` accepts on glibc systems.
+pub const MAX_NAME_LEN: usize = 32;
+
+/// The largest valid uid or gid: `(uid_t)-1` is the "unchanged" sentinel of
+/// chown and setresuid, so it is never a real id.
+pub const MAX_ID: u32 = u32::MAX - 1;
+
+/// Checks a user or group name for use in /etc/passwd and /etc/group.
+///
+/// The rule is the portable one of shadow-utils, widened to upper case
+/// (EPFL group names such as `MLO-unit` have it): a letter or `_`, then
+/// letters, digits, `_`, `-` or `.`, at most 32 characters. Nothing that
+/// could inject a `:` field separator, a newline, a leading `-` (an option
+/// to a tool) or `.`/`..` (a path) gets through. `root` is refused: the
+/// bootstrap would otherwise rewrite root's own entry.
+pub fn account_name(field: &str, value: &str) -> Result<(), ValidationError> {
+    let mut chars = value.chars();
+    let Some(first) = chars.next() else {
+        return Err(reject(field, value, Reason::Empty));
+    };
+    if let Some(bad) = value
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
+    {
+        return Err(reject(field, value, Reason::BadChar(bad)));
+    }
+    if !(first.is_ascii_alphabetic() || first == '_') {
+        return Err(reject(field, value, Reason::BadFirstChar));
+    }
+    if value.len() > MAX_NAME_LEN {
+        return Err(reject(field, value, Reason::TooLong { max: MAX_NAME_LEN }));
+    }
+    if value == "root" {
+        return Err(reject(field, value, Reason::Reserved));
+    }
+    Ok(())
+}
+
+/// Parses a uid or gid written in decimal, as in /etc/passwd.
+pub fn id(field: &str, value: &str) -> Result<u32, ValidationError> {
+    if value.is_empty() {
+        return Err(reject(field, value, Reason::Empty));
+    }
+    if !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(reject(field, value, Reason::NotANumber));
+    }
+    match value.parse::<u32>() {
+        Ok(n) if n <= MAX_ID => Ok(n),
+        _ => Err(reject(field, value, Reason::OutOfRange)),
+    }
+}
+
+/// Parses a uid or gid that a researcher's account may have: not root.
+pub fn non_root_id(field: &str, value: &str) -> Result<u32, ValidationError> {
+    match id(field, value)? {
+        0 => Err(reject(field, value, Reason::Root)),
+        n => Ok(n),
+    }
+}
+
+/// The longest name a run:ai job (a DNS-1035 label) may have.
+pub const MAX_JOB_NAME_LEN: usize = 63;
+
+/// Checks a job name: a DNS-1035 label, as Kubernetes and runai require
+/// (`[a-z]([-a-z0-9]*[a-z0-9])?`, at most 63 characters).
+pub fn job_name(field: &str, value: &str) -> Result<(), ValidationError> {
+    let Some(first) = value.chars().next() else {
+        return Err(reject(field, value, Reason::Empty));
+    };
+    if let Some(bad) = value
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+    {
+        return Err(reject(field, value, Reason::BadChar(bad)));
+    }
+    if !first.is_ascii_lowercase() {
+        return Err(reject(field, value, Reason::JobFirstChar));
+    }
+    if value.ends_with('-') {
+        return Err(reject(field, value, Reason::BadEnd));
+    }
+    if value.len() > MAX_JOB_NAME_LEN {
+        return Err(reject(field, value, Reason::TooLong { max: MAX_JOB_NAME_LEN }));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn account_names_accept_ldap_style() {
+        for ok in ["ada", "MLO-unit", "_svc", "a.b", "mljaggi-admin", "x2"] {
+            assert_eq!(account_name("NB_USER", ok), Ok(()), "{ok}");
+        }
+    }
+
+    #[test]
+    fn account_names_reject_with_reason() {
+        let cases = [
+            ("", Reason::Empty),
+            ("a:b", Reason::BadChar(':')),
+            ("a\nb", Reason::BadChar('\n')),
+            ("-rf", Reason::BadFirstChar),
+            ("1abc", Reason::BadFirstChar),
+            (".", Reason::BadFirstChar),
+            ("..", Reason::BadFirstChar),
+            ("a/b", Reason::BadChar('/')),
+            ("ada lovelace", Reason::BadChar(' ')),
+            ("root", Reason::Reserved),
+            ("a234567890123456789012345678901234", Reason::TooLong { max: 32 }),
+        ];
+        for (value, reason) in cases {
+            let err = account_name("NB_USER", value).unwrap_err();
+            assert_eq!(err.reason, reason, "{value:?}");
+            assert_eq!(err.field, "NB_USER");
+        }
+    }
+
+    #[test]
+    fn error_names_field_value_and_reason() {
+        let err = account_name("NB_USER", "a:b").unwrap_err();
+        assert_eq!(err.to_string(), "NB_USER=\"a:b\": must not contain ':'");
+    }
+
+    #[test]
+    fn ids_parse_in_range() {
+        assert_eq!(id("NB_UID", "0"), Ok(0));
+        assert_eq!(id("NB_UID", "177449"), Ok(177449));
+        assert_eq!(id("NB_UID", "4294967294"), Ok(4294967294));
+        assert_eq!(id("NB_UID", "4294967295").unwrap_err().reason, Reason::OutOfRange);
+        assert_eq!(id("NB_UID", "4294967296").unwrap_err().reason, Reason::OutOfRange);
+        assert_eq!(id("NB_UID", "-1").unwrap_err().reason, Reason::NotANumber);
+        assert_eq!(id("NB_UID", "+5").unwrap_err().reason, Reason::NotANumber);
+        assert_eq!(id("NB_UID", " 5").unwrap_err().reason, Reason::NotANumber);
+        assert_eq!(id("NB_UID", "00000x").unwrap_err().reason, Reason::NotANumber);
+        assert_eq!(id("NB_UID", "").unwrap_err().reason, Reason::Empty);
+        assert_eq!(non_root_id("NB_UID", "0").unwrap_err().reason, Reason::Root);
+        assert_eq!(non_root_id("NB_UID", "000").unwrap_err().reason, Reason::Root);
+    }
+
+    #[test]
+    fn job_names_follow_dns_1035() {
+        for ok in ["a", "ada-20260101-120000", "x1-y2"] {
+            assert_eq!(job_name("--name", ok), Ok(()), "{ok}");
+        }
+        let cases = [
+            ("", Reason::Empty),
+            ("Ada", Reason::BadChar('A')),
+            ("1ada", Reason::JobFirstChar),
+            ("-ada", Reason::JobFirstChar),
+            ("ada-", Reason::BadEnd),
+            ("ada_x", Reason::BadChar('_')),
+            ("ada.x", Reason::BadChar('.')),
+        ];
+        for (value, reason) in cases {
+            assert_eq!(job_name("--name", value).unwrap_err().reason, reason, "{value:?}");
+        }
+        let long = "a".repeat(64);
+        assert_eq!(job_name("--name", &long).unwrap_err().reason, Reason::TooLong { max: 63 });
+        assert_eq!(job_name("--name", &long[..63]), Ok(()));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn accepted_account_names_are_safe_in_etc_files(s in "\\PC{0,40}") {
+            if account_name("NB_USER", &s).is_ok() {
+                proptest::prop_assert!(!s.contains([':', '\n', '\r', '/', ',', ' ']));
+                proptest::prop_assert!(!s.starts_with('-'));
+                proptest::prop_assert!(s.len() <= MAX_NAME_LEN);
+            }
+        }
+
+        #[test]
+        fn ids_round_trip(n in 0u32..=MAX_ID) {
+            proptest::prop_assert_eq!(id("NB_UID", &n.to_string()), Ok(n));
+        }
+    }
+}
