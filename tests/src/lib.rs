@@ -1,0 +1,7 @@
+//! Support for the integration tests: where the real binaries are, and the
+//! fakes and sandbox they run against.
+//!
+//! Tests only ever run the release builds that ship (`x86_64-unknown-linux-musl`),
+//! so what is tested is what goes into the image.
+
+pub mod binaries;
