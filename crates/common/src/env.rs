@@ -112,6 +112,11 @@ pub const CONSUMED_BY_POD_INIT: [&str; 1] = [EnvVars::SSH_PRIVATE_KEY_B64];
 /// The account that owns the scratch root on the RCP cluster.
 pub const DEFAULT_SCRATCH_SEED_USER: &str = "mljaggi-admin";
 
+/// The uid of [`DEFAULT_SCRATCH_SEED_USER`] on the cluster's NFS. The image
+/// creates the seed account with it (a build argument), so that the seed's
+/// writes on scratch are the owner's writes.
+pub const DEFAULT_SCRATCH_SEED_UID: u32 = 177449;
+
 /// Where the scratch PVC is mounted unless `SCRATCH_MOUNT_PATH` says
 /// otherwise.
 pub const DEFAULT_SCRATCH_MOUNT_PATH: &str = "/mloscratch";
