@@ -81,6 +81,16 @@ impl EnvVars {
     /// The log filter of `pod-init` (`tracing` syntax, e.g. `debug`). Set by
     /// the user; read by `pod-init`. Default `info`.
     pub const POD_INIT_LOG: &'static str = "POD_INIT_LOG";
+    /// `1`/`true`/`yes`: `pod-init` forwards signals to the command's whole
+    /// process group instead of the command alone (for jobs whose workers
+    /// must see SIGTERM themselves). Set by the user; read by `pod-init`.
+    /// Default off: the command decides how to stop its workers.
+    pub const POD_INIT_SIGNAL_GROUP: &'static str = "POD_INIT_SIGNAL_GROUP";
+    /// Milliseconds `pod-init` waits between SIGTERM and SIGKILL for the
+    /// processes still running after the command exited. Set by the user;
+    /// read by `pod-init`. Default 2000. Never applies while the command
+    /// runs (the kubelet owns that grace period).
+    pub const POD_INIT_KILL_GRACE_MS: &'static str = "POD_INIT_KILL_GRACE_MS";
 }
 
 /// The variables `pod-init` cannot bootstrap without. When any is missing it
