@@ -1,1 +1,88 @@
-fn main() {}
+//! `cargo xtask <task>`: the project's automation, in Rust so it runs
+//! wherever cargo does.
+//!
+//! - `dist`: static musl release builds of `submit` and `pod-init`
+//! - `image`: the container image (build, tag, push), replacing publish.sh
+//! - `codegen`: rewrite the generated regions of docker/Dockerfile
+//! - `test`: the whole test suite with the shipped binaries (README)
+//! - `bench`: the benchmark table in docs/benchmarks.md
+//!
+//! Each task is a module; this file only parses flags and reports errors as
+//! `xtask: message`.
+
+// Tests may unwrap and panic: a failed assertion is their way of reporting.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+mod bench;
+mod cmd;
+mod codegen;
+mod dist;
+mod dockerfile;
+mod elf;
+mod host;
+mod image;
+mod project;
+mod suite;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", about = "Project automation: static builds, the image, tests, benchmarks")]
+struct Flags {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Build submit and pod-init for x86_64-unknown-linux-musl, check they
+    /// are static, copy them to <target>/dist/ and print their sizes.
+    Dist {
+        /// Print the commands instead of running them.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Build the container image (docker/Dockerfile) and optionally push it.
+    Image(image::ImageArgs),
+    /// Rewrite the regions of docker/Dockerfile generated from crates/common.
+    Codegen {
+        /// Only check, fail if the file is stale (what CI does).
+        #[arg(long)]
+        check: bool,
+    },
+    /// Build the shipped binaries, prepare the sandbox and run every test
+    /// (as root). Extra arguments go to `cargo test`.
+    Test {
+        /// Arguments passed through to `cargo test`, e.g. `-- --nocapture`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        cargo_test_args: Vec<String>,
+    },
+    /// Measure start-up cost, memory, sizes and submit latency; print the
+    /// table and write docs/benchmarks.md (the sandbox part needs root).
+    Bench(bench::BenchArgs),
+}
+
+fn run(flags: Flags) -> anyhow::Result<()> {
+    match flags.task {
+        Task::Dist { dry_run } => {
+            let mode = if dry_run { cmd::Mode::DryRun } else { cmd::Mode::Run };
+            dist::run(&cmd::Runner::new(mode)).map(|_| ())
+        }
+        Task::Image(args) => image::run(&args),
+        Task::Codegen { check } => codegen::run(check),
+        Task::Test { cargo_test_args } => suite::run(&cargo_test_args),
+        Task::Bench(args) => bench::run(&args),
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Flags::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xtask: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

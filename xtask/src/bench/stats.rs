@@ -1,0 +1,43 @@
+//! Medians of repeated measurements: robust to the odd slow run that a
+//! scheduler hiccup or a cold cache causes on a 2-core machine.
+
+use std::time::Duration;
+
+/// The median (the mean of the two middle values for an even count).
+pub fn median(samples: &[Duration]) -> Option<Duration> {
+    let mut sorted = samples.to_vec();
+    sorted.sort_unstable();
+    let n = sorted.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(sorted[n / 2]),
+        _ => Some((sorted[n / 2 - 1] + sorted[n / 2]) / 2),
+    }
+}
+
+/// Milliseconds with two decimals, the unit every timing row uses.
+pub fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// A signed difference in milliseconds (the overhead row can be negative
+/// within noise).
+pub fn ms_diff(a: Duration, b: Duration) -> String {
+    let diff = a.as_secs_f64() - b.as_secs_f64();
+    format!("{:+.2} ms", diff * 1000.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_odd_even_and_empty() {
+        let d = Duration::from_millis;
+        assert_eq!(median(&[d(5), d(1), d(3)]), Some(d(3)));
+        assert_eq!(median(&[d(4), d(1), d(3), d(2)]), Some(Duration::from_micros(2500)));
+        assert_eq!(median(&[]), None);
+        assert_eq!(ms(Duration::from_micros(1234)), "1.23 ms");
+        assert_eq!(ms_diff(d(1), d(3)), "-2.00 ms");
+    }
+}

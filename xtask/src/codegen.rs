@@ -1,0 +1,27 @@
+//! `cargo xtask codegen`: rewrite the generated regions of docker/Dockerfile
+//! from `crates/common` (see `dockerfile` for why they are generated).
+
+use std::fs;
+
+use anyhow::{Context, Result};
+
+use crate::dockerfile;
+use crate::project;
+
+pub fn run(check_only: bool) -> Result<()> {
+    let path = project::root().join("docker/Dockerfile");
+    let text = fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    if check_only {
+        dockerfile::check(&text)?;
+        eprintln!("codegen: {} is up to date", path.display());
+        return Ok(());
+    }
+    let fresh = dockerfile::regenerate(&text)?;
+    if fresh == text {
+        eprintln!("codegen: {} is up to date", path.display());
+    } else {
+        fs::write(&path, fresh).with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("codegen: rewrote the generated regions of {}", path.display());
+    }
+    Ok(())
+}
