@@ -1,1 +1,42 @@
-fn main() {}
+//! `submit`: the run:ai job submission CLI. This file only maps the outcome
+//! of [`app::run`] to an exit code: 0 success, 1 bad input or a failed
+//! kubectl, 2 an internal error, or the exit code of a failed runai.
+
+// Tests may unwrap: a panic there is a test failure with a backtrace.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+mod app;
+mod child_output;
+mod cli;
+mod clock;
+mod config;
+mod duration;
+mod github_key;
+mod invocation;
+mod job;
+mod keys;
+mod kubectl;
+mod pod_command;
+mod runai;
+mod secret;
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+fn main() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            // clap prints usage errors itself; they are bad input (1), while
+            // --help and --version are successes.
+            let _ = err.print();
+            return ExitCode::from(if err.use_stderr() { 1 } else { 0 });
+        }
+    };
+    match app::run(cli, &app::Context::from_process()) {
+        Ok(app::Outcome::Success) => ExitCode::SUCCESS,
+        Ok(app::Outcome::External(code)) => ExitCode::from(code),
+        Err(err) => ExitCode::from(app::report(&err)),
+    }
+}

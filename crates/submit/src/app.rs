@@ -1,0 +1,197 @@
+//! One submission, top to bottom: read the `.env`, validate everything, then
+//! (or, for `--dry-run`, instead) sync the Secret and run runai.
+//!
+//! All checks run before anything changes in the cluster: a bad job name or
+//! a missing runai stops the submission before kubectl is started.
+
+use std::ffi::OsString;
+use std::io::{self, Write as _};
+use std::path::PathBuf;
+
+use anyhow::{Result, anyhow, bail};
+use clap::CommandFactory as _;
+use common::env::DEFAULT_SECRET_KEYS;
+
+use crate::cli::Cli;
+use crate::config::EnvFile;
+use crate::invocation::{RunError, describe_status, find_on_path};
+use crate::kubectl::{self, KUBECTL};
+use crate::runai::{self, RUNAI};
+use crate::secret::{self, Manifest};
+use crate::{child_output, clock, duration, github_key, job, keys};
+
+/// How a run ended, for the exit code.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    /// A child (runai) failed with this code; we exit with it too.
+    External(u8),
+}
+
+/// A failure of `submit` itself rather than of its input (exit 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Internal(pub String);
+
+/// The machine-specific context: our own environment, read once here so
+/// that nothing else looks at it.
+#[derive(Debug)]
+pub struct Context {
+    pub home: Option<PathBuf>,
+    pub path: Option<OsString>,
+}
+
+impl Context {
+    pub fn from_process() -> Self {
+        Context {
+            home: std::env::var_os("HOME").filter(|h| !h.is_empty()).map(PathBuf::from),
+            path: std::env::var_os("PATH"),
+        }
+    }
+}
+
+fn say(message: &str) {
+    eprintln!("submit: {message}");
+}
+
+/// Writes `text` to stdout; a closed pipe (`submit --dry-run | head -c1`)
+/// is not an error.
+fn print(text: &str) -> Result<()> {
+    let mut out = io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(Internal(format!("cannot write to stdout: {e}")).into()),
+        _ => Ok(()),
+    }
+}
+
+pub fn run(cli: Cli, ctx: &Context) -> Result<Outcome> {
+    if let Some(shell) = cli.completions {
+        let mut script = Vec::new();
+        clap_complete::generate(shell, &mut Cli::command(), "submit", &mut script);
+        print(&String::from_utf8_lossy(&script))?;
+        return Ok(Outcome::Success);
+    }
+
+    let env_path = github_key::expand_tilde(&cli.env_file.to_string_lossy(), ctx.home.as_deref());
+    let mut env = EnvFile::load(&env_path)?;
+    let mut secret_like: Vec<String> = DEFAULT_SECRET_KEYS.iter().map(|k| (*k).to_owned()).collect();
+    secret_like.extend(env.get(keys::EXTRA_SECRET_KEYS).unwrap_or("").split(',').map(|k| k.trim().to_owned()));
+    env.reject_placeholders(&secret_like.iter().map(String::as_str).collect::<Vec<_>>())?;
+    for note in github_key::autoload(&mut env, ctx.home.as_deref())? {
+        say(&note);
+    }
+
+    let target = job::secret_target(&cli, &env)?;
+    let sync = cli.sync_secret_only || !cli.skip_secret_sync;
+    let kubectl_timeout = duration::parse(&cli.kubectl_timeout)
+        .map_err(|e| anyhow!("--kubectl-timeout={:?} {e}", cli.kubectl_timeout))?;
+    let spec = match cli.sync_secret_only {
+        true => None,
+        false => Some(job::job_spec(&cli, &env, &target, clock::local_timestamp)?),
+    };
+    if let Some(spec) = &spec {
+        let literal: Vec<&str> = spec.literal_env.iter().map(|(k, _)| k.as_str()).collect();
+        for key in job::pod_secret_keys(&env, &literal)?.1 {
+            say(&format!("warning: EXTRA_SECRET_KEYS lists {key}, but {} gives it no value; the pod will not get it", env.path().display()));
+        }
+    }
+    let manifest = match sync {
+        true => Some(Manifest::build(&target.name, &target.namespace, env.non_empty()).map_err(|e| match e {
+            secret::SecretError::TooLarge { .. } => anyhow!("{e}; nothing was sent"),
+            e => anyhow!("{}: {e}", env.path().display()),
+        })?),
+        false => None,
+    };
+    let runai_cmd = spec.as_ref().map(runai::submit_command);
+
+    if cli.dry {
+        return dry_run(manifest.as_ref(), spec.as_ref(), runai_cmd.as_ref());
+    }
+
+    // Check that both programs exist before the first one changes anything.
+    if sync && find_on_path(KUBECTL, ctx.path.as_ref()).is_none() {
+        bail!("kubectl not found on PATH: install it (Debian: apt-get install kubernetes-client), or pass --skip-secret-sync");
+    }
+    if runai_cmd.is_some() && find_on_path(RUNAI, ctx.path.as_ref()).is_none() {
+        bail!("runai not found on PATH: install the run:ai CLI, or pass --dry-run to see the command");
+    }
+
+    if let Some(manifest) = manifest {
+        sync_secret(manifest, &env, kubectl_timeout.as_duration())?;
+    }
+    let Some(runai_cmd) = runai_cmd else {
+        print(&format!("Secret {} was updated in namespace {}.\n", target.name, target.namespace))?;
+        return Ok(Outcome::Success);
+    };
+
+    say(&format!("running: {runai_cmd}"));
+    let status = runai_cmd.run_attached().map_err(|e| match e {
+        RunError::NotFound { .. } => anyhow!("{e}: install the run:ai CLI"),
+        e => anyhow!(e),
+    })?;
+    if !status.success() {
+        say(&format!("runai failed ({}); the Secret was synced, the job was not submitted", describe_status(status)));
+        let code = status.code().and_then(|c| u8::try_from(c).ok()).filter(|c| *c != 0).unwrap_or(1);
+        return Ok(Outcome::External(code));
+    }
+    let name = spec.as_ref().map(|s| s.name.as_str()).unwrap_or_default();
+    let mut text = String::from("\nJob submitted. Handy commands:\n");
+    for cmd in runai::follow_up_commands(name) {
+        text.push_str(&format!("{cmd}\n"));
+    }
+    print(&text)?;
+    Ok(Outcome::Success)
+}
+
+/// `--dry-run`: one pasteable line on stdout, the rest on stderr. The Secret
+/// is described by its key names only.
+fn dry_run(manifest: Option<&Manifest>, spec: Option<&runai::JobSpec>, runai_cmd: Option<&crate::invocation::Invocation>) -> Result<Outcome> {
+    let apply = kubectl::apply_secret_line();
+    match manifest {
+        Some(m) => say(&format!(
+            "dry run: would sync Secret {} in namespace {} with keys: {}\nsubmit: dry run: by running: {apply} (the manifest on stdin, not shown)",
+            m.name(),
+            m.namespace(),
+            m.keys().join(", ")
+        )),
+        None => say("dry run: the Secret would not be synced (--skip-secret-sync)"),
+    }
+    let line = match (spec, runai_cmd) {
+        (Some(spec), Some(cmd)) => {
+            say(&format!("dry run: the pod would run: {}", spec.script.script()));
+            cmd.shell_line()
+        }
+        _ => apply,
+    };
+    print(&format!("{line}\n"))?;
+    Ok(Outcome::Success)
+}
+
+/// Runs the server-side apply and turns its failure into a message that
+/// carries kubectl's own words, minus any secret value.
+fn sync_secret(manifest: Manifest, env: &EnvFile, timeout: std::time::Duration) -> Result<()> {
+    let (name, namespace, keys) = (manifest.name().to_owned(), manifest.namespace().to_owned(), manifest.keys().to_vec());
+    let done = kubectl::apply_secret(manifest).run_captured(timeout).map_err(|e| match e {
+        RunError::TimedOut { .. } => {
+            anyhow!("{e}: the cluster did not answer; check your connection and kubeconfig, or raise --kubectl-timeout")
+        }
+        e => anyhow!(e),
+    })?;
+    if !done.status.success() {
+        let stderr = secret::redact(&String::from_utf8_lossy(&done.stderr), env.non_empty().map(|(_, v)| v));
+        let stderr = child_output::for_terminal(stderr.as_bytes());
+        let stderr = if stderr.is_empty() { "(kubectl printed no message)".to_owned() } else { stderr };
+        return Err(anyhow!(
+            "kubectl could not apply the Secret {name} in namespace {namespace} ({}); nothing was submitted:\n{stderr}",
+            describe_status(done.status)
+        ));
+    }
+    say(&format!("Secret {name} synced in namespace {namespace} ({} keys)", keys.len()));
+    Ok(())
+}
+
+/// Exit code and message for an error from [`run`].
+pub fn report(err: &anyhow::Error) -> u8 {
+    say(&format!("{err:#}"));
+    if err.chain().any(|e| e.is::<Internal>()) { 2 } else { 1 }
+}

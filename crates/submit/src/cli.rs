@@ -1,0 +1,186 @@
+//! The command line, as clap derive structs and nothing else.
+//!
+//! Every flag of the Python wrapper (`csub.py`) keeps its name and meaning so
+//! that a researcher can switch without relearning; conventional spellings
+//! (`--dry-run`, `--backoff-limit`) are aliases. Values are parsed here only
+//! as far as their type goes; the rules that need the `.env` too live in
+//! `job.rs`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+use clap_complete::Shell;
+
+/// Submit a run:ai job described by a `.env` file, after syncing the file's
+/// secret keys into a Kubernetes Secret.
+#[derive(Debug, Parser)]
+#[command(name = "submit", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// Job name; default `<user>-<YYYYmmdd-HHMMSS>` (local time)
+    #[arg(short = 'n', long)]
+    pub name: Option<String>,
+
+    /// Run the container as this uid instead of LDAP_UID
+    #[arg(long, value_name = "UID")]
+    pub uid: Option<String>,
+
+    /// Run the container as this gid instead of LDAP_GID
+    #[arg(long, value_name = "GID")]
+    pub gid: Option<String>,
+
+    /// Shell command to run in the pod; default: sleep for --time
+    #[arg(short = 'c', long)]
+    pub command: Option<String>,
+
+    /// Directory to `cd` into before the command (shell text, so ~ and $VARS work)
+    #[arg(long, value_name = "DIR")]
+    pub exp_folder: Option<String>,
+
+    /// Virtual environment to activate before the command (its bin/activate is sourced)
+    #[arg(long, value_name = "DIR")]
+    pub venv: Option<String>,
+
+    /// How long the default command sleeps: 12h, 30m, 1d, 90s, 2d6h30m [default: 12h]
+    #[arg(short = 't', long, value_name = "DURATION")]
+    pub time: Option<String>,
+
+    /// Number of GPUs (fractions such as 0.5 allowed)
+    #[arg(short = 'g', long, value_name = "N", default_value = "0")]
+    pub gpus: String,
+
+    /// Number of CPUs; default: the platform's
+    #[arg(long, value_name = "N")]
+    pub cpus: Option<String>,
+
+    /// CPU memory as a Kubernetes quantity (e.g. 32G, 512Mi); default: the platform's
+    #[arg(long, value_name = "QUANTITY")]
+    pub memory: Option<String>,
+
+    /// Image; overrides RUNAI_IMAGE
+    #[arg(short = 'i', long)]
+    pub image: Option<String>,
+
+    /// Container port to expose
+    #[arg(short = 'p', long)]
+    pub port: Option<u16>,
+
+    /// Submit a training job instead of an interactive one
+    #[arg(long)]
+    pub train: bool,
+
+    /// Nodes in addition to the master; more than 0 submits a distributed
+    /// PyTorch training job (`runai submit-dist pytorch`)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub workers: u32,
+
+    /// Print the runai command instead of running anything
+    #[arg(long, visible_alias = "dry-run")]
+    pub dry: bool,
+
+    /// The configuration file
+    #[arg(long, value_name = "PATH", default_value = ".env")]
+    pub env_file: PathBuf,
+
+    /// Sync the Secret, then stop without submitting
+    #[arg(long, conflicts_with = "skip_secret_sync")]
+    pub sync_secret_only: bool,
+
+    /// Submit without syncing the Secret first
+    #[arg(long)]
+    pub skip_secret_sync: bool,
+
+    /// Secret name; overrides RUNAI_SECRET_NAME
+    #[arg(long, value_name = "NAME")]
+    pub secret_name: Option<String>,
+
+    /// Scratch PVC name; overrides SCRATCH_PVC
+    #[arg(long, value_name = "CLAIM")]
+    pub pvc: Option<String>,
+
+    /// Retries before a training job is marked failed
+    #[arg(long, visible_alias = "backoff-limit", value_name = "N", default_value_t = 0)]
+    pub backofflimit: u32,
+
+    /// GPU node pool(s), in order of preference; repeat or separate with commas
+    #[arg(long, value_name = "TYPE", value_delimiter = ',')]
+    pub node_type: Vec<NodeType>,
+
+    /// Share the host's IPC namespace
+    #[arg(long)]
+    pub host_ipc: bool,
+
+    /// Request a large /dev/shm
+    #[arg(long)]
+    pub large_shm: bool,
+
+    /// Longest wait for kubectl before giving up (same syntax as --time)
+    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    pub kubectl_timeout: String,
+
+    /// Print a completion script for SHELL and exit
+    #[arg(long, value_name = "SHELL", exclusive = true)]
+    pub completions: Option<Shell>,
+}
+
+/// The GPU node pools of the RCP cluster that the wrapper knew.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NodeType {
+    V100,
+    H100,
+    H200,
+    Default,
+    #[value(name = "a100-40g")]
+    A10040g,
+}
+
+impl NodeType {
+    /// The node pool name as runai knows it.
+    pub fn pool(self) -> &'static str {
+        match self {
+            NodeType::V100 => "v100",
+            NodeType::H100 => "h100",
+            NodeType::H200 => "h200",
+            NodeType::Default => "default",
+            NodeType::A10040g => "a100-40g",
+        }
+    }
+
+    /// Interactive jobs on these pools must be preemptible (RCP policy).
+    pub fn interactive_needs_preemptible(self) -> bool {
+        matches!(self, NodeType::H100 | NodeType::H200)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn aliases_parse_like_the_wrapper_names() {
+        let cli = Cli::try_parse_from(["submit", "--dry-run", "--backoff-limit", "3"]).unwrap();
+        assert!(cli.dry);
+        assert_eq!(cli.backofflimit, 3);
+    }
+
+    #[test]
+    fn node_types_repeat_or_split_on_commas() {
+        let cli =
+            Cli::try_parse_from(["submit", "--node-type", "h100,a100-40g", "--node-type", "v100"])
+                .unwrap();
+        assert_eq!(cli.node_type, [NodeType::H100, NodeType::A10040g, NodeType::V100]);
+        assert!(Cli::try_parse_from(["submit", "--node-type", "k80"]).is_err());
+    }
+
+    #[test]
+    fn sync_only_and_skip_sync_conflict() {
+        assert!(
+            Cli::try_parse_from(["submit", "--sync-secret-only", "--skip-secret-sync"]).is_err()
+        );
+    }
+}

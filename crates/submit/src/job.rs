@@ -1,0 +1,443 @@
+//! From the command line and the `.env` to a validated job: every rule that
+//! needs both, every default, and every check that must fail on the laptop
+//! rather than in the cluster.
+//!
+//! Errors name the flag or the key (with file and line) and say what is
+//! wrong; they quote values only for settings that are not secrets.
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use common::env::{self as pod_env, DEFAULT_SECRET_KEYS, EnvVars};
+use common::validate;
+
+use crate::cli::Cli;
+use crate::config::EnvFile;
+use crate::keys;
+use crate::pod_command::PodScript;
+use crate::runai::{JobSpec, Mode};
+use crate::{duration, secret};
+
+/// Where the Secret goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretTarget {
+    pub name: String,
+    pub namespace: String,
+}
+
+/// `file:line: ` for a key of the file, or `file: ` when it has no line.
+fn at(env: &EnvFile, key: &str) -> String {
+    match env.line_of(key) {
+        Some(line) => format!("{}:{line}: ", env.path().display()),
+        None => format!("{}: ", env.path().display()),
+    }
+}
+
+/// The value of a required key.
+fn required<'a>(env: &'a EnvFile, key: &str) -> Result<&'a str> {
+    env.get(key).ok_or_else(|| {
+        anyhow!("{}: {key} is not set; add it (examples/user.env.example shows every key)", env.path().display())
+    })
+}
+
+/// A value from a flag, else from the file, else an error naming both.
+fn flag_or_key<'a>(flag: Option<&'a str>, flag_name: &str, env: &'a EnvFile, key: &str) -> Result<&'a str> {
+    flag.or_else(|| env.get(key))
+        .ok_or_else(|| anyhow!("{key} is not set in {} and {flag_name} is not given", env.path().display()))
+}
+
+/// Runs a `common::validate` check on a value from the file, prefixing the
+/// error with where the value is.
+fn check_key<T>(
+    env: &EnvFile,
+    key: &str,
+    value: &str,
+    check: fn(&str, &str) -> Result<T, validate::ValidationError>,
+) -> Result<T> {
+    check(key, value).map_err(|e| anyhow!("{}{e}", at(env, key)))
+}
+
+/// The Secret's name and namespace.
+pub fn secret_target(cli: &Cli, env: &EnvFile) -> Result<SecretTarget> {
+    let name = flag_or_key(cli.secret_name.as_deref(), "--secret-name", env, keys::RUNAI_SECRET_NAME)?;
+    if !secret::is_dns1123_subdomain(name) {
+        let origin = if cli.secret_name.is_some() { "--secret-name: ".to_owned() } else { at(env, keys::RUNAI_SECRET_NAME) };
+        bail!("{origin}{name:?} is not a valid Secret name: use lower-case letters, digits, '-' and '.'");
+    }
+    let (ns_key, namespace) = match env.get(keys::K8S_NAMESPACE) {
+        Some(ns) => (keys::K8S_NAMESPACE, ns),
+        None => (
+            keys::RUNAI_PROJECT,
+            env.get(keys::RUNAI_PROJECT).ok_or_else(|| {
+                anyhow!("{}: set K8S_NAMESPACE or RUNAI_PROJECT", env.path().display())
+            })?,
+        ),
+    };
+    if !secret::is_dns1123_subdomain(namespace) || namespace.contains('.') || namespace.len() > 63 {
+        bail!("{}{ns_key}={namespace:?} is not a valid namespace: use at most 63 lower-case letters, digits and '-'", at(env, ns_key));
+    }
+    Ok(SecretTarget { name: name.to_owned(), namespace: namespace.to_owned() })
+}
+
+/// The keys the pod reads from the Secret: each default secret key and each
+/// `EXTRA_SECRET_KEYS` entry that has a value. Entries without a value are
+/// returned separately so the caller can warn about them.
+pub fn pod_secret_keys(env: &EnvFile, literal_names: &[&str]) -> Result<(Vec<String>, Vec<String>)> {
+    let mut wanted: Vec<String> = DEFAULT_SECRET_KEYS.iter().map(|k| (*k).to_owned()).collect();
+    for extra in env.get(keys::EXTRA_SECRET_KEYS).unwrap_or("").split(',') {
+        let extra = extra.trim();
+        if extra.is_empty() {
+            continue;
+        }
+        let is_env_name = extra.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && extra.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !is_env_name {
+            bail!(
+                "{}EXTRA_SECRET_KEYS: {extra:?} is not a variable name: use letters, digits and '_'",
+                at(env, keys::EXTRA_SECRET_KEYS)
+            );
+        }
+        if literal_names.contains(&extra) {
+            bail!("{}EXTRA_SECRET_KEYS: {extra} is set by submit itself and cannot come from the Secret", at(env, keys::EXTRA_SECRET_KEYS));
+        }
+        wanted.push(extra.to_owned());
+    }
+    wanted.sort();
+    wanted.dedup();
+    let (present, absent): (Vec<String>, Vec<String>) = wanted.into_iter().partition(|k| env.get(k).is_some());
+    let absent = absent.into_iter().filter(|k| !DEFAULT_SECRET_KEYS.contains(&k.as_str())).collect();
+    Ok((present, absent))
+}
+
+/// A count of GPUs or CPUs: a non-negative decimal, fractions allowed,
+/// written back in its shortest form (`1.50` becomes `1.5`).
+fn quantity_number(flag: &str, value: &str, allow_zero: bool) -> Result<String> {
+    let parsed: Option<f64> = value
+        .bytes()
+        .all(|b| b.is_ascii_digit() || b == b'.')
+        .then(|| value.parse().ok())
+        .flatten();
+    match parsed {
+        Some(n) if n.is_finite() && n <= 1e6 && (allow_zero || n > 0.0) => Ok(format!("{n}")),
+        _ if allow_zero => bail!("{flag}={value:?}: must be a number such as 1 or 0.5"),
+        _ => bail!("{flag}={value:?}: must be a number greater than 0, such as 4 or 0.5"),
+    }
+}
+
+/// A Kubernetes quantity as runai's `--memory` takes it: a number with an
+/// optional suffix (`512Mi`, `32G`, `1.5Gi`, `1e9`).
+fn memory_quantity(value: &str) -> Result<String> {
+    let digits = value.bytes().take_while(|b| b.is_ascii_digit() || *b == b'.').count();
+    let (number, suffix) = value.split_at(digits);
+    let number_ok = !number.is_empty() && number.matches('.').count() <= 1 && number != ".";
+    let suffix_ok = matches!(
+        suffix,
+        "" | "Ki" | "Mi" | "Gi" | "Ti" | "Pi" | "Ei" | "k" | "K" | "M" | "G" | "T" | "P" | "E"
+    ) || (suffix.len() > 1 && suffix.starts_with(['e', 'E']) && suffix[1..].bytes().all(|b| b.is_ascii_digit()));
+    if number_ok && suffix_ok {
+        Ok(value.to_owned())
+    } else {
+        bail!("--memory={value:?}: must be a Kubernetes quantity such as 32G, 512Mi or 1.5Gi")
+    }
+}
+
+/// An absolute path in the pod, from the file or a default.
+fn pod_path(env: &EnvFile, key: &str, default: impl FnOnce() -> String) -> Result<String> {
+    let value = env.get(key).map_or_else(default, str::to_owned);
+    if !value.starts_with('/') || value.contains(['\n', '\r']) {
+        bail!("{}{key}={value:?}: must be an absolute path in the pod", at(env, key));
+    }
+    Ok(value)
+}
+
+/// The default job name: `<user>-<timestamp>`, made into a DNS-1035 label
+/// (lower case; characters runai refuses become `-`; at most 63).
+pub fn default_job_name(user: &str, timestamp: &str) -> String {
+    let mut prefix: String = user
+        .chars()
+        .map(|c| c.to_ascii_lowercase())
+        .map(|c| if c.is_ascii_lowercase() || c.is_ascii_digit() { c } else { '-' })
+        .skip_while(|c| !c.is_ascii_lowercase())
+        .collect();
+    let room = validate::MAX_JOB_NAME_LEN - timestamp.len() - 1;
+    prefix.truncate(room);
+    let prefix = prefix.trim_end_matches('-');
+    let prefix = if prefix.is_empty() { "job" } else { prefix };
+    format!("{prefix}-{timestamp}")
+}
+
+/// Builds the job from the command line and the file. `timestamp` gives
+/// the local time for a default name.
+pub fn job_spec(
+    cli: &Cli,
+    env: &EnvFile,
+    target: &SecretTarget,
+    timestamp: impl FnOnce() -> std::io::Result<String>,
+) -> Result<JobSpec> {
+    let user = required(env, keys::LDAP_USERNAME)?;
+    check_key(env, keys::LDAP_USERNAME, user, validate::account_name)?;
+    let group = required(env, keys::LDAP_GROUPNAME)?;
+    check_key(env, keys::LDAP_GROUPNAME, group, validate::account_name)?;
+    let uid = match &cli.uid {
+        Some(v) => validate::non_root_id("--uid", v)?,
+        None => check_key(env, keys::LDAP_UID, required(env, keys::LDAP_UID)?, validate::non_root_id)?,
+    };
+    let gid = match &cli.gid {
+        Some(v) => validate::non_root_id("--gid", v)?,
+        None => check_key(env, keys::LDAP_GID, required(env, keys::LDAP_GID)?, validate::non_root_id)?,
+    };
+
+    let name = match &cli.name {
+        Some(name) => {
+            validate::job_name("--name", name)?;
+            name.clone()
+        }
+        None => {
+            let ts = timestamp().context("cannot read the local time for the default job name")?;
+            let name = default_job_name(user, &ts);
+            validate::job_name("the default job name", &name)?;
+            name
+        }
+    };
+
+    let project = env.get(keys::RUNAI_PROJECT).unwrap_or(&target.namespace).to_owned();
+    if !secret::is_dns1123_subdomain(&project) {
+        bail!("{}RUNAI_PROJECT={project:?} is not a valid project name: use lower-case letters, digits and '-'", at(env, keys::RUNAI_PROJECT));
+    }
+    let image = flag_or_key(cli.image.as_deref(), "--image", env, keys::RUNAI_IMAGE)?.to_owned();
+    if image.chars().any(char::is_whitespace) {
+        bail!("image {image:?} must not contain white space");
+    }
+    let pvc = flag_or_key(cli.pvc.as_deref(), "--pvc", env, keys::SCRATCH_PVC)?.to_owned();
+    if !secret::is_dns1123_subdomain(&pvc) {
+        bail!("PVC name {pvc:?} is not valid: use lower-case letters, digits, '-' and '.'");
+    }
+
+    let mount = pod_path(env, keys::SCRATCH_MOUNT_PATH, || pod_env::DEFAULT_SCRATCH_MOUNT_PATH.to_owned())?;
+    let mount_base = mount.trim_end_matches('/').to_owned();
+    let root = pod_path(env, keys::SCRATCH_HOME_ROOT, || format!("{mount_base}/homes"))?;
+    let scratch_home = pod_path(env, keys::SCRATCH_HOME, || pod_env::default_scratch_home(&root, user))?;
+    let working_dir = pod_path(env, keys::WORKING_DIR, || scratch_home.clone())?;
+    let hf_home = pod_path(env, keys::HF_HOME, || format!("{mount_base}/hf_cache"))?;
+    let uv_python = env.get(keys::UV_PYTHON_VERSION).unwrap_or(keys::DEFAULT_UV_PYTHON_VERSION);
+    let tz = env.get(keys::TZ).unwrap_or(keys::DEFAULT_TZ);
+    for (key, value) in [(keys::UV_PYTHON_VERSION, uv_python), (keys::TZ, tz)] {
+        if value.chars().any(char::is_whitespace) {
+            bail!("{}{key}={value:?}: must not contain white space", at(env, key));
+        }
+    }
+    let home = scratch_home.trim_end_matches('/');
+    let literal_env: Vec<(String, String)> = [
+        (EnvVars::HOME, pod_env::pod_home(user)),
+        (EnvVars::NB_USER, user.to_owned()),
+        (EnvVars::NB_UID, uid.to_string()),
+        (EnvVars::NB_GROUP, group.to_owned()),
+        (EnvVars::NB_GID, gid.to_string()),
+        (EnvVars::WORKING_DIR, working_dir.clone()),
+        (EnvVars::SCRATCH_HOME, scratch_home.clone()),
+        (EnvVars::SCRATCH_HOME_ROOT, root),
+        (EnvVars::EPFML_LDAP, user.to_owned()),
+        (EnvVars::HF_HOME, hf_home),
+        (EnvVars::UV_PYTHON, uv_python.to_owned()),
+        (EnvVars::TZ, tz.to_owned()),
+        (EnvVars::GIT_CONFIG_GLOBAL, format!("{home}/.gitconfig")),
+        (EnvVars::UV_CACHE_DIR, format!("{home}/.cache/uv")),
+        (EnvVars::UV_PYTHON_INSTALL_DIR, format!("{home}/.uv")),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let literal_names: Vec<&str> = literal_env.iter().map(|(k, _)| k.as_str()).collect();
+    let (secret_keys, _) = pod_secret_keys(env, &literal_names)?;
+
+    let command = match &cli.command {
+        Some(c) if c.trim().is_empty() => bail!("--command must not be empty"),
+        Some(c) => c.clone(),
+        None => {
+            let spec = cli.time.as_deref().unwrap_or(keys::DEFAULT_SLEEP);
+            let secs = duration::parse(spec).map_err(|e| anyhow!("--time={spec:?} {e}"))?;
+            format!("sleep {secs}")
+        }
+    };
+    if let Some(spec) = cli.time.as_deref().filter(|_| cli.command.is_some()) {
+        // Still checked, so a typo is not silently ignored.
+        duration::parse(spec).map_err(|e| anyhow!("--time={spec:?} {e}"))?;
+    }
+    for (flag, value) in [("--exp-folder", &cli.exp_folder), ("--venv", &cli.venv)] {
+        if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+            bail!("{flag} must not be empty");
+        }
+    }
+
+    let workers = cli.workers;
+    let train = cli.train || workers > 0;
+    Ok(JobSpec {
+        name,
+        project,
+        image,
+        gpus: quantity_number("--gpus", &cli.gpus, true)?,
+        uid,
+        gid,
+        pvc,
+        scratch_mount_path: mount,
+        cpus: cli.cpus.as_deref().map(|c| quantity_number("--cpus", c, false)).transpose()?,
+        memory: cli.memory.as_deref().map(memory_quantity).transpose()?,
+        mode: if train { Mode::Train { backoff_limit: cli.backofflimit } } else { Mode::Interactive },
+        workers,
+        port: match cli.port {
+            Some(0) => bail!("--port=0: must be between 1 and 65535"),
+            p => p,
+        },
+        host_ipc: cli.host_ipc,
+        large_shm: cli.large_shm,
+        node_types: cli.node_type.clone(),
+        literal_env,
+        secret_keys,
+        secret_name: target.name.clone(),
+        script: PodScript { exp_folder: cli.exp_folder.clone(), venv: cli.venv.clone(), command },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser as _;
+    use std::path::Path;
+
+    const ENV: &str = "LDAP_USERNAME=ada\nLDAP_UID=123456\nLDAP_GROUPNAME=MLO-unit\nLDAP_GID=83070\n\
+        RUNAI_PROJECT=mlo-ada\nK8S_NAMESPACE=runai-mlo-ada\nRUNAI_IMAGE=reg.example/mlo/base:uv1\n\
+        RUNAI_SECRET_NAME=runai-mlo-ada-env\nSCRATCH_PVC=mlo-scratch\nHF_TOKEN=hf_x\n";
+
+    fn build(args: &[&str], extra_env: &str) -> Result<JobSpec> {
+        let mut argv = vec!["submit"];
+        argv.extend_from_slice(args);
+        let cli = Cli::try_parse_from(argv).unwrap();
+        let env = EnvFile::parse(Path::new("t.env"), &format!("{ENV}{extra_env}")).unwrap();
+        let target = secret_target(&cli, &env)?;
+        job_spec(&cli, &env, &target, || Ok("20260102-030405".to_owned()))
+    }
+
+    fn env_of(spec: &JobSpec, name: &str) -> String {
+        spec.literal_env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap()
+    }
+
+    #[test]
+    fn defaults_follow_the_wrapper() {
+        let spec = build(&[], "").unwrap();
+        assert_eq!(spec.name, "ada-20260102-030405");
+        assert_eq!(spec.project, "mlo-ada");
+        assert_eq!(spec.scratch_mount_path, "/mloscratch");
+        assert_eq!(spec.gpus, "0");
+        assert_eq!(spec.mode, Mode::Interactive);
+        assert_eq!(spec.script.command, "sleep 43200");
+        assert_eq!(env_of(&spec, "HOME"), "/home/ada");
+        assert_eq!(env_of(&spec, "SCRATCH_HOME"), "/mloscratch/homes/ada");
+        assert_eq!(env_of(&spec, "WORKING_DIR"), "/mloscratch/homes/ada");
+        assert_eq!(env_of(&spec, "HF_HOME"), "/mloscratch/hf_cache");
+        assert_eq!(env_of(&spec, "UV_PYTHON"), "3.11");
+        assert_eq!(env_of(&spec, "TZ"), "Europe/Zurich");
+        assert_eq!(env_of(&spec, "GIT_CONFIG_GLOBAL"), "/mloscratch/homes/ada/.gitconfig");
+        assert_eq!(env_of(&spec, "UV_CACHE_DIR"), "/mloscratch/homes/ada/.cache/uv");
+        assert_eq!(spec.secret_keys, ["HF_TOKEN"]);
+    }
+
+    #[test]
+    fn every_pod_variable_pod_init_requires_is_set() {
+        let spec = build(&[], "").unwrap();
+        for name in common::env::REQUIRED_POD_VARS {
+            assert!(spec.literal_env.iter().any(|(k, _)| k == name), "{name}");
+        }
+    }
+
+    #[test]
+    fn flags_override_the_file() {
+        let spec = build(&["--uid", "5000", "--gid", "6000", "-i", "img:2", "--pvc", "other", "-t", "30m"], "").unwrap();
+        assert_eq!((spec.uid, spec.gid), (5000, 6000));
+        assert_eq!(env_of(&spec, "NB_UID"), "5000");
+        assert_eq!(spec.image, "img:2");
+        assert_eq!(spec.pvc, "other");
+        assert_eq!(spec.script.command, "sleep 1800");
+    }
+
+    #[test]
+    fn workers_force_training() {
+        let spec = build(&["--workers", "2", "--backoff-limit", "4"], "").unwrap();
+        assert_eq!(spec.mode, Mode::Train { backoff_limit: 4 });
+    }
+
+    #[test]
+    fn extra_secret_keys_with_values_are_referenced() {
+        let spec = build(&[], "EXTRA_SECRET_KEYS=' OPENAI_API_KEY , EMPTY_ONE'\nOPENAI_API_KEY=sk\n").unwrap();
+        assert_eq!(spec.secret_keys, ["HF_TOKEN", "OPENAI_API_KEY"]);
+        let err = build(&[], "EXTRA_SECRET_KEYS=HOME\n").unwrap_err();
+        assert_eq!(err.to_string(), "t.env:11: EXTRA_SECRET_KEYS: HOME is set by submit itself and cannot come from the Secret");
+        let err = build(&[], "EXTRA_SECRET_KEYS=a.b\n").unwrap_err();
+        assert!(err.to_string().contains("\"a.b\" is not a variable name"), "{err}");
+    }
+
+    #[test]
+    fn bad_input_is_named() {
+        let cases: [(&[&str], &str, &str); 12] = [
+            (&["--uid", "abc"], "", "--uid=\"abc\": must be a whole number"),
+            (&["--gid", "0"], "", "--gid=\"0\": must not be 0 (root)"),
+            (&["--name", "Bad_Name"], "", "--name=\"Bad_Name\": must not contain 'B'"),
+            (&["-t", "12x"], "", "--time=\"12x\" is not a duration: use a number with d, h, m or s, such as 12h, 30m or 2d6h30m"),
+            (&["-g", "two"], "", "--gpus=\"two\": must be a number such as 1 or 0.5"),
+            (&["--cpus", "0"], "", "--cpus=\"0\": must be a number greater than 0, such as 4 or 0.5"),
+            (&["--memory", "32X"], "", "--memory=\"32X\": must be a Kubernetes quantity such as 32G, 512Mi or 1.5Gi"),
+            (&["-c", " "], "", "--command must not be empty"),
+            (&["-p", "0"], "", "--port=0: must be between 1 and 65535"),
+            (&[], "SCRATCH_MOUNT_PATH=scratch\n", "t.env:11: SCRATCH_MOUNT_PATH=\"scratch\": must be an absolute path in the pod"),
+            (&["--secret-name", "Bad"], "", "--secret-name: \"Bad\" is not a valid Secret name: use lower-case letters, digits, '-' and '.'"),
+            (&["-c", "x", "-t", "0s"], "", "--time=\"0s\" must be longer than zero"),
+        ];
+        for (args, extra, message) in cases {
+            let err = build(args, extra).unwrap_err();
+            assert_eq!(err.to_string(), message, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn file_values_are_checked_with_their_line() {
+        let env = "LDAP_USERNAME=ada\nLDAP_UID=12a\n";
+        let cli = Cli::try_parse_from(["submit", "--secret-name", "s"]).unwrap();
+        let env = EnvFile::parse(Path::new("t.env"), &format!("{env}RUNAI_PROJECT=p\nLDAP_GROUPNAME=g\nLDAP_GID=5\n")).unwrap();
+        let target = secret_target(&cli, &env).unwrap();
+        let err = job_spec(&cli, &env, &target, || Ok("x".into())).unwrap_err();
+        assert_eq!(err.to_string(), "t.env:2: LDAP_UID=\"12a\": must be a whole number");
+    }
+
+    #[test]
+    fn missing_required_key_is_named() {
+        let cli = Cli::try_parse_from(["submit"]).unwrap();
+        let env = EnvFile::parse(Path::new("t.env"), "RUNAI_PROJECT=p\nRUNAI_SECRET_NAME=s\n").unwrap();
+        let target = secret_target(&cli, &env).unwrap();
+        let err = job_spec(&cli, &env, &target, || Ok("x".into())).unwrap_err();
+        assert_eq!(err.to_string(), "t.env: LDAP_USERNAME is not set; add it (examples/user.env.example shows every key)");
+        let env = EnvFile::parse(Path::new("t.env"), "RUNAI_PROJECT=p\n").unwrap();
+        let err = secret_target(&cli, &env).unwrap_err();
+        assert_eq!(err.to_string(), "RUNAI_SECRET_NAME is not set in t.env and --secret-name is not given");
+    }
+
+    #[test]
+    fn default_names_are_dns_labels() {
+        assert_eq!(default_job_name("Ada.Lovelace", "20260102-030405"), "ada-lovelace-20260102-030405");
+        assert_eq!(default_job_name("_svc", "20260102-030405"), "svc-20260102-030405");
+        assert_eq!(default_job_name("__", "20260102-030405"), "job-20260102-030405");
+        let long = default_job_name(&"a".repeat(32), "20260102-030405");
+        assert!(long.len() <= 63);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn default_name_is_always_valid(user in "[A-Za-z_][A-Za-z0-9_.-]{0,31}") {
+            let name = default_job_name(&user, "20260102-030405");
+            proptest::prop_assert_eq!(validate::job_name("n", &name), Ok(()));
+        }
+
+        #[test]
+        fn gpu_numbers_normalize(n in 0u32..64, frac in proptest::option::of(1u32..100)) {
+            let text = match frac { Some(f) => format!("{n}.{f:02}"), None => n.to_string() };
+            let out = quantity_number("--gpus", &text, true).unwrap();
+            proptest::prop_assert_eq!(out.parse::<f64>().unwrap(), text.parse::<f64>().unwrap());
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! The one kubectl command `submit` runs: a server-side apply of the Secret
+//! manifest, read from stdin.
+//!
+//! Server-side apply, because client-side apply copies the whole object,
+//! secret data included, into the `last-applied-configuration` annotation,
+//! where `kubectl get -o yaml` shows it, and cannot remove a key from a
+//! Secret it did not create. `--force-conflicts` takes over fields another
+//! manager (an older client-side apply) owns, so that removing a key from the
+//! `.env` removes it from the Secret.
+
+use crate::invocation::{Invocation, Sensitive};
+use crate::secret::Manifest;
+
+/// The program name, looked up on PATH.
+pub const KUBECTL: &str = "kubectl";
+
+/// Our name in the Secret's `managedFields`.
+pub const FIELD_MANAGER: &str = "submit";
+
+fn apply_args() -> Vec<String> {
+    let field_manager = format!("--field-manager={FIELD_MANAGER}");
+    ["apply", "--server-side", "--force-conflicts", &field_manager, "-f", "-"]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect()
+}
+
+/// `kubectl apply --server-side ... -f -` with `manifest` on stdin.
+pub fn apply_secret(manifest: Manifest) -> Invocation {
+    let mut inv = Invocation::new(KUBECTL, apply_args());
+    inv.stdin = Some(Sensitive(manifest.into_bytes()));
+    inv
+}
+
+/// The same command line without the manifest, for `--dry-run`.
+pub fn apply_secret_line() -> String {
+    Invocation::new(KUBECTL, apply_args()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_side_apply_from_stdin() {
+        let manifest = Manifest::build("s", "ns", [("A", "secret-value")]).unwrap();
+        let inv = apply_secret(manifest);
+        assert_eq!(
+            inv.to_string(),
+            "kubectl apply --server-side --force-conflicts --field-manager=submit -f -"
+        );
+        let stdin = &inv.stdin.as_ref().unwrap().0;
+        let json: serde_json::Value = serde_json::from_slice(stdin).unwrap();
+        assert_eq!(json["metadata"]["name"], "s");
+        assert!(json["metadata"].get("annotations").is_none());
+    }
+}
