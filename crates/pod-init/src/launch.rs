@@ -6,7 +6,7 @@
 //! computed before the fork (ids, supplementary groups, environment, argv as
 //! C strings) so that the child only makes async-signal-safe system calls.
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::path::PathBuf;
 
 /// The ids the command runs with.
@@ -31,4 +31,339 @@ pub struct Launch {
     pub cwd: Option<PathBuf>,
     /// `None`: run with the current ids (no bootstrap happened).
     pub identity: Option<Identity>,
+}
+
+/// Exit status when the command cannot be executed (found but not runnable,
+/// or the privilege drop failed), as in POSIX shells and tini.
+pub const EXIT_CANNOT_EXECUTE: i32 = 126;
+/// Exit status when the command was not found.
+pub const EXIT_NOT_FOUND: i32 = 127;
+
+/// The search path when the command's environment has no `PATH`.
+const DEFAULT_PATH: &[u8] = b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Longest path the child builds on its stack (Linux `PATH_MAX`).
+const PATH_MAX: usize = 4096;
+
+/// Most arguments, and most environment entries, the child can pass: the
+/// pointer arrays live on its stack (64 KiB each) because it may not
+/// allocate.
+const MAX_VECTOR: usize = 8191;
+
+/// Most supplementary groups (Linux `NGROUPS_MAX`).
+const MAX_GROUPS: usize = 65536;
+
+impl Launch {
+    /// The command with the current environment, ids and directory: what
+    /// runs when the bootstrap is skipped.
+    pub fn unchanged(argv: Vec<CString>, env: Vec<CString>) -> Self {
+        Launch { argv, env, cwd: None, identity: None }
+    }
+
+    /// Drops privileges, enters the working directory and executes the
+    /// command. Called in the forked child; never returns.
+    ///
+    /// Only async-signal-safe calls from here on (the parent may have had
+    /// other threads): no allocation, no lock, no `tracing`. Messages go to
+    /// fd 2 with `write`, from bytes that already exist.
+    pub fn exec(&self) -> ! {
+        if let Some(id) = &self.identity {
+            drop_privileges(id);
+        }
+        if let Some(cwd) = &self.cwd {
+            self.enter(cwd.as_os_str().as_encoded_bytes());
+        }
+        self.exec_searching_path()
+    }
+
+    /// `chdir(cwd)`, else the command's `HOME`, else `/`, with a warning.
+    fn enter(&self, cwd: &[u8]) {
+        let mut buf = [0u8; PATH_MAX];
+        if chdir_bytes(cwd, &mut buf) {
+            return;
+        }
+        let errno = last_errno();
+        let fallback = match self.env_value(b"HOME") {
+            Some(home) if chdir_bytes(home, &mut buf) => home,
+            _ => {
+                // `/` always exists; if even that fails, exec still works.
+                chdir_bytes(b"/", &mut buf);
+                b"/"
+            }
+        };
+        write_stderr(&[b"pod-init: warning: cannot enter ", cwd, b": ", errno_text(errno), b"; running in ", fallback, b"\n"]);
+    }
+
+    /// The value of `name` in the command's environment.
+    fn env_value(&self, name: &[u8]) -> Option<&[u8]> {
+        self.env.iter().map(|kv| kv.as_bytes()).find_map(|kv| kv.strip_prefix(name).and_then(|rest| rest.strip_prefix(b"=")))
+    }
+
+    /// `execvpe` with the command's own `PATH`: a name with a `/` is
+    /// executed as is, otherwise each `PATH` entry is tried. ENOENT and
+    /// ENOTDIR move on; EACCES is remembered (as execvp does) so that a
+    /// command found but not executable reports 126, not 127.
+    fn exec_searching_path(&self) -> ! {
+        let Some(program) = self.argv.first() else {
+            write_stderr(&[b"pod-init: no command to run\n"]);
+            exit(EXIT_NOT_FOUND)
+        };
+        if self.argv.len() > MAX_VECTOR || self.env.len() > MAX_VECTOR {
+            write_stderr(&[b"pod-init: too many arguments or environment variables\n"]);
+            exit(EXIT_CANNOT_EXECUTE)
+        }
+        let mut argv = [std::ptr::null::<libc::c_char>(); MAX_VECTOR + 1];
+        for (slot, arg) in argv.iter_mut().zip(&self.argv) {
+            *slot = arg.as_ptr();
+        }
+        let mut envp = [std::ptr::null::<libc::c_char>(); MAX_VECTOR + 1];
+        for (slot, kv) in envp.iter_mut().zip(&self.env) {
+            *slot = kv.as_ptr();
+        }
+        let name = program.as_bytes();
+        let mut denied = false;
+        let mut last = libc::ENOENT;
+        if name.contains(&b'/') {
+            last = execve(program, &argv, &envp);
+        } else {
+            let path = self.env_value(b"PATH").unwrap_or(DEFAULT_PATH);
+            let mut buf = [0u8; PATH_MAX];
+            for dir in path.split(|&b| b == b':') {
+                // An empty entry means the current directory (POSIX).
+                let dir: &[u8] = if dir.is_empty() { b"." } else { dir };
+                let Some(candidate) = join_c(&mut buf, &[dir, b"/", name]) else { continue };
+                last = execve(candidate, &argv, &envp);
+                match last {
+                    libc::ENOENT | libc::ENOTDIR | libc::ENAMETOOLONG => {}
+                    libc::EACCES => denied = true,
+                    _ => break,
+                }
+            }
+            if denied && matches!(last, libc::ENOENT | libc::ENOTDIR | libc::ENAMETOOLONG) {
+                last = libc::EACCES;
+            }
+        }
+        let (code, why): (i32, &[u8]) = match last {
+            libc::ENOENT | libc::ENOTDIR => (EXIT_NOT_FOUND, b"command not found"),
+            libc::EACCES => (EXIT_CANNOT_EXECUTE, b"permission denied (not executable?)"),
+            libc::ENOEXEC => (EXIT_CANNOT_EXECUTE, b"not an executable format"),
+            e => (EXIT_CANNOT_EXECUTE, errno_text(e)),
+        };
+        write_stderr(&[b"pod-init: cannot run ", name, b": ", why, b"\n"]);
+        exit(code)
+    }
+}
+
+/// setgroups, then all three gids, then all three uids; then proves root is
+/// gone. Order matters: after setresuid the process may no longer change its
+/// groups, and a saved uid of 0 would let the command switch back.
+fn drop_privileges(id: &Identity) {
+    if id.groups.len() > MAX_GROUPS {
+        fail_drop(b"too many supplementary groups", 0);
+    }
+    // SAFETY: setgroups reads `len` gid_t values from a live slice.
+    if unsafe { libc::setgroups(id.groups.len(), id.groups.as_ptr()) } != 0 {
+        // EPERM in a user namespace whose setgroups is "deny": the groups
+        // cannot be changed, so they are not ours to give either. Refuse
+        // rather than run with groups we did not choose.
+        fail_drop(b"setgroups", last_errno());
+    }
+    // SAFETY: plain system calls with integer arguments.
+    if unsafe { libc::setresgid(id.gid, id.gid, id.gid) } != 0 {
+        fail_drop(b"setresgid", last_errno());
+    }
+    // SAFETY: as above.
+    if unsafe { libc::setresuid(id.uid, id.uid, id.uid) } != 0 {
+        fail_drop(b"setresuid", last_errno());
+    }
+    if id.uid != 0 {
+        // SAFETY: as above; the call is expected to fail with EPERM.
+        if unsafe { libc::setresuid(0, 0, 0) } == 0 {
+            fail_drop(b"root could be regained after setresuid", 0);
+        }
+        // SAFETY: as above.
+        if unsafe { libc::setresgid(0, 0, 0) } == 0 && id.gid != 0 {
+            fail_drop(b"gid 0 could be regained after setresuid", 0);
+        }
+    }
+}
+
+fn fail_drop(what: &[u8], errno: i32) -> ! {
+    let reason: &[u8] = if errno == 0 { b"refused" } else { errno_text(errno) };
+    write_stderr(&[b"pod-init: cannot drop privileges: ", what, b": ", reason, b"\n"]);
+    exit(EXIT_CANNOT_EXECUTE)
+}
+
+/// Copies `parts` into `buf` with a final NUL; `None` if it does not fit or
+/// contains a NUL.
+fn join_c<'a>(buf: &'a mut [u8; PATH_MAX], parts: &[&[u8]]) -> Option<&'a CStr> {
+    let mut len = 0;
+    for part in parts {
+        let end = len + part.len();
+        if end >= PATH_MAX {
+            return None;
+        }
+        buf[len..end].copy_from_slice(part);
+        len = end;
+    }
+    buf[len] = 0;
+    CStr::from_bytes_with_nul(&buf[..=len]).ok()
+}
+
+fn chdir_bytes(dir: &[u8], buf: &mut [u8; PATH_MAX]) -> bool {
+    match join_c(buf, &[dir]) {
+        // SAFETY: chdir reads a NUL-terminated string that lives in `buf`.
+        Some(c) => unsafe { libc::chdir(c.as_ptr()) == 0 },
+        None => false,
+    }
+}
+
+/// Returns only on failure, with the errno.
+fn execve(path: &CStr, argv: &[*const libc::c_char], envp: &[*const libc::c_char]) -> i32 {
+    // SAFETY: `path` is NUL-terminated; argv and envp are NULL-terminated
+    // arrays of pointers into CStrings owned by the `Launch`, alive here.
+    unsafe { libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+    last_errno()
+}
+
+fn last_errno() -> i32 {
+    // SAFETY: __errno_location returns this thread's errno slot.
+    unsafe { *libc::__errno_location() }
+}
+
+/// A fixed description of the errors the child can meet.
+fn errno_text(errno: i32) -> &'static [u8] {
+    match errno {
+        libc::ENOENT => b"no such file or directory",
+        libc::ENOTDIR => b"not a directory",
+        libc::EACCES => b"permission denied",
+        libc::EPERM => b"operation not permitted",
+        libc::ELOOP => b"too many levels of symbolic links",
+        libc::ENAMETOOLONG => b"name too long",
+        libc::E2BIG => b"argument list too long",
+        libc::ENOMEM => b"out of memory",
+        libc::ETXTBSY => b"text file busy",
+        libc::EINVAL => b"invalid argument",
+        libc::EIO => b"input/output error",
+        _ => b"system error",
+    }
+}
+
+/// Writes the pieces to stderr; errors are ignored (nowhere to report them).
+fn write_stderr(parts: &[&[u8]]) {
+    for part in parts {
+        let mut rest = *part;
+        while !rest.is_empty() {
+            // SAFETY: writes from a live slice to fd 2.
+            let n = unsafe { libc::write(2, rest.as_ptr().cast(), rest.len()) };
+            if n <= 0 {
+                if n < 0 && last_errno() == libc::EINTR {
+                    continue;
+                }
+                return;
+            }
+            rest = &rest[n as usize..];
+        }
+    }
+}
+
+fn exit(code: i32) -> ! {
+    // SAFETY: _exit is async-signal-safe and skips the parent's atexit
+    // handlers and stdio buffers, which belong to PID 1.
+    unsafe { libc::_exit(code) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nix::sys::wait::{WaitStatus, waitpid};
+    use nix::unistd::{ForkResult, fork};
+
+    fn c(s: &str) -> CString {
+        CString::new(s).unwrap()
+    }
+
+    /// Runs `launch.exec()` in a forked child with stderr sent to a file,
+    /// returns (exit code, stderr).
+    fn run(launch: &Launch) -> (i32, String) {
+        let err = tempfile::NamedTempFile::new().unwrap();
+        let fd = std::os::fd::AsRawFd::as_raw_fd(err.as_file());
+        // SAFETY: the test process may have threads, but the child only
+        // calls dup2 and the async-signal-safe Launch::exec.
+        match unsafe { fork() }.unwrap() {
+            ForkResult::Child => {
+                // SAFETY: dup2 of two valid fds.
+                unsafe { libc::dup2(fd, 2) };
+                launch.exec()
+            }
+            ForkResult::Parent { child } => {
+                let code = match waitpid(child, None).unwrap() {
+                    WaitStatus::Exited(_, code) => code,
+                    other => panic!("child ended with {other:?}"),
+                };
+                (code, std::fs::read_to_string(err.path()).unwrap())
+            }
+        }
+    }
+
+    fn sh(script: &str, env: &[&str]) -> Launch {
+        Launch::unchanged(vec![c("sh"), c("-c"), c(script)], env.iter().map(|s| c(s)).collect())
+    }
+
+    #[test]
+    fn searches_the_commands_path_and_passes_the_environment() {
+        let (code, _) = run(&sh("test \"$FOO\" = bar && exit 7", &["PATH=/nonexistent:/usr/bin:/bin", "FOO=bar"]));
+        assert_eq!(code, 7);
+    }
+
+    #[test]
+    fn not_found_is_127_with_a_message() {
+        let launch = Launch::unchanged(vec![c("no-such-command-x")], vec![c("PATH=/usr/bin:/bin")]);
+        assert_eq!(run(&launch), (127, "pod-init: cannot run no-such-command-x: command not found\n".to_owned()));
+        let launch = Launch::unchanged(vec![c("/no/such/path")], vec![]);
+        assert_eq!(run(&launch).0, 127);
+    }
+
+    #[test]
+    fn not_executable_is_126_with_a_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("job");
+        std::fs::write(&script, "#!/bin/sh\nexit 0\n").unwrap();
+        let path = format!("PATH={}", dir.path().display());
+        let launch = Launch::unchanged(vec![c("job")], vec![c(&path)]);
+        assert_eq!(run(&launch), (126, "pod-init: cannot run job: permission denied (not executable?)\n".to_owned()));
+    }
+
+    #[test]
+    fn enters_cwd_or_falls_back_to_home_with_a_warning() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("pwd");
+        let script = format!("pwd > {}", marker.display());
+        let mut launch = sh(&script, &["PATH=/usr/bin:/bin"]);
+        launch.cwd = Some(dir.path().to_owned());
+        assert_eq!(run(&launch).0, 0);
+        assert_eq!(std::fs::read_to_string(&marker).unwrap().trim(), dir.path().canonicalize().unwrap().to_str().unwrap());
+
+        let home = format!("HOME={}", dir.path().display());
+        let mut launch = sh(&script, &["PATH=/usr/bin:/bin", &home]);
+        launch.cwd = Some("/no/such/dir".into());
+        let (code, err) = run(&launch);
+        assert_eq!(code, 0);
+        assert_eq!(err, format!("pod-init: warning: cannot enter /no/such/dir: no such file or directory; running in {}\n", dir.path().display()));
+        assert_eq!(std::fs::read_to_string(&marker).unwrap().trim(), dir.path().canonicalize().unwrap().to_str().unwrap());
+    }
+
+    #[test]
+    fn drops_to_the_identity_and_cannot_regain_root() {
+        if !nix::unistd::Uid::effective().is_root() {
+            panic!("this test needs root (it drops privileges): run the tests as root, as CI does");
+        }
+        let launch = Launch {
+            identity: Some(Identity { uid: 4242, gid: 4343, groups: vec![4444, 4545] }),
+            ..sh("test \"$(id -u):$(id -g):$(id -G)\" = \"4242:4343:4343 4444 4545\" || exit 3; \
+                  grep -q '^Uid:[[:space:]]*4242[[:space:]]*4242[[:space:]]*4242' /proc/self/status || exit 4; \
+                  grep -q '^Gid:[[:space:]]*4343[[:space:]]*4343[[:space:]]*4343' /proc/self/status || exit 5", &["PATH=/usr/bin:/bin"])
+        };
+        assert_eq!(run(&launch), (0, String::new()));
+    }
 }

@@ -1,0 +1,265 @@
+//! The bootstrap's input: the `NB_*` contract of `common::env`, read through
+//! a lookup function and fully validated before any file is touched.
+//!
+//! Reading through `from_lookup(|name| ...)` instead of `std::env` lets the
+//! tests build every case from a map, and lets `main` read the environment
+//! once. A missing required variable is not an error (the image also runs
+//! outside `submit`, and then behaves like a plain image); a present but
+//! invalid one is, and stops the pod before /etc is changed.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use common::env::{self, EnvVars, REQUIRED_POD_VARS};
+use common::validate;
+
+/// A value that must not be printed (the private key).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Secret({} bytes)", self.0.len())
+    }
+}
+
+/// Everything the bootstrap needs, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodConfig {
+    pub user: String,
+    pub uid: u32,
+    pub group: String,
+    pub gid: u32,
+    pub scratch_home_root: PathBuf,
+    pub scratch_home: PathBuf,
+    pub working_dir: PathBuf,
+    /// The shared Hugging Face cache; not created when unset.
+    pub hf_home: Option<PathBuf>,
+    pub git_config_global: PathBuf,
+    pub uv_cache_dir: PathBuf,
+    pub uv_python_install_dir: PathBuf,
+    pub seed_user: String,
+    pub ssh_private_key_b64: Option<Secret>,
+    pub ssh_public_key: Option<String>,
+    pub ssh_known_hosts: Option<String>,
+    pub git_user_name: Option<String>,
+    pub git_user_email: Option<String>,
+}
+
+/// What the environment asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Setup {
+    /// These required variables are missing: run the command unchanged.
+    Missing(Vec<&'static str>),
+    /// Bootstrap with this configuration.
+    Bootstrap(Box<PodConfig>),
+}
+
+/// One bad variable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadVar {
+    #[error(transparent)]
+    Invalid(#[from] validate::ValidationError),
+    #[error("{field}={value:?}: must be an absolute path")]
+    NotAbsolute { field: &'static str, value: String },
+}
+
+/// Every bad variable at once, so one pod start shows them all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub Vec<BadVar>);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("invalid configuration, nothing changed: ")?;
+        let parts: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        f.write_str(&parts.join("; "))
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl PodConfig {
+    /// Reads the contract through `lookup`. Empty values count as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Setup, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
+        let missing: Vec<&'static str> = REQUIRED_POD_VARS.iter().copied().filter(|n| get(n).is_none()).collect();
+        if !missing.is_empty() {
+            return Ok(Setup::Missing(missing));
+        }
+        let mut bad = Vec::new();
+        let required = |name: &str| get(name).unwrap_or_default();
+
+        let user = required(EnvVars::NB_USER);
+        let group = required(EnvVars::NB_GROUP);
+        let seed_user = get(EnvVars::SCRATCH_SEED_USER).unwrap_or_else(|| env::DEFAULT_SCRATCH_SEED_USER.to_owned());
+        for (field, value) in [(EnvVars::NB_USER, &user), (EnvVars::NB_GROUP, &group), (EnvVars::SCRATCH_SEED_USER, &seed_user)] {
+            if let Err(e) = validate::account_name(field, value) {
+                bad.push(e.into());
+            }
+        }
+        let mut id = |field: &str| match validate::non_root_id(field, &required(field)) {
+            Ok(n) => n,
+            Err(e) => {
+                bad.push(e.into());
+                0
+            }
+        };
+        let uid = id(EnvVars::NB_UID);
+        let gid = id(EnvVars::NB_GID);
+
+        let mut path = |field: &'static str, value: Option<String>| -> PathBuf {
+            let value = value.unwrap_or_default();
+            if !value.starts_with('/') {
+                bad.push(BadVar::NotAbsolute { field, value: value.clone() });
+            }
+            PathBuf::from(value)
+        };
+        let scratch_home_root = path(EnvVars::SCRATCH_HOME_ROOT, get(EnvVars::SCRATCH_HOME_ROOT));
+        let root_str = required(EnvVars::SCRATCH_HOME_ROOT);
+        let scratch_home_str = get(EnvVars::SCRATCH_HOME).unwrap_or_else(|| env::default_scratch_home(&root_str, &user));
+        let scratch_home = path(EnvVars::SCRATCH_HOME, Some(scratch_home_str.clone()));
+        let working_dir = path(EnvVars::WORKING_DIR, get(EnvVars::WORKING_DIR));
+        let hf_home = get(EnvVars::HF_HOME).map(|v| path(EnvVars::HF_HOME, Some(v)));
+        let under_home = |name: &str, default: &str| get(name).unwrap_or_else(|| format!("{}/{default}", scratch_home_str.trim_end_matches('/')));
+        let git_config_global = path(EnvVars::GIT_CONFIG_GLOBAL, Some(under_home(EnvVars::GIT_CONFIG_GLOBAL, ".gitconfig")));
+        let uv_cache_dir = path(EnvVars::UV_CACHE_DIR, Some(under_home(EnvVars::UV_CACHE_DIR, ".cache/uv")));
+        let uv_python_install_dir = path(EnvVars::UV_PYTHON_INSTALL_DIR, Some(under_home(EnvVars::UV_PYTHON_INSTALL_DIR, ".uv")));
+
+        if !bad.is_empty() {
+            return Err(ConfigError(bad));
+        }
+        Ok(Setup::Bootstrap(Box::new(PodConfig {
+            user,
+            uid,
+            group,
+            gid,
+            scratch_home_root,
+            scratch_home,
+            working_dir,
+            hf_home,
+            git_config_global,
+            uv_cache_dir,
+            uv_python_install_dir,
+            seed_user,
+            ssh_private_key_b64: get(EnvVars::SSH_PRIVATE_KEY_B64).map(Secret),
+            ssh_public_key: get(EnvVars::SSH_PUBLIC_KEY),
+            ssh_known_hosts: get(EnvVars::SSH_KNOWN_HOSTS),
+            git_user_name: get(EnvVars::GIT_USER_NAME),
+            git_user_email: get(EnvVars::GIT_USER_EMAIL),
+        })))
+    }
+
+    /// The ephemeral home in the pod, `/home/<user>`.
+    pub fn home(&self) -> PathBuf {
+        PathBuf::from(env::pod_home(&self.user))
+    }
+
+    /// zsh's ZDOTDIR, on scratch so the shell setup persists.
+    pub fn zdotdir(&self) -> PathBuf {
+        self.scratch_home.join(".shell")
+    }
+
+    /// oh-my-zsh's ZSH.
+    pub fn oh_my_zsh(&self) -> PathBuf {
+        self.zdotdir().join("oh-my-zsh")
+    }
+
+    /// The shell history, on scratch.
+    pub fn histfile(&self) -> PathBuf {
+        self.scratch_home.join(".zsh_history")
+    }
+}
+
+/// A valid configuration for ada, with `extra` variables added or replaced.
+#[cfg(test)]
+pub(crate) fn for_tests(extra: &[(&str, &str)]) -> PodConfig {
+    let mut vars = vec![
+        ("NB_USER", "ada"),
+        ("NB_UID", "177449"),
+        ("NB_GROUP", "MLO-unit"),
+        ("NB_GID", "83070"),
+        ("SCRATCH_HOME_ROOT", "/scratch/homes"),
+        ("WORKING_DIR", "/scratch/homes/ada"),
+    ];
+    vars.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
+    vars.extend_from_slice(extra);
+    let lookup = |k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned());
+    match PodConfig::from_lookup(lookup) {
+        Ok(Setup::Bootstrap(c)) => *c,
+        other => panic!("test config rejected: {other:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        move |k| map.get(k).cloned()
+    }
+
+    const GOOD: [(&str, &str); 6] = [
+        ("NB_USER", "ada"),
+        ("NB_UID", "177449"),
+        ("NB_GROUP", "MLO-unit"),
+        ("NB_GID", "83070"),
+        ("SCRATCH_HOME_ROOT", "/mloscratch/homes/"),
+        ("WORKING_DIR", "/mloscratch/homes/ada/project"),
+    ];
+
+    fn with(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+        let mut v: Vec<_> = GOOD.iter().copied().filter(|(k, _)| !extra.iter().any(|(e, _)| e == k)).collect();
+        v.extend_from_slice(extra);
+        v
+    }
+
+    #[test]
+    fn missing_required_vars_are_listed() {
+        let setup = PodConfig::from_lookup(lookup(&[("NB_USER", "ada"), ("NB_UID", "")])).unwrap();
+        assert_eq!(setup, Setup::Missing(vec!["NB_UID", "NB_GROUP", "NB_GID", "SCRATCH_HOME_ROOT", "WORKING_DIR"]));
+    }
+
+    #[test]
+    fn defaults_derive_from_scratch_home() {
+        let Setup::Bootstrap(cfg) = PodConfig::from_lookup(lookup(&GOOD)).unwrap() else { panic!("bootstrap expected") };
+        assert_eq!(cfg.scratch_home, PathBuf::from("/mloscratch/homes/ada"));
+        assert_eq!(cfg.git_config_global, PathBuf::from("/mloscratch/homes/ada/.gitconfig"));
+        assert_eq!(cfg.uv_cache_dir, PathBuf::from("/mloscratch/homes/ada/.cache/uv"));
+        assert_eq!(cfg.uv_python_install_dir, PathBuf::from("/mloscratch/homes/ada/.uv"));
+        assert_eq!(cfg.seed_user, "mljaggi-admin");
+        assert_eq!(cfg.hf_home, None);
+        assert_eq!(cfg.home(), PathBuf::from("/home/ada"));
+        assert_eq!(cfg.oh_my_zsh(), PathBuf::from("/mloscratch/homes/ada/.shell/oh-my-zsh"));
+    }
+
+    #[test]
+    fn every_bad_value_is_reported_by_name() {
+        let vars = with(&[("NB_USER", "a:b"), ("NB_UID", "0"), ("NB_GID", "4294967296"), ("NB_GROUP", "root"), ("WORKING_DIR", "relative/dir")]);
+        let err = PodConfig::from_lookup(lookup(&vars)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid configuration, nothing changed: NB_USER=\"a:b\": must not contain ':'; \
+             NB_GROUP=\"root\": is reserved for the system (root); NB_UID=\"0\": must not be 0 (root); \
+             NB_GID=\"4294967296\": must be between 0 and 4294967294 (4294967295 means \"no id\"); \
+             WORKING_DIR=\"relative/dir\": must be an absolute path"
+        );
+    }
+
+    #[test]
+    fn hostile_names_and_ids_are_refused() {
+        for (k, v) in [("NB_USER", "-rf"), ("NB_USER", "a\nb"), ("NB_USER", "root"), ("NB_USER", &*"a".repeat(33)), ("NB_UID", "-1"), ("NB_UID", "4294967296"), ("SCRATCH_SEED_USER", "x y")] {
+            let vars = with(&[(k, Box::leak(v.to_owned().into_boxed_str()))]);
+            let err = PodConfig::from_lookup(lookup(&vars)).unwrap_err();
+            assert!(err.to_string().contains(k), "{k}={v:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn secret_is_not_printed_by_debug() {
+        let vars = with(&[("SSH_PRIVATE_KEY_B64", "c2VjcmV0")]);
+        let setup = PodConfig::from_lookup(lookup(&vars)).unwrap();
+        assert!(!format!("{setup:?}").contains("c2VjcmV0"));
+    }
+}

@@ -1,0 +1,80 @@
+//! Step 3 (root): the ephemeral home `/home/<user>`, on the container's
+//! root file system, owned by the user.
+//!
+//! Root creates it because /home belongs to root; from then on it is the
+//! user's, so root only ever touches the directory itself through a
+//! descriptor opened with O_NOFOLLOW (never `chown -R`, never a path
+//! inside). Everything written into it is written by the user (`userstate`).
+
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::path::Path;
+
+use crate::sys;
+
+/// Mode of a new home: private, as Debian 12's `useradd` (HOME_MODE 0700).
+pub const MODE: u32 = 0o700;
+
+/// Creates `home` if missing and gives it to `uid:gid`. Returns what it did.
+pub fn ensure(home: &Path, uid: u32, gid: u32) -> io::Result<Vec<String>> {
+    let mut done = Vec::new();
+    if let Some(parent) = home.parent() {
+        fs::create_dir_all(parent)?;
+    }
+    match fs::symlink_metadata(home) {
+        Ok(m) if m.is_dir() => {}
+        Ok(m) => {
+            // Only root can put something at /home/<user>: it is the image's,
+            // and a home must be a directory.
+            fs::remove_file(home)?;
+            done.push(format!("removed {} (was a {})", home.display(), if m.file_type().is_symlink() { "symlink" } else { "file" }));
+            DirBuilder::new().mode(MODE).create(home)?;
+            done.push(format!("created {}", home.display()));
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            DirBuilder::new().mode(MODE).create(home)?;
+            done.push(format!("created {}", home.display()));
+        }
+        Err(e) => return Err(e),
+    }
+    let dir: File = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW)
+        .open(home)?;
+    let m = dir.metadata()?;
+    if (m.uid(), m.gid()) != (uid, gid) {
+        sys::fchown(&dir, uid, gid)?;
+        done.push(format!("chowned {} from {}:{} to {uid}:{gid}", home.display(), m.uid(), m.gid()));
+    }
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn creates_then_leaves_alone() {
+        let root = tempfile::tempdir().unwrap();
+        let home = root.path().join("home/ada");
+        let done = ensure(&home, 4242, 4343).unwrap();
+        assert_eq!(done.len(), 2, "{done:?}");
+        let m = fs::metadata(&home).unwrap();
+        assert_eq!((m.uid(), m.gid(), m.mode() & 0o7777), (4242, 4343, MODE));
+        assert_eq!(ensure(&home, 4242, 4343).unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_symlink_in_place_of_home_is_replaced_not_followed() {
+        let root = tempfile::tempdir().unwrap();
+        let target = root.path().join("target");
+        fs::create_dir(&target).unwrap();
+        fs::create_dir(root.path().join("home")).unwrap();
+        let home = root.path().join("home/ada");
+        std::os::unix::fs::symlink(&target, &home).unwrap();
+        ensure(&home, 4242, 4343).unwrap();
+        assert!(fs::symlink_metadata(&home).unwrap().is_dir());
+        assert_eq!(fs::metadata(&target).unwrap().uid(), sys::getuid(), "target not chowned");
+    }
+}

@@ -1,0 +1,218 @@
+//! Step 1 (root): mirror the researcher's LDAP identity into the account
+//! files, so that `id`, `ls -l`, `sudo` and `su` know them by name.
+//!
+//! The edit is computed without a lock first: on a restart nothing changes
+//! and nothing is locked or written (a read-only /etc is then fine). When
+//! something must change, the files are read again under the shadow-utils
+//! lock, edited, checked to be replaceable (all of them, before the first
+//! write) and replaced group-first, as `useradd` orders it, so a crash in
+//! between leaves a group without its user, never a user without its group.
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::accounts::edit::{Accounts, UserSpec};
+use crate::accounts::{Db, Entry};
+use crate::config::PodConfig;
+use crate::etcfile::{self, EtcError, EtcLock, Ownership};
+use crate::password;
+
+/// The groups that give sudo and log access on Debian images.
+pub const EXTRA_GROUPS: [&str; 2] = ["sudo", "adm"];
+
+/// The four files, in the order they are written.
+#[derive(Debug, Clone)]
+pub struct EtcFiles {
+    pub group: PathBuf,
+    pub gshadow: PathBuf,
+    pub passwd: PathBuf,
+    pub shadow: PathBuf,
+}
+
+impl EtcFiles {
+    /// The files under `etc` (`/etc` in a pod, a temp dir in tests).
+    pub fn new(etc: &Path) -> Self {
+        EtcFiles { group: etc.join("group"), gshadow: etc.join("gshadow"), passwd: etc.join("passwd"), shadow: etc.join("shadow") }
+    }
+
+    fn all(&self) -> [&PathBuf; 4] {
+        [&self.group, &self.gshadow, &self.passwd, &self.shadow]
+    }
+}
+
+fn read_db<T: Entry>(path: &Path, required: bool) -> Result<Option<Db<T>>, EtcError> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(Db::parse(&bytes))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => Ok(None),
+        Err(source) => Err(EtcError::Io { path: path.to_owned(), action: "read", source }),
+    }
+}
+
+/// Reads the four databases; passwd and group must exist.
+pub fn load(files: &EtcFiles) -> Result<Accounts, EtcError> {
+    Ok(Accounts {
+        passwd: read_db(&files.passwd, true)?.unwrap_or_else(|| Db::parse(b"")),
+        group: read_db(&files.group, true)?.unwrap_or_else(|| Db::parse(b"")),
+        shadow: read_db(&files.shadow, false)?,
+        gshadow: read_db(&files.gshadow, false)?,
+    })
+}
+
+/// The pure edit: group, user, memberships, password.
+pub fn apply(accounts: &mut Accounts, cfg: &PodConfig, shell: &str) -> Vec<String> {
+    let home = cfg.home();
+    let home = home.to_string_lossy();
+    let mut changes = accounts.ensure_group(&cfg.group, cfg.gid);
+    changes.extend(accounts.ensure_user(&UserSpec { name: &cfg.user, uid: cfg.uid, gid: cfg.gid, home: &home, shell }));
+    changes.extend(accounts.add_to_groups(&cfg.user, &EXTRA_GROUPS));
+    let days = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() / 86_400);
+    changes.extend(accounts.ensure_password(
+        &cfg.user,
+        |hash| password::verifies(&cfg.user, hash),
+        // Without randomness for a salt, the account is left locked (`!`):
+        // sudo works without a password, only `su` would not.
+        || password::hash(&cfg.user).unwrap_or_else(|| "!".to_owned()),
+        days,
+    ));
+    changes
+}
+
+/// Brings the files in line with `cfg`. Returns the resulting databases
+/// (for the seed lookup and the user's groups) and the changes made.
+pub fn mirror(files: &EtcFiles, cfg: &PodConfig, shell: &str) -> Result<(Accounts, Vec<String>), EtcError> {
+    let mut accounts = load(files)?;
+    if apply(&mut accounts, cfg, shell).is_empty() {
+        return Ok((accounts, Vec::new()));
+    }
+    let etc = files.passwd.parent().unwrap_or(Path::new("/etc"));
+    let paths: Vec<PathBuf> = files.all().into_iter().cloned().collect();
+    let _lock = EtcLock::acquire(etc, &paths, etcfile::LOCK_TIMEOUT)?;
+    // Again under the lock: another writer may have changed the files.
+    let mut accounts = load(files)?;
+    let changes = apply(&mut accounts, cfg, shell);
+    let rendered: [(&PathBuf, Option<Vec<u8>>); 4] = [
+        (&files.group, Some(accounts.group.render())),
+        (&files.gshadow, accounts.gshadow.as_ref().map(Db::render)),
+        (&files.passwd, Some(accounts.passwd.render())),
+        (&files.shadow, accounts.shadow.as_ref().map(Db::render)),
+    ];
+    let mut writes = Vec::new();
+    for (path, new) in rendered {
+        let Some(new) = new else { continue };
+        if let Some(old) = etcfile::needs_write(path, &new)? {
+            etcfile::check_replaceable(path)?;
+            writes.push((path, old, new));
+        }
+    }
+    for (path, old, new) in writes {
+        etcfile::replace(path, old.as_deref(), &new, Ownership::KeepOriginal, true)?;
+    }
+    Ok((accounts, changes))
+}
+
+/// The login shell: zsh as the seed image had, else bash, else sh.
+pub fn pick_shell(root: &Path) -> &'static str {
+    const SHELLS: [&str; 5] = ["/bin/zsh", "/usr/bin/zsh", "/bin/bash", "/usr/bin/bash", "/bin/sh"];
+    SHELLS
+        .into_iter()
+        .find(|s| root.join(s.trim_start_matches('/')).exists())
+        .unwrap_or("/bin/sh")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+    fn config(user: &str, uid: &str) -> PodConfig {
+        crate::config::for_tests(&[("NB_USER", user), ("NB_UID", uid)])
+    }
+
+    fn etc_with(files: &[(&str, &str, u32)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, content, mode) in files {
+            let p = dir.path().join(name);
+            fs::write(&p, content).unwrap();
+            fs::set_permissions(&p, fs::Permissions::from_mode(*mode)).unwrap();
+        }
+        dir
+    }
+
+    fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>, u32)> {
+        let mut v: Vec<_> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (e.file_name().into_string().unwrap(), fs::read(e.path()).unwrap(), e.metadata().unwrap().mode())
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    const DEBIAN: [(&str, &str, u32); 4] = [
+        ("passwd", "root:x:0:0:root:/root:/bin/bash\n# a comment\n+@nis\nseed:x:1001:83070::/home/seed:/bin/bash\n", 0o644),
+        ("group", "root:x:0:\nadm:x:4:\nsudo:x:27:\nseedgrp:x:83070:\r\n", 0o644),
+        ("shadow", "root:*:19000:0:99999:7:::\nseed:!:19000:0:99999:7:::", 0o640),
+        ("gshadow", "root:*::\nadm:*::\nsudo:*::\nseedgrp:!::\n", 0o640),
+    ];
+
+    #[test]
+    fn first_run_writes_all_four_files_and_second_run_nothing() {
+        let dir = etc_with(&DEBIAN);
+        let files = EtcFiles::new(dir.path());
+        let cfg = config("ada", "177449");
+        let (accounts, changes) = mirror(&files, &cfg, "/bin/zsh").unwrap();
+        assert_eq!(changes.len(), 5, "{changes:?}");
+        assert_eq!(accounts.supplementary_gids("ada"), [4, 27]);
+        let passwd = fs::read_to_string(&files.passwd).unwrap();
+        assert!(passwd.starts_with("root:x:0:0:root:/root:/bin/bash\n# a comment\n"), "{passwd}");
+        assert!(passwd.ends_with("+@nis\nseed:x:1001:83070::/home/seed:/bin/bash\nada:x:177449:83070::/home/ada:/bin/zsh\n"), "{passwd}");
+        assert_eq!(fs::read_to_string(&files.group).unwrap(), "root:x:0:\nadm:x:4:ada\nsudo:x:27:ada\nMLO-unit:x:83070:\r\n", "an edited line keeps its CRLF");
+        let shadow = fs::read_to_string(&files.shadow).unwrap();
+        assert!(shadow.starts_with("root:*:19000:0:99999:7:::\nseed:!:19000:0:99999:7:::\nada:$6$"), "{shadow}");
+        assert!(password::verifies("ada", shadow.lines().last().unwrap().split(':').nth(1).unwrap()));
+        assert_eq!(fs::metadata(&files.shadow).unwrap().mode() & 0o777, 0o640);
+        assert_eq!(fs::read(dir.path().join("passwd-")).unwrap(), DEBIAN[0].1.as_bytes());
+
+        let before = snapshot(dir.path());
+        let (_, changes) = mirror(&files, &cfg, "/bin/zsh").unwrap();
+        assert_eq!(changes, Vec::<String>::new());
+        assert_eq!(snapshot(dir.path()), before, "restart: /etc byte-identical, no lock file left");
+    }
+
+    #[test]
+    fn no_change_takes_no_lock() {
+        let dir = etc_with(&DEBIAN);
+        let files = EtcFiles::new(dir.path());
+        let cfg = config("ada", "177449");
+        mirror(&files, &cfg, "/bin/zsh").unwrap();
+        fs::remove_file(dir.path().join(".pwd.lock")).unwrap();
+        mirror(&files, &cfg, "/bin/zsh").unwrap();
+        assert!(!dir.path().join(".pwd.lock").exists());
+    }
+
+    #[test]
+    fn symlinked_passwd_stops_before_any_write() {
+        let dir = etc_with(&DEBIAN);
+        let real = dir.path().join("passwd.real");
+        fs::rename(dir.path().join("passwd"), &real).unwrap();
+        std::os::unix::fs::symlink(&real, dir.path().join("passwd")).unwrap();
+        let files = EtcFiles::new(dir.path());
+        let err = mirror(&files, &config("ada", "177449"), "/bin/zsh").unwrap_err();
+        assert!(err.to_string().contains("not changing any account file"), "{err}");
+        assert_eq!(fs::read_to_string(&files.group).unwrap(), DEBIAN[1].1, "group untouched although it comes first");
+    }
+
+    #[test]
+    fn shell_falls_back_to_what_exists() {
+        let root = tempfile::tempdir().unwrap();
+        fs::create_dir_all(root.path().join("bin")).unwrap();
+        assert_eq!(pick_shell(root.path()), "/bin/sh");
+        fs::write(root.path().join("bin/bash"), "").unwrap();
+        assert_eq!(pick_shell(root.path()), "/bin/bash");
+        fs::write(root.path().join("bin/zsh"), "").unwrap();
+        assert_eq!(pick_shell(root.path()), "/bin/zsh");
+    }
+}

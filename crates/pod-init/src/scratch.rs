@@ -1,0 +1,77 @@
+//! Step 4 (as the seed user): the researcher's directories on scratch.
+//!
+//! Scratch is NFS with root squashed: root is `nobody` there and cannot
+//! create anything in the seed-owned 0770 homes root. The account that owns
+//! that root (SCRATCH_SEED_USER) can, so a forked child switches fully to
+//! it (groups, gid, uid) and creates SCRATCH_HOME, WORKING_DIR and HF_HOME
+//! with umask 007 and mode 0770, group-shared and closed to others. A
+//! failure is logged and the bootstrap goes on, as the bash entrypoint did:
+//! the job may not need scratch at all.
+
+use std::fs::{self, DirBuilder};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::accounts::edit::Accounts;
+use crate::launch::Identity;
+use crate::sys::{self, ChildOutcome};
+
+/// Mode of the shared directories.
+pub const MODE: u32 = 0o770;
+
+/// The umask of every step that writes on scratch.
+pub const UMASK: u32 = 0o007;
+
+/// The identity of `name` in the edited databases, with its groups.
+pub fn identity_of(accounts: &Accounts, name: &str) -> Option<Identity> {
+    let entry = accounts.passwd.get(name)?;
+    let mut groups = vec![entry.gid];
+    groups.extend(accounts.supplementary_gids(name).into_iter().filter(|g| *g != entry.gid));
+    Some(Identity { uid: entry.uid, gid: entry.gid, groups })
+}
+
+/// `mkdir -p dir` then mode 0770 if we own it and it differs. Logs.
+fn ensure_dir(dir: &Path, uid: u32) -> bool {
+    let existed = dir.is_dir();
+    if let Err(e) = DirBuilder::new().recursive(true).mode(MODE).create(dir) {
+        tracing::warn!("scratch: cannot create {}: {e}", dir.display());
+        return false;
+    }
+    let chmod = match fs::metadata(dir) {
+        Ok(m) if m.mode() & 0o7777 == MODE => Ok(false),
+        // Another member's directory (a shared HF_HOME): not ours to chmod.
+        Ok(m) if m.uid() != uid => Ok(false),
+        Ok(_) => fs::set_permissions(dir, fs::Permissions::from_mode(MODE)).map(|()| true),
+        Err(e) => Err(e),
+    };
+    match (existed, chmod) {
+        (_, Err(e)) => {
+            tracing::warn!("scratch: cannot chmod {} to 0770: {e}", dir.display());
+            return false;
+        }
+        (false, _) => tracing::info!("scratch: created {} (0770)", dir.display()),
+        (true, Ok(true)) => tracing::info!("scratch: {} set to 0770", dir.display()),
+        (true, Ok(false)) => tracing::info!("scratch: {} already there", dir.display()),
+    }
+    true
+}
+
+/// Creates `dirs` as `seed` in a forked child. Never fails the bootstrap.
+pub fn prepare(seed_name: &str, seed: Option<Identity>, dirs: &[PathBuf]) {
+    let Some(seed) = seed else {
+        tracing::warn!("scratch: seed user {seed_name} is not in /etc/passwd; scratch directories not created (set SCRATCH_SEED_USER)");
+        return;
+    };
+    let uid = seed.uid;
+    let outcome = sys::run_as(&seed, UMASK, "scratch", || {
+        // Every directory is tried, even after a failure.
+        let results: Vec<bool> = dirs.iter().map(|d| ensure_dir(d, uid)).collect();
+        results.into_iter().all(|ok| ok)
+    });
+    match outcome {
+        Ok(ChildOutcome::Ok) => {}
+        Ok(ChildOutcome::Failed) => tracing::warn!("scratch: incomplete (see above); continuing"),
+        Err(e) => tracing::warn!("scratch: cannot fork the seed's child: {e}; continuing"),
+    }
+}
+

@@ -1,0 +1,229 @@
+//! `~/.ssh`, recreated on every start from the Secret: nothing of the key
+//! is kept on scratch, and nothing the user left in `~/.ssh` survives.
+//!
+//! Runs in the child that became the user (see `userstate`): a symlink at
+//! `~/.ssh` (say to a directory on scratch) is removed as a link, never
+//! followed, so its target is not touched.
+
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+use base64::Engine;
+
+/// Why the private key was not written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("SSH_PRIVATE_KEY_B64: not valid base64 ({0})")]
+    Base64(String),
+    #[error("SSH_PRIVATE_KEY_B64: the decoded key is not text")]
+    NotText,
+    #[error("SSH_PRIVATE_KEY_B64: no \"-----BEGIN ... PRIVATE KEY-----\" line in the decoded key")]
+    NotAKey,
+}
+
+/// Decodes the variable: whitespace anywhere is ignored (a key pasted with
+/// line breaks), CRs are stripped and a final newline ensured, because ssh
+/// rejects a key without one (webfactory/ssh-agent#233).
+pub fn decode_private_key(b64: &str) -> Result<String, KeyError> {
+    let compact: String = b64.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(compact.as_bytes())
+        .map_err(|e| KeyError::Base64(e.to_string()))?;
+    let text = String::from_utf8(bytes).map_err(|_| KeyError::NotText)?;
+    let mut key = text_file(&text);
+    if !key.contains("-----BEGIN ") || !key.contains("PRIVATE KEY-----") {
+        key.clear();
+        return Err(KeyError::NotAKey);
+    }
+    Ok(key)
+}
+
+/// Text for a file ssh reads: no CR, ends with a newline.
+pub fn text_file(s: &str) -> String {
+    let mut out: String = s.chars().filter(|&c| c != '\r').collect();
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out
+}
+
+/// The file name ssh tries by default for this key's type, so no
+/// `~/.ssh/config` is needed. Unknown formats keep the historical `id_rsa`.
+pub fn key_file_name(pem: &str) -> &'static str {
+    if pem.contains("BEGIN OPENSSH PRIVATE KEY") {
+        return match openssh_key_type(pem).as_deref() {
+            Some("ssh-ed25519") => "id_ed25519",
+            Some("sk-ssh-ed25519@openssh.com") => "id_ed25519_sk",
+            Some(t) if t.starts_with("ecdsa-sha2-") => "id_ecdsa",
+            Some(t) if t.starts_with("sk-ecdsa-sha2-") => "id_ecdsa_sk",
+            _ => "id_rsa",
+        };
+    }
+    if pem.contains("BEGIN EC PRIVATE KEY") {
+        "id_ecdsa"
+    } else {
+        "id_rsa"
+    }
+}
+
+/// The key type string of an `openssh-key-v1` blob: the first string of
+/// its first public key (PROTOCOL.key in OpenSSH).
+fn openssh_key_type(pem: &str) -> Option<String> {
+    let body: String = pem
+        .lines()
+        .skip_while(|l| !l.starts_with("-----BEGIN"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("-----END"))
+        .collect();
+    let blob = base64::engine::general_purpose::STANDARD.decode(body.trim()).ok()?;
+    let mut rest = blob.strip_prefix(b"openssh-key-v1\0")?;
+    // cipher, kdf name, kdf options, then the key count, then the first
+    // public key blob, which starts with the key type string.
+    for _ in 0..3 {
+        (_, rest) = ssh_string(rest)?;
+    }
+    rest = rest.get(4..)?;
+    let (public, _) = ssh_string(rest)?;
+    let (key_type, _) = ssh_string(public)?;
+    String::from_utf8(key_type.to_vec()).ok()
+}
+
+/// Splits an SSH wire `string` (u32 big-endian length, bytes) off `buf`.
+fn ssh_string(buf: &[u8]) -> Option<(&[u8], &[u8])> {
+    let len = u32::from_be_bytes(buf.get(..4)?.try_into().ok()?) as usize;
+    let s = buf.get(4..4usize.checked_add(len)?)?;
+    Some((s, &buf[4 + len..]))
+}
+
+/// What went into `~/.ssh`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SshMaterial {
+    pub private_key: Option<String>,
+    pub public_key: Option<String>,
+    pub known_hosts: Option<String>,
+}
+
+/// Recreates `home/.ssh` (0700) with the given files. Returns a line per
+/// action for the log.
+pub fn recreate(home: &Path, material: &SshMaterial) -> io::Result<Vec<String>> {
+    let dir = home.join(".ssh");
+    let mut done = Vec::new();
+    match fs::symlink_metadata(&dir) {
+        Ok(m) if m.file_type().is_symlink() || m.is_file() => {
+            // unlink: removes the link itself; its target is left alone.
+            fs::remove_file(&dir)?;
+            done.push(format!("removed {} (was a {})", dir.display(), if m.is_file() { "file" } else { "symlink" }));
+        }
+        // remove_dir_all does not follow symlinks inside the tree.
+        Ok(_) => fs::remove_dir_all(&dir)?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    fs::DirBuilder::new().mode(0o700).create(&dir)?;
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))?;
+    let mut written = Vec::new();
+    if let Some(key) = &material.private_key {
+        let name = key_file_name(key);
+        write_new(&dir.join(name), key, 0o600)?;
+        written.push(format!("{name} (0600)"));
+        if let Some(public) = &material.public_key {
+            let pub_name = format!("{name}.pub");
+            write_new(&dir.join(&pub_name), &text_file(public), 0o644)?;
+            written.push(format!("{pub_name} (0644)"));
+        }
+    } else if let Some(public) = &material.public_key {
+        write_new(&dir.join("id_rsa.pub"), &text_file(public), 0o644)?;
+        written.push("id_rsa.pub (0644)".to_owned());
+    }
+    if let Some(hosts) = &material.known_hosts {
+        write_new(&dir.join("known_hosts"), &text_file(hosts), 0o644)?;
+        written.push("known_hosts (0644)".to_owned());
+    }
+    done.push(format!("recreated {} (0700): {}", dir.display(), if written.is_empty() { "empty".to_owned() } else { written.join(", ") }));
+    Ok(done)
+}
+
+/// A new file (never an existing one, never through a symlink) with `mode`
+/// set exactly, whatever the umask.
+fn write_new(path: &Path, content: &str, mode: u32) -> io::Result<()> {
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?;
+    f.set_permissions(fs::Permissions::from_mode(mode))?;
+    f.write_all(content.as_bytes())?;
+    f.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::engine::general_purpose::STANDARD;
+    use std::os::unix::fs::MetadataExt;
+
+    /// Generates a key of `kind` with the real ssh-keygen.
+    fn keygen(kind: &str, format: &[&str]) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("k");
+        let status = std::process::Command::new("ssh-keygen")
+            .args(["-q", "-t", kind, "-N", "", "-f"])
+            .arg(&key)
+            .args(format)
+            .status()
+            .expect("ssh-keygen not found: apt-get install openssh-client");
+        assert!(status.success());
+        fs::read_to_string(key).unwrap()
+    }
+
+    #[test]
+    fn key_type_picks_the_default_file_name() {
+        assert_eq!(key_file_name(&keygen("ed25519", &[])), "id_ed25519");
+        assert_eq!(key_file_name(&keygen("ecdsa", &[])), "id_ecdsa");
+        assert_eq!(key_file_name(&keygen("rsa", &["-b", "1024"])), "id_rsa");
+        assert_eq!(key_file_name(&keygen("ecdsa", &["-m", "PEM"])), "id_ecdsa");
+        assert_eq!(key_file_name(&keygen("rsa", &["-b", "1024", "-m", "PEM"])), "id_rsa");
+    }
+
+    #[test]
+    fn decoding_strips_cr_adds_newline_and_ignores_wrapping() {
+        let pem = keygen("ed25519", &[]);
+        let crlf = pem.trim_end().replace('\n', "\r\n");
+        let b64 = STANDARD.encode(crlf);
+        let wrapped: String = b64.as_bytes().chunks(60).map(|c| format!("{}\n", std::str::from_utf8(c).unwrap())).collect();
+        assert_eq!(decode_private_key(&wrapped).unwrap(), pem);
+    }
+
+    #[test]
+    fn bad_key_values_are_named() {
+        assert!(matches!(decode_private_key("not base64!"), Err(KeyError::Base64(_))));
+        assert_eq!(decode_private_key(&STANDARD.encode([0xff, 0xfe])), Err(KeyError::NotText));
+        assert_eq!(decode_private_key(&STANDARD.encode("hello")), Err(KeyError::NotAKey));
+        assert!(KeyError::NotAKey.to_string().starts_with("SSH_PRIVATE_KEY_B64: "));
+    }
+
+    #[test]
+    fn symlinked_ssh_dir_is_replaced_and_its_target_kept() {
+        let home = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        fs::write(elsewhere.path().join("precious"), "keep").unwrap();
+        std::os::unix::fs::symlink(elsewhere.path(), home.path().join(".ssh")).unwrap();
+        let material = SshMaterial { private_key: Some(keygen("ed25519", &[])), public_key: Some("ssh-ed25519 AAAA x".into()), known_hosts: Some("github.com ssh-ed25519 AAAA".into()) };
+        let log = recreate(home.path(), &material).unwrap();
+        assert!(log[0].starts_with("removed "), "{log:?}");
+        assert_eq!(fs::read_to_string(elsewhere.path().join("precious")).unwrap(), "keep");
+        let dir = home.path().join(".ssh");
+        assert!(fs::symlink_metadata(&dir).unwrap().is_dir());
+        for (name, mode) in [("", 0o700), ("id_ed25519", 0o600), ("id_ed25519.pub", 0o644), ("known_hosts", 0o644)] {
+            assert_eq!(fs::metadata(dir.join(name)).unwrap().mode() & 0o7777, mode, "{name}");
+        }
+        assert_eq!(fs::read_to_string(dir.join("known_hosts")).unwrap(), "github.com ssh-ed25519 AAAA\n");
+        // A second start replaces the whole directory again.
+        fs::write(dir.join("stray"), "x").unwrap();
+        recreate(home.path(), &material).unwrap();
+        assert!(!dir.join("stray").exists());
+    }
+}

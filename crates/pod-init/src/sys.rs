@@ -1,0 +1,222 @@
+//! Thin typed wrappers around the system calls the bootstrap makes, each
+//! with the reason it is made (the youki / tini style): the rest of the code
+//! reads as steps and does not repeat `unsafe` and errno handling.
+//!
+//! The async-signal-safe path of the final exec lives in `launch.rs`; the
+//! helpers here may allocate, because pod-init is single-threaded until the
+//! command starts, so a forked child of the bootstrap may too.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::path::Path;
+
+use nix::errno::Errno;
+use nix::sys::wait::{WaitStatus, waitpid};
+use nix::unistd::{ForkResult, Gid, Uid, fork};
+
+use crate::launch::Identity;
+
+/// Tries once to take a whole-file write lock (`F_SETLK`, not blocking).
+pub fn try_write_lock(file: &File) -> io::Result<bool> {
+    // SAFETY: an all-zero flock is a valid value; the fields are set below.
+    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+    fl.l_type = libc::F_WRLCK as _;
+    fl.l_whence = libc::SEEK_SET as _;
+    // SAFETY: fcntl on an fd we own with a pointer to a live flock.
+    let rc = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLK, &fl) };
+    match rc {
+        0 => Ok(true),
+        _ => match Errno::last() {
+            Errno::EACCES | Errno::EAGAIN => Ok(false),
+            e => Err(e.into()),
+        },
+    }
+}
+
+/// Whether a process exists: `kill(pid, 0)` checks without signalling.
+/// EPERM means it exists but belongs to someone else.
+pub fn process_alive(pid: i32) -> bool {
+    !matches!(nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None), Err(Errno::ESRCH))
+}
+
+/// Whether the file system holding `dir` is mounted read-only.
+pub fn read_only_fs(dir: &Path) -> io::Result<bool> {
+    let st = nix::sys::statvfs::statvfs(dir)?;
+    Ok(st.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY))
+}
+
+/// Whether `path` is itself a mount point (a bind-mounted file keeps the
+/// device of its source, so comparing `st_dev` is not enough).
+pub fn is_mount_point(path: &Path) -> bool {
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return false;
+    };
+    let wanted = path.to_string_lossy();
+    info.lines().filter_map(|l| l.split(' ').nth(4)).any(|mp| unescape_mountinfo(mp) == wanted)
+}
+
+/// mountinfo writes space, tab, newline and backslash as `\ooo`.
+fn unescape_mountinfo(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Fills `buf` from the kernel's CSPRNG (`getrandom(2)`, no file needed, so
+/// it works before /dev exists).
+pub fn random_bytes(buf: &mut [u8]) -> io::Result<()> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        let rest = &mut buf[filled..];
+        // SAFETY: the pointer and length describe the writable `rest`.
+        let n = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        } else {
+            filled += n as usize;
+        }
+    }
+    Ok(())
+}
+
+/// Six random characters for a temp file name (`mkstemp`'s `XXXXXX`).
+pub fn random_suffix() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut bytes = [0u8; 6];
+    if random_bytes(&mut bytes).is_err() {
+        // The name only needs to be unlikely to exist; O_EXCL catches a clash.
+        let pid = std::process::id().to_le_bytes();
+        bytes[..4].copy_from_slice(&pid);
+    }
+    bytes.iter().map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char).collect()
+}
+
+/// `fchown` on an open file: no path, so no symlink race.
+pub fn fchown(file: &File, uid: u32, gid: u32) -> io::Result<()> {
+    std::os::unix::fs::fchown(file, Some(uid), Some(gid))
+}
+
+/// `fchmod` on an open file: the mode is exactly `mode`, not masked by umask.
+pub fn fchmod(file: &File, mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(std::fs::Permissions::from_mode(mode))
+}
+
+/// The real uid (tests use it for files they own).
+#[cfg(test)]
+pub fn getuid() -> u32 {
+    Uid::current().as_raw()
+}
+
+/// The real gid.
+#[cfg(test)]
+pub fn getgid() -> u32 {
+    Gid::current().as_raw()
+}
+
+/// Switches this whole process to `id`: supplementary groups, then all
+/// three gids, then all three uids (after setresuid the process could no
+/// longer change its groups). Then checks root cannot be regained.
+pub fn become_identity(id: &Identity) -> io::Result<()> {
+    let groups: Vec<Gid> = id.groups.iter().copied().map(Gid::from_raw).collect();
+    nix::unistd::setgroups(&groups)?;
+    let gid = Gid::from_raw(id.gid);
+    nix::unistd::setresgid(gid, gid, gid)?;
+    let uid = Uid::from_raw(id.uid);
+    nix::unistd::setresuid(uid, uid, uid)?;
+    if id.uid != 0 && nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0)).is_ok() {
+        return Err(io::Error::other("root could be regained after dropping privileges"));
+    }
+    Ok(())
+}
+
+/// How a step run as another user ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChildOutcome {
+    /// The step reported success.
+    Ok,
+    /// The step failed (it logged why) or could not switch identity.
+    Failed,
+}
+
+/// Runs `step` in a forked child that switched fully to `id` with `umask`,
+/// so every file operation is checked by the kernel as that user: root never
+/// touches a path the user or the seed controls. The child logs for itself.
+pub fn run_as(id: &Identity, umask: u32, what: &str, step: impl FnOnce() -> bool) -> io::Result<ChildOutcome> {
+    // SAFETY: pod-init is single-threaded during the bootstrap (no thread
+    // has been spawned), so the child may allocate and log.
+    match unsafe { fork() }? {
+        ForkResult::Child => {
+            let ok = match become_identity(id) {
+                Ok(()) => {
+                    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
+                    step()
+                }
+                Err(e) => {
+                    tracing::error!("{what}: cannot switch to uid {} gid {}: {e}", id.uid, id.gid);
+                    false
+                }
+            };
+            // _exit: no atexit handlers or destructors of the parent's state
+            // run twice.
+            // SAFETY: _exit is always safe to call.
+            unsafe { libc::_exit(if ok { 0 } else { 1 }) }
+        }
+        ForkResult::Parent { child } => loop {
+            match waitpid(child, None) {
+                Ok(WaitStatus::Exited(_, 0)) => return Ok(ChildOutcome::Ok),
+                Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..)) => return Ok(ChildOutcome::Failed),
+                Ok(_) | Err(Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mountinfo_escapes_are_decoded() {
+        assert_eq!(unescape_mountinfo("/a\\040b\\011c"), "/a b\tc");
+        assert_eq!(unescape_mountinfo("/plain\\"), "/plain\\");
+    }
+
+    #[test]
+    fn proc_and_root_are_mount_points_files_are_not() {
+        assert!(is_mount_point(Path::new("/proc")));
+        assert!(!is_mount_point(Path::new("/etc/hostname-not-a-mount-point")));
+    }
+
+    #[test]
+    fn dead_pid_is_not_alive() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id() as i32;
+        child.wait().unwrap();
+        assert!(!process_alive(pid));
+        assert!(process_alive(std::process::id() as i32));
+    }
+
+    #[test]
+    fn random_suffix_is_six_alphanumerics() {
+        let s = random_suffix();
+        assert_eq!(s.len(), 6);
+        assert!(s.chars().all(|c| c.is_ascii_alphanumeric()));
+        assert_ne!(s, random_suffix());
+    }
+}

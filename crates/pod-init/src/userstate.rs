@@ -1,0 +1,306 @@
+//! Step 5 (as the user): shell state on scratch, links from the ephemeral
+//! home, git identity, uv directories and `~/.ssh`.
+//!
+//! All of it runs in a forked child that switched to the user's groups, gid
+//! and uid: both the home and SCRATCH_HOME belong to the user, who could
+//! plant a symlink there between two pod starts, so root never writes in
+//! them. As the user, a planted link can only lead the user to their own
+//! files. Each sub-step logs what it changed; a failure is logged and the
+//! others still run.
+
+use std::fs::{self, DirBuilder, OpenOptions};
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt, symlink};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use common::image;
+
+use crate::config::PodConfig;
+use crate::launch::Identity;
+use crate::scratch::UMASK;
+use crate::ssh::{self, SshMaterial};
+use crate::sys::{self, ChildOutcome};
+
+/// The directories of editors' remote servers and settings, kept on scratch
+/// so extensions survive the pod.
+pub const EDITOR_DIRS: [&str; 4] = [".vscode", ".vscode-server", ".cursor", ".cursor-server"];
+
+/// Runs every sub-step as `user`. Never fails the bootstrap.
+pub fn prepare(cfg: &PodConfig, user: &Identity, ssh: &SshMaterial) {
+    let outcome = sys::run_as(user, UMASK, "user state", || {
+        let mut ok = true;
+        let mut step = |name: &str, r: io::Result<Vec<String>>| match r {
+            Ok(done) if done.is_empty() => tracing::info!("{name}: nothing to change"),
+            Ok(done) => tracing::info!("{name}: {}", done.join("; ")),
+            Err(e) => {
+                ok = false;
+                tracing::warn!("{name}: {e}");
+            }
+        };
+        step("shell", shell_state(cfg));
+        step("history", touch(&cfg.histfile(), 0o600).map(|d| d.into_iter().collect()));
+        step("git config", touch(&cfg.git_config_global, 0o660).map(|d| d.into_iter().collect()));
+        step("home links", home_links(cfg));
+        step("git identity", git_identity(cfg));
+        step("uv", uv_dirs(cfg));
+        step("ssh", ssh::recreate(&cfg.home(), ssh));
+        ok
+    });
+    match outcome {
+        Ok(ChildOutcome::Ok) => {}
+        Ok(ChildOutcome::Failed) => tracing::warn!("user state: incomplete (see above); continuing"),
+        Err(e) => tracing::warn!("user state: cannot fork the user's child: {e}; continuing"),
+    }
+}
+
+/// `ZDOTDIR` (`SCRATCH_HOME/.shell`) with oh-my-zsh and `.zshrc` from the
+/// image, copied once: afterwards they are the user's to change.
+fn shell_state(cfg: &PodConfig) -> io::Result<Vec<String>> {
+    let mut done = Vec::new();
+    let zdotdir = cfg.zdotdir();
+    if !zdotdir.is_dir() {
+        DirBuilder::new().mode(0o770).create(&zdotdir)?;
+        done.push(format!("created {}", zdotdir.display()));
+    }
+    let zshrc = zdotdir.join(".zshrc");
+    if fs::symlink_metadata(&zshrc).is_err() {
+        match fs::read(image::STAGED_ZSHRC) {
+            Ok(bytes) => {
+                write_via_temp(&zshrc, &bytes)?;
+                done.push(format!("copied {} to {}", image::STAGED_ZSHRC, zshrc.display()));
+            }
+            Err(e) => done.push(format!("{} not in the image ({e}); no .zshrc", image::STAGED_ZSHRC)),
+        }
+    }
+    let omz = cfg.oh_my_zsh();
+    if fs::symlink_metadata(&omz).is_err() {
+        let staged = Path::new(image::STAGED_OH_MY_ZSH);
+        if staged.is_dir() {
+            // Copied under a temporary name and renamed: a copy cut short by
+            // a crash is redone next time instead of being kept half done.
+            let partial = zdotdir.join(format!(".oh-my-zsh.partial-{}", std::process::id()));
+            let _ = fs::remove_dir_all(&partial);
+            copy_tree(staged, &partial)?;
+            fs::rename(&partial, &omz)?;
+            done.push(format!("copied {} to {}", staged.display(), omz.display()));
+        } else {
+            done.push(format!("{} not in the image; no oh-my-zsh", staged.display()));
+        }
+    }
+    Ok(done)
+}
+
+fn write_via_temp(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let tmp = path.with_file_name(format!(".{}.tmp-{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("file"), std::process::id()));
+    fs::write(&tmp, bytes)?;
+    fs::rename(&tmp, path)
+}
+
+/// `cp -a` without ownership (the user cannot chown anyway): directories,
+/// files with their mode, symlinks as symlinks.
+fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
+    DirBuilder::new().mode(0o770).create(to)?;
+    for entry in fs::read_dir(from)? {
+        let entry = entry?;
+        let (src, dst) = (entry.path(), to.join(entry.file_name()));
+        let kind = entry.file_type()?;
+        if kind.is_symlink() {
+            symlink(fs::read_link(&src)?, &dst)?;
+        } else if kind.is_dir() {
+            copy_tree(&src, &dst)?;
+        } else if kind.is_file() {
+            fs::copy(&src, &dst)?;
+        }
+    }
+    Ok(())
+}
+
+/// Creates `path` if missing (never through a symlink) and sets `mode`.
+fn touch(path: &Path, mode: u32) -> io::Result<Option<String>> {
+    if let Some(parent) = path.parent() {
+        DirBuilder::new().recursive(true).mode(0o770).create(parent)?;
+    }
+    let existed = fs::symlink_metadata(path).is_ok();
+    let f = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(mode)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?;
+    let before = f.metadata()?.permissions().mode() & 0o7777;
+    if before != mode {
+        f.set_permissions(fs::Permissions::from_mode(mode))?;
+    }
+    Ok(match (existed, before != mode) {
+        (false, _) => Some(format!("created {} ({mode:04o})", path.display())),
+        (true, true) => Some(format!("{} mode {before:04o} -> {mode:04o}", path.display())),
+        (true, false) => None,
+    })
+}
+
+/// The links from the ephemeral home into scratch.
+pub fn links(cfg: &PodConfig) -> Vec<(PathBuf, PathBuf)> {
+    let home = cfg.home();
+    let mut v = vec![
+        (home.join(".zshrc"), cfg.zdotdir().join(".zshrc")),
+        (home.join(".oh-my-zsh"), cfg.oh_my_zsh()),
+        (home.join(".zsh_history"), cfg.histfile()),
+    ];
+    v.extend(EDITOR_DIRS.iter().map(|d| (home.join(d), cfg.scratch_home.join(d))));
+    v
+}
+
+fn home_links(cfg: &PodConfig) -> io::Result<Vec<String>> {
+    let mut done = Vec::new();
+    for d in EDITOR_DIRS {
+        let target = cfg.scratch_home.join(d);
+        if !target.is_dir() {
+            DirBuilder::new().mode(0o770).create(&target)?;
+            done.push(format!("created {}", target.display()));
+        }
+    }
+    for (link, target) in links(cfg) {
+        if let Some(line) = ensure_link(&link, &target)? {
+            done.push(line);
+        }
+    }
+    Ok(done)
+}
+
+/// `link` is a symlink to `target`. What is in the way is removed if it is a
+/// file, a symlink or an empty directory (a stale `~/.zshrc` from the image
+/// included); a directory with content is kept and reported.
+fn ensure_link(link: &Path, target: &Path) -> io::Result<Option<String>> {
+    match fs::symlink_metadata(link) {
+        Ok(m) if m.file_type().is_symlink() => {
+            if fs::read_link(link)? == target {
+                return Ok(None);
+            }
+            fs::remove_file(link)?;
+        }
+        Ok(m) if m.is_dir() => {
+            if fs::remove_dir(link).is_err() {
+                return Ok(Some(format!("kept {}: a directory with content, not linked to {}", link.display(), target.display())));
+            }
+        }
+        Ok(_) => fs::remove_file(link)?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    symlink(target, link)?;
+    Ok(Some(format!("{} -> {}", link.display(), target.display())))
+}
+
+/// One `git config --global` call, as a value: what it runs is printable
+/// and testable, and git itself writes its file format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitConfig<'a> {
+    pub file: &'a Path,
+    pub home: &'a Path,
+    pub key: &'a str,
+    /// `None`: read the key; `Some`: set it.
+    pub value: Option<&'a str>,
+}
+
+impl GitConfig<'_> {
+    /// The command: the image's git, with GIT_CONFIG_GLOBAL pointing at the
+    /// file on scratch and nothing else from the pod's environment that
+    /// could redirect it.
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new("git");
+        cmd.env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("HOME", self.home)
+            .env("GIT_CONFIG_GLOBAL", self.file)
+            .args(["config", "--global"]);
+        match self.value {
+            None => cmd.args(["--get", self.key]),
+            Some(v) => cmd.args([self.key, v]),
+        };
+        cmd.stdin(Stdio::null());
+        cmd
+    }
+}
+
+fn git_identity(cfg: &PodConfig) -> io::Result<Vec<String>> {
+    let mut done = Vec::new();
+    let home = cfg.home();
+    for (key, value) in [("user.name", &cfg.git_user_name), ("user.email", &cfg.git_user_email)] {
+        let Some(value) = value else { continue };
+        let get = GitConfig { file: &cfg.git_config_global, home: &home, key, value: None };
+        let current = get.command().stderr(Stdio::null()).output()?;
+        if current.status.success() && !current.stdout.trim_ascii().is_empty() {
+            continue;
+        }
+        let set = GitConfig { value: Some(value), ..get };
+        let out = set.command().output()?;
+        if !out.status.success() {
+            return Err(io::Error::other(format!("git config --global {key}: {}", String::from_utf8_lossy(&out.stderr).trim())));
+        }
+        done.push(format!("set {key}"));
+    }
+    Ok(done)
+}
+
+fn uv_dirs(cfg: &PodConfig) -> io::Result<Vec<String>> {
+    let mut done = Vec::new();
+    for dir in [&cfg.uv_cache_dir, &cfg.uv_python_install_dir] {
+        if !dir.is_dir() {
+            DirBuilder::new().recursive(true).mode(0o770).create(dir)?;
+            done.push(format!("created {}", dir.display()));
+        }
+    }
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_replace_files_and_empty_dirs_keep_full_dirs() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("t");
+        let link = dir.path().join("l");
+        fs::write(&link, "stale zshrc").unwrap();
+        assert!(ensure_link(&link, &target).unwrap().is_some());
+        assert_eq!(fs::read_link(&link).unwrap(), target);
+        assert_eq!(ensure_link(&link, &target).unwrap(), None, "second run: nothing");
+        fs::remove_file(&link).unwrap();
+        fs::create_dir(&link).unwrap();
+        fs::write(link.join("x"), "").unwrap();
+        assert!(ensure_link(&link, &target).unwrap().unwrap().starts_with("kept"));
+        assert!(link.join("x").exists());
+    }
+
+    #[test]
+    fn touch_creates_with_mode_and_refuses_symlinks() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("sub/hist");
+        assert!(touch(&f, 0o600).unwrap().is_some());
+        assert_eq!(fs::metadata(&f).unwrap().permissions().mode() & 0o7777, 0o600);
+        assert_eq!(touch(&f, 0o600).unwrap(), None);
+        let l = dir.path().join("link");
+        symlink(&f, &l).unwrap();
+        assert_eq!(touch(&l, 0o600).unwrap_err().raw_os_error(), Some(libc::ELOOP));
+    }
+
+    #[test]
+    fn git_identity_is_written_by_real_git_and_not_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("gitconfig");
+        let file_str = file.to_str().unwrap();
+        let cfg = crate::config::for_tests(&[("GIT_CONFIG_GLOBAL", file_str), ("GIT_USER_NAME", "Ada L"), ("GIT_USER_EMAIL", "ada@epfl.ch")]);
+        let read = |key| {
+            let out = GitConfig { file: &file, home: dir.path(), key, value: None }.command().output().expect("git not found: apt-get install git");
+            String::from_utf8(out.stdout).unwrap()
+        };
+        assert_eq!(git_identity(&cfg).unwrap(), ["set user.name", "set user.email"]);
+        assert_eq!((read("user.name"), read("user.email")), ("Ada L\n".to_owned(), "ada@epfl.ch\n".to_owned()));
+        assert_eq!(git_identity(&cfg).unwrap(), Vec::<String>::new());
+        let renamed = crate::config::for_tests(&[("GIT_CONFIG_GLOBAL", file_str), ("GIT_USER_NAME", "Someone Else")]);
+        assert_eq!(git_identity(&renamed).unwrap(), Vec::<String>::new(), "a name already set is the user's choice");
+        assert_eq!(read("user.name"), "Ada L\n");
+    }
+}
