@@ -5,3 +5,4 @@
 //! so what is tested is what goes into the image.
 
 pub mod binaries;
+pub mod sandbox;

@@ -1,0 +1,134 @@
+#!/usr/bin/python3
+"""pid1.py --root DIR [--user UID:GID] [--env NAME=VALUE]... -- CMD [ARG...]
+
+Starts CMD as PID 1 of a new PID namespace, chrooted into DIR with a fresh
+/proc, and exits with its status: the exit code, or 128+N if a signal N
+killed it. ctr-run.sh calls it once the container's mounts are in place.
+
+Why not `unshare --pid --fork --kill-child`: when its child dies of SIGKILL it
+cannot re-raise that signal on itself and exits 1 ("sigprocmask unblock
+failed"), so a container killed from outside would look like `exit 1`.
+
+With --user, CMD starts as UID:GID with no supplementary groups (as
+Kubernetes' runAsUser/runAsGroup do) and without no_new_privs, so a
+setuid-root CMD still gains euid 0.
+"""
+
+import ctypes
+import ctypes.util
+import errno
+import os
+import select
+import signal
+import sys
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWPID = 0x20000000
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_NOEXEC = 0x8
+MS_REC = 0x4000
+MS_PRIVATE = 1 << 18
+PR_SET_PDEATHSIG = 1
+
+libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+
+
+def check(rc, what):
+    if rc != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def parse(argv):
+    root, user, env = None, None, {}
+    i = 1
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            return root, user, env, argv[i + 1:]
+        if arg in ("--root", "--user", "--env") and i + 1 < len(argv):
+            value = argv[i + 1]
+            if arg == "--root":
+                root = value
+            elif arg == "--user":
+                uid, _, gid = value.partition(":")
+                user = (int(uid), int(gid))
+            else:
+                name, sep, val = value.partition("=")
+                if not sep or not name:
+                    raise SystemExit(f"pid1: --env {value!r}: expected NAME=VALUE")
+                env[name] = val
+            i += 2
+            continue
+        raise SystemExit(f"pid1: unknown argument {arg!r}")
+    raise SystemExit("pid1: usage: pid1.py --root DIR [--user UID:GID] [--env N=V]... -- CMD...")
+
+
+def child(root, user, env, cmd, parent_alive):
+    """In the new PID namespace (we are PID 1): finish the container, exec."""
+    try:
+        # If the launcher dies (the test's timeout SIGKILLs the group), take
+        # the whole container down: PID 1's death kills the namespace.
+        check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PDEATHSIG)")
+        # The launcher keeps the write end of this pipe open; EOF means it
+        # died before prctl took effect (getppid() is 0 from in here).
+        if select.select([parent_alive], [], [], 0)[0]:
+            os._exit(137)
+        os.close(parent_alive)
+        # A /proc that shows this PID namespace (procfs shows the namespace
+        # of whoever mounts it), in this process's private mount namespace.
+        check(libc.mount(b"proc", os.path.join(root, "proc").encode(), b"proc",
+                         MS_NOSUID | MS_NODEV | MS_NOEXEC, None), "mount /proc")
+        os.chroot(root)
+        os.chdir("/")
+        if user is not None:
+            # Supplementary groups, then gid, then uid: each step needs the
+            # privilege the next one gives up.
+            os.setgroups([])
+            os.setresgid(user[1], user[1], user[1])
+            os.setresuid(user[0], user[0], user[0])
+        # Python ignores SIGPIPE and SIGXFSZ; an ignored signal stays ignored
+        # across exec, and CMD must start with default dispositions.
+        for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT):
+            signal.signal(sig, signal.SIG_DFL)
+    except OSError as e:
+        print(f"pid1: {e}", file=sys.stderr)
+        os._exit(125)
+    try:
+        os.execvpe(cmd[0], cmd, env)
+    except OSError as e:
+        print(f"pid1: cannot run {cmd[0]}: {e.strerror}", file=sys.stderr)
+        os._exit(127 if e.errno == errno.ENOENT else 126)
+
+
+def main(argv):
+    root, user, env, cmd = parse(argv)
+    if not root or not cmd:
+        raise SystemExit("pid1: --root and a command are required")
+    # A new PID namespace for our next child (it becomes PID 1) and a new
+    # mount namespace now, for the /proc that child mounts.
+    check(libc.unshare(CLONE_NEWPID | CLONE_NEWNS), "unshare")
+    # Mounts made below never propagate anywhere.
+    check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make / private")
+    parent_alive, alive_w = os.pipe()
+    sys.stdout.flush()
+    pid = os.fork()
+    if pid == 0:
+        os.close(alive_w)
+        child(root, user, env, cmd, parent_alive)
+    os.close(parent_alive)
+    # Stay as the parent only to report PID 1's status.
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+            break
+        except InterruptedError:
+            continue
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return os.WEXITSTATUS(status)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,282 @@
+#!/usr/bin/python3
+"""rootsquash.py BACKING MOUNTPOINT [--ready FILE]
+
+A FUSE passthrough of BACKING at MOUNTPOINT that squashes root as an NFS
+server with `root_squash` does: every request is performed on BACKING with the
+caller's fsuid, fsgid and supplementary groups, and uid/gid 0 become 65534
+(nobody/nogroup). The kernel's own permission checks on BACKING then decide,
+exactly as the NFS server's would: root gets EACCES in a 0770 directory of
+someone else, a file root creates in a 1777 directory is owned 65534:65534,
+and a file uid U creates is owned by U.
+
+Run with Debian's /usr/bin/python3 (it has python3-fusepy); the interpreter
+on PATH may be another one without it.
+
+Design notes, each the reason for a choice below:
+- No `default_permissions`: with it the kernel checks modes itself against the
+  caller's real creds, and root (CAP_DAC_OVERRIDE) would pass. Without it
+  every check is left to us, and we leave it to the backing filesystem.
+- Single-threaded (`nothreads`): fsuid/fsgid are per thread but glibc's
+  setgroups() changes every thread, so requests must not overlap.
+- `allow_other`: the container's users are not the mounting user.
+- Zero entry/attr/negative timeouts: a cached lookup would let a second
+  caller skip the check the first caller passed.
+- umask 0: the kernel already applied the caller's umask to the mode it
+  sends; applying ours again would change what the caller asked for.
+"""
+
+import ctypes
+import ctypes.util
+import errno
+import os
+import sys
+
+from fusepy import FUSE, FuseOSError, Operations, fuse_get_context
+
+NOBODY = 65534
+UTIME_NOW = (1 << 30) - 1
+UTIME_OMIT = (1 << 30) - 2
+AT_FDCWD = -100
+AT_SYMLINK_NOFOLLOW = 0x100
+
+libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+
+
+class Timespec(ctypes.Structure):
+    _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
+
+
+def squash(ident):
+    """Root (0) as seen by an NFS server with root_squash: the anonymous id."""
+    return NOBODY if ident == 0 else ident
+
+
+def caller_groups(pid):
+    """Supplementary groups of the calling process, read from /proc.
+
+    FUSE passes only uid, gid and pid; the groups matter (a member of the lab
+    group may write in the seed's 0770 directory). A process that is gone, or
+    a request without a process (pid 0), gets no supplementary groups.
+    """
+    if pid <= 0:
+        return []
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Groups:"):
+                    return [squash(int(g)) for g in line.split()[1:]]
+    except OSError:
+        pass
+    return []
+
+
+class CallerCreds:
+    """Become the (squashed) caller for the duration of one request."""
+
+    def __init__(self):
+        uid, gid, pid = fuse_get_context()
+        self.uid = squash(uid)
+        self.gid = squash(gid)
+        self.groups = caller_groups(pid)
+
+    def __enter__(self):
+        # Groups first: setgroups needs CAP_SETGID, which we still hold; the
+        # kernel uses these groups for the group-permission checks.
+        os.setgroups(self.groups)
+        # setfsgid/setfsuid change only the ids used for filesystem access
+        # (the daemon keeps its real/effective root to switch back). Moving
+        # fsuid away from 0 also drops CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_CHOWN
+        # and the other fs capabilities from the effective set: that is what
+        # makes root's request fail as nobody's would.
+        libc.setfsgid(self.gid)
+        libc.setfsuid(self.uid)
+        return self
+
+    def __exit__(self, *exc):
+        # Back to root between requests, so the next caller's setgroups works.
+        libc.setfsuid(0)
+        libc.setfsgid(0)
+        os.setgroups([])
+        return False
+
+
+class SquashFuse(FUSE):
+    """fusepy's FUSE, with utimens passing UTIME_NOW/UTIME_OMIT through.
+
+    fusepy turns the timestamps into numbers, which loses "now": `touch` on a
+    group-writable file one does not own is allowed only for "now".
+    """
+
+    def utimens(self, path, buf):
+        times = None
+        if buf:
+            times = (
+                (buf.contents.actime.tv_sec, buf.contents.actime.tv_nsec),
+                (buf.contents.modtime.tv_sec, buf.contents.modtime.tv_nsec),
+            )
+        return self.operations("utimens", path.decode(self.encoding), times)
+
+
+class RootSquash(Operations):
+    use_ns = True
+    # Let UTIME_NOW/UTIME_OMIT reach utimens unchanged (see SquashFuse).
+    flag_utime_omit_ok = 1
+
+    def __init__(self, backing):
+        self.backing = os.path.realpath(backing)
+
+    def real(self, path):
+        return self.backing + path
+
+    def __call__(self, op, *args):
+        if not hasattr(self, op):
+            raise FuseOSError(errno.ENOSYS)
+        # init/destroy come from the kernel, not from a caller.
+        if op in ("init", "destroy"):
+            return getattr(self, op)(*args)
+        with CallerCreds():
+            return getattr(self, op)(*args)
+
+    # Metadata.
+    def getattr(self, path, fh=None):
+        st = os.fstat(fh) if fh is not None else os.lstat(self.real(path))
+        keys = ("st_mode", "st_nlink", "st_uid", "st_gid", "st_size", "st_rdev",
+                "st_blocks", "st_ino", "st_dev")
+        attrs = {k: getattr(st, k) for k in keys}
+        attrs["st_atime"] = st.st_atime_ns
+        attrs["st_mtime"] = st.st_mtime_ns
+        attrs["st_ctime"] = st.st_ctime_ns
+        return attrs
+
+    def access(self, path, amode):
+        # effective_ids: faccessat(AT_EACCESS) checks with fsuid/fsgid, not
+        # the daemon's real uid.
+        if not os.access(self.real(path), amode, effective_ids=True,
+                         follow_symlinks=False):
+            raise FuseOSError(errno.EACCES)
+        return 0
+
+    def chmod(self, path, mode):
+        os.chmod(self.real(path), mode)
+
+    def chown(self, path, uid, gid):
+        # (uid_t)-1 means "leave unchanged".
+        uid = -1 if uid == 0xFFFFFFFF else uid
+        gid = -1 if gid == 0xFFFFFFFF else gid
+        os.chown(self.real(path), uid, gid, follow_symlinks=False)
+
+    def truncate(self, path, length, fh=None):
+        if fh is not None:
+            os.ftruncate(fh, length)
+        else:
+            os.truncate(self.real(path), length)
+
+    def utimens(self, path, times=None):
+        ts = None
+        if times is not None:
+            ts = (Timespec * 2)(Timespec(*times[0]), Timespec(*times[1]))
+        rc = libc.utimensat(AT_FDCWD, self.real(path).encode(), ts, AT_SYMLINK_NOFOLLOW)
+        if rc != 0:
+            raise FuseOSError(ctypes.get_errno())
+
+    def statfs(self, path):
+        sv = os.statvfs(self.real(path))
+        keys = ("f_bavail", "f_bfree", "f_blocks", "f_bsize", "f_favail",
+                "f_ffree", "f_files", "f_flag", "f_frsize", "f_namemax")
+        return {k: getattr(sv, k) for k in keys}
+
+    # Directories.
+    def readdir(self, path, fh):
+        return [".", ".."] + os.listdir(self.real(path))
+
+    def opendir(self, path):
+        # Search/read permission is checked here, as the caller.
+        fd = os.open(self.real(path), os.O_RDONLY | os.O_DIRECTORY)
+        os.close(fd)
+        return 0
+
+    def mkdir(self, path, mode):
+        os.mkdir(self.real(path), mode)
+
+    def rmdir(self, path):
+        os.rmdir(self.real(path))
+
+    # Names.
+    def mknod(self, path, mode, dev):
+        os.mknod(self.real(path), mode, dev)
+
+    def unlink(self, path):
+        os.unlink(self.real(path))
+
+    def symlink(self, target, source):
+        # fusepy passes (link path, link target).
+        os.symlink(source, self.real(target))
+
+    def readlink(self, path):
+        return os.readlink(self.real(path))
+
+    def rename(self, old, new):
+        os.rename(self.real(old), self.real(new))
+
+    def link(self, target, source):
+        os.link(self.real(source), self.real(target))
+
+    # Files. Permission is checked at open, as the caller; the descriptor is
+    # then used for read/write as on any filesystem.
+    def open(self, path, flags):
+        return os.open(self.real(path), flags)
+
+    def create(self, path, mode, fi=None):
+        return os.open(self.real(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+
+    def read(self, path, size, offset, fh):
+        return os.pread(fh, size, offset)
+
+    def write(self, path, data, offset, fh):
+        return os.pwrite(fh, data, offset)
+
+    def flush(self, path, fh):
+        return 0
+
+    def release(self, path, fh):
+        os.close(fh)
+        return 0
+
+    def fsync(self, path, datasync, fh):
+        if datasync:
+            os.fdatasync(fh)
+        else:
+            os.fsync(fh)
+        return 0
+
+
+def main(argv):
+    if len(argv) not in (3, 5) or (len(argv) == 5 and argv[3] != "--ready"):
+        print("usage: rootsquash.py BACKING MOUNTPOINT [--ready FILE]", file=sys.stderr)
+        return 2
+    backing, mountpoint = argv[1], argv[2]
+    if not os.path.isdir(backing):
+        print(f"rootsquash: backing directory {backing} not found", file=sys.stderr)
+        return 1
+    # See the module doc: the caller's mode already has the caller's umask.
+    os.umask(0)
+    ops = RootSquash(backing)
+    if len(argv) == 5:
+        ready = argv[4]
+        original_init = ops.init
+
+        def init(path):
+            # The mount is live once init runs; tell the launcher.
+            with open(ready, "w", encoding="ascii") as f:
+                f.write(str(os.getpid()))
+            return original_init(path)
+
+        ops.init = init
+    SquashFuse(ops, mountpoint, foreground=True, nothreads=True, allow_other=True,
+               fsname="rootsquash", subtype="rootsquash",
+               entry_timeout=0, attr_timeout=0, negative_timeout=0)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,819 @@
+//! A container-like sandbox for running `pod-init` as PID 1, as on the cluster.
+//!
+//! There is no Docker engine on the test machines, so a "container" here is
+//! what `tests/sandbox/ctr-run.sh` builds from namespaces: PID 1 of its own
+//! PID, mount, UTS and IPC namespaces, chrooted into an overlay of a real
+//! Debian rootfs (debootstrap minbase bookworm + sudo, zsh, git,
+//! openssh-client, passwd, login), hostname `ctr`, fresh `/proc`, a minimal
+//! `/dev`, and [`SCRATCH_MOUNT`] served from a host directory through a FUSE
+//! passthrough that squashes root as the RCP NFS server does
+//! (`tests/sandbox/rootsquash.py`: uid/gid 0 become 65534, every request runs
+//! with the caller's fsuid/fsgid/groups, so the kernel's checks decide).
+//!
+//! # Using it
+//!
+//! ```no_run
+//! use nb_tests::sandbox::{RunSpec, Sandbox, SCRATCH_MOUNT};
+//! # fn main() -> Result<(), nb_tests::sandbox::Error> {
+//! let sb = Sandbox::new()?;            // fresh upper layer + scratch, laid out like RCP
+//! sb.prove_root_squash()?;             // every pod-init test starts with this
+//! let out = sb.run(
+//!     RunSpec::pod_init(["/bin/sh", "-c", "id"])   // pod-init (root, 4755) as PID 1
+//!         .env("NB_USER", "ada")
+//!         .env("SCRATCH_HOME_ROOT", format!("{SCRATCH_MOUNT}/homes")),
+//! )?;
+//! out.assert_success();
+//! let check = sb.exec(["getent", "passwd", "ada"])?;  // a NEW container, same upper + scratch
+//! assert!(check.stdout.starts_with("ada:x:"));
+//! assert!(sb.read_etc("passwd")?.contains("ada:x:"));  // host-side read of the merged /etc
+//! # Ok(()) }
+//! ```
+//!
+//! - [`Sandbox::new`] makes a per-test directory under
+//!   `<target>/sandbox/runs/` with the overlay's upper layer (kept across runs
+//!   of the same sandbox: a second [`Sandbox::run`] sees the first one's
+//!   `/etc`, which is the restart case) and the scratch backing directory:
+//!   `/scratch` owned by the seed ([`SEED_UID`]:[`LAB_GID`], 0775),
+//!   `/scratch/homes` seed:83070 0770 as on RCP.
+//! - [`Sandbox::run`] / [`Sandbox::spawn`] start a container from a
+//!   [`RunSpec`]: argv, exactly the given environment (plus `PATH` and
+//!   `HOSTNAME` defaults), root or `as_user(uid, gid)` (no supplementary
+//!   groups, no `no_new_privs`, so a setuid-root pod-init gains euid 0),
+//!   squashed or bind scratch, optionally pod-init installed at
+//!   [`common::image::POD_INIT_PATH`] (owner root, mode 0755 or 4755).
+//!   [`Output::status`] is the exit code of PID 1 (128+N if killed by signal
+//!   N). Each run has a timeout (default [`DEFAULT_TIMEOUT`]); on timeout the
+//!   whole process group is SIGKILLed and the call returns an [`Error`], so
+//!   the test fails.
+//! - [`Running::init_host_pid`] is the host PID of the container's PID 1, to
+//!   signal it from outside (as the kubelet does); [`Running::nsenter`] runs a
+//!   command inside a running container (it enters the PID namespace as a new
+//!   process, not a child of PID 1; if the nsenter parent died first, PID 1
+//!   would inherit it).
+//! - [`Sandbox::exec`] runs a check command as PID 1 of a NEW container over
+//!   the same upper layer and scratch, as root with scratch bind-mounted
+//!   (unsquashed: checks see scratch as an admin on the NFS server would).
+//!   Use [`Sandbox::run`] with a [`RunSpec`] for a squashed or non-root check.
+//! - [`BusyboxRoot`] runs a binary as PID 1 in a rootfs holding only a static
+//!   busybox and no libc: a dynamically linked binary cannot start there.
+//!
+//! Everything needs root; without it every entry point returns an [`Error`]
+//! that says so (tests fail, they are never skipped). The rootfs is built once
+//! (about 30 s, needs the Debian mirror) at `<target>/sandbox/rootfs` by
+//! `tests/sandbox/mkrootfs.sh`, under an flock; `cargo xtask test` builds it
+//! ahead. `NB_SANDBOX_ROOTFS` points at a prebuilt one instead;
+//! `NB_SANDBOX_KEEP=1` keeps each sandbox directory for debugging.
+//!
+//! The FUSE daemon runs in the outer (mount) namespace of the container, not
+//! in its PID namespace, so pod-init never sees or reaps it. When PID 1 exits,
+//! the kernel kills the rest of its PID namespace, the daemon is unmounted and
+//! exits, and the private mount namespace disappears: nothing is left behind.
+
+use std::fmt;
+use std::fs;
+use std::io::{self, Read};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::{Pid, chown};
+
+use crate::binaries;
+
+/// Where the root-squashed scratch is mounted in the container.
+pub const SCRATCH_MOUNT: &str = "/scratch";
+/// The seed account baked into the rootfs (owner of the scratch root).
+pub const SEED_USER: &str = common::env::DEFAULT_SCRATCH_SEED_USER;
+/// The seed's uid (same as in `mkrootfs.sh`).
+pub const SEED_UID: u32 = 272_000;
+/// The lab group (MLO-unit on RCP), the seed's primary group.
+pub const LAB_GID: u32 = 83_070;
+/// Its name in the rootfs (`mkrootfs.sh`).
+pub const LAB_GROUP: &str = "seedgrp";
+/// The placeholder user and group the image bakes in (ids [`PLACEHOLDER_ID`]).
+pub const PLACEHOLDER: &str = "placeholder";
+/// uid and gid of [`PLACEHOLDER`].
+pub const PLACEHOLDER_ID: u32 = 1000;
+/// What NFS maps squashed root to.
+pub const NOBODY: u32 = 65_534;
+/// The `PATH` a container gets unless the spec sets one.
+pub const CONTAINER_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// How long a container may run unless the spec says otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A sandbox failure: the message says what went wrong and how to fix it.
+///
+/// `Debug` prints the message itself, so a test returning `Result<(), Error>`
+/// fails with readable text.
+pub struct Error(String);
+
+impl Error {
+    fn new(msg: impl Into<String>) -> Self {
+        Self(msg.into())
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Self {
+        Self(format!("sandbox: {e}"))
+    }
+}
+
+/// Sandbox result.
+pub type Result<T> = std::result::Result<T, Error>;
+
+fn io_err(what: impl fmt::Display, path: &Path) -> impl FnOnce(io::Error) -> Error {
+    let ctx = format!("sandbox: {what} {}", path.display());
+    move |e| Error(format!("{ctx}: {e}"))
+}
+
+/// The scripts behind the sandbox (`tests/sandbox/`).
+pub fn scripts_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("sandbox")
+}
+
+/// `<target>/sandbox`: the rootfs, the busybox root and every sandbox run.
+pub fn sandbox_dir() -> PathBuf {
+    binaries::target_dir().join("sandbox")
+}
+
+/// Fails unless we are root: namespaces, mounts and chroot need it.
+pub fn require_root() -> Result<()> {
+    if nix::unistd::geteuid().is_root() {
+        Ok(())
+    } else {
+        Err(Error::new(
+            "sandbox: the sandbox tests need root (namespaces, mounts, chroot, FUSE): \
+             run them as root, e.g. `sudo -E cargo xtask test`",
+        ))
+    }
+}
+
+fn run_script(script: &str, args: &[&Path]) -> Result<()> {
+    let path = scripts_dir().join(script);
+    let out = Command::new(&path)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(io_err("cannot run", &path))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(Error(format!(
+            "sandbox: {} failed ({}): {}",
+            path.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )))
+    }
+}
+
+/// The Debian rootfs every [`Sandbox`] uses as its read-only lower layer.
+///
+/// Built on first use in this process by `mkrootfs.sh` (which holds an flock
+/// and keeps a stamp, so parallel test binaries build it once and a changed
+/// script rebuilds it), unless `NB_SANDBOX_ROOTFS` names a prebuilt one.
+pub fn rootfs() -> Result<PathBuf> {
+    static ROOTFS: OnceLock<std::result::Result<PathBuf, String>> = OnceLock::new();
+    ROOTFS
+        .get_or_init(|| {
+            require_root().map_err(|e| e.0)?;
+            if let Some(prebuilt) = std::env::var_os("NB_SANDBOX_ROOTFS") {
+                let prebuilt = PathBuf::from(prebuilt);
+                if !prebuilt.join(".sandbox-stamp").is_file() {
+                    return Err(format!(
+                        "sandbox: NB_SANDBOX_ROOTFS={} is not a sandbox rootfs: \
+                         build it with tests/sandbox/mkrootfs.sh",
+                        prebuilt.display()
+                    ));
+                }
+                return Ok(prebuilt);
+            }
+            let dest = sandbox_dir().join("rootfs");
+            run_script("mkrootfs.sh", &[&dest]).map_err(|e| {
+                format!("{e}\n(it needs debootstrap and the Debian mirror; or set NB_SANDBOX_ROOTFS)")
+            })?;
+            Ok(dest)
+        })
+        .clone()
+        .map_err(Error)
+}
+
+/// What to run in a container and how.
+#[derive(Debug, Clone)]
+pub struct RunSpec {
+    /// The command; `argv[0]` is looked up in the container's `PATH`.
+    pub argv: Vec<String>,
+    /// The command's environment, exactly (see [`RunSpec::new`] for defaults).
+    pub env: Vec<(String, String)>,
+    /// Start as this uid:gid with no supplementary groups instead of root.
+    pub as_user: Option<(u32, u32)>,
+    /// Serve scratch through the root-squashing FUSE (default) or bind it.
+    pub squash: bool,
+    /// Install the pod-init under test at `POD_INIT_PATH` with this mode.
+    pub pod_init_mode: Option<u32>,
+    /// Other host files to install: (host file, container path, mode).
+    pub install: Vec<(PathBuf, String, u32)>,
+    /// Kill the container and fail after this long.
+    pub timeout: Duration,
+}
+
+impl RunSpec {
+    /// `argv` as root, squashed scratch, environment `PATH` and `HOSTNAME`.
+    pub fn new<I, S>(argv: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self {
+            argv: argv.into_iter().map(Into::into).collect(),
+            env: vec![
+                ("PATH".into(), CONTAINER_PATH.into()),
+                ("HOSTNAME".into(), "ctr".into()),
+            ],
+            as_user: None,
+            squash: true,
+            pod_init_mode: None,
+            install: Vec::new(),
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// `/bin/sh -c script`.
+    pub fn sh(script: impl Into<String>) -> Self {
+        Self::new(["/bin/sh".to_string(), "-c".to_string(), script.into()])
+    }
+
+    /// pod-init as PID 1 (installed root-owned, mode `POD_INIT_MODE` = 4755,
+    /// as in the image) running `command`.
+    pub fn pod_init<I, S>(command: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let argv = std::iter::once(common::image::POD_INIT_PATH.to_string())
+            .chain(command.into_iter().map(Into::into));
+        let mut spec = Self::new(argv);
+        spec.pod_init_mode = Some(common::image::POD_INIT_MODE);
+        spec
+    }
+
+    /// Set (or replace) one variable.
+    pub fn env(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        let name = name.into();
+        self.env.retain(|(n, _)| *n != name);
+        self.env.push((name, value.into()));
+        self
+    }
+
+    /// Set several variables.
+    pub fn envs<I, K, V>(self, vars: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        vars.into_iter().fold(self, |spec, (k, v)| spec.env(k, v))
+    }
+
+    /// Remove a variable (e.g. the default `PATH`).
+    pub fn env_remove(mut self, name: &str) -> Self {
+        self.env.retain(|(n, _)| n != name);
+        self
+    }
+
+    /// Start PID 1 as `uid:gid`, no supplementary groups (as Kubernetes'
+    /// `runAsUser`/`runAsGroup` do).
+    pub fn as_user(mut self, uid: u32, gid: u32) -> Self {
+        self.as_user = Some((uid, gid));
+        self
+    }
+
+    /// Bind-mount scratch instead of squashing root on it.
+    pub fn bind_scratch(mut self) -> Self {
+        self.squash = false;
+        self
+    }
+
+    /// Install pod-init with `mode` (0o755 or 0o4755).
+    pub fn pod_init_mode(mut self, mode: u32) -> Self {
+        self.pod_init_mode = Some(mode);
+        self
+    }
+
+    /// Copy a host file into the container (owner root).
+    pub fn install(mut self, host: impl Into<PathBuf>, path: impl Into<String>, mode: u32) -> Self {
+        self.install.push((host.into(), path.into(), mode));
+        self
+    }
+
+    /// Change the timeout.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    fn command(&self, rootfs: &Path, state: &Path, scratch: &Path) -> Result<Command> {
+        let mut cmd = Command::new(scripts_dir().join("ctr-run.sh"));
+        cmd.arg("--rootfs").arg(rootfs);
+        cmd.arg("--state").arg(state);
+        cmd.arg("--scratch").arg(scratch);
+        if self.squash {
+            cmd.arg("--squash");
+        }
+        if let Some((uid, gid)) = self.as_user {
+            cmd.arg("--user").arg(format!("{uid}:{gid}"));
+        }
+        let pod_init = self
+            .pod_init_mode
+            .map(|mode| (binaries::pod_init(), common::image::POD_INIT_PATH.to_string(), mode));
+        for (host, path, mode) in self.install.iter().cloned().chain(pod_init) {
+            if !host.is_file() {
+                return Err(Error(format!("sandbox: {} to install is not a file", host.display())));
+            }
+            cmd.arg("--install").arg(host).arg(path).arg(format!("{mode:o}"));
+        }
+        for (name, value) in &self.env {
+            cmd.arg("--env").arg(format!("{name}={value}"));
+        }
+        cmd.arg("--").args(&self.argv);
+        Ok(cmd)
+    }
+}
+
+/// What a container did.
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// Exit code of PID 1; 128+N if it was killed by signal N.
+    pub status: i32,
+    /// Its stdout (lossy UTF-8).
+    pub stdout: String,
+    /// Its stderr, followed by any error of the harness itself.
+    pub stderr: String,
+}
+
+impl Output {
+    /// Assert exit code 0, showing both streams otherwise.
+    #[track_caller]
+    pub fn assert_success(&self) -> &Self {
+        self.assert_status(0)
+    }
+
+    /// Assert a given exit code, showing both streams otherwise.
+    #[track_caller]
+    pub fn assert_status(&self, code: i32) -> &Self {
+        assert!(
+            self.status == code,
+            "container exited {} (expected {code})\n--- stdout\n{}\n--- stderr\n{}",
+            self.status,
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+}
+
+/// A per-test sandbox: its own upper layer and scratch over the shared rootfs.
+#[derive(Debug)]
+pub struct Sandbox {
+    rootfs: PathBuf,
+    dir: Option<tempfile::TempDir>,
+    path: PathBuf,
+}
+
+impl Sandbox {
+    /// A fresh sandbox: empty upper layer, scratch laid out like RCP.
+    pub fn new() -> Result<Self> {
+        let rootfs = rootfs()?;
+        let runs = sandbox_dir().join("runs");
+        fs::create_dir_all(&runs).map_err(io_err("cannot create", &runs))?;
+        let dir = tempfile::Builder::new()
+            .prefix("sb-")
+            .tempdir_in(&runs)
+            .map_err(io_err("cannot create a directory in", &runs))?;
+        let path = dir.path().to_path_buf();
+        // The FUSE daemon opens the backing files as the caller, so every
+        // ancestor of the scratch directory must be searchable by anyone.
+        for p in [sandbox_dir(), runs, path.clone()] {
+            set_mode(&p, 0o755)?;
+        }
+        let sb = Self { rootfs, dir: Some(dir), path };
+        sb.lay_out_scratch()?;
+        Ok(sb)
+    }
+
+    fn lay_out_scratch(&self) -> Result<()> {
+        let scratch = self.scratch_root();
+        let homes = scratch.join("homes");
+        fs::create_dir_all(&homes).map_err(io_err("cannot create", &homes))?;
+        for (dir, mode) in [(&scratch, 0o775), (&homes, 0o770)] {
+            chown(dir.as_path(), Some(SEED_UID.into()), Some(LAB_GID.into()))
+                .map_err(|e| Error(format!("sandbox: cannot chown {}: {e}", dir.display())))?;
+            set_mode(dir, mode)?;
+        }
+        Ok(())
+    }
+
+    /// The read-only lower layer.
+    pub fn rootfs(&self) -> &Path {
+        &self.rootfs
+    }
+
+    /// This sandbox's directory (upper/, work/, scratch/, logs).
+    pub fn dir(&self) -> &Path {
+        &self.path
+    }
+
+    /// The overlay's upper layer: what the containers changed in the rootfs.
+    pub fn upper(&self) -> PathBuf {
+        self.path.join("state").join("upper")
+    }
+
+    /// The host directory behind [`SCRATCH_MOUNT`].
+    pub fn scratch_root(&self) -> PathBuf {
+        self.path.join("scratch")
+    }
+
+    /// The host path of a scratch path, given as `/scratch/homes/ada` or
+    /// `homes/ada`.
+    pub fn scratch_path(&self, path: impl AsRef<Path>) -> PathBuf {
+        let path = path.as_ref();
+        let rel = path
+            .strip_prefix(SCRATCH_MOUNT)
+            .or_else(|_| path.strip_prefix("/"))
+            .unwrap_or(path);
+        self.scratch_root().join(rel)
+    }
+
+    /// The host path holding the container file `path` as the merged view
+    /// shows it: the upper layer's copy if any, else the rootfs's. `None` if
+    /// it does not exist (or a container deleted it: an overlay whiteout).
+    pub fn host_path(&self, path: impl AsRef<Path>) -> Option<PathBuf> {
+        let rel = path.as_ref().strip_prefix("/").unwrap_or(path.as_ref());
+        let upper = self.upper().join(rel);
+        if let Ok(meta) = fs::symlink_metadata(&upper) {
+            // A whiteout is a 0:0 character device.
+            let whiteout = meta.file_type().is_char_device() && meta.rdev() == 0;
+            return (!whiteout).then_some(upper);
+        }
+        let lower = self.rootfs.join(rel);
+        fs::symlink_metadata(&lower).is_ok().then_some(lower)
+    }
+
+    /// Read a file of the container's filesystem from the host (merged view).
+    pub fn read_file(&self, path: impl AsRef<Path>) -> Result<Vec<u8>> {
+        let path = path.as_ref();
+        let host = self
+            .host_path(path)
+            .ok_or_else(|| Error(format!("sandbox: {} does not exist in the container", path.display())))?;
+        fs::read(&host).map_err(io_err("cannot read", &host))
+    }
+
+    /// Read `/etc/<name>` of the container from the host (merged view).
+    pub fn read_etc(&self, name: &str) -> Result<String> {
+        let bytes = self.read_file(Path::new("/etc").join(name))?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    /// Start a container; see [`Running`].
+    pub fn spawn(&self, spec: &RunSpec) -> Result<Running> {
+        let state = self.path.join("state");
+        let mut cmd = spec.command(&self.rootfs, &state, &self.scratch_root())?;
+        Running::start(&mut cmd, spec)
+    }
+
+    /// Run a container to its end.
+    pub fn run(&self, spec: &RunSpec) -> Result<Output> {
+        self.spawn(spec)?.wait()
+    }
+
+    /// Run a check command as PID 1 of a NEW container over this sandbox's
+    /// upper layer and scratch: root, default environment, scratch bound
+    /// (not squashed), so it sees everything.
+    pub fn exec<I, S>(&self, argv: I) -> Result<Output>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.run(&RunSpec::new(argv).bind_scratch())
+    }
+
+    /// [`Sandbox::exec`] of `/bin/sh -c script`.
+    pub fn sh(&self, script: &str) -> Result<Output> {
+        self.run(&RunSpec::sh(script).bind_scratch())
+    }
+
+    /// Prove that root is squashed on scratch: root (all capabilities) must
+    /// get EACCES creating a directory in the seed's 0770 `/scratch/homes`.
+    pub fn prove_root_squash(&self) -> Result<()> {
+        let probe = format!("{SCRATCH_MOUNT}/homes/.nb-squash-probe");
+        let out = self.run(&RunSpec::sh(format!("mkdir {probe}")))?;
+        let refused = out.status != 0 && out.stderr.contains("Permission denied");
+        if refused && !self.scratch_path(&probe).exists() {
+            Ok(())
+        } else {
+            Err(Error(format!(
+                "sandbox: root is not squashed on {SCRATCH_MOUNT}: `mkdir {probe}` as root exited {} \
+                 (stderr: {})",
+                out.status,
+                out.stderr.trim()
+            )))
+        }
+    }
+
+    /// Keep this sandbox's directory after the test (for debugging).
+    pub fn keep(&mut self) -> PathBuf {
+        if let Some(dir) = self.dir.take() {
+            let _kept = dir.keep();
+        }
+        self.path.clone()
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        if std::env::var_os("NB_SANDBOX_KEEP").is_some() {
+            self.keep();
+        }
+    }
+}
+
+fn set_mode(path: &Path, mode: u32) -> Result<()> {
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(io_err("cannot chmod", path))
+}
+
+/// A running container.
+///
+/// Dropping it kills the container (the whole process group) and waits.
+#[derive(Debug)]
+pub struct Running {
+    child: Child,
+    argv: Vec<String>,
+    deadline: Instant,
+    timeout: Duration,
+    stdout: Option<JoinHandle<Vec<u8>>>,
+    stderr: Option<JoinHandle<Vec<u8>>>,
+}
+
+fn drain(stream: Option<impl Read + Send + 'static>) -> Option<JoinHandle<Vec<u8>>> {
+    stream.map(|mut s| {
+        thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _partial_on_error = s.read_to_end(&mut buf);
+            buf
+        })
+    })
+}
+
+fn joined(handle: Option<JoinHandle<Vec<u8>>>) -> String {
+    let bytes = handle.and_then(|h| h.join().ok()).unwrap_or_default();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+impl Running {
+    fn start(cmd: &mut Command, spec: &RunSpec) -> Result<Self> {
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        // SAFETY: setsid is async-signal-safe and touches no memory of the
+        // parent. It makes the container's whole process tree one process
+        // group (to kill it on timeout) and detaches it from our terminal.
+        unsafe {
+            cmd.pre_exec(|| nix::unistd::setsid().map(drop).map_err(io::Error::from));
+        }
+        let mut child = cmd.spawn().map_err(io_err("cannot start", &scripts_dir().join("ctr-run.sh")))?;
+        let stdout = drain(child.stdout.take());
+        let stderr = drain(child.stderr.take());
+        Ok(Self {
+            child,
+            argv: spec.argv.clone(),
+            deadline: Instant::now() + spec.timeout,
+            timeout: spec.timeout,
+            stdout,
+            stderr,
+        })
+    }
+
+    fn group(&self) -> Pid {
+        Pid::from_raw(self.child.id() as i32)
+    }
+
+    /// The host PID of the container's PID 1, once it has exec'd its command.
+    pub fn init_host_pid(&self) -> Result<Pid> {
+        let launcher = self.child.id();
+        let until = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < until {
+            // The launcher's pid1.py child, then its only child: PID 1.
+            let launcher_child = children(launcher).into_iter().find(|&p| cmdline(p).contains("pid1.py"));
+            if let Some(parent) = launcher_child {
+                if let Some(&init) = children(parent).first() {
+                    // Until it execs, the child is still python (setting up).
+                    if exe(init).is_some() && exe(init) != exe(parent) {
+                        return Ok(Pid::from_raw(init as i32));
+                    }
+                }
+            }
+            if !self.is_running() {
+                break;
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+        Err(Error(format!("sandbox: the container's PID 1 did not start ({:?})", self.argv)))
+    }
+
+    fn is_running(&self) -> bool {
+        kill(self.group(), None).is_ok() && fs::metadata(format!("/proc/{}", self.child.id())).is_ok()
+    }
+
+    /// Send `sig` to the container's PID 1 from the host.
+    pub fn signal(&self, sig: Signal) -> Result<()> {
+        let pid = self.init_host_pid()?;
+        kill(pid, sig).map_err(|e| Error(format!("sandbox: kill({pid}, {sig}): {e}")))
+    }
+
+    /// Wait until a file exists on the scratch backing dir (or any host
+    /// path), e.g. a marker the job writes when it is ready.
+    pub fn wait_for_path(&mut self, path: &Path, timeout: Duration) -> Result<()> {
+        let until = Instant::now() + timeout;
+        while Instant::now() < until {
+            if path.exists() {
+                return Ok(());
+            }
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return Err(Error(format!(
+                    "sandbox: the container exited before {} appeared",
+                    path.display()
+                )));
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        Err(Error(format!("sandbox: {} did not appear within {timeout:?}", path.display())))
+    }
+
+    /// Run `argv` inside the running container (its PID, mount, UTS and IPC
+    /// namespaces and root), as root, with the default environment.
+    pub fn nsenter<I, S>(&self, argv: I) -> Result<Output>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let pid = self.init_host_pid()?;
+        let out = Command::new("nsenter")
+            .arg(format!("--target={pid}"))
+            .args(["--mount", "--pid", "--uts", "--ipc", "--root", "--wd", "--"])
+            .args(argv)
+            .env_clear()
+            .env("PATH", CONTAINER_PATH)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| Error(format!("sandbox: cannot run nsenter: {e}")))?;
+        Ok(Output {
+            status: exit_code(out.status),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    }
+
+    /// Wait for the end, up to the spec's timeout (from the start).
+    pub fn wait(self) -> Result<Output> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        self.wait_timeout(left)
+    }
+
+    /// Wait for the end, up to `timeout`; on timeout kill everything and fail.
+    pub fn wait_timeout(mut self, timeout: Duration) -> Result<Output> {
+        let until = Instant::now() + timeout;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => {
+                    return Ok(Output {
+                        status: exit_code(status),
+                        stdout: joined(self.stdout.take()),
+                        stderr: joined(self.stderr.take()),
+                    });
+                }
+                Ok(None) if Instant::now() < until => thread::sleep(Duration::from_millis(5)),
+                Ok(None) => break,
+                Err(e) => return Err(Error(format!("sandbox: waiting for the container: {e}"))),
+            }
+        }
+        self.kill_group();
+        Err(Error(format!(
+            "sandbox: container timed out (limit {:?} from start, {timeout:?} in this wait) and was \
+             killed: {:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.timeout,
+            self.argv,
+            joined(self.stdout.take()),
+            joined(self.stderr.take())
+        )))
+    }
+
+    /// SIGKILL the whole process group (launcher, FUSE daemon, container)
+    /// and wait until none of it is left.
+    pub fn kill_group(&mut self) {
+        // Every process of the container tree is in this group (setsid at
+        // start); a process that left it is in the container's PID namespace
+        // and dies with its PID 1 (unshare --kill-child).
+        let _already_gone = kill(Pid::from_raw(-self.group().as_raw()), Signal::SIGKILL);
+        let _status = self.child.wait();
+        let until = Instant::now() + Duration::from_secs(5);
+        while kill(Pid::from_raw(-self.group().as_raw()), None) != Err(Errno::ESRCH) && Instant::now() < until {
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            self.kill_group();
+        }
+    }
+}
+
+fn exit_code(status: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+}
+
+/// Children of a host process (from `/proc/PID/task/*/children`).
+pub fn children(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for task in tasks.flatten() {
+        if let Ok(list) = fs::read_to_string(task.path().join("children")) {
+            out.extend(list.split_whitespace().filter_map(|p| p.parse::<u32>().ok()));
+        }
+    }
+    out
+}
+
+fn cmdline(pid: u32) -> String {
+    let raw = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    String::from_utf8_lossy(&raw).replace('\0', " ")
+}
+
+fn exe(pid: u32) -> Option<PathBuf> {
+    fs::read_link(format!("/proc/{pid}/exe")).ok()
+}
+
+/// A root filesystem with only a static busybox (no libc, no loader).
+#[derive(Debug)]
+pub struct BusyboxRoot {
+    root: PathBuf,
+}
+
+impl BusyboxRoot {
+    /// Build (once, under an flock, by `mkbbroot.sh`) and return it.
+    pub fn new() -> Result<Self> {
+        require_root()?;
+        let root = sandbox_dir().join("bbroot");
+        run_script("mkbbroot.sh", &[&root])?;
+        Ok(Self { root })
+    }
+
+    /// The tree.
+    pub fn path(&self) -> &Path {
+        &self.root
+    }
+
+    /// Run `binary` (a host file, copied to `/bin/under-test`) as PID 1 with
+    /// `args`, as root, with a fresh upper layer and an empty scratch.
+    pub fn run(&self, binary: &Path, args: &[&str]) -> Result<Output> {
+        let runs = sandbox_dir().join("runs");
+        fs::create_dir_all(&runs).map_err(io_err("cannot create", &runs))?;
+        let dir = tempfile::Builder::new()
+            .prefix("bb-")
+            .tempdir_in(&runs)
+            .map_err(io_err("cannot create a directory in", &runs))?;
+        let scratch = dir.path().join("scratch");
+        fs::create_dir_all(&scratch).map_err(io_err("cannot create", &scratch))?;
+        let argv = std::iter::once("/bin/under-test").chain(args.iter().copied());
+        let spec = RunSpec::new(argv)
+            .env("PATH", "/bin:/sbin")
+            .bind_scratch()
+            .install(binary, "/bin/under-test", 0o755);
+        let mut cmd = spec.command(&self.root, &dir.path().join("state"), &scratch)?;
+        Running::start(&mut cmd, &spec)?.wait()
+    }
+}
