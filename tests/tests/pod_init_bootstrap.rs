@@ -1,0 +1,341 @@
+//! pod-init's bootstrap, run for real: the musl binary as PID 1 of a
+//! container over a Debian rootfs, with root squashed on /scratch as on the
+//! RCP NFS. Every test first proves the squash holds, then checks the result
+//! from inside with the real tools (getent, id, sudo, su, ssh-keygen, git,
+//! stat), as a researcher would meet it.
+//!
+//! Needs root (it fails, with how to fix it, otherwise). The bootstrap times
+//! pod-init logs are printed (`cargo test -- --nocapture` shows them).
+
+// Helpers outside #[test] functions fail the test by panicking, like asserts.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+use base64::Engine;
+use nb_tests::sandbox::{Error, LAB_GID, PLACEHOLDER, PLACEHOLDER_ID, RunSpec, SCRATCH_MOUNT, SEED_USER, Sandbox};
+
+type Result = std::result::Result<(), Error>;
+
+const USER: &str = "ada";
+const UID: u32 = 177_449;
+const GROUP: &str = "MLO-unit";
+const HOME: &str = "/home/ada";
+
+fn scratch_home() -> String {
+    format!("{SCRATCH_MOUNT}/homes/{USER}")
+}
+
+fn working_dir() -> String {
+    format!("{}/project", scratch_home())
+}
+
+fn hf_home() -> String {
+    format!("{SCRATCH_MOUNT}/hf_cache")
+}
+
+/// A fresh ed25519 key pair made by the real ssh-keygen: (private, public).
+fn key_pair() -> (String, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let key = dir.path().join("k");
+    let status = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "ada@test", "-f"])
+        .arg(&key)
+        .status()
+        .expect("ssh-keygen not found on the host: apt-get install openssh-client");
+    assert!(status.success(), "ssh-keygen failed");
+    let private = fs::read_to_string(&key).expect("private key");
+    let public = fs::read_to_string(key.with_extension("pub")).expect("public key");
+    (private, public.trim_end().to_owned())
+}
+
+/// The environment `submit` gives a pod, with `uid`:`gid` as the LDAP ids.
+fn pod(command: &[&str], uid: u32, gid: u32, private_key: &str, public_key: &str) -> RunSpec {
+    // CRLF and a missing final newline, as a key pasted on Windows arrives.
+    let pasted = private_key.trim_end().replace('\n', "\r\n");
+    RunSpec::pod_init(command.iter().copied()).envs([
+        ("NB_USER", USER.to_owned()),
+        ("NB_UID", uid.to_string()),
+        ("NB_GROUP", GROUP.to_owned()),
+        ("NB_GID", gid.to_string()),
+        ("SCRATCH_HOME_ROOT", format!("{SCRATCH_MOUNT}/homes")),
+        ("WORKING_DIR", working_dir()),
+        ("HF_HOME", hf_home()),
+        ("SSH_PRIVATE_KEY_B64", base64::engine::general_purpose::STANDARD.encode(pasted)),
+        ("SSH_PUBLIC_KEY", public_key.to_owned()),
+        ("SSH_KNOWN_HOSTS", "github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl".to_owned()),
+        ("GIT_USER_NAME", "Ada Lovelace".to_owned()),
+        ("GIT_USER_EMAIL", "ada@epfl.ch".to_owned()),
+        ("WANDB_API_KEY", "kept-for-the-job".to_owned()),
+    ])
+}
+
+fn ada_pod(command: &[&str], key: &(String, String)) -> RunSpec {
+    pod(command, UID, LAB_GID, &key.0, &key.1)
+}
+
+/// The duration in pod-init's `bootstrap done in …` line.
+fn bootstrap_time(stderr: &str) -> String {
+    stderr
+        .lines()
+        .find_map(|l| l.split_once("bootstrap done in ").map(|(_, t)| t.trim().to_owned()))
+        .unwrap_or_else(|| panic!("no `bootstrap done in` line in pod-init's log:\n{stderr}"))
+}
+
+/// `KEY=VALUE` lines of `env` output.
+fn env_map(stdout: &str) -> BTreeMap<String, String> {
+    stdout.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
+}
+
+/// Runs `script` as the researcher (uid, lab gid, no supplementary groups,
+/// as Kubernetes starts a container) with a login-like environment.
+fn as_ada(sb: &Sandbox, script: &str) -> std::result::Result<nb_tests::sandbox::Output, Error> {
+    sb.run(
+        &RunSpec::sh(script)
+            .as_user(UID, LAB_GID)
+            .env("HOME", HOME)
+            .env("GIT_CONFIG_GLOBAL", format!("{}/.gitconfig", scratch_home())),
+    )
+}
+
+/// `stat` of each path, as `owner:group mode type`, one line each, from a
+/// check container.
+fn stat(sb: &Sandbox, paths: &[String]) -> std::result::Result<BTreeMap<String, String>, Error> {
+    let mut argv = vec!["stat".to_owned(), "-c".to_owned(), "%n|%U:%G %a %F".to_owned()];
+    argv.extend(paths.iter().cloned());
+    let out = sb.exec(argv)?;
+    out.assert_success();
+    Ok(out
+        .stdout
+        .lines()
+        .filter_map(|l| l.split_once('|'))
+        .map(|(n, rest)| (n.to_owned(), rest.to_owned()))
+        .collect())
+}
+
+#[test]
+fn first_start_mirrors_the_identity_and_runs_the_command_as_the_user() -> Result {
+    let sb = Sandbox::new()?;
+    sb.prove_root_squash()?;
+    let key = key_pair();
+    let out = sb.run(&ada_pod(&["/bin/sh", "-c", "id; pwd; umask; env"], &key))?;
+    out.assert_success();
+    eprintln!("first start: bootstrap done in {}", bootstrap_time(&out.stderr));
+
+    // What the command saw.
+    let mut lines = out.stdout.lines();
+    assert_eq!(lines.next(), Some("uid=177449(ada) gid=83070(MLO-unit) groups=83070(MLO-unit),4(adm),27(sudo)"), "{}", out.stderr);
+    assert_eq!(lines.next(), Some(working_dir().as_str()));
+    let env = env_map(&out.stdout);
+    let expected = [
+        ("HOME", HOME.to_owned()),
+        ("USER", USER.to_owned()),
+        ("LOGNAME", USER.to_owned()),
+        ("SHELL", "/bin/zsh".to_owned()),
+        ("ZDOTDIR", format!("{}/.shell", scratch_home())),
+        ("ZSH", format!("{}/.shell/oh-my-zsh", scratch_home())),
+        ("HISTFILE", format!("{}/.zsh_history", scratch_home())),
+        ("SCRATCH_HOME", scratch_home()),
+        ("GIT_CONFIG_GLOBAL", format!("{}/.gitconfig", scratch_home())),
+        ("UV_CACHE_DIR", format!("{}/.cache/uv", scratch_home())),
+        ("UV_PYTHON_INSTALL_DIR", format!("{}/.uv", scratch_home())),
+        ("WANDB_API_KEY", "kept-for-the-job".to_owned()),
+        ("GIT_USER_NAME", "Ada Lovelace".to_owned()),
+    ];
+    for (k, v) in expected {
+        assert_eq!(env.get(k), Some(&v), "{k} in the command's environment");
+    }
+    assert!(!env.contains_key("SSH_PRIVATE_KEY_B64"), "the private key reached the command");
+
+    // The accounts, as the system tools see them.
+    let getent = sb.exec(["getent", "passwd", USER])?;
+    assert_eq!(getent.stdout, "ada:x:177449:83070::/home/ada:/bin/zsh\n");
+    let getent = sb.exec(["getent", "group", GROUP, "sudo", "adm"])?;
+    assert_eq!(getent.stdout, "MLO-unit:x:83070:\nsudo:x:27:ada\nadm:x:4:ada\n");
+    assert_eq!(sb.exec(["getent", "passwd", SEED_USER])?.stdout.split(':').nth(3), Some("83070"), "the seed keeps its group");
+    let su = sb.exec(["su", "-", USER, "-c", "id"])?;
+    su.assert_success();
+    assert_eq!(su.stdout, "uid=177449(ada) gid=83070(MLO-unit) groups=83070(MLO-unit),4(adm),27(sudo)\n");
+    // The password is the user name (what users are told), checked by PAM
+    // through su run by an unprivileged user.
+    let su_pw = sb.run(&RunSpec::sh("echo ada | su ada -c 'id -un'").as_user(PLACEHOLDER_ID, PLACEHOLDER_ID))?;
+    assert!(su_pw.stdout.contains("ada"), "su with the user name as password: {} {}", su_pw.stdout, su_pw.stderr);
+    as_ada(&sb, "sudo -n true && sudo -n id -u")?.assert_success();
+    assert_eq!(as_ada(&sb, "sudo -n id -u")?.stdout, "0\n");
+    sb.exec(["visudo", "-c"])?.assert_success();
+
+    // SSH: ssh accepts the key (mode, ownership, newline) as the user.
+    let derived = as_ada(&sb, "ssh-keygen -y -f ~/.ssh/id_ed25519")?;
+    derived.assert_success();
+    assert_eq!(derived.stdout.split_whitespace().take(2).collect::<Vec<_>>(), key.1.split_whitespace().take(2).collect::<Vec<_>>());
+    let private = sb.read_file(format!("{HOME}/.ssh/id_ed25519"))?;
+    assert_eq!(String::from_utf8_lossy(&private), key.0, "CRs stripped, final newline restored");
+
+    // git reads the identity back.
+    let git = as_ada(&sb, "git config --global user.name && git config --global user.email")?;
+    git.assert_success();
+    assert_eq!(git.stdout, "Ada Lovelace\nada@epfl.ch\n");
+
+    // Owners and modes of everything created.
+    let sh = scratch_home();
+    let modes = stat(&sb, &[
+        HOME.into(),
+        format!("{HOME}/.ssh"),
+        format!("{HOME}/.ssh/id_ed25519"),
+        format!("{HOME}/.ssh/id_ed25519.pub"),
+        format!("{HOME}/.ssh/known_hosts"),
+        "/etc/sudoers.d/nb-user".into(),
+        "/etc/passwd".into(),
+        "/etc/shadow".into(),
+        "/etc/group".into(),
+        "/etc/gshadow".into(),
+        sh.clone(),
+        working_dir(),
+        hf_home(),
+        format!("{sh}/.shell"),
+        format!("{sh}/.shell/.zshrc"),
+        format!("{sh}/.shell/oh-my-zsh"),
+        format!("{sh}/.zsh_history"),
+        format!("{sh}/.gitconfig"),
+        format!("{sh}/.cache/uv"),
+        format!("{sh}/.uv"),
+        format!("{sh}/.vscode"),
+    ])?;
+    let want = [
+        (HOME.to_owned(), "ada:MLO-unit 700 directory"),
+        (format!("{HOME}/.ssh"), "ada:MLO-unit 700 directory"),
+        (format!("{HOME}/.ssh/id_ed25519"), "ada:MLO-unit 600 regular file"),
+        (format!("{HOME}/.ssh/id_ed25519.pub"), "ada:MLO-unit 644 regular file"),
+        (format!("{HOME}/.ssh/known_hosts"), "ada:MLO-unit 644 regular file"),
+        ("/etc/sudoers.d/nb-user".to_owned(), "root:root 440 regular file"),
+        ("/etc/passwd".to_owned(), "root:root 644 regular file"),
+        ("/etc/shadow".to_owned(), "root:shadow 640 regular file"),
+        ("/etc/group".to_owned(), "root:root 644 regular file"),
+        ("/etc/gshadow".to_owned(), "root:shadow 640 regular file"),
+        (sh.clone(), "mljaggi-admin:MLO-unit 770 directory"),
+        (working_dir(), "mljaggi-admin:MLO-unit 770 directory"),
+        (hf_home(), "mljaggi-admin:MLO-unit 770 directory"),
+        (format!("{sh}/.shell"), "ada:MLO-unit 770 directory"),
+        (format!("{sh}/.shell/.zshrc"), "ada:MLO-unit 660 regular file"),
+        (format!("{sh}/.shell/oh-my-zsh"), "ada:MLO-unit 770 directory"),
+        (format!("{sh}/.zsh_history"), "ada:MLO-unit 600 regular empty file"),
+        (format!("{sh}/.gitconfig"), "ada:MLO-unit 660 regular file"),
+        (format!("{sh}/.cache/uv"), "ada:MLO-unit 770 directory"),
+        (format!("{sh}/.uv"), "ada:MLO-unit 770 directory"),
+        (format!("{sh}/.vscode"), "ada:MLO-unit 770 directory"),
+    ];
+    for (path, expected) in want {
+        assert_eq!(modes.get(&path).map(String::as_str), Some(expected), "{path}");
+    }
+
+    // Links from the ephemeral home into scratch.
+    let links = sb.exec(["sh", "-c", "cd /home/ada && for l in .zshrc .oh-my-zsh .zsh_history .vscode .vscode-server .cursor .cursor-server; do echo \"$l -> $(readlink $l)\"; done"])?;
+    assert_eq!(
+        links.stdout,
+        format!(
+            ".zshrc -> {sh}/.shell/.zshrc\n.oh-my-zsh -> {sh}/.shell/oh-my-zsh\n.zsh_history -> {sh}/.zsh_history\n\
+             .vscode -> {sh}/.vscode\n.vscode-server -> {sh}/.vscode-server\n.cursor -> {sh}/.cursor\n.cursor-server -> {sh}/.cursor-server\n"
+        )
+    );
+    // The staged shell files were copied, and zsh as the user loads them.
+    let zsh = as_ada(&sb, &format!("ZDOTDIR={sh}/.shell ZSH={sh}/.shell/oh-my-zsh zsh -ic 'echo omz=$NB_FAKE_OMZ_LOADED umask=$(umask)'"))?;
+    assert!(zsh.stdout.contains("omz=1 umask=007"), "{} {}", zsh.stdout, zsh.stderr);
+    Ok(())
+}
+
+#[test]
+fn restart_leaves_etc_byte_identical_and_keeps_scratch() -> Result {
+    let sb = Sandbox::new()?;
+    sb.prove_root_squash()?;
+    let key = key_pair();
+    let first = sb.run(&ada_pod(
+        &["/bin/sh", "-c", "echo work > \"$SCRATCH_HOME/result\" && echo '# mine' >> \"$ZDOTDIR/.zshrc\" && echo 'ls' >> \"$HISTFILE\""],
+        &key,
+    ))?;
+    first.assert_success();
+    let etc_files = ["passwd", "group", "shadow", "gshadow", "passwd-", "group-", "shadow-", "gshadow-", "sudoers.d/nb-user"];
+    let before: Vec<String> = etc_files.iter().map(|f| sb.read_etc(f)).collect::<std::result::Result<_, _>>()?;
+    let listing = |sb: &Sandbox| sb.exec(["sh", "-c", "ls -la --time-style=+%s.%N /etc | grep -v -e ' \\.$' -e ' \\.\\.$'"]);
+    let etc_before = listing(&sb)?.stdout;
+
+    let second = sb.run(&ada_pod(&["/bin/sh", "-c", "cat \"$SCRATCH_HOME/result\" \"$HISTFILE\"; tail -n1 \"$ZDOTDIR/.zshrc\""], &key))?;
+    second.assert_success();
+    eprintln!("first start: bootstrap done in {}; restart: bootstrap done in {}", bootstrap_time(&first.stderr), bootstrap_time(&second.stderr));
+    assert_eq!(second.stdout, "work\nls\n# mine\n", "scratch content kept, .zshrc not copied again");
+    let after: Vec<String> = etc_files.iter().map(|f| sb.read_etc(f)).collect::<std::result::Result<_, _>>()?;
+    assert_eq!(after, before, "/etc changed on restart");
+    assert_eq!(listing(&sb)?.stdout, etc_before, "/etc entries (names, sizes, mtimes) changed on restart");
+    for step in ["accounts: nothing to change", "sudo: nothing to change", "home: nothing to change"] {
+        assert!(second.stderr.contains(step), "restart log lacks {step:?}:\n{}", second.stderr);
+    }
+    // The key is recreated every start and still works.
+    as_ada(&sb, "ssh-keygen -y -f ~/.ssh/id_ed25519 >/dev/null")?.assert_success();
+    Ok(())
+}
+
+#[test]
+fn placeholder_user_and_group_holding_the_ids_are_renamed() -> Result {
+    let sb = Sandbox::new()?;
+    sb.prove_root_squash()?;
+    let key = key_pair();
+    // The image's placeholder holds uid 1000 and gid 1000: the researcher
+    // gets both, and the placeholder disappears under its old name.
+    let out = sb.run(&pod(&["id"], PLACEHOLDER_ID, PLACEHOLDER_ID, &key.0, &key.1))?;
+    out.assert_success();
+    assert_eq!(out.stdout, "uid=1000(ada) gid=1000(MLO-unit) groups=1000(MLO-unit),4(adm),27(sudo)\n", "{}", out.stderr);
+    assert!(out.stderr.contains("renamed user placeholder (uid 1000) to ada"), "{}", out.stderr);
+    assert!(out.stderr.contains("renamed group placeholder (gid 1000) to MLO-unit"), "{}", out.stderr);
+
+    let getent = sb.exec(["getent", "passwd", "1000"])?;
+    assert_eq!(getent.stdout, "ada:x:1000:1000::/home/ada:/bin/zsh\n");
+    assert_eq!(sb.exec(["getent", "group", "1000"])?.stdout, "MLO-unit:x:1000:\n");
+    assert_eq!(sb.exec(["getent", "passwd", PLACEHOLDER])?.status, 2, "placeholder user still there");
+    assert_eq!(sb.exec(["getent", "group", PLACEHOLDER])?.status, 2, "placeholder group still there");
+    for file in ["shadow", "gshadow"] {
+        let text = sb.read_etc(file)?;
+        assert!(!text.contains(PLACEHOLDER), "{file} still names the placeholder:\n{text}");
+        assert!(text.lines().any(|l| l.starts_with(if file == "shadow" { "ada:$6$" } else { "MLO-unit:" })), "{file}:\n{text}");
+    }
+    // The tools that validate the files agree they are consistent.
+    sb.exec(["pwck", "-r", "-q"])?.assert_success();
+    sb.exec(["grpck", "-r"])?.assert_success();
+    // A second start of the renamed pod changes nothing.
+    let again = sb.run(&pod(&["true"], PLACEHOLDER_ID, PLACEHOLDER_ID, &key.0, &key.1))?;
+    again.assert_success();
+    assert!(again.stderr.contains("accounts: nothing to change"), "{}", again.stderr);
+    Ok(())
+}
+
+#[test]
+fn missing_variables_run_the_command_unchanged() -> Result {
+    let sb = Sandbox::new()?;
+    sb.prove_root_squash()?;
+    let out = sb.run(&RunSpec::pod_init(["/bin/sh", "-c", "id -u; pwd; env"]).env("NB_USER", USER).env("SSH_PRIVATE_KEY_B64", "c2VjcmV0").env("FOO", "bar"))?;
+    out.assert_success();
+    assert!(out.stdout.starts_with("0\n/\n"), "{}", out.stdout);
+    let env = env_map(&out.stdout);
+    assert_eq!(env.get("FOO").map(String::as_str), Some("bar"));
+    assert_eq!(env.get("NB_USER").map(String::as_str), Some(USER));
+    assert!(!env.contains_key("SSH_PRIVATE_KEY_B64"));
+    assert!(out.stderr.contains("missing NB_UID, NB_GROUP, NB_GID, SCRATCH_HOME_ROOT, WORKING_DIR"), "{}", out.stderr);
+    assert_eq!(sb.host_path("/etc/passwd"), Some(sb.rootfs().join("etc/passwd")), "/etc/passwd was copied up: it changed");
+    assert!(sb.host_path("/home/ada").is_none());
+    Ok(())
+}
+
+#[test]
+fn invalid_values_stop_the_pod_before_any_change() -> Result {
+    let sb = Sandbox::new()?;
+    sb.prove_root_squash()?;
+    let key = key_pair();
+    let spec = ada_pod(&["true"], &key).env("NB_UID", "0").env("NB_USER", "-rf");
+    let out = sb.run(&spec)?;
+    out.assert_status(1);
+    assert!(out.stderr.contains("pod-init: invalid configuration, nothing changed: NB_USER=\"-rf\": must start with a letter or '_'; NB_UID=\"0\": must not be 0 (root)"), "{}", out.stderr);
+    assert_eq!(sb.host_path("/etc/passwd"), Some(sb.rootfs().join("etc/passwd")));
+    assert!(!Path::new(&sb.scratch_path(scratch_home())).exists());
+    Ok(())
+}
+
