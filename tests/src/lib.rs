@@ -6,3 +6,6 @@
 
 pub mod binaries;
 pub mod sandbox;
+pub mod fake_apiserver;
+pub mod runai_grammar;
+pub mod submit_harness;

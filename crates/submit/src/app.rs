@@ -178,7 +178,9 @@ fn sync_secret(manifest: Manifest, env: &EnvFile, timeout: std::time::Duration) 
         e => anyhow!(e),
     })?;
     if !done.status.success() {
-        let stderr = secret::redact(&String::from_utf8_lossy(&done.stderr), env.non_empty().map(|(_, v)| v));
+        // Every value that is not a plain setting counts as secret here.
+        let secrets = env.non_empty().filter(|(k, _)| !keys::SETTINGS.contains(k)).map(|(_, v)| v);
+        let stderr = secret::redact(&String::from_utf8_lossy(&done.stderr), secrets);
         let stderr = child_output::for_terminal(stderr.as_bytes());
         let stderr = if stderr.is_empty() { "(kubectl printed no message)".to_owned() } else { stderr };
         return Err(anyhow!(

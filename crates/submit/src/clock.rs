@@ -7,7 +7,7 @@
 /// The current local time as `YYYYmmdd-HHMMSS`.
 pub fn local_timestamp() -> std::io::Result<String> {
     // SAFETY: time(NULL) only returns the current time; a null pointer is allowed.
-    let now: libc::time_t = unsafe { libc::time(std::ptr::null_mut()) };
+    let now = unsafe { libc::time(std::ptr::null_mut()) };
     // SAFETY: an all-zero `tm` is a valid value of this plain C struct.
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
     // SAFETY: both pointers refer to live, properly aligned locals; the

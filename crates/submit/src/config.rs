@@ -54,9 +54,9 @@ impl fmt::Debug for EnvFile {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error(
-        "cannot read the configuration {path}: {source}; copy examples/user.env.example to .env and fill it in, or pass --env-file"
+        "cannot read the configuration {path}: {reason}; copy examples/user.env.example to .env and fill it in, or pass --env-file"
     )]
-    Read { path: PathBuf, source: io::Error },
+    Read { path: PathBuf, reason: io::Error },
     #[error("{path}: not UTF-8 text")]
     NotUtf8 { path: PathBuf },
     #[error("{path}:{line}: cannot parse this line; write KEY=value, and quote a value that has spaces")]
@@ -80,9 +80,9 @@ impl EnvFile {
     /// line ends are read as plain ones, so a file saved by a Windows
     /// editor means the same as the Unix one.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
+        let bytes = std::fs::read(path).map_err(|reason| ConfigError::Read {
             path: path.to_owned(),
-            source,
+            reason,
         })?;
         let text = String::from_utf8(bytes).map_err(|_| ConfigError::NotUtf8 { path: path.to_owned() })?;
         Self::parse(path, &text)
@@ -106,7 +106,7 @@ impl EnvFile {
                         ConfigError::Parse { path: path.to_owned(), line: end_line }
                     }
                 }
-                dotenvy::Error::Io(source) => ConfigError::Read { path: path.to_owned(), source },
+                dotenvy::Error::Io(reason) => ConfigError::Read { path: path.to_owned(), reason },
                 _ => ConfigError::Parse { path: path.to_owned(), line: end_line },
             })?;
             let line = definition_line(&lines, &key, end_line);

@@ -18,8 +18,8 @@ use crate::keys;
 /// A key file that exists but cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    #[error("cannot read the GitHub SSH key {path} ({setting}): {source}")]
-    Unreadable { path: PathBuf, setting: &'static str, source: io::Error },
+    #[error("cannot read the GitHub SSH key {path} ({setting}): {reason}")]
+    Unreadable { path: PathBuf, setting: &'static str, reason: io::Error },
     #[error("{setting} names {path}, which does not exist")]
     Missing { path: PathBuf, setting: &'static str },
     #[error("the public key {path} is not UTF-8 text")]
@@ -76,7 +76,7 @@ fn read_if_present(path: &Path, explicit: bool, setting: &'static str) -> Result
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             Err(KeyError::Missing { path: path.to_owned(), setting })
         }
-        Err(source) => Err(KeyError::Unreadable { path: path.to_owned(), setting, source }),
+        Err(reason) => Err(KeyError::Unreadable { path: path.to_owned(), setting, reason }),
     }
 }
 

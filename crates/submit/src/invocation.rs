@@ -70,8 +70,8 @@ pub fn shell_quote(word: &str) -> std::borrow::Cow<'_, str> {
 pub enum RunError {
     #[error("{program} not found on PATH")]
     NotFound { program: String },
-    #[error("cannot start {program}: {source}")]
-    Spawn { program: String, source: io::Error },
+    #[error("cannot start {program}: {reason}")]
+    Spawn { program: String, reason: io::Error },
     #[error("{program} did not finish within {}s and was stopped", .after.as_secs())]
     TimedOut { program: String, after: Duration },
 }
@@ -98,11 +98,11 @@ pub fn find_on_path(program: &str, path: Option<&OsString>) -> Option<PathBuf> {
     })
 }
 
-fn spawn_error(program: &str, source: io::Error) -> RunError {
-    if source.kind() == io::ErrorKind::NotFound {
+fn spawn_error(program: &str, reason: io::Error) -> RunError {
+    if reason.kind() == io::ErrorKind::NotFound {
         RunError::NotFound { program: program.to_owned() }
     } else {
-        RunError::Spawn { program: program.to_owned(), source }
+        RunError::Spawn { program: program.to_owned(), reason }
     }
 }
 
@@ -141,7 +141,7 @@ impl Invocation {
                 }
                 Err(RunError::TimedOut { program: program.to_owned(), after: timeout })
             }
-            Err(source) => Err(RunError::Spawn { program: program.to_owned(), source }),
+            Err(reason) => Err(RunError::Spawn { program: program.to_owned(), reason }),
         }
     }
 

@@ -24,6 +24,30 @@ pub const EXTRA_SECRET_KEYS: &str = "EXTRA_SECRET_KEYS";
 pub const GITHUB_SSH_KEY_PATH: &str = "GITHUB_SSH_KEY_PATH";
 pub const GITHUB_SSH_PUBLIC_KEY_PATH: &str = "GITHUB_SSH_PUBLIC_KEY_PATH";
 
+/// The keys that configure submit rather than hold secrets: their values
+/// may be shown (the Secret still carries them, as the wrapper's did).
+pub const SETTINGS: [&str; 19] = [
+    LDAP_USERNAME,
+    LDAP_UID,
+    LDAP_GROUPNAME,
+    LDAP_GID,
+    RUNAI_PROJECT,
+    K8S_NAMESPACE,
+    RUNAI_IMAGE,
+    RUNAI_SECRET_NAME,
+    SCRATCH_PVC,
+    SCRATCH_MOUNT_PATH,
+    SCRATCH_HOME_ROOT,
+    SCRATCH_HOME,
+    WORKING_DIR,
+    HF_HOME,
+    UV_PYTHON_VERSION,
+    TZ,
+    EXTRA_SECRET_KEYS,
+    GITHUB_SSH_KEY_PATH,
+    GITHUB_SSH_PUBLIC_KEY_PATH,
+];
+
 /// Python version uv picks when the `.env` names none.
 pub const DEFAULT_UV_PYTHON_VERSION: &str = "3.11";
 /// Time zone of the pod when the `.env` names none.

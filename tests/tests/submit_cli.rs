@@ -1,0 +1,225 @@
+//! The real `submit` binary on its own: `--dry-run` output compared in
+//! full, and every bad input of the issue with its exit code and message.
+//! Nothing here talks to a cluster; the `runai` double is first on PATH and
+//! must never be called.
+
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
+use nb_tests::runai_grammar;
+use nb_tests::submit_harness::SubmitEnv;
+
+const RUNAI_DOUBLE: &str = env!("CARGO_BIN_EXE_runai");
+
+const DEMO: &str = include_str!("../../examples/demo.env");
+
+fn room() -> SubmitEnv {
+    let env = SubmitEnv::new(std::path::Path::new(RUNAI_DOUBLE));
+    env.write_env(DEMO);
+    env
+}
+
+const DRY_RUN_STDOUT: &str = "runai submit --name demo-job --project mlo-ada \
+--image ic-registry.epfl.ch/mlo/mlo-base:uv1 --gpu 1 --run-as-uid 123456 --run-as-gid 83070 \
+--pvc mlo-scratch:/mloscratch --image-pull-policy Always --cpu 4 --memory 32G --node-pools h100 \
+--environment HOME=/home/ada --environment NB_USER=ada --environment NB_UID=123456 \
+--environment NB_GROUP=MLO-unit --environment NB_GID=83070 --environment WORKING_DIR=/mloscratch/homes/ada \
+--environment SCRATCH_HOME=/mloscratch/homes/ada --environment SCRATCH_HOME_ROOT=/mloscratch/homes \
+--environment EPFML_LDAP=ada --environment HF_HOME=/mloscratch/hf_cache --environment UV_PYTHON=3.11 \
+--environment TZ=Europe/Zurich --environment GIT_CONFIG_GLOBAL=/mloscratch/homes/ada/.gitconfig \
+--environment UV_CACHE_DIR=/mloscratch/homes/ada/.cache/uv \
+--environment UV_PYTHON_INSTALL_DIR=/mloscratch/homes/ada/.uv \
+--environment GIT_USER_EMAIL=SECRET:runai-mlo-ada-env,GIT_USER_EMAIL \
+--environment GIT_USER_NAME=SECRET:runai-mlo-ada-env,GIT_USER_NAME \
+--environment HF_TOKEN=SECRET:runai-mlo-ada-env,HF_TOKEN \
+--environment SSH_PRIVATE_KEY_B64=SECRET:runai-mlo-ada-env,SSH_PRIVATE_KEY_B64 \
+--environment SSH_PUBLIC_KEY=SECRET:runai-mlo-ada-env,SSH_PUBLIC_KEY \
+--environment WANDB_API_KEY=SECRET:runai-mlo-ada-env,WANDB_API_KEY \
+--allow-privilege-escalation --interactive --preemptible \
+-- /bin/zsh -c 'source ~/.zshrc; eval \"$(printf %s Y2Qgfi9wcm9qICYmIHNvdXJjZSAudmVudi9iaW4vYWN0aXZhdGUgJiYgcHl0aG9uIHRyYWluLnB5IC0tbHIgJzFlLTMn | base64 -d)\"'
+";
+
+const DRY_RUN_STDERR: &str = "submit: dry run: would sync Secret runai-mlo-ada-env in namespace runai-mlo-ada \
+with keys: GIT_USER_EMAIL, GIT_USER_NAME, HF_TOKEN, K8S_NAMESPACE, LDAP_GID, LDAP_GROUPNAME, LDAP_UID, \
+LDAP_USERNAME, RUNAI_IMAGE, RUNAI_PROJECT, RUNAI_SECRET_NAME, SCRATCH_MOUNT_PATH, SCRATCH_PVC, \
+SSH_PRIVATE_KEY_B64, SSH_PUBLIC_KEY, WANDB_API_KEY
+submit: dry run: by running: kubectl apply --server-side --force-conflicts --field-manager=submit -f - (the manifest on stdin, not shown)
+submit: dry run: the pod would run: cd ~/proj && source .venv/bin/activate && python train.py --lr '1e-3'
+";
+
+#[test]
+fn dry_run_prints_the_whole_command_and_only_key_names() {
+    let env = room();
+    let run = env.run(&[
+        "--dry-run", "-n", "demo-job", "-g", "1", "--cpus", "4", "--memory", "32G", "--node-type", "h100",
+        "--exp-folder", "~/proj", "--venv", ".venv", "-c", "python train.py --lr '1e-3'",
+    ]);
+    assert_eq!(run.code, Some(0), "{run}");
+    assert_eq!(run.stdout, DRY_RUN_STDOUT, "{run}");
+    assert_eq!(run.stderr, DRY_RUN_STDERR, "{run}");
+    for secret in ["demo-wandb-key-not-real", "hf_demo_not_a_real_token", "ZGVtbyBrZXksIG5vdCBhIHJlYWwgb25lCg=="] {
+        assert!(!run.stdout.contains(secret) && !run.stderr.contains(secret), "{secret} shown");
+    }
+    assert!(env.runai_calls().is_empty(), "dry run called runai");
+}
+
+#[test]
+fn dry_run_line_is_one_pasteable_command_the_runai_grammar_accepts() {
+    let env = room();
+    let run = env.run(&["--dry", "-n", "demo-job", "--workers", "2", "-c", "torchrun x.py \"$RANK\""]);
+    assert_eq!(run.code, Some(0), "{run}");
+    assert_eq!(run.stdout.lines().count(), 1, "{run}");
+    let words = shlex::split(run.stdout.trim_end()).unwrap_or_else(|| panic!("not shell words: {run}"));
+    assert_eq!(words[0], "runai");
+    let parsed = runai_grammar::parse(&words[1..]).unwrap_or_else(|e| panic!("{e}\n{run}"));
+    assert_eq!(parsed.command, runai_grammar::Command::SubmitDistPytorch);
+    assert_eq!(parsed.value("workers"), Some("2"));
+    assert_eq!(parsed.value("backoff-limit"), Some("0"));
+    assert!(!parsed.is_set("interactive"));
+}
+
+#[test]
+fn default_job_name_is_user_and_local_time() {
+    let env = room();
+    let run = env.run(&["--dry-run"]);
+    assert_eq!(run.code, Some(0), "{run}");
+    let words = shlex::split(run.stdout.trim_end()).unwrap_or_default();
+    let name = &words[words.iter().position(|w| w == "--name").unwrap_or_else(|| panic!("{run}")) + 1];
+    let (user, stamp) = name.split_at(4);
+    assert_eq!(user, "ada-", "{name}");
+    assert_eq!(stamp.len(), 15, "{name}");
+    assert!(stamp.bytes().enumerate().all(|(i, b)| if i == 8 { b == b'-' } else { b.is_ascii_digit() }), "{name}");
+    assert!(words.windows(2).any(|w| w[0] == "-c" && w[1].contains("printf %s c2xlZXAgNDMyMDA=")), "sleep 43200");
+}
+
+#[test]
+fn sync_only_dry_run_prints_the_kubectl_line() {
+    let env = room();
+    let run = env.run(&["--dry-run", "--sync-secret-only"]);
+    assert_eq!(run.code, Some(0), "{run}");
+    assert_eq!(run.stdout, "kubectl apply --server-side --force-conflicts --field-manager=submit -f -\n");
+}
+
+#[test]
+fn completions_are_generated() {
+    let env = room();
+    for shell in ["bash", "zsh", "fish"] {
+        let run = env.run(&["--completions", shell]);
+        assert_eq!(run.code, Some(0), "{run}");
+        assert!(run.stdout.contains("skip-secret-sync"), "{shell}: {run}");
+    }
+}
+
+/// Every bad input of the issue: exit code 1, one `submit: ` line naming
+/// the problem, runai never called.
+#[test]
+fn bad_input_is_refused_with_a_clear_message() {
+    let demo_with = |from: &str, to: &str| DEMO.replace(from, to);
+    let long_name = "a".repeat(64);
+    let cases: Vec<(&str, Option<String>, Vec<&str>, String)> = vec![
+        (
+            "missing .env",
+            None,
+            vec!["--env-file", "nope.env"],
+            "submit: cannot read the configuration nope.env: No such file or directory (os error 2); \
+             copy examples/user.env.example to .env and fill it in, or pass --env-file\n"
+                .into(),
+        ),
+        (
+            "missing required key",
+            Some(demo_with("LDAP_USERNAME=ada\n", "")),
+            vec![],
+            "submit: .env: LDAP_USERNAME is not set; add it (examples/user.env.example shows every key)\n".into(),
+        ),
+        (
+            "placeholder left",
+            Some(demo_with("LDAP_UID=123456", "LDAP_UID=00000")),
+            vec![],
+            "submit: .env:6: fill in LDAP_UID: it still holds the template placeholder \"00000\"\n".into(),
+        ),
+        (
+            "placeholder inside a value",
+            Some(demo_with("RUNAI_SECRET_NAME=runai-mlo-ada-env", "RUNAI_SECRET_NAME=<your-gaspar>-env")),
+            vec![],
+            "submit: .env:13: fill in RUNAI_SECRET_NAME: it still holds the template placeholder \"<your-gaspar>\"\n"
+                .into(),
+        ),
+        (
+            "non-numeric uid in the file",
+            Some(demo_with("LDAP_UID=123456", "LDAP_UID=12x")),
+            vec![],
+            "submit: .env:6: LDAP_UID=\"12x\": must be a whole number\n".into(),
+        ),
+        ("non-numeric --uid", None, vec!["--uid", "ada"], "submit: --uid=\"ada\": must be a whole number\n".into()),
+        ("root --gid", None, vec!["--gid", "0"], "submit: --gid=\"0\": must not be 0 (root)\n".into()),
+        (
+            "invalid job name",
+            None,
+            vec!["--name", "My_Job"],
+            "submit: --name=\"My_Job\": must not contain 'M'\n".into(),
+        ),
+        (
+            "job name too long",
+            None,
+            vec!["--name", &long_name],
+            format!("submit: --name=\"{}\": must be at most 63 characters\n", "a".repeat(64)),
+        ),
+        (
+            "invalid duration",
+            None,
+            vec!["--time", "12hours"],
+            "submit: --time=\"12hours\" is not a duration: use a number with d, h, m or s, such as 12h, 30m or 2d6h30m\n"
+                .into(),
+        ),
+        (
+            "unreadable GitHub key",
+            Some(demo_with("SSH_PRIVATE_KEY_B64=ZGVtbyBrZXksIG5vdCBhIHJlYWwgb25lCg==", "SSH_PRIVATE_KEY_B64=")
+                + "GITHUB_SSH_KEY_PATH=~/keys\n"),
+            vec![],
+            String::new(), // depends on HOME; checked below
+        ),
+        (
+            "line that does not parse",
+            Some(format!("{DEMO}GIT_USER_NAME2=Ada Lovelace\n")),
+            vec![],
+            "submit: .env:25: cannot parse this line; write KEY=value, and quote a value that has spaces\n".into(),
+        ),
+    ];
+    for (what, env_text, args, message) in cases {
+        let env = room();
+        if let Some(text) = &env_text {
+            env.write_env(text);
+        }
+        std::fs::create_dir_all(env.home.join("keys")).unwrap_or_else(|e| panic!("{e}"));
+        let mut argv = vec!["--dry-run"];
+        argv.extend(args);
+        let run = env.run(&argv);
+        assert_eq!(run.code, Some(1), "{what}: {run}");
+        assert!(run.stdout.is_empty(), "{what}: {run}");
+        if what == "unreadable GitHub key" {
+            let expected = format!(
+                "submit: cannot read the GitHub SSH key {}/keys (GITHUB_SSH_KEY_PATH): Is a directory (os error 21)\n",
+                env.home.display()
+            );
+            assert_eq!(run.stderr, expected, "{what}: {run}");
+        } else {
+            assert_eq!(run.stderr, message, "{what}: {run}");
+        }
+        assert!(env.runai_calls().is_empty(), "{what}: runai was called");
+    }
+}
+
+#[test]
+fn usage_errors_exit_1_and_help_exits_0() {
+    let env = room();
+    let run = env.run(&["--frobnicate"]);
+    assert_eq!(run.code, Some(1), "{run}");
+    assert!(run.stderr.contains("unexpected argument '--frobnicate'"), "{run}");
+    let run = env.run(&["--node-type", "k80", "--dry-run"]);
+    assert_eq!(run.code, Some(1), "{run}");
+    assert!(run.stderr.contains("invalid value 'k80'"), "{run}");
+    let run = env.run(&["--help"]);
+    assert_eq!(run.code, Some(0), "{run}");
+    for flag in ["--exp-folder", "--backofflimit", "--dry", "--node-type", "--kubectl-timeout"] {
+        assert!(run.stdout.contains(flag), "{flag} missing from --help");
+    }
+}

@@ -1,0 +1,293 @@
+//! Real submissions: the real `submit`, the real kubectl against the fake
+//! API server on 127.0.0.1, and the `runai` double. What is asserted is what
+//! reached the server (one server-side apply PATCH, exact), what reached
+//! runai (after the PATCH, once, valid), what the user saw, and that no file
+//! under HOME or TMPDIR holds a secret value afterwards.
+
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use nb_tests::fake_apiserver::{FakeApiServer, PatchBehaviour, Request};
+use nb_tests::runai_grammar;
+use nb_tests::submit_harness::SubmitEnv;
+
+const RUNAI_DOUBLE: &str = env!("CARGO_BIN_EXE_runai");
+const NAMESPACE: &str = "runai-mlo-ada";
+const SECRET: &str = "runai-mlo-ada-env";
+
+/// Secret values that must reach the cluster exactly and nowhere else.
+const WANDB: &str = "wandb-7f3c9a1e5b2d4c6e8a0f1b3d5e7c9a2b";
+const HF: &str = "hf_SECRETtokenVALUE_with#hash";
+const EMAIL: &str = "ada@example.org";
+
+fn env_text() -> String {
+    format!(
+        "LDAP_USERNAME=ada\nLDAP_UID=123456\nLDAP_GROUPNAME=MLO-unit\nLDAP_GID=83070\n\
+         RUNAI_PROJECT=mlo-ada\nK8S_NAMESPACE={NAMESPACE}\nRUNAI_IMAGE=ic-registry.epfl.ch/mlo/mlo-base:uv1\n\
+         RUNAI_SECRET_NAME={SECRET}\nSCRATCH_PVC=mlo-scratch\n\
+         WANDB_API_KEY={WANDB}\nHF_TOKEN='{HF}'\nGIT_USER_NAME='Ada Lovelace'\nGIT_USER_EMAIL={EMAIL}\n\
+         SSH_PRIVATE_KEY_B64=\nSSH_PUBLIC_KEY=\n"
+    )
+}
+
+/// A room wired to a fresh fake API server, with kubectl calls counted.
+fn setup() -> (SubmitEnv, FakeApiServer) {
+    let server = FakeApiServer::start().unwrap_or_else(|e| panic!("fake API server: {e}"));
+    let mut env = SubmitEnv::new(Path::new(RUNAI_DOUBLE));
+    env.use_apiserver(&server, NAMESPACE);
+    env.count_kubectl_calls();
+    env.write_env(&env_text());
+    (env, server)
+}
+
+fn decoded_data(patch: &Request) -> Vec<(String, String)> {
+    let body: serde_json::Value = serde_json::from_slice(&patch.body).unwrap_or_else(|e| panic!("PATCH body: {e}"));
+    let data = body["data"].as_object().unwrap_or_else(|| panic!("no data in {body}"));
+    data.iter()
+        .map(|(k, v)| {
+            let bytes = BASE64.decode(v.as_str().unwrap_or_default()).unwrap_or_else(|e| panic!("{k}: {e}"));
+            (k.clone(), String::from_utf8(bytes).unwrap_or_else(|e| panic!("{k}: {e}")))
+        })
+        .collect()
+}
+
+fn assert_no_secret_on_disk(env: &SubmitEnv, extra: &[&str]) {
+    let mut values = vec![WANDB, HF];
+    values.extend_from_slice(extra);
+    let found = env.files_holding(&values);
+    assert!(found.is_empty(), "secret values found on disk in {found:?}");
+}
+
+#[test]
+fn submission_applies_the_secret_server_side_then_runs_runai_once() {
+    let (env, server) = setup();
+    let run = env.run(&["-n", "job-1", "-g", "1", "-c", "python train.py"]);
+    assert_eq!(run.code, Some(0), "{run}");
+
+    // Exactly one PATCH, and it is a server-side apply of our Secret.
+    let patches = server.patches();
+    assert_eq!(patches.len(), 1, "{:#?}", server.requests());
+    let patch = &patches[0];
+    assert_eq!(patch.path(), format!("/api/v1/namespaces/{NAMESPACE}/secrets/{SECRET}"));
+    let query = patch.query();
+    assert!(query.contains(&("fieldManager".into(), "submit".into())), "{query:?}");
+    assert!(query.contains(&("force".into(), "true".into())), "{query:?}");
+    assert_eq!(patch.header("Content-Type"), Some("application/apply-patch+yaml"));
+    assert!(server.requests().iter().all(|r| r.method == "GET" || r.method == "PATCH"), "no POST or PUT");
+
+    let body: serde_json::Value = serde_json::from_slice(&patch.body).unwrap_or_default();
+    assert_eq!(body["apiVersion"], "v1");
+    assert_eq!(body["kind"], "Secret");
+    assert_eq!(body["type"], "Opaque");
+    assert_eq!(body["metadata"], serde_json::json!({"name": SECRET, "namespace": NAMESPACE}), "no annotations");
+    assert!(!String::from_utf8_lossy(&patch.body).contains("last-applied"));
+    let data = decoded_data(patch);
+    let expected: Vec<(&str, &str)> = vec![
+        ("GIT_USER_EMAIL", EMAIL),
+        ("GIT_USER_NAME", "Ada Lovelace"),
+        ("HF_TOKEN", HF),
+        ("K8S_NAMESPACE", NAMESPACE),
+        ("LDAP_GID", "83070"),
+        ("LDAP_GROUPNAME", "MLO-unit"),
+        ("LDAP_UID", "123456"),
+        ("LDAP_USERNAME", "ada"),
+        ("RUNAI_IMAGE", "ic-registry.epfl.ch/mlo/mlo-base:uv1"),
+        ("RUNAI_PROJECT", "mlo-ada"),
+        ("RUNAI_SECRET_NAME", SECRET),
+        ("SCRATCH_PVC", "mlo-scratch"),
+        ("WANDB_API_KEY", WANDB),
+    ];
+    let data: Vec<(&str, &str)> = data.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(data, expected);
+
+    // One kubectl process, one runai process, runai after the PATCH.
+    assert_eq!(env.kubectl_calls(), 1);
+    let calls = env.runai_calls();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0]["accepted"], true, "{calls:?}");
+    let runai_at: u128 = calls[0]["unix_nanos"].as_str().and_then(|s| s.parse().ok()).unwrap_or(0);
+    let patch_at = patch.received_at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    assert!(patch_at < runai_at, "runai ran before the Secret was applied");
+    let argv = &env.runai_argvs()[0];
+    let parsed = runai_grammar::parse(argv).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(parsed.value("name"), Some("job-1"));
+    assert_eq!(parsed.value("gpu"), Some("1"));
+    let secret_refs: Vec<&str> =
+        parsed.values("environment").into_iter().filter(|e| e.contains("=SECRET:")).collect();
+    assert_eq!(
+        secret_refs,
+        [
+            format!("GIT_USER_EMAIL=SECRET:{SECRET},GIT_USER_EMAIL"),
+            format!("GIT_USER_NAME=SECRET:{SECRET},GIT_USER_NAME"),
+            format!("HF_TOKEN=SECRET:{SECRET},HF_TOKEN"),
+            format!("WANDB_API_KEY=SECRET:{SECRET},WANDB_API_KEY"),
+        ]
+    );
+
+    // What the user sees: the follow-up commands, and never a value.
+    assert_eq!(
+        run.stdout,
+        "The job 'job-1' has been submitted successfully\n\nJob submitted. Handy commands:\nrunai describe job job-1\nrunai logs job-1\n\
+         runai exec job-1 -it -- zsh\nrunai delete job job-1\n"
+    );
+    assert!(run.stderr.contains(&format!("submit: Secret {SECRET} synced in namespace {NAMESPACE} (13 keys)")), "{run}");
+    for value in [WANDB, HF] {
+        assert!(!run.stdout.contains(value) && !run.stderr.contains(value), "{value} shown: {run}");
+    }
+    assert_no_secret_on_disk(&env, &[]);
+}
+
+#[test]
+fn github_key_is_loaded_into_the_secret_and_only_its_path_is_shown() {
+    let (env, server) = setup();
+    let ssh = env.home.join(".ssh");
+    std::fs::create_dir_all(&ssh).unwrap_or_else(|e| panic!("{e}"));
+    let private = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAAfakefakefake\n-----END OPENSSH PRIVATE KEY-----\n";
+    let public = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeFakeFake ada@laptop";
+    std::fs::write(ssh.join("github"), private).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(ssh.join("github.pub"), format!("{public}\n")).unwrap_or_else(|e| panic!("{e}"));
+
+    let run = env.run(&["-n", "job-2"]);
+    assert_eq!(run.code, Some(0), "{run}");
+    let data = decoded_data(&server.patches()[0]);
+    let get = |k: &str| data.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+    assert_eq!(get("SSH_PRIVATE_KEY_B64"), Some(BASE64.encode(private)));
+    assert_eq!(get("SSH_PUBLIC_KEY").as_deref(), Some(public));
+    let key_path = ssh.join("github");
+    assert!(run.stderr.contains(&format!("submit: SSH_PRIVATE_KEY_B64 loaded from {}\n", key_path.display())), "{run}");
+    assert!(run.stderr.contains(&format!("submit: SSH_PUBLIC_KEY loaded from {}.pub\n", key_path.display())), "{run}");
+    assert!(!run.stderr.contains("b3BlbnNzaC1rZXktdjEAAAAAfakefakefake") && !run.stderr.contains("AAAAC3Nza"), "{run}");
+    let argv = env.runai_argvs().remove(0);
+    assert!(argv.contains(&format!("SSH_PRIVATE_KEY_B64=SECRET:{SECRET},SSH_PRIVATE_KEY_B64")));
+    // The key file itself is the only place the key may be.
+    let holding = env.files_holding(&["b3BlbnNzaC1rZXktdjEAAAAAfakefakefake"]);
+    assert_eq!(holding, vec![ssh.join("github")]);
+}
+
+#[test]
+fn kubectl_failure_stops_before_runai_with_kubectls_own_message_redacted() {
+    let (env, server) = setup();
+    server.set_patch_behaviour(PatchBehaviour::Reject {
+        code: 403,
+        reason: "Forbidden".into(),
+        message: format!("secrets \"{SECRET}\" is forbidden: user ada cannot patch (echo: {WANDB})"),
+    });
+    let run = env.run(&["-n", "job-3"]);
+    assert_eq!(run.code, Some(1), "{run}");
+    assert!(
+        run.stderr.starts_with(&format!(
+            "submit: kubectl could not apply the Secret {SECRET} in namespace {NAMESPACE} (exit status 1); nothing was submitted:\n"
+        )),
+        "{run}"
+    );
+    assert!(run.stderr.contains(&format!("secrets \"{SECRET}\" is forbidden: user ada cannot patch")), "{run}");
+    assert!(run.stderr.contains("(echo: <redacted>)"), "{run}");
+    assert!(!run.stderr.contains(WANDB), "{run}");
+    assert!(env.runai_calls().is_empty(), "runai ran after a failed sync");
+    assert_no_secret_on_disk(&env, &[]);
+}
+
+#[test]
+fn sync_secret_only_applies_and_does_not_submit() {
+    let (env, server) = setup();
+    let run = env.run(&["--sync-secret-only"]);
+    assert_eq!(run.code, Some(0), "{run}");
+    assert_eq!(run.stdout, format!("Secret {SECRET} was updated in namespace {NAMESPACE}.\n"));
+    assert_eq!(server.patches().len(), 1);
+    assert_eq!(env.kubectl_calls(), 1);
+    assert!(env.runai_calls().is_empty());
+}
+
+#[test]
+fn skip_secret_sync_runs_no_kubectl() {
+    let (env, server) = setup();
+    let run = env.run(&["--skip-secret-sync", "-n", "job-4"]);
+    assert_eq!(run.code, Some(0), "{run}");
+    assert!(server.requests().is_empty(), "{:#?}", server.requests());
+    assert_eq!(env.kubectl_calls(), 0);
+    assert_eq!(env.runai_calls().len(), 1);
+}
+
+#[test]
+fn kubectl_missing_is_reported_before_anything_runs() {
+    let (mut env, _server) = setup();
+    std::fs::remove_file(env.bin.join("kubectl")).unwrap_or_else(|e| panic!("{e}"));
+    let bin = env.bin.clone();
+    env.set_path(vec![bin]);
+    let run = env.run(&["-n", "job-5"]);
+    assert_eq!(run.code, Some(1), "{run}");
+    assert_eq!(
+        run.stderr,
+        "submit: kubectl not found on PATH: install it (Debian: apt-get install kubernetes-client), or pass --skip-secret-sync\n"
+    );
+    assert!(env.runai_calls().is_empty());
+}
+
+#[test]
+fn runai_missing_is_reported_before_the_secret_is_touched() {
+    let (mut env, server) = setup();
+    std::fs::remove_file(env.bin.join("runai")).unwrap_or_else(|e| panic!("{e}"));
+    let run = {
+        let dirs: Vec<PathBuf> = vec![env.bin.clone(), "/usr/bin".into(), "/bin".into()];
+        env.set_path(dirs);
+        env.run(&["-n", "job-6"])
+    };
+    assert_eq!(run.code, Some(1), "{run}");
+    assert_eq!(run.stderr, "submit: runai not found on PATH: install the run:ai CLI, or pass --dry-run to see the command\n");
+    assert!(server.patches().is_empty(), "the Secret was changed although runai is missing");
+    assert_eq!(env.kubectl_calls(), 0);
+}
+
+#[test]
+fn runai_failure_passes_its_exit_code_through() {
+    let (mut env, server) = setup();
+    env.set_env("RUNAI_DOUBLE_EXIT", "3");
+    let run = env.run(&["-n", "job-7"]);
+    assert_eq!(run.code, Some(3), "{run}");
+    assert!(
+        run.stderr.ends_with("submit: runai failed (exit status 3); the Secret was synced, the job was not submitted\n"),
+        "{run}"
+    );
+    assert_eq!(server.patches().len(), 1);
+    assert!(run.stdout.is_empty(), "{run}");
+}
+
+#[test]
+fn hanging_kubectl_is_stopped_after_the_timeout() {
+    let (env, server) = setup();
+    server.set_patch_behaviour(PatchBehaviour::Stall);
+    let start = Instant::now();
+    let run = env.run(&["-n", "job-8", "--kubectl-timeout", "2s"]);
+    let took = start.elapsed();
+    assert_eq!(run.code, Some(1), "{run}");
+    assert_eq!(
+        run.stderr,
+        "submit: kubectl did not finish within 2s and was stopped: the cluster did not answer; \
+         check your connection and kubeconfig, or raise --kubectl-timeout\n"
+    );
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+    assert!(env.runai_calls().is_empty());
+    // No kubectl of ours is left running (the dispatcher's child included).
+    std::thread::sleep(Duration::from_millis(200));
+    let config = env.home.join(".kube/config");
+    let leftovers = processes_with_env(&format!("KUBECONFIG={}", config.display()));
+    assert!(leftovers.is_empty(), "kubectl left running: {leftovers:?}");
+}
+
+/// Processes whose environment holds `needle` (root can read every
+/// `/proc/PID/environ`).
+fn processes_with_env(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(environ) = std::fs::read(entry.path().join("environ")) else { continue };
+        if environ.split(|b| *b == 0).any(|kv| kv == needle.as_bytes()) {
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            found.push(format!("{}: {}", entry.file_name().to_string_lossy(), String::from_utf8_lossy(&cmdline)));
+        }
+    }
+    found
+}
