@@ -89,20 +89,49 @@ impl EtcLock {
             }
             std::thread::sleep(RETRY);
         }
-        failpoint::hit("etc-pwd-locked");
+        failpoint::hit("pwd-locked");
         let mut lock = EtcLock { _pwd_lock: pwd_lock, file_locks: Vec::new() };
         for file in files {
             let lock_path = lock_file(file, deadline, timeout)?;
             lock.file_locks.push(lock_path);
+            failpoint::hit(&format!("{}:locked", file_name(file)));
+            remove_stale_temps(file);
         }
         Ok(lock)
     }
 }
 
+fn file_name(path: &Path) -> std::borrow::Cow<'_, str> {
+    path.file_name().unwrap_or(path.as_os_str()).to_string_lossy()
+}
+
+/// Removes `<file>.cioXXXXXX` and `<file>-.cioXXXXXX` left by a writer that
+/// died: they are only ever valid while their writer holds the lock, which
+/// is now ours.
+fn remove_stale_temps(file: &Path) {
+    let (Some(dir), Some(name)) = (file.parent(), file.file_name().and_then(|n| n.to_str())) else { return };
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let entry_name = entry.file_name();
+        let Some(entry_name) = entry_name.to_str() else { continue };
+        let stale = [format!("{name}.cio"), format!("{name}-.cio")]
+            .iter()
+            .any(|prefix| entry_name.strip_prefix(prefix.as_str()).is_some_and(|rest| rest.len() == 6));
+        if stale && fs::remove_file(entry.path()).is_ok() {
+            tracing::warn!("{}: removed a temp file left by a crashed writer", entry.path().display());
+        }
+    }
+}
+
+/// `<file>.lock`, the per-file lock of shadow-utils.
+pub fn lock_path(file: &Path) -> PathBuf {
+    with_suffix(file, ".lock")
+}
+
 /// Creates `<file>.lock` by linking a file holding our pid, as commonio does.
 fn lock_file(file: &Path, deadline: Instant, timeout: Duration) -> Result<PathBuf, EtcError> {
     let me = std::process::id();
-    let lock = with_suffix(file, ".lock");
+    let lock = lock_path(file);
     let tmp = with_suffix(file, &format!(".{me}"));
     // A leftover from an earlier PID 1 with our pid (a restarted container).
     let _ = fs::remove_file(&tmp);
@@ -213,14 +242,14 @@ pub fn replace(path: &Path, old: Option<&[u8]>, new: &[u8], ownership: Ownership
     if let (true, Some(old)) = (backup, old) {
         let backup_path = with_suffix(path, "-");
         if fs::read(&backup_path).ok().as_deref() != Some(old) {
-            write_new(&backup_path, old, uid, gid, mode, "etc-backup")?;
+            write_new(&backup_path, old, uid, gid, mode)?;
         }
     }
-    write_new(path, new, uid, gid, mode, "etc-replace")
+    write_new(path, new, uid, gid, mode)
 }
 
 /// Writes `content` to a fresh temp file beside `path` and renames it over.
-fn write_new(path: &Path, content: &[u8], uid: u32, gid: u32, mode: u32, step: &str) -> Result<(), EtcError> {
+fn write_new(path: &Path, content: &[u8], uid: u32, gid: u32, mode: u32) -> Result<(), EtcError> {
     let tmp = with_suffix(path, &format!(".cio{}", sys::random_suffix()));
     let result = (|| {
         let mut f = OpenOptions::new()
@@ -231,7 +260,7 @@ fn write_new(path: &Path, content: &[u8], uid: u32, gid: u32, mode: u32, step: &
             .open(&tmp)
             .map_err(io_err(&tmp, "create"))?;
         f.write_all(content).map_err(io_err(&tmp, "write"))?;
-        failpoint::hit(&format!("{step}-temp-written"));
+        failpoint::hit(&format!("{}:temp-written", file_name(path)));
         sys::fchown(&f, uid, gid).map_err(io_err(&tmp, "chown"))?;
         sys::fchmod(&f, mode).map_err(io_err(&tmp, "chmod"))?;
         f.sync_all().map_err(io_err(&tmp, "fsync"))?;
@@ -243,7 +272,7 @@ fn write_new(path: &Path, content: &[u8], uid: u32, gid: u32, mode: u32, step: &
             Some(libc::EROFS) => EtcError::NotReplaceable { path: path.to_owned(), reason: "read-only file system" },
             _ => io_err(path, "rename onto")(e),
         })?;
-        failpoint::hit(&format!("{step}-renamed"));
+        failpoint::hit(&format!("{}:renamed", file_name(path)));
         let dir = path.parent().unwrap_or(Path::new("/"));
         File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir, "fsync"))
     })();
@@ -295,6 +324,22 @@ mod tests {
         let lock = EtcLock::acquire(dir.path(), std::slice::from_ref(&passwd), Duration::from_secs(2)).unwrap();
         assert_eq!(fs::read_to_string(dir.path().join("passwd.lock")).unwrap(), std::process::id().to_string());
         drop(lock);
+        assert!(!dir.path().join("passwd.lock").exists());
+    }
+
+    #[test]
+    fn lock_holding_our_own_pid_is_a_previous_pid_1_and_taken_over() {
+        // A restarted container's pod-init is PID 1 again, like the one that
+        // died holding the lock: kill(1, 0) succeeds, yet nobody holds it.
+        let dir = etc();
+        let passwd = dir.path().join("passwd");
+        fs::write(dir.path().join("passwd.lock"), std::process::id().to_string()).unwrap();
+        drop(EtcLock::acquire(dir.path(), std::slice::from_ref(&passwd), Duration::from_secs(2)).unwrap());
+        assert!(!dir.path().join("passwd.lock").exists());
+        // A lock without a readable pid is taken over too (link() makes the
+        // lock whole, so no live writer leaves one).
+        fs::write(dir.path().join("passwd.lock"), "not a pid").unwrap();
+        drop(EtcLock::acquire(dir.path(), std::slice::from_ref(&passwd), Duration::from_secs(2)).unwrap());
         assert!(!dir.path().join("passwd.lock").exists());
     }
 

@@ -3,14 +3,15 @@
 //!
 //! The crash-safety tests use this to stop the /etc edit between any two of
 //! its system calls and then check that every file is still either the old
-//! or the new version. Without the feature, [`hit`] compiles to nothing.
+//! or the new version. Unit tests always have them; a release build without
+//! the feature compiles [`hit`] to nothing.
 
 /// The variable naming the step to die at.
-#[cfg(feature = "failpoints")]
+#[cfg(any(test, feature = "failpoints"))]
 pub const VAR: &str = "POD_INIT_FAILPOINT";
 
 /// Dies here if the test asked for `step`.
-#[cfg(feature = "failpoints")]
+#[cfg(any(test, feature = "failpoints"))]
 pub fn hit(step: &str) {
     if std::env::var(VAR).is_ok_and(|want| want == step) {
         tracing::warn!("failpoint {step}: killing myself");
@@ -21,6 +22,6 @@ pub fn hit(step: &str) {
 }
 
 /// Without the `failpoints` feature there are no crash points.
-#[cfg(not(feature = "failpoints"))]
+#[cfg(not(any(test, feature = "failpoints")))]
 #[inline(always)]
 pub fn hit(_step: &str) {}

@@ -5,8 +5,12 @@
 //! and nothing is locked or written (a read-only /etc is then fine). When
 //! something must change, the files are read again under the shadow-utils
 //! lock, edited, checked to be replaceable (all of them, before the first
-//! write) and replaced group-first, as `useradd` orders it, so a crash in
-//! between leaves a group without its user, never a user without its group.
+//! write) and replaced in the order gshadow, group, shadow, passwd: groups
+//! before users, so a crash never leaves a user whose group is missing, and
+//! each shadow file before its main file, so a rename cut short is finished
+//! by the next start (the main file still has the old name, the rename runs
+//! again and finds the shadow entry already renamed). The crash test kills
+//! pod-init at every step and checks exactly this.
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -20,7 +24,7 @@ use crate::password;
 /// The groups that give sudo and log access on Debian images.
 pub const EXTRA_GROUPS: [&str; 2] = ["sudo", "adm"];
 
-/// The four files, in the order they are written.
+/// The four files.
 #[derive(Debug, Clone)]
 pub struct EtcFiles {
     pub group: PathBuf,
@@ -36,7 +40,7 @@ impl EtcFiles {
     }
 
     fn all(&self) -> [&PathBuf; 4] {
-        [&self.group, &self.gshadow, &self.passwd, &self.shadow]
+        [&self.gshadow, &self.group, &self.shadow, &self.passwd]
     }
 }
 
@@ -81,20 +85,25 @@ pub fn apply(accounts: &mut Accounts, cfg: &PodConfig, shell: &str) -> Vec<Strin
 /// (for the seed lookup and the user's groups) and the changes made.
 pub fn mirror(files: &EtcFiles, cfg: &PodConfig, shell: &str) -> Result<(Accounts, Vec<String>), EtcError> {
     let mut accounts = load(files)?;
-    if apply(&mut accounts, cfg, shell).is_empty() {
-        return Ok((accounts, Vec::new()));
-    }
     let etc = files.passwd.parent().unwrap_or(Path::new("/etc"));
     let paths: Vec<PathBuf> = files.all().into_iter().cloned().collect();
+    if apply(&mut accounts, cfg, shell).is_empty() {
+        // A lock left by a writer killed after its last rename: take it over
+        // (and release it), so that `useradd` later does not wait on it.
+        if paths.iter().any(|p| etcfile::lock_path(p).exists()) {
+            drop(EtcLock::acquire(etc, &paths, etcfile::LOCK_TIMEOUT)?);
+        }
+        return Ok((accounts, Vec::new()));
+    }
     let _lock = EtcLock::acquire(etc, &paths, etcfile::LOCK_TIMEOUT)?;
     // Again under the lock: another writer may have changed the files.
     let mut accounts = load(files)?;
     let changes = apply(&mut accounts, cfg, shell);
     let rendered: [(&PathBuf, Option<Vec<u8>>); 4] = [
-        (&files.group, Some(accounts.group.render())),
         (&files.gshadow, accounts.gshadow.as_ref().map(Db::render)),
-        (&files.passwd, Some(accounts.passwd.render())),
+        (&files.group, Some(accounts.group.render())),
         (&files.shadow, accounts.shadow.as_ref().map(Db::render)),
+        (&files.passwd, Some(accounts.passwd.render())),
     ];
     let mut writes = Vec::new();
     for (path, new) in rendered {
@@ -194,6 +203,34 @@ mod tests {
     }
 
     #[test]
+    fn placeholder_rename_cut_short_at_every_step_is_finished_by_the_rerun() {
+        const PLACEHOLDER: [(&str, &str, u32); 4] = [
+            ("passwd", "root:x:0:0:root:/root:/bin/bash\nplaceholder:x:177449:1000::/home/placeholder:/bin/bash\n", 0o644),
+            ("group", "root:x:0:\nsudo:x:27:placeholder\nplaceholder:x:83070:\n", 0o644),
+            ("shadow", "root:*:19000:0:99999:7:::\nplaceholder:!:19000:0:99999:7:::\n", 0o640),
+            ("gshadow", "root:*::\nsudo:*::placeholder\nplaceholder:!::\n", 0o640),
+        ];
+        let exe = std::env::current_exe().unwrap();
+        for n in ["gshadow", "group", "shadow", "passwd"] {
+            let dir = etc_with(&PLACEHOLDER);
+            let status = std::process::Command::new(&exe)
+                .args(["--exact", "mirror::tests::crash_child", "--test-threads=1", "--quiet"])
+                .env(crate::failpoint::VAR, format!("{n}:renamed"))
+                .env(CRASH_ETC, dir.path())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .unwrap();
+            use std::os::unix::process::ExitStatusExt;
+            assert_eq!(status.signal(), Some(libc::SIGKILL), "{n}:renamed");
+            mirror(&EtcFiles::new(dir.path()), &config("ada", "177449"), "/bin/zsh").unwrap();
+            let all: String = ["passwd", "group", "shadow", "gshadow"].iter().map(|f| fs::read_to_string(dir.path().join(f)).unwrap()).collect();
+            assert!(!all.contains("placeholder:") && !all.contains(",placeholder") && !all.contains(":placeholder"), "after a crash at {n}:renamed:\n{all}");
+            assert_eq!(fs::read_to_string(dir.path().join("gshadow")).unwrap(), "root:*::\nsudo:*::ada\nMLO-unit:!::\n", "{n}");
+        }
+    }
+
+    #[test]
     fn symlinked_passwd_stops_before_any_write() {
         let dir = etc_with(&DEBIAN);
         let real = dir.path().join("passwd.real");
@@ -214,5 +251,86 @@ mod tests {
         assert_eq!(pick_shell(root.path()), "/bin/bash");
         fs::write(root.path().join("bin/zsh"), "").unwrap();
         assert_eq!(pick_shell(root.path()), "/bin/zsh");
+    }
+
+    /// The env var that makes [`crash_child`] edit a given directory.
+    const CRASH_ETC: &str = "POD_INIT_TEST_CRASH_ETC";
+
+    /// The edit run in a separate process by the crash test (this test
+    /// binary re-executed with a failpoint set): SIGKILLed at the step.
+    /// Run directly, it is one more first-run check.
+    #[test]
+    fn crash_child() {
+        let dir = match std::env::var_os(CRASH_ETC) {
+            Some(dir) => PathBuf::from(dir),
+            None => etc_with(&DEBIAN).keep(),
+        };
+        let (accounts, _) = mirror(&EtcFiles::new(&dir), &config("ada", "177449"), "/bin/zsh").unwrap();
+        assert!(accounts.passwd.get("ada").is_some());
+    }
+
+    /// The hash is salted at random: compare shadow with it blanked.
+    fn normalized(name: &str, bytes: &[u8]) -> String {
+        let text = String::from_utf8_lossy(bytes).into_owned();
+        if !name.starts_with("shadow") {
+            return text;
+        }
+        text.lines()
+            .map(|l| match l.strip_prefix("ada:") {
+                Some(rest) => format!("ada:HASH:{}", rest.split_once(':').map_or("", |(_, r)| r)),
+                None => l.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn sigkill_at_every_step_leaves_each_file_old_or_new_and_the_rerun_recovers() {
+        let reference = etc_with(&DEBIAN);
+        mirror(&EtcFiles::new(reference.path()), &config("ada", "177449"), "/bin/zsh").unwrap();
+        let names = ["gshadow", "group", "shadow", "passwd"];
+        let new: Vec<String> = names.iter().map(|n| normalized(n, &fs::read(reference.path().join(n)).unwrap())).collect();
+        let old: Vec<String> = names
+            .iter()
+            .map(|n| DEBIAN.iter().find(|(f, ..)| f == n).map(|(_, c, _)| normalized(n, c.as_bytes())).unwrap())
+            .collect();
+
+        let mut steps = vec!["pwd-locked".to_owned()];
+        for n in names {
+            steps.push(format!("{n}:locked"));
+            for f in [format!("{n}-"), n.to_owned()] {
+                steps.push(format!("{f}:temp-written"));
+                steps.push(format!("{f}:renamed"));
+            }
+        }
+        let exe = std::env::current_exe().unwrap();
+        for step in &steps {
+            let dir = etc_with(&DEBIAN);
+            let status = std::process::Command::new(&exe)
+                .args(["--exact", "mirror::tests::crash_child", "--test-threads=1", "--quiet"])
+                .env(crate::failpoint::VAR, step)
+                .env(CRASH_ETC, dir.path())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .unwrap();
+            use std::os::unix::process::ExitStatusExt;
+            assert_eq!(status.signal(), Some(libc::SIGKILL), "step {step}: the child was not killed there");
+            for (i, n) in names.iter().enumerate() {
+                let now = normalized(n, &fs::read(dir.path().join(n)).unwrap());
+                assert!(now == old[i] || now == new[i], "step {step}: {n} is neither old nor new:\n{now}");
+            }
+            // The rerun takes over the dead child's locks and finishes the job.
+            mirror(&EtcFiles::new(dir.path()), &config("ada", "177449"), "/bin/zsh").unwrap();
+            for (i, n) in names.iter().enumerate() {
+                assert_eq!(normalized(n, &fs::read(dir.path().join(n)).unwrap()), new[i], "step {step}: {n} after the rerun");
+            }
+            let left: Vec<String> = fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .filter(|n| n.contains(".cio") || n.ends_with(".lock") && n != ".pwd.lock")
+                .collect();
+            assert!(left.is_empty(), "step {step}: left behind {left:?}");
+        }
     }
 }

@@ -72,6 +72,15 @@ impl Accounts {
                 changes.push(format!("added group {name} (gid {gid})"));
             }
         }
+        // Later entries of the same name are ambiguous (NSS returns the
+        // first); they go, so the name has exactly one gid.
+        if self.group.find(|g| g.name == name).is_some_and(|g| g.gid != gid) {
+            self.group.remove_where(|g| g.name == name && g.gid != gid);
+            changes.push(format!("removed entries of group {name} without gid {gid}"));
+        }
+        if self.group.dedupe(name) > 0 {
+            changes.push(format!("removed duplicate entries of group {name}"));
+        }
         if let Some(gs) = &mut self.gshadow {
             if gs.get(name).is_none() {
                 gs.push(Gshadow::new(name));
@@ -122,6 +131,13 @@ impl Accounts {
                 self.passwd.push(Passwd::new(name, spec.uid, spec.gid, spec.home, spec.shell));
                 changes.push(format!("added user {name} (uid {})", spec.uid));
             }
+        }
+        if self.passwd.find(|u| u.name == name).is_some_and(|u| u.uid != spec.uid) {
+            self.passwd.remove_where(|u| u.name == name && u.uid != spec.uid);
+            changes.push(format!("removed entries of user {name} without uid {}", spec.uid));
+        }
+        if self.passwd.dedupe(name) > 0 {
+            changes.push(format!("removed duplicate entries of user {name}"));
         }
         let mut fixed = Vec::new();
         self.passwd.update(|u| u.name == name, |u| {

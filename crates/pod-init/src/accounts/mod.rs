@@ -147,9 +147,25 @@ impl<T: Entry> Db<T> {
 
     /// Removes every entry named `name`. Returns how many were removed.
     pub fn remove(&mut self, name: &str) -> usize {
+        self.remove_where(|e| e.name() == name)
+    }
+
+    /// Removes every entry matching `pred`. Returns how many were removed.
+    pub fn remove_where(&mut self, pred: impl Fn(&T) -> bool) -> usize {
         let before = self.lines.len();
-        self.lines
-            .retain(|(line, _)| !matches!(line, Line::Entry { entry, .. } if entry.name() == name));
+        self.lines.retain(|(line, _)| !matches!(line, Line::Entry { entry, .. } if pred(entry)));
+        before - self.lines.len()
+    }
+
+    /// Removes the entries named `name` after the first (the one NSS
+    /// returns). Returns how many were removed.
+    pub fn dedupe(&mut self, name: &str) -> usize {
+        let mut seen = false;
+        let before = self.lines.len();
+        self.lines.retain(|(line, _)| match line {
+            Line::Entry { entry, .. } if entry.name() == name => !std::mem::replace(&mut seen, true),
+            _ => true,
+        });
         before - self.lines.len()
     }
 
@@ -261,5 +277,85 @@ mod tests {
         assert!(!add_member(&mut list, "y"));
         assert!(remove_member(&mut list, "x"));
         assert_eq!(list.join(","), "new,y");
+    }
+
+    /// Bytes that look like account files: the separators, CR, LF, `+`,
+    /// `-`, `#`, digits, letters and arbitrary bytes, weighted towards lines.
+    fn etc_bytes() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        let line = prop_oneof![
+            "(ada|lab|sudo|adm):x:[0-9]{1,2}:[0-9]{1,2}::/h:/bin/sh",
+            "(ada|lab|sudo|adm):x:[0-9]{1,2}:(ada|x)?(,ada)?",
+            "[a-z_][a-z0-9_-]{0,8}:x:[0-9]{1,6}:[0-9]{1,6}:[^:\n]{0,6}:/[a-z/]{0,8}:/bin/[a-z]{1,4}",
+            "[a-z_][a-z0-9_-]{0,8}:[x!*]:[0-9]{1,6}:[a-z,]{0,12}",
+            "[a-z]{1,8}:[^:\n]{0,8}::[a-z,]{0,8}:[a-z,]{0,8}",
+            "[a-z]{1,8}:[^:\n]{0,8}:[0-9]{0,5}:[0-9]{0,1}:[0-9]{0,5}:[0-9]{0,1}:::",
+            "[#+-][^\n]{0,12}",
+            "[^\n]{0,16}",
+        ];
+        let ending = prop_oneof![Just(&b"\n"[..]), Just(&b"\r\n"[..]), Just(&b""[..])];
+        (proptest::collection::vec((line, ending, proptest::collection::vec(any::<u8>(), 0..2)), 0..12)).prop_map(|lines| {
+            let mut out = Vec::new();
+            for (line, ending, noise) in lines {
+                out.extend_from_slice(line.as_bytes());
+                out.extend_from_slice(&noise);
+                out.extend_from_slice(ending);
+            }
+            out
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn any_bytes_round_trip_byte_for_byte(bytes in etc_bytes()) {
+            proptest::prop_assert_eq!(Db::<Passwd>::parse(&bytes).render(), bytes.clone());
+            proptest::prop_assert_eq!(Db::<group::Group>::parse(&bytes).render(), bytes.clone());
+            proptest::prop_assert_eq!(Db::<shadow::Shadow>::parse(&bytes).render(), bytes.clone());
+            proptest::prop_assert_eq!(Db::<gshadow::Gshadow>::parse(&bytes).render(), bytes);
+        }
+
+        #[test]
+        fn random_bytes_round_trip(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)) {
+            proptest::prop_assert_eq!(Db::<Passwd>::parse(&bytes).render(), bytes);
+        }
+
+        /// The bootstrap's edits never panic and never touch a line that is
+        /// not an entry: every such line survives, in order.
+        #[test]
+        fn edits_keep_every_unparsed_line(passwd in etc_bytes(), group in etc_bytes(), shadow in etc_bytes(), gshadow in etc_bytes(), uid in 1u32..30, gid in 1u32..30) {
+            let mut a = edit::Accounts {
+                passwd: Db::parse(&passwd),
+                group: Db::parse(&group),
+                shadow: Some(Db::parse(&shadow)),
+                gshadow: Some(Db::parse(&gshadow)),
+            };
+            let spec = edit::UserSpec { name: "ada", uid, gid, home: "/home/ada", shell: "/bin/zsh" };
+            let bootstrap = |a: &mut edit::Accounts| {
+                let mut c = a.ensure_group("lab", gid);
+                c.extend(a.ensure_user(&spec));
+                c.extend(a.add_to_groups("ada", &["sudo", "adm"]));
+                c.extend(a.ensure_password("ada", |h| h == "H", || "H".into(), 1));
+                c
+            };
+            bootstrap(&mut a);
+            // A second bootstrap (the restart) finds nothing to do.
+            let again = bootstrap(&mut a);
+            proptest::prop_assert!(again.is_empty(), "second run changed: {:?}", again);
+            fn other_lines<T: Entry>(db: &Db<T>) -> Vec<Vec<u8>> {
+                db.lines.iter().filter_map(|(l, _)| match l { Line::Other(b) => Some(b.clone()), Line::Entry { .. } => None }).collect()
+            }
+            proptest::prop_assert_eq!(other_lines(&a.passwd), other_lines(&Db::<Passwd>::parse(&passwd)));
+            proptest::prop_assert_eq!(other_lines(&a.group), other_lines(&Db::<group::Group>::parse(&group)));
+            // After the edit, exactly one ada with the uid and one lab group with the gid.
+            proptest::prop_assert_eq!(a.passwd.entries().filter(|u| u.name == "ada").count(), 1);
+            proptest::prop_assert_eq!(a.passwd.get("ada").map(|u| (u.uid, u.gid)), Some((uid, gid)));
+            proptest::prop_assert_eq!(a.group.entries().filter(|g| g.name == "lab").count(), 1);
+            proptest::prop_assert_eq!(a.group.get("lab").map(|g| g.gid), Some(gid));
+            // The rendered files parse back to the same entries.
+            let reparsed = Db::<Passwd>::parse(&a.passwd.render());
+            proptest::prop_assert_eq!(reparsed.entries().cloned().collect::<Vec<_>>(), a.passwd.entries().cloned().collect::<Vec<_>>());
+        }
     }
 }
