@@ -339,3 +339,192 @@ fn invalid_values_stop_the_pod_before_any_change() -> Result {
     Ok(())
 }
 
+
+// --- Hostile and broken environments (issue 7): each ends with a clear
+// message and a defined outcome, continue with a warning or stop unchanged.
+
+/// `ada_pod` whose PID 1 is a shell that runs `prepare` (as root, inside the
+/// container) and then execs pod-init with `command`.
+fn ada_pod_after(prepare: &str, command: &str, key: &(String, String)) -> RunSpec {
+    let mut spec = ada_pod(&[], key);
+    spec.argv = vec!["/bin/sh".into(), "-c".into(), format!("{prepare} && exec {} /bin/sh -c '{command}'", common::image::POD_INIT_PATH)];
+    spec
+}
+
+const ACCOUNT_FILES: [&str; 4] = ["passwd", "group", "shadow", "gshadow"];
+
+fn account_files(sb: &Sandbox) -> std::result::Result<Vec<String>, Error> {
+    ACCOUNT_FILES.iter().map(|f| sb.read_etc(f)).collect()
+}
+
+fn rootfs_account_files(sb: &Sandbox) -> Vec<String> {
+    ACCOUNT_FILES.iter().map(|f| fs::read_to_string(sb.rootfs().join("etc").join(f)).expect("rootfs /etc file")).collect()
+}
+
+#[test]
+fn bind_mounted_passwd_stops_before_changing_any_account_file() -> Result {
+    let sb = Sandbox::new()?;
+    sb.prove_root_squash()?;
+    let key = key_pair();
+    let out = sb.run(&ada_pod_after("cp /etc/passwd /passwd.outside && mount --bind /passwd.outside /etc/passwd", "true", &key))?;
+    out.assert_status(2);
+    assert!(
+        out.stderr.contains("pod-init: accounts: /etc/passwd: cannot be replaced (it is a mount point (bind-mounted?)); not changing any account file"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(account_files(&sb)?, rootfs_account_files(&sb), "an account file changed");
+    Ok(())
+}
+
+#[test]
+fn read_only_etc_stops_on_first_start_and_is_fine_on_restart() -> Result {
+    let sb = Sandbox::new()?;
+    sb.prove_root_squash()?;
+    let key = key_pair();
+    let read_only = "mount --bind /etc /etc && mount -o remount,bind,ro /etc";
+    let out = sb.run(&ada_pod_after(read_only, "true", &key))?;
+    out.assert_status(2);
+    assert!(out.stderr.contains("cannot be replaced (read-only file system); not changing any account file"), "{}", out.stderr);
+    assert_eq!(account_files(&sb)?, rootfs_account_files(&sb));
+    // Once the accounts are right, a read-only /etc is no obstacle: a
+    // restart writes nothing there.
+    sb.run(&ada_pod(&["true"], &key))?.assert_success();
+    let out = sb.run(&ada_pod_after(read_only, "id -un", &key))?;
+    out.assert_success();
+    assert_eq!(out.stdout, "ada\n", "{}", out.stderr);
+    Ok(())
+}
+
+#[test]
+fn missing_seed_user_skips_scratch_with_a_warning_and_runs_in_home() -> Result {
+    let sb = Sandbox::new()?;
+    sb.prove_root_squash()?;
+    let key = key_pair();
+    let out = sb.run(&ada_pod(&["pwd"], &key).env("SCRATCH_SEED_USER", "nosuchseed"))?;
+    out.assert_success();
+    assert_eq!(out.stdout, "/home/ada\n");
+    assert!(out.stderr.contains("scratch: seed user nosuchseed is not in /etc/passwd; scratch directories not created"), "{}", out.stderr);
+    assert!(out.stderr.contains(&format!("pod-init: warning: cannot enter {}: no such file or directory; running in /home/ada", working_dir())), "{}", out.stderr);
+    // Nothing was made as the seed; what the user's own group rights allowed
+    // (their scratch home, for the history file) belongs to the user.
+    assert!(!sb.scratch_path(working_dir()).exists());
+    let sh = scratch_home();
+    assert_eq!(stat(&sb, std::slice::from_ref(&sh))?.get(&sh).map(String::as_str), Some("ada:MLO-unit 770 directory"));
+    Ok(())
+}
+
+#[test]
+fn scratch_not_mounted_warns_and_the_job_still_runs_with_its_ssh_key() -> Result {
+    let sb = Sandbox::new()?;
+    sb.prove_root_squash()?;
+    let key = key_pair();
+    let spec = ada_pod(&["pwd"], &key)
+        .env("SCRATCH_HOME_ROOT", "/mnt/scratch/homes")
+        .env("WORKING_DIR", "/mnt/scratch/homes/ada")
+        .env("HF_HOME", "/mnt/scratch/hf_cache");
+    let out = sb.run(&spec)?;
+    out.assert_success();
+    assert_eq!(out.stdout, "/home/ada\n");
+    assert!(out.stderr.contains("scratch: cannot create /mnt/scratch/homes/ada: Permission denied"), "{}", out.stderr);
+    assert!(out.stderr.contains("scratch: incomplete (see above); continuing"), "{}", out.stderr);
+    as_ada(&sb, "ssh-keygen -y -f ~/.ssh/id_ed25519 >/dev/null")?.assert_success();
+    Ok(())
+}
+
+#[test]
+fn working_dir_that_cannot_be_created_falls_back_to_home() -> Result {
+    let sb = Sandbox::new()?;
+    sb.prove_root_squash()?;
+    let key = key_pair();
+    let out = sb.run(&ada_pod(&["pwd"], &key).env("WORKING_DIR", "/proc/no-such-dir"))?;
+    out.assert_success();
+    assert_eq!(out.stdout, "/home/ada\n");
+    assert!(out.stderr.contains("scratch: cannot create /proc/no-such-dir"), "{}", out.stderr);
+    assert!(out.stderr.contains("pod-init: warning: cannot enter /proc/no-such-dir: no such file or directory; running in /home/ada"), "{}", out.stderr);
+    Ok(())
+}
+
+#[test]
+fn ssh_dir_symlinked_to_scratch_is_replaced_and_the_target_kept() -> Result {
+    let sb = Sandbox::new()?;
+    sb.prove_root_squash()?;
+    let key = key_pair();
+    sb.run(&ada_pod(&["true"], &key))?.assert_success();
+    let sh = scratch_home();
+    as_ada(&sb, &format!("rm -rf ~/.ssh && mkdir {sh}/keys && echo keep > {sh}/keys/precious && ln -s {sh}/keys ~/.ssh"))?.assert_success();
+    let out = sb.run(&ada_pod(&["true"], &key))?;
+    out.assert_success();
+    assert!(out.stderr.contains("ssh: removed /home/ada/.ssh (was a symlink)"), "{}", out.stderr);
+    assert_eq!(fs::read_to_string(sb.scratch_path(format!("{sh}/keys/precious")))?, "keep\n");
+    assert_eq!(stat(&sb, &[format!("{HOME}/.ssh")])?.get(&format!("{HOME}/.ssh")).map(String::as_str), Some("ada:MLO-unit 700 directory"));
+    as_ada(&sb, "ssh-keygen -y -f ~/.ssh/id_ed25519 >/dev/null")?.assert_success();
+    Ok(())
+}
+
+#[test]
+fn private_key_that_is_not_base64_is_reported_and_skipped() -> Result {
+    let sb = Sandbox::new()?;
+    sb.prove_root_squash()?;
+    let key = key_pair();
+    let out = sb.run(&ada_pod(&["/bin/sh", "-c", "ls -A ~/.ssh; env | grep -c SSH_PRIVATE_KEY_B64 || true"], &key).env("SSH_PRIVATE_KEY_B64", "%%% not base64 %%%"))?;
+    out.assert_success();
+    assert_eq!(out.stdout, "id_rsa.pub\nknown_hosts\n0\n", "{}", out.stderr);
+    assert!(out.stderr.contains("ssh: SSH_PRIVATE_KEY_B64: not valid base64"), "{}", out.stderr);
+    assert!(!out.stderr.contains("%%% not base64"), "the value was logged");
+    Ok(())
+}
+
+#[test]
+fn image_without_docker_dir_gets_an_empty_shell_dir_and_a_warning() -> Result {
+    let sb = Sandbox::new()?;
+    sb.prove_root_squash()?;
+    let key = key_pair();
+    let out = sb.run(&ada_pod_after("rm -rf /docker", "ls -A $ZDOTDIR", &key))?;
+    out.assert_success();
+    assert_eq!(out.stdout, "", "{}", out.stderr);
+    assert!(out.stderr.contains("/docker/.zshrc not in the image"), "{}", out.stderr);
+    assert!(out.stderr.contains("/docker/oh-my-zsh not in the image; no oh-my-zsh"), "{}", out.stderr);
+    Ok(())
+}
+
+#[test]
+fn command_not_found_is_127_and_not_executable_is_126() -> Result {
+    let sb = Sandbox::new()?;
+    sb.prove_root_squash()?;
+    let key = key_pair();
+    let out = sb.run(&ada_pod(&["no-such-command"], &key))?;
+    out.assert_status(127);
+    assert!(out.stderr.ends_with("pod-init: cannot run no-such-command: command not found\n"), "{}", out.stderr);
+    let out = sb.run(&ada_pod(&["/etc/hostname"], &key))?;
+    out.assert_status(126);
+    assert!(out.stderr.ends_with("pod-init: cannot run /etc/hostname: permission denied (not executable?)\n"), "{}", out.stderr);
+    Ok(())
+}
+
+#[test]
+fn every_bad_name_or_id_stops_the_pod_naming_it() -> Result {
+    let sb = Sandbox::new()?;
+    sb.prove_root_squash()?;
+    let key = key_pair();
+    let long = "a".repeat(33);
+    let cases = [
+        ("NB_USER", "a:b", "must not contain ':'"),
+        ("NB_USER", "a\nb", "must not contain '\\n'"),
+        ("NB_USER", "-rf", "must start with a letter or '_'"),
+        ("NB_USER", long.as_str(), "must be at most 32 characters"),
+        ("NB_USER", "root", "is reserved for the system (root)"),
+        ("NB_GROUP", "root", "is reserved for the system (root)"),
+        ("NB_UID", "0", "must not be 0 (root)"),
+        ("NB_UID", "-1", "must be a whole number"),
+        ("NB_GID", "4294967296", "must be between 0 and 4294967294"),
+    ];
+    for (var, value, reason) in cases {
+        let out = sb.run(&ada_pod(&["true"], &key).env(var, value))?;
+        assert_eq!(out.status, 1, "{var}={value:?}: {}", out.stderr);
+        let expected = format!("pod-init: invalid configuration, nothing changed: {var}={value:?}: {reason}");
+        assert!(out.stderr.contains(&expected), "{var}={value:?}: expected {expected:?} in\n{}", out.stderr);
+    }
+    assert_eq!(account_files(&sb)?, rootfs_account_files(&sb));
+    Ok(())
+}

@@ -95,10 +95,26 @@ pub fn mirror(files: &EtcFiles, cfg: &PodConfig, shell: &str) -> Result<(Account
         }
         return Ok((accounts, Vec::new()));
     }
+    // Refuse a read-only or bind-mounted file before even taking the lock
+    // (taking it writes in /etc).
+    pending_writes(files, &accounts)?;
     let _lock = EtcLock::acquire(etc, &paths, etcfile::LOCK_TIMEOUT)?;
     // Again under the lock: another writer may have changed the files.
     let mut accounts = load(files)?;
     let changes = apply(&mut accounts, cfg, shell);
+    for (path, old, new) in pending_writes(files, &accounts)? {
+        etcfile::replace(path, old.as_deref(), &new, Ownership::KeepOriginal, true)?;
+    }
+    Ok((accounts, changes))
+}
+
+/// A file to replace: its path, its content now (`None`: it does not
+/// exist), its new content.
+type PendingWrite<'a> = (&'a PathBuf, Option<Vec<u8>>, Vec<u8>);
+
+/// The files whose content must change, each checked to be replaceable,
+/// in write order.
+fn pending_writes<'a>(files: &'a EtcFiles, accounts: &Accounts) -> Result<Vec<PendingWrite<'a>>, EtcError> {
     let rendered: [(&PathBuf, Option<Vec<u8>>); 4] = [
         (&files.gshadow, accounts.gshadow.as_ref().map(Db::render)),
         (&files.group, Some(accounts.group.render())),
@@ -113,10 +129,7 @@ pub fn mirror(files: &EtcFiles, cfg: &PodConfig, shell: &str) -> Result<(Account
             writes.push((path, old, new));
         }
     }
-    for (path, old, new) in writes {
-        etcfile::replace(path, old.as_deref(), &new, Ownership::KeepOriginal, true)?;
-    }
-    Ok((accounts, changes))
+    Ok(writes)
 }
 
 /// The login shell: zsh as the seed image had, else bash, else sh.
