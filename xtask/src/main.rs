@@ -13,6 +13,7 @@
 // Tests may unwrap and panic: a failed assertion is their way of reporting.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+#[cfg(target_os = "linux")]
 mod bench;
 mod cmd;
 mod codegen;
@@ -59,6 +60,7 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         cargo_test_args: Vec<String>,
     },
+    #[cfg(target_os = "linux")]
     /// Measure start-up cost, memory, sizes and submit latency; print the
     /// table and write docs/benchmarks.md (the sandbox part needs root).
     Bench(bench::BenchArgs),
@@ -73,6 +75,7 @@ fn run(flags: Flags) -> anyhow::Result<()> {
         Task::Image(args) => image::run(&args),
         Task::Codegen { check } => codegen::run(check),
         Task::Test { cargo_test_args } => suite::run(&cargo_test_args),
+        #[cfg(target_os = "linux")]
         Task::Bench(args) => bench::run(&args),
     }
 }

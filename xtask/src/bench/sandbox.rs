@@ -1,0 +1,232 @@
+//! pod-init in the sandbox of its tests: what the bootstrap costs at the
+//! start of a pod, and what PID 1 weighs while the job runs.
+//!
+//! Every timing is the wall clock of a whole container run (namespaces,
+//! overlay, chroot, PID 1, exit), so each pod-init figure is set next to the
+//! same container running `/bin/true` directly; the difference is pod-init's
+//! own cost. Scratch is bind-mounted for these runs: the tests' root-squash
+//! FUSE passthrough is a Python process whose latency would swamp the
+//! milliseconds measured here (the tests use it for correctness, where
+//! speed does not matter).
+
+use std::fs;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use nb_tests::sandbox::{self, LAB_GID, Output, RunSpec, SCRATCH_MOUNT, SEED_USER, Sandbox};
+
+use super::stats::{median, median_f64};
+use common::env::EnvVars;
+
+/// The researcher the bootstrap creates (uid not in the rootfs, so the
+/// first start adds an account; the restart finds it).
+const USER: &str = "bench";
+const UID: u32 = 123_456;
+const GROUP: &str = "MLO-unit";
+
+/// How long a container may take before the bench gives up.
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The pod environment `submit` would set, for the sandbox's layout.
+fn pod_env() -> Vec<(&'static str, String)> {
+    let homes = format!("{SCRATCH_MOUNT}/homes");
+    let home = format!("{homes}/{USER}");
+    vec![
+        (EnvVars::NB_USER, USER.to_owned()),
+        (EnvVars::NB_UID, UID.to_string()),
+        (EnvVars::NB_GROUP, GROUP.to_owned()),
+        (EnvVars::NB_GID, LAB_GID.to_string()),
+        (EnvVars::SCRATCH_HOME_ROOT, homes),
+        (EnvVars::SCRATCH_HOME, home.clone()),
+        (EnvVars::WORKING_DIR, home.clone()),
+        (EnvVars::HF_HOME, format!("{SCRATCH_MOUNT}/hf_cache")),
+        (EnvVars::GIT_CONFIG_GLOBAL, format!("{home}/.gitconfig")),
+        (EnvVars::UV_CACHE_DIR, format!("{home}/.cache/uv")),
+        (EnvVars::UV_PYTHON_INSTALL_DIR, format!("{home}/.uv")),
+        (EnvVars::SCRATCH_SEED_USER, SEED_USER.to_owned()),
+        (EnvVars::HOME, common::env::pod_home(USER)),
+    ]
+}
+
+/// pod-init, setuid root, started with the researcher's ids as the pod's
+/// `runAsUser`/`runAsGroup` start it, running `command`.
+pub fn pod_init_spec(command: &[&str]) -> RunSpec {
+    RunSpec::pod_init(command.iter().copied())
+        .envs(pod_env())
+        .as_user(UID, LAB_GID)
+        .bind_scratch()
+        .timeout(TIMEOUT)
+}
+
+/// The same container, pod-init installed but not run: `/bin/true` is PID 1.
+fn baseline_spec() -> RunSpec {
+    RunSpec::new(["/bin/true"])
+        .pod_init_mode(common::image::POD_INIT_MODE)
+        .as_user(UID, LAB_GID)
+        .bind_scratch()
+        .timeout(TIMEOUT)
+}
+
+fn timed_run(sb: &Sandbox, spec: &RunSpec) -> Result<(Duration, Output)> {
+    let start = Instant::now();
+    let out = sb.run(spec).map_err(|e| anyhow!("{e}"))?;
+    let elapsed = start.elapsed();
+    if out.status != 0 {
+        bail!(
+            "the container {:?} exited {}:\n{}{}",
+            spec.argv,
+            out.status,
+            out.stdout,
+            out.stderr
+        );
+    }
+    Ok((elapsed, out))
+}
+
+fn new_sandbox() -> Result<Sandbox> {
+    Sandbox::new().map_err(|e| anyhow!("{e}"))
+}
+
+/// Which start of a pod is measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// A researcher's very first pod: fresh /etc, empty scratch. Every run
+    /// gets a new sandbox.
+    First,
+    /// Any later job of the same researcher: a fresh container (the image's
+    /// /etc) over the scratch that earlier pods filled.
+    NewPod,
+    /// The container restarted in place: its /etc and scratch kept, so the
+    /// bootstrap finds everything done.
+    Restart,
+}
+
+/// Medians of one kind of start, with and without pod-init, and the logs
+/// pod-init wrote in each run.
+#[derive(Debug, Clone)]
+pub struct StartTimes {
+    pub pod_init: Duration,
+    pub baseline: Duration,
+    /// The median of the per-pair differences (each pod-init run minus the
+    /// baseline run right after it), in ms: steadier than the difference of
+    /// the medians when the machine's speed drifts during the bench.
+    pub overhead_ms: f64,
+    pub logs: Vec<String>,
+}
+
+/// Discards the container's writable layer (the overlay's upper and work
+/// directories, which `ctr-run.sh` recreates), keeping scratch: the next
+/// container starts from the image's /etc.
+fn fresh_container_layer(sb: &Sandbox) -> Result<()> {
+    let state = sb.dir().join("state");
+    if state.exists() {
+        fs::remove_dir_all(&state).with_context(|| format!("cannot remove {}", state.display()))?;
+    }
+    Ok(())
+}
+
+/// Times `runs` starts of each kind, alternating pod-init and the baseline
+/// so that a drift in the machine's load hits both sides alike.
+pub fn measure(start: Start, runs: u32) -> Result<StartTimes> {
+    let spec = pod_init_spec(&["/bin/true"]);
+    let shared = match start {
+        Start::First => None,
+        Start::NewPod | Start::Restart => {
+            let sb = new_sandbox()?;
+            timed_run(&sb, &spec)?;
+            Some(sb)
+        }
+    };
+    let mut with = Vec::new();
+    let mut without = Vec::new();
+    let mut logs = Vec::new();
+    for _ in 0..runs {
+        for pod_init in [true, false] {
+            let fresh;
+            let sb = match &shared {
+                Some(sb) => sb,
+                None => {
+                    fresh = new_sandbox()?;
+                    &fresh
+                }
+            };
+            if start == Start::NewPod {
+                fresh_container_layer(sb)?;
+            }
+            if pod_init {
+                let (elapsed, out) = timed_run(sb, &spec)?;
+                with.push(elapsed);
+                logs.push(out.stderr);
+            } else {
+                without.push(timed_run(sb, &baseline_spec())?.0);
+            }
+        }
+    }
+    let differences: Vec<f64> = with
+        .iter()
+        .zip(&without)
+        .map(|(w, b)| (w.as_secs_f64() - b.as_secs_f64()) * 1000.0)
+        .collect();
+    let overhead_ms = median_f64(&differences).context("no runs")?;
+    Ok(StartTimes {
+        pod_init: median(&with).context("no runs")?,
+        baseline: median(&without).context("no runs")?,
+        overhead_ms,
+        logs,
+    })
+}
+
+/// A `/proc/<pid>/status` field in KiB (`VmRSS`, `VmHWM`).
+fn status_kib(pid: i32, field: &str) -> Result<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status"))
+        .with_context(|| format!("cannot read /proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .with_context(|| format!("no {field} in /proc/{pid}/status"))
+}
+
+fn exe_name(pid: u32) -> Option<String> {
+    let exe = fs::read_link(format!("/proc/{pid}/exe")).ok()?;
+    Some(exe.file_name()?.to_string_lossy().into_owned())
+}
+
+/// PID 1's memory while it supervises a sleeping job.
+#[derive(Debug, Clone, Copy)]
+pub struct Memory {
+    /// Resident now (VmRSS), in KiB.
+    pub rss_kib: u64,
+    /// The peak resident size so far (VmHWM), bootstrap included, in KiB.
+    pub peak_kib: u64,
+}
+
+/// Starts `sleep` under pod-init (after a first start bootstrapped the
+/// sandbox), waits until the job runs, and reads PID 1's memory from the
+/// host.
+pub fn supervising_memory() -> Result<Memory> {
+    let sb = new_sandbox()?;
+    let running = sb
+        .spawn(&pod_init_spec(&["sleep", "60"]))
+        .map_err(|e| anyhow!("{e}"))?;
+    let init = running.init_host_pid().map_err(|e| anyhow!("{e}"))?.as_raw();
+    let host_pid = u32::try_from(init).context("bad pid")?;
+    let deadline = Instant::now() + TIMEOUT;
+    // The bootstrap is over once PID 1's child is the job itself.
+    while !sandbox::children(host_pid)
+        .into_iter()
+        .any(|c| exe_name(c).as_deref() == Some("sleep"))
+    {
+        if Instant::now() > deadline {
+            bail!("pod-init did not start `sleep` within {TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let memory = Memory {
+        rss_kib: status_kib(init, "VmRSS")?,
+        peak_kib: status_kib(init, "VmHWM")?,
+    };
+    // Dropping `running` kills the container.
+    drop(running);
+    Ok(memory)
+}
