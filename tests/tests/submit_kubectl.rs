@@ -134,7 +134,7 @@ fn submission_applies_the_secret_server_side_then_runs_runai_once() {
         "The job 'job-1' has been submitted successfully\n\nJob submitted. Handy commands:\nrunai describe job job-1\nrunai logs job-1\n\
          runai exec job-1 -it -- zsh\nrunai delete job job-1\n"
     );
-    assert!(run.stderr.contains(&format!("submit: Secret {SECRET} synced in namespace {NAMESPACE} (13 keys)")), "{run}");
+    assert!(run.stderr.contains(&format!("submit: synced the Secret {SECRET} in namespace {NAMESPACE} (13 keys)")), "{run}");
     for value in [WANDB, HF] {
         assert!(!run.stdout.contains(value) && !run.stderr.contains(value), "{value} shown: {run}");
     }

@@ -176,7 +176,7 @@ fn garbage_on_stdout_of_a_succeeding_kubectl_is_ignored() {
     env.install_script("kubectl", "#!/bin/sh\ncat >/dev/null\nhead -c 200000 /dev/urandom\nexit 0\n");
     let run = env.run(&["-n", "job"]);
     assert_eq!(run.code, Some(0), "{run}");
-    assert!(run.stderr.contains("submit: Secret ada-env synced in namespace runai-mlo-ada (10 keys)"), "{run}");
+    assert!(run.stderr.contains("submit: synced the Secret ada-env in namespace runai-mlo-ada (10 keys)"), "{run}");
     assert_eq!(env.runai_calls().len(), 1);
 }
 

@@ -72,7 +72,10 @@ pub fn run(cli: Cli, ctx: &Context) -> Result<Outcome> {
         return Ok(Outcome::Success);
     }
 
-    let env_path = github_key::expand_tilde(&cli.env_file.to_string_lossy(), ctx.home.as_deref());
+    let env_path = match cli.env_file.to_str() {
+        Some(p) if p.starts_with('~') => github_key::expand_tilde(p, ctx.home.as_deref()),
+        _ => cli.env_file.clone(),
+    };
     let mut env = EnvFile::load(&env_path)?;
     let mut secret_like: Vec<String> = DEFAULT_SECRET_KEYS.iter().map(|k| (*k).to_owned()).collect();
     secret_like.extend(env.get(keys::EXTRA_SECRET_KEYS).unwrap_or("").split(',').map(|k| k.trim().to_owned()));
@@ -188,7 +191,7 @@ fn sync_secret(manifest: Manifest, env: &EnvFile, timeout: std::time::Duration) 
             describe_status(done.status)
         ));
     }
-    say(&format!("Secret {name} synced in namespace {namespace} ({} keys)", keys.len()));
+    say(&format!("synced the Secret {name} in namespace {namespace} ({} keys)", keys.len()));
     Ok(())
 }
 
