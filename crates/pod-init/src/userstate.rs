@@ -38,7 +38,7 @@ pub fn prepare(cfg: &PodConfig, user: &Identity, ssh: &SshMaterial) {
                 tracing::warn!("{name}: {e}");
             }
         };
-        step("shell", shell_state(cfg));
+        step("shell", shell_state(cfg, Path::new(image::STAGE_DIR)));
         step("history", touch(&cfg.histfile(), 0o600).map(|d| d.into_iter().collect()));
         step("git config", touch(&cfg.git_config_global, 0o660).map(|d| d.into_iter().collect()));
         step("home links", home_links(cfg));
@@ -55,8 +55,10 @@ pub fn prepare(cfg: &PodConfig, user: &Identity, ssh: &SshMaterial) {
 }
 
 /// `ZDOTDIR` (`SCRATCH_HOME/.shell`) with oh-my-zsh and `.zshrc` from the
-/// image, copied once: afterwards they are the user's to change.
-fn shell_state(cfg: &PodConfig) -> io::Result<Vec<String>> {
+/// image's stage directory (`/docker`), copied once: afterwards they are the
+/// user's to change.
+fn shell_state(cfg: &PodConfig, stage: &Path) -> io::Result<Vec<String>> {
+    let staged = |constant: &str| stage.join(Path::new(constant).strip_prefix(image::STAGE_DIR).unwrap_or(Path::new(constant)));
     let mut done = Vec::new();
     let zdotdir = cfg.zdotdir();
     if !zdotdir.is_dir() {
@@ -65,34 +67,60 @@ fn shell_state(cfg: &PodConfig) -> io::Result<Vec<String>> {
     }
     let zshrc = zdotdir.join(".zshrc");
     if fs::symlink_metadata(&zshrc).is_err() {
-        match fs::read(image::STAGED_ZSHRC) {
+        let from = staged(image::STAGED_ZSHRC);
+        match fs::read(&from) {
             Ok(bytes) => {
                 write_via_temp(&zshrc, &bytes)?;
-                done.push(format!("copied {} to {}", image::STAGED_ZSHRC, zshrc.display()));
+                done.push(format!("copied {} to {}", from.display(), zshrc.display()));
             }
-            Err(e) => done.push(format!("{} not in the image ({e}); no .zshrc", image::STAGED_ZSHRC)),
+            Err(e) => done.push(format!("{} not in the image ({e}); no .zshrc", from.display())),
         }
     }
     let omz = cfg.oh_my_zsh();
+    remove_stale_partials(&zdotdir);
     if fs::symlink_metadata(&omz).is_err() {
-        let staged = Path::new(image::STAGED_OH_MY_ZSH);
-        if staged.is_dir() {
+        let from = staged(image::STAGED_OH_MY_ZSH);
+        if from.is_dir() {
             // Copied under a temporary name and renamed: a copy cut short by
             // a crash is redone next time instead of being kept half done.
-            let partial = zdotdir.join(format!(".oh-my-zsh.partial-{}", std::process::id()));
-            let _ = fs::remove_dir_all(&partial);
-            copy_tree(staged, &partial)?;
-            fs::rename(&partial, &omz)?;
-            done.push(format!("copied {} to {}", staged.display(), omz.display()));
+            // Random, not the pid: every pod-init is PID 1, and two pods of
+            // the same user may start at once on the same scratch.
+            let partial = zdotdir.join(format!("{PARTIAL_PREFIX}{}", sys::random_suffix()));
+            copy_tree(&from, &partial)?;
+            match fs::rename(&partial, &omz) {
+                Ok(()) => done.push(format!("copied {} to {}", from.display(), omz.display())),
+                // Another pod finished first: its copy is as good as ours.
+                Err(_) if omz.is_dir() => fs::remove_dir_all(&partial)?,
+                Err(e) => return Err(e),
+            }
         } else {
-            done.push(format!("{} not in the image; no oh-my-zsh", staged.display()));
+            done.push(format!("{} not in the image; no oh-my-zsh", from.display()));
         }
     }
     Ok(done)
 }
 
+/// The name of an oh-my-zsh copy in progress, before its random suffix.
+const PARTIAL_PREFIX: &str = ".oh-my-zsh.partial-";
+
+/// A copy in progress for this long was cut short (a copy takes seconds).
+const STALE_PARTIAL: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Removes copies cut short by a crash of an earlier start.
+fn remove_stale_partials(zdotdir: &Path) {
+    let Ok(entries) = fs::read_dir(zdotdir) else { return };
+    for entry in entries.flatten() {
+        let is_partial = entry.file_name().to_str().is_some_and(|n| n.starts_with(PARTIAL_PREFIX));
+        let old = entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| t.elapsed().is_ok_and(|age| age > STALE_PARTIAL));
+        if is_partial && old && fs::remove_dir_all(entry.path()).is_ok() {
+            tracing::info!("shell: removed {}, a copy cut short by an earlier start", entry.path().display());
+        }
+    }
+}
+
 fn write_via_temp(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let tmp = path.with_file_name(format!(".{}.tmp-{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("file"), std::process::id()));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = path.with_file_name(format!(".{name}.tmp-{}", sys::random_suffix()));
     fs::write(&tmp, bytes)?;
     fs::rename(&tmp, path)
 }
@@ -272,6 +300,37 @@ mod tests {
         fs::write(link.join("x"), "").unwrap();
         assert!(ensure_link(&link, &target).unwrap().unwrap().starts_with("kept"));
         assert!(link.join("x").exists());
+    }
+
+    #[test]
+    fn shell_files_are_copied_once_and_a_stale_partial_copy_is_removed() {
+        let stage = tempfile::tempdir().unwrap();
+        fs::write(stage.path().join(".zshrc"), "umask 007\n").unwrap();
+        fs::create_dir_all(stage.path().join("oh-my-zsh/lib")).unwrap();
+        fs::write(stage.path().join("oh-my-zsh/lib/git.zsh"), "# git\n").unwrap();
+        symlink("lib/git.zsh", stage.path().join("oh-my-zsh/link")).unwrap();
+        let scratch = tempfile::tempdir().unwrap();
+        let home = scratch.path().to_str().unwrap();
+        let cfg = crate::config::for_tests(&[("SCRATCH_HOME", home)]);
+        fs::create_dir(cfg.zdotdir()).unwrap();
+        let stale = cfg.zdotdir().join(format!("{PARTIAL_PREFIX}abcdef"));
+        fs::create_dir(&stale).unwrap();
+        let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        fs::File::open(&stale).unwrap().set_modified(hour_ago).unwrap();
+
+        let done = shell_state(&cfg, stage.path()).unwrap();
+        assert_eq!(done.len(), 2, "{done:?}");
+        assert!(!stale.exists(), "stale partial copy kept");
+        assert_eq!(fs::read_to_string(cfg.oh_my_zsh().join("lib/git.zsh")).unwrap(), "# git\n");
+        assert_eq!(fs::read_link(cfg.oh_my_zsh().join("link")).unwrap(), Path::new("lib/git.zsh"));
+        assert_eq!(fs::read_to_string(cfg.zdotdir().join(".zshrc")).unwrap(), "umask 007\n");
+        let names: Vec<_> = fs::read_dir(cfg.zdotdir()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names.len(), 2, "only .zshrc and oh-my-zsh: {names:?}");
+
+        // The user's edits survive the next start; nothing is copied again.
+        fs::write(cfg.zdotdir().join(".zshrc"), "mine\n").unwrap();
+        assert_eq!(shell_state(&cfg, stage.path()).unwrap(), Vec::<String>::new());
+        assert_eq!(fs::read_to_string(cfg.zdotdir().join(".zshrc")).unwrap(), "mine\n");
     }
 
     #[test]
