@@ -42,7 +42,7 @@ const DRY_RUN_STDERR: &str = "submit: dry run: would sync Secret runai-mlo-ada-e
 with keys: GIT_USER_EMAIL, GIT_USER_NAME, HF_TOKEN, K8S_NAMESPACE, LDAP_GID, LDAP_GROUPNAME, LDAP_UID, \
 LDAP_USERNAME, RUNAI_IMAGE, RUNAI_PROJECT, RUNAI_SECRET_NAME, SCRATCH_MOUNT_PATH, SCRATCH_PVC, \
 SSH_PRIVATE_KEY_B64, SSH_PUBLIC_KEY, WANDB_API_KEY
-submit: dry run: by running: kubectl apply --server-side --force-conflicts --field-manager=submit -f - (the manifest on stdin, not shown)
+submit: dry run: by running: kubectl apply --server-side --force-conflicts --field-manager=submit --request-timeout=60s -f - (the manifest on stdin, not shown)
 submit: dry run: the pod would run: cd ~/proj && source .venv/bin/activate && python train.py --lr '1e-3'
 ";
 
@@ -96,7 +96,7 @@ fn sync_only_dry_run_prints_the_kubectl_line() {
     let env = room();
     let run = env.run(&["--dry-run", "--sync-secret-only"]);
     assert_eq!(run.code, Some(0), "{run}");
-    assert_eq!(run.stdout, "kubectl apply --server-side --force-conflicts --field-manager=submit -f -\n");
+    assert_eq!(run.stdout, "kubectl apply --server-side --force-conflicts --field-manager=submit --request-timeout=60s -f -\n");
 }
 
 #[test]

@@ -257,18 +257,20 @@ fn runai_failure_passes_its_exit_code_through() {
 }
 
 #[test]
-fn hanging_kubectl_is_stopped_after_the_timeout() {
+fn silent_cluster_makes_kubectl_give_up_within_its_request_timeout() {
     let (env, server) = setup();
     server.set_patch_behaviour(PatchBehaviour::Stall);
     let start = Instant::now();
     let run = env.run(&["-n", "job-8", "--kubectl-timeout", "2s"]);
     let took = start.elapsed();
     assert_eq!(run.code, Some(1), "{run}");
-    assert_eq!(
-        run.stderr,
-        "submit: kubectl did not finish within 2s and was stopped: the cluster did not answer; \
-         check your connection and kubeconfig, or raise --kubectl-timeout\n"
+    // kubectl's own words, which vary with where its deadline hit.
+    let expected = format!(
+        "submit: kubectl could not apply the Secret {SECRET} in namespace {NAMESPACE} (exit status 1); \
+         nothing was submitted:\nUnable to connect to the server: "
     );
+    assert!(run.stderr.starts_with(&expected), "{run}");
+    assert_eq!(run.stderr.lines().count(), 2, "{run}");
     assert!(took < Duration::from_secs(20), "took {took:?}");
     assert!(env.runai_calls().is_empty());
     // No kubectl of ours is left running (the dispatcher's child included).
@@ -276,6 +278,30 @@ fn hanging_kubectl_is_stopped_after_the_timeout() {
     let config = env.home.join(".kube/config");
     let leftovers = processes_with_env(&format!("KUBECONFIG={}", config.display()));
     assert!(leftovers.is_empty(), "kubectl left running: {leftovers:?}");
+}
+
+#[test]
+fn hung_kubectl_process_is_killed_after_the_timeout_and_a_grace() {
+    let (mut env, server) = setup();
+    // A kubectl that never ends and never reads its stdin, with a child.
+    env.install_script("kubectl", "#!/bin/sh\nsleep 1000 &\nexec sleep 1000\n");
+    let mark = format!("NB_SUBMIT_TEST_MARK={}", env.root().display());
+    env.set_env("NB_SUBMIT_TEST_MARK", &env.root().display().to_string());
+    let start = Instant::now();
+    let run = env.run(&["-n", "job-9", "--kubectl-timeout", "1s"]);
+    let took = start.elapsed();
+    assert_eq!(run.code, Some(1), "{run}");
+    assert_eq!(
+        run.stderr,
+        "submit: kubectl did not finish within 6s and was stopped: the cluster did not answer; \
+         check your connection and kubeconfig, or raise --kubectl-timeout\n"
+    );
+    assert!(took >= Duration::from_secs(6) && took < Duration::from_secs(30), "took {took:?}");
+    assert!(server.requests().is_empty());
+    assert!(env.runai_calls().is_empty());
+    std::thread::sleep(Duration::from_millis(200));
+    let leftovers = processes_with_env(&mark);
+    assert!(leftovers.is_empty(), "left running: {leftovers:?}");
 }
 
 /// Processes whose environment holds `needle` (root can read every

@@ -7,6 +7,7 @@
 use std::ffi::OsString;
 use std::io::{self, Write as _};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Result, anyhow, bail};
 use clap::CommandFactory as _;
@@ -14,6 +15,7 @@ use common::env::DEFAULT_SECRET_KEYS;
 
 use crate::cli::Cli;
 use crate::config::EnvFile;
+use crate::duration::Seconds;
 use crate::invocation::{RunError, describe_status, find_on_path};
 use crate::kubectl::{self, KUBECTL};
 use crate::runai::{self, RUNAI};
@@ -108,7 +110,7 @@ pub fn run(cli: Cli, ctx: &Context) -> Result<Outcome> {
     let runai_cmd = spec.as_ref().map(runai::submit_command);
 
     if cli.dry {
-        return dry_run(manifest.as_ref(), spec.as_ref(), runai_cmd.as_ref());
+        return dry_run(manifest.as_ref(), spec.as_ref(), runai_cmd.as_ref(), kubectl_timeout);
     }
 
     // Check that both programs exist before the first one changes anything.
@@ -120,7 +122,7 @@ pub fn run(cli: Cli, ctx: &Context) -> Result<Outcome> {
     }
 
     if let Some(manifest) = manifest {
-        sync_secret(manifest, &env, kubectl_timeout.as_duration())?;
+        sync_secret(manifest, &env, kubectl_timeout)?;
     }
     let Some(runai_cmd) = runai_cmd else {
         print(&format!("Secret {} was updated in namespace {}.\n", target.name, target.namespace))?;
@@ -148,8 +150,13 @@ pub fn run(cli: Cli, ctx: &Context) -> Result<Outcome> {
 
 /// `--dry-run`: one pasteable line on stdout, the rest on stderr. The Secret
 /// is described by its key names only.
-fn dry_run(manifest: Option<&Manifest>, spec: Option<&runai::JobSpec>, runai_cmd: Option<&crate::invocation::Invocation>) -> Result<Outcome> {
-    let apply = kubectl::apply_secret_line();
+fn dry_run(
+    manifest: Option<&Manifest>,
+    spec: Option<&runai::JobSpec>,
+    runai_cmd: Option<&crate::invocation::Invocation>,
+    kubectl_timeout: Seconds,
+) -> Result<Outcome> {
+    let apply = kubectl::apply_secret_line(kubectl_timeout);
     match manifest {
         Some(m) => say(&format!(
             "dry run: would sync Secret {} in namespace {} with keys: {}\nsubmit: dry run: by running: {apply} (the manifest on stdin, not shown)",
@@ -172,9 +179,15 @@ fn dry_run(manifest: Option<&Manifest>, spec: Option<&runai::JobSpec>, runai_cmd
 
 /// Runs the server-side apply and turns its failure into a message that
 /// carries kubectl's own words, minus any secret value.
-fn sync_secret(manifest: Manifest, env: &EnvFile, timeout: std::time::Duration) -> Result<()> {
+/// How much longer than kubectl's own request timeout we wait before
+/// killing it: its requests are bounded, its start-up and the dispatcher's
+/// version probe are not.
+const KILL_GRACE: Duration = Duration::from_secs(5);
+
+fn sync_secret(manifest: Manifest, env: &EnvFile, timeout: Seconds) -> Result<()> {
     let (name, namespace, keys) = (manifest.name().to_owned(), manifest.namespace().to_owned(), manifest.keys().to_vec());
-    let done = kubectl::apply_secret(manifest).run_captured(timeout).map_err(|e| match e {
+    let inv = kubectl::apply_secret(manifest, timeout);
+    let done = inv.run_captured(timeout.as_duration() + KILL_GRACE).map_err(|e| match e {
         RunError::TimedOut { .. } => {
             anyhow!("{e}: the cluster did not answer; check your connection and kubeconfig, or raise --kubectl-timeout")
         }

@@ -7,7 +7,12 @@
 //! Secret it did not create. `--force-conflicts` takes over fields another
 //! manager (an older client-side apply) owns, so that removing a key from the
 //! `.env` removes it from the Secret.
+//!
+//! `--request-timeout` makes kubectl give up on a silent cluster by itself,
+//! so that it never outlives `submit` (after a Ctrl-C, say); `submit` also
+//! kills it a little later as a backstop (see `invocation::run_captured`).
 
+use crate::duration::Seconds;
 use crate::invocation::{Invocation, Sensitive};
 use crate::secret::Manifest;
 
@@ -17,24 +22,25 @@ pub const KUBECTL: &str = "kubectl";
 /// Our name in the Secret's `managedFields`.
 pub const FIELD_MANAGER: &str = "submit";
 
-fn apply_args() -> Vec<String> {
+fn apply_args(request_timeout: Seconds) -> Vec<String> {
     let field_manager = format!("--field-manager={FIELD_MANAGER}");
-    ["apply", "--server-side", "--force-conflicts", &field_manager, "-f", "-"]
+    let timeout = format!("--request-timeout={request_timeout}s");
+    ["apply", "--server-side", "--force-conflicts", &field_manager, &timeout, "-f", "-"]
         .iter()
         .map(|s| (*s).to_owned())
         .collect()
 }
 
 /// `kubectl apply --server-side ... -f -` with `manifest` on stdin.
-pub fn apply_secret(manifest: Manifest) -> Invocation {
-    let mut inv = Invocation::new(KUBECTL, apply_args());
+pub fn apply_secret(manifest: Manifest, request_timeout: Seconds) -> Invocation {
+    let mut inv = Invocation::new(KUBECTL, apply_args(request_timeout));
     inv.stdin = Some(Sensitive(manifest.into_bytes()));
     inv
 }
 
 /// The same command line without the manifest, for `--dry-run`.
-pub fn apply_secret_line() -> String {
-    Invocation::new(KUBECTL, apply_args()).to_string()
+pub fn apply_secret_line(request_timeout: Seconds) -> String {
+    Invocation::new(KUBECTL, apply_args(request_timeout)).to_string()
 }
 
 #[cfg(test)]
@@ -44,11 +50,12 @@ mod tests {
     #[test]
     fn server_side_apply_from_stdin() {
         let manifest = Manifest::build("s", "ns", [("A", "secret-value")]).unwrap();
-        let inv = apply_secret(manifest);
+        let inv = apply_secret(manifest, Seconds(60));
         assert_eq!(
             inv.to_string(),
-            "kubectl apply --server-side --force-conflicts --field-manager=submit -f -"
+            "kubectl apply --server-side --force-conflicts --field-manager=submit --request-timeout=60s -f -"
         );
+        assert_eq!(apply_secret_line(Seconds(60)), inv.to_string());
         let stdin = &inv.stdin.as_ref().unwrap().0;
         let json: serde_json::Value = serde_json::from_slice(stdin).unwrap();
         assert_eq!(json["metadata"]["name"], "s");
