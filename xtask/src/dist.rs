@@ -62,7 +62,12 @@ pub fn build_cmd() -> Cmd {
 fn ensure_musl_target() -> Result<()> {
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
     let sysroot = Cmd::new(rustc).args(["--print", "sysroot"]).read()?;
-    let lib = Path::new(sysroot.trim()).join("lib/rustlib").join(MUSL_TARGET).join("lib");
+    check_sysroot(Path::new(sysroot.trim()))
+}
+
+/// The musl standard library lives in `<sysroot>/lib/rustlib/<target>/lib`.
+fn check_sysroot(sysroot: &Path) -> Result<()> {
+    let lib = sysroot.join("lib/rustlib").join(MUSL_TARGET).join("lib");
     if !lib.is_dir() {
         bail!(
             "the Rust target {MUSL_TARGET} is not installed (no {}): run `rustup target add {MUSL_TARGET}`",
@@ -150,6 +155,19 @@ mod tests {
             line.ends_with(" build --release --target x86_64-unknown-linux-musl -p submit -p pod-init"),
             "{line}"
         );
+    }
+
+    #[test]
+    fn a_missing_musl_target_says_how_to_add_it() {
+        let err = check_sysroot(Path::new("/nonexistent/sysroot")).unwrap_err();
+        assert_eq!(
+            format!("{err:#}"),
+            "the Rust target x86_64-unknown-linux-musl is not installed \
+             (no /nonexistent/sysroot/lib/rustlib/x86_64-unknown-linux-musl/lib): \
+             run `rustup target add x86_64-unknown-linux-musl`"
+        );
+        // This machine has it (.ci/install-deps adds it).
+        assert!(ensure_musl_target().is_ok(), "{:?}", ensure_musl_target());
     }
 
     #[test]

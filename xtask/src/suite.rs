@@ -5,7 +5,8 @@
 //! builds the binaries through `dist` (the same code path as the release),
 //! (b) prepares the sandbox root filesystem with the sandbox's own script,
 //! which needs root, and (c) runs `cargo test --workspace --all-targets`
-//! with `NB_SUBMIT_BIN` and `NB_POD_INIT_BIN` pointing at the dist binaries.
+//! with `NB_SUBMIT_BIN` and `NB_POD_INIT_BIN` pointing at the dist binaries
+//! (`--no-fail-fast`, and any extra arguments passed on).
 //! Each command is printed before it runs.
 
 use std::path::PathBuf;
@@ -30,9 +31,11 @@ pub fn mkrootfs_cmd() -> Cmd {
 }
 
 /// `cargo test` over every package and target, with the dist binaries.
+/// `--no-fail-fast`: one run shows every failing test binary, not the
+/// first.
 pub fn cargo_test_cmd(dist: &Dist, extra: &[String]) -> Cmd {
     Cmd::cargo()
-        .args(["test", "--workspace", "--all-targets"])
+        .args(["test", "--workspace", "--all-targets", "--no-fail-fast"])
         .args(extra.iter().cloned())
         .env("NB_SUBMIT_BIN", dist.submit.display().to_string())
         .env("NB_POD_INIT_BIN", dist.pod_init.display().to_string())
@@ -66,6 +69,6 @@ mod tests {
             line.contains("NB_SUBMIT_BIN=/t/dist/submit NB_POD_INIT_BIN=/t/dist/pod-init "),
             "{line}"
         );
-        assert!(line.ends_with(" test --workspace --all-targets -- --nocapture"), "{line}");
+        assert!(line.ends_with(" test --workspace --all-targets --no-fail-fast -- --nocapture"), "{line}");
     }
 }
