@@ -75,6 +75,7 @@ fn dry_run_line_is_one_pasteable_command_the_runai_grammar_accepts() {
     assert_eq!(parsed.value("workers"), Some("2"));
     assert_eq!(parsed.value("backoff-limit"), Some("0"));
     assert!(!parsed.is_set("interactive"));
+    assert!(run.stderr.starts_with("submit: --workers makes this a distributed training job (--train is implied)\n"), "{run}");
 }
 
 #[test]
