@@ -179,10 +179,15 @@ impl Runner {
     }
 
     pub fn run(&self, cmd: &Cmd) -> Result<()> {
-        self.announce(&cmd.to_string());
         match self.mode {
-            Mode::Run => cmd.run(),
-            Mode::DryRun => Ok(()),
+            Mode::Run => {
+                eprintln!("$ {cmd}");
+                cmd.run()
+            }
+            Mode::DryRun => {
+                self.announce(&cmd.to_string());
+                Ok(())
+            }
         }
     }
 
@@ -190,7 +195,7 @@ impl Runner {
     /// would do, in the same place as the commands.
     pub fn announce(&self, line: &str) {
         match self.mode {
-            Mode::Run => eprintln!("$ {line}"),
+            Mode::Run => eprintln!("{line}"),
             Mode::DryRun => {
                 // A closed stdout (`| head`) is not worth failing over.
                 let _ = writeln!(std::io::stdout().lock(), "{line}");

@@ -129,6 +129,12 @@ fn bad_input_names_the_field_and_prints_no_command() {
 /// depend on whether a daemon happens to run.
 #[test]
 fn without_an_engine_it_says_so_and_suggests_dry_run() {
+    let client = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .any(|dir| dir.join("docker").is_file());
+    assert!(
+        client,
+        "this test needs the docker client (not an engine) on PATH: apt-get install docker.io, or any docker CLI"
+    );
     let out = xtask(&["image"], &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(text(&out.stdout), "");
@@ -136,4 +142,13 @@ fn without_an_engine_it_says_so_and_suggests_dry_run() {
     assert!(stderr.starts_with("xtask: no Docker engine is reachable (`docker info"), "{stderr}");
     assert!(stderr.contains("/nonexistent/docker.sock"), "{stderr}");
     assert!(stderr.trim_end().ends_with("or pass --dry-run to print the commands"), "{stderr}");
+}
+
+#[test]
+fn without_docker_at_all_it_says_so_and_suggests_dry_run() {
+    let out = xtask(&["image"], &[("PATH", "/nonexistent")]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.starts_with("xtask: cannot run docker ("), "{stderr}");
+    assert!(stderr.trim_end().ends_with("install Docker to build the image, or pass --dry-run to print the commands"), "{stderr}");
 }
