@@ -528,3 +528,19 @@ fn every_bad_name_or_id_stops_the_pod_naming_it() -> Result {
     assert_eq!(account_files(&sb)?, rootfs_account_files(&sb));
     Ok(())
 }
+
+#[test]
+fn a_researcher_with_the_seeds_uid_still_gets_scratch() -> Result {
+    let sb = Sandbox::new()?;
+    sb.prove_root_squash()?;
+    let key = key_pair();
+    // The seed's own owner starts a pod: the seed account is renamed to
+    // them, and scratch is still created with the seed's ids.
+    let out = sb.run(&pod(&["/bin/sh", "-c", "id -un; pwd"], nb_tests::sandbox::SEED_UID, LAB_GID, &key.0, &key.1))?;
+    out.assert_success();
+    assert_eq!(out.stdout, format!("ada\n{}\n", working_dir()), "{}", out.stderr);
+    assert!(out.stderr.contains(&format!("renamed user {SEED_USER} (uid 272000) to ada")), "{}", out.stderr);
+    let wd = working_dir();
+    assert_eq!(stat(&sb, std::slice::from_ref(&wd))?.get(&wd).map(String::as_str), Some("ada:MLO-unit 770 directory"));
+    Ok(())
+}

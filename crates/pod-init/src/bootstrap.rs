@@ -41,9 +41,11 @@ impl Env {
         Env { vars: std::env::vars_os().collect(), argv: std::env::args_os().skip(1).collect(), root: PathBuf::from("/") }
     }
 
-    /// The value of `name`, if set and valid UTF-8.
+    /// The value of `name`, if set. Bytes that are not UTF-8 become U+FFFD,
+    /// which validation then rejects: a mangled NB_USER must stop the pod,
+    /// not count as missing and run the command as root.
     pub fn lookup(&self, name: &str) -> Option<String> {
-        self.vars.iter().find(|(k, _)| k == name).and_then(|(_, v)| v.to_str()).map(str::to_owned)
+        self.vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.to_string_lossy().into_owned())
     }
 }
 
@@ -93,6 +95,9 @@ pub fn run(input: &Env) -> Result<Launch, BootstrapError> {
 
     let shell = mirror::pick_shell(&input.root);
     let files = EtcFiles::new(&input.root.join("etc"));
+    // The seed as the image defines it, before the edit: even if NB_USER or
+    // NB_UID collide with it, scratch is created with the ids that own it.
+    let seed = mirror::load(&files).ok().and_then(|before| scratch::identity_of(&before, &cfg.seed_user));
     let (accounts, changes) = mirror::mirror(&files, &cfg, shell)?;
     log_changes("accounts", &changes);
 
@@ -111,7 +116,7 @@ pub fn run(input: &Env) -> Result<Launch, BootstrapError> {
 
     let mut dirs = vec![cfg.scratch_home.clone(), cfg.working_dir.clone()];
     dirs.extend(cfg.hf_home.clone());
-    scratch::prepare(&cfg.seed_user, scratch::identity_of(&accounts, &cfg.seed_user), &dirs);
+    scratch::prepare(&cfg.seed_user, seed, &dirs);
 
     let user = scratch::identity_of(&accounts, &cfg.user).ok_or_else(|| BootstrapError::UserMissing(cfg.user.clone()))?;
     let private_key = cfg.ssh_private_key_b64.as_ref().and_then(|b64| match ssh::decode_private_key(&b64.0) {
@@ -173,6 +178,16 @@ mod tests {
         let err = run(&input(&vars, &["true"])).unwrap_err();
         assert_eq!(err.exit_code(), 1);
         assert!(err.to_string().contains("NB_UID=\"0\": must not be 0 (root)"), "{err}");
+    }
+
+    #[test]
+    fn a_name_that_is_not_utf8_is_invalid_not_missing() {
+        use std::os::unix::ffi::OsStringExt;
+        let mut env = input(&[("NB_UID", "5"), ("NB_GROUP", "g"), ("NB_GID", "5"), ("SCRATCH_HOME_ROOT", "/s"), ("WORKING_DIR", "/s")], &["true"]);
+        env.vars.push(("NB_USER".into(), OsString::from_vec(b"ad\xffa".to_vec())));
+        let err = run(&env).unwrap_err();
+        assert_eq!(err.exit_code(), 1);
+        assert!(err.to_string().contains("NB_USER=\"ad\u{fffd}a\": must not contain '\u{fffd}'"), "{err}");
     }
 
     #[test]

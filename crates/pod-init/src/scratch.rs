@@ -32,6 +32,12 @@ pub fn identity_of(accounts: &Accounts, name: &str) -> Option<Identity> {
 
 /// `mkdir -p dir` then mode 0770 if we own it and it differs. Logs.
 fn ensure_dir(dir: &Path, uid: u32) -> bool {
+    // The homes root is group-writable: another member could have put a
+    // symlink where this user's directory goes. Never chmod through it.
+    if fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink()) {
+        tracing::warn!("scratch: {} is a symbolic link; left alone", dir.display());
+        return false;
+    }
     let existed = dir.is_dir();
     if let Err(e) = DirBuilder::new().recursive(true).mode(MODE).create(dir) {
         tracing::warn!("scratch: cannot create {}: {e}", dir.display());
@@ -75,3 +81,28 @@ pub fn prepare(seed_name: &str, seed: Option<Identity>, dirs: &[PathBuf]) {
     }
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn creates_0770_and_refuses_to_chmod_through_a_symlink() {
+        let root = tempfile::tempdir().unwrap();
+        let me = crate::sys::getuid();
+        let dir = root.path().join("homes/ada/project");
+        assert!(ensure_dir(&dir, me));
+        assert_eq!(fs::metadata(&dir).unwrap().mode() & 0o7777, MODE);
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(ensure_dir(&dir, me), "existing directory of ours: mode fixed");
+        assert_eq!(fs::metadata(&dir).unwrap().mode() & 0o7777, MODE);
+
+        let elsewhere = root.path().join("elsewhere");
+        fs::create_dir(&elsewhere).unwrap();
+        fs::set_permissions(&elsewhere, fs::Permissions::from_mode(0o700)).unwrap();
+        let planted = root.path().join("homes/bob");
+        std::os::unix::fs::symlink(&elsewhere, &planted).unwrap();
+        assert!(!ensure_dir(&planted, me));
+        assert_eq!(fs::metadata(&elsewhere).unwrap().mode() & 0o7777, 0o700, "target chmodded");
+    }
+}
