@@ -223,19 +223,9 @@ mod tests {
             ("shadow", "root:*:19000:0:99999:7:::\nplaceholder:!:19000:0:99999:7:::\n", 0o640),
             ("gshadow", "root:*::\nsudo:*::placeholder\nplaceholder:!::\n", 0o640),
         ];
-        let exe = std::env::current_exe().unwrap();
         for n in ["gshadow", "group", "shadow", "passwd"] {
             let dir = etc_with(&PLACEHOLDER);
-            let status = std::process::Command::new(&exe)
-                .args(["--exact", "mirror::tests::crash_child", "--test-threads=1", "--quiet"])
-                .env(crate::failpoint::VAR, format!("{n}:renamed"))
-                .env(CRASH_ETC, dir.path())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .status()
-                .unwrap();
-            use std::os::unix::process::ExitStatusExt;
-            assert_eq!(status.signal(), Some(libc::SIGKILL), "{n}:renamed");
+            crash_at(&format!("{n}:renamed"), dir.path());
             mirror(&EtcFiles::new(dir.path()), &config("ada", "177449"), "/bin/zsh").unwrap();
             let all: String = ["passwd", "group", "shadow", "gshadow"].iter().map(|f| fs::read_to_string(dir.path().join(f)).unwrap()).collect();
             assert!(!all.contains("placeholder:") && !all.contains(",placeholder") && !all.contains(":placeholder"), "after a crash at {n}:renamed:\n{all}");
@@ -282,6 +272,21 @@ mod tests {
         assert!(accounts.passwd.get("ada").is_some());
     }
 
+    /// Runs [`crash_child`] on `dir` in a new process (this test binary) that
+    /// must die by SIGKILL at `step`.
+    fn crash_at(step: &str, dir: &Path) {
+        use std::os::unix::process::ExitStatusExt;
+        let status = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "mirror::tests::crash_child", "--test-threads=1", "--quiet"])
+            .env(crate::failpoint::VAR, step)
+            .env(CRASH_ETC, dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert_eq!(status.signal(), Some(libc::SIGKILL), "step {step}: the child was not killed there");
+    }
+
     /// The hash is salted at random: compare shadow with it blanked.
     fn normalized(name: &str, bytes: &[u8]) -> String {
         let text = String::from_utf8_lossy(bytes).into_owned();
@@ -316,19 +321,9 @@ mod tests {
                 steps.push(format!("{f}:renamed"));
             }
         }
-        let exe = std::env::current_exe().unwrap();
         for step in &steps {
             let dir = etc_with(&DEBIAN);
-            let status = std::process::Command::new(&exe)
-                .args(["--exact", "mirror::tests::crash_child", "--test-threads=1", "--quiet"])
-                .env(crate::failpoint::VAR, step)
-                .env(CRASH_ETC, dir.path())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .status()
-                .unwrap();
-            use std::os::unix::process::ExitStatusExt;
-            assert_eq!(status.signal(), Some(libc::SIGKILL), "step {step}: the child was not killed there");
+            crash_at(step, dir.path());
             for (i, n) in names.iter().enumerate() {
                 let now = normalized(n, &fs::read(dir.path().join(n)).unwrap());
                 assert!(now == old[i] || now == new[i], "step {step}: {n} is neither old nor new:\n{now}");
