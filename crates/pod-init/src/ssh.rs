@@ -30,7 +30,7 @@ pub fn decode_private_key(b64: &str) -> Result<String, KeyError> {
     let compact: String = b64.chars().filter(|c| !c.is_ascii_whitespace()).collect();
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(compact.as_bytes())
-        .map_err(|e| KeyError::Base64(e.to_string()))?;
+        .map_err(|e| KeyError::Base64(describe(&e)))?;
     let text = String::from_utf8(bytes).map_err(|_| KeyError::NotText)?;
     let mut key = text_file(&text);
     if !key.contains("-----BEGIN ") || !key.contains("PRIVATE KEY-----") {
@@ -38,6 +38,17 @@ pub fn decode_private_key(b64: &str) -> Result<String, KeyError> {
         return Err(KeyError::NotAKey);
     }
     Ok(key)
+}
+
+/// The decoding error without the offending byte: it is a byte of the key.
+fn describe(e: &base64::DecodeError) -> String {
+    use base64::DecodeError::*;
+    match e {
+        InvalidByte(offset, _) => format!("a character outside base64 at offset {offset}, whitespace ignored"),
+        InvalidLength(_) => "wrong length, truncated?".to_owned(),
+        InvalidLastSymbol(offset, _) => format!("invalid last character at offset {offset}, truncated?"),
+        InvalidPadding => "wrong '=' padding".to_owned(),
+    }
 }
 
 /// Text for a file ssh reads: no CR, ends with a newline.
@@ -199,7 +210,8 @@ mod tests {
 
     #[test]
     fn bad_key_values_are_named() {
-        assert!(matches!(decode_private_key("not base64!"), Err(KeyError::Base64(_))));
+        let err = decode_private_key("c2Vj!mV0").unwrap_err();
+        assert_eq!(err.to_string(), "SSH_PRIVATE_KEY_B64: not valid base64 (a character outside base64 at offset 4, whitespace ignored)");
         assert_eq!(decode_private_key(&STANDARD.encode([0xff, 0xfe])), Err(KeyError::NotText));
         assert_eq!(decode_private_key(&STANDARD.encode("hello")), Err(KeyError::NotAKey));
         assert!(KeyError::NotAKey.to_string().starts_with("SSH_PRIVATE_KEY_B64: "));
