@@ -202,6 +202,9 @@ fn first_start_mirrors_the_identity_and_runs_the_command_as_the_user() -> Result
         format!("{sh}/.cache/uv"),
         format!("{sh}/.uv"),
         format!("{sh}/.vscode"),
+        format!("{sh}/.vscode-server"),
+        format!("{sh}/.cursor"),
+        format!("{sh}/.cursor-server"),
     ])?;
     let want = [
         (HOME.to_owned(), "ada:MLO-unit 700 directory"),
@@ -225,6 +228,9 @@ fn first_start_mirrors_the_identity_and_runs_the_command_as_the_user() -> Result
         (format!("{sh}/.cache/uv"), "ada:MLO-unit 770 directory"),
         (format!("{sh}/.uv"), "ada:MLO-unit 770 directory"),
         (format!("{sh}/.vscode"), "ada:MLO-unit 770 directory"),
+        (format!("{sh}/.vscode-server"), "ada:MLO-unit 770 directory"),
+        (format!("{sh}/.cursor"), "ada:MLO-unit 770 directory"),
+        (format!("{sh}/.cursor-server"), "ada:MLO-unit 770 directory"),
     ];
     for (path, expected) in want {
         assert_eq!(modes.get(&path).map(String::as_str), Some(expected), "{path}");
