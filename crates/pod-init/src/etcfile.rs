@@ -215,9 +215,10 @@ pub fn check_replaceable(path: &Path) -> Result<(), EtcError> {
     if sys::read_only_fs(dir).map_err(io_err(dir, "statvfs"))? {
         return Err(EtcError::NotReplaceable { path: path.to_owned(), reason: "read-only file system" });
     }
-    let dir_meta = fs::metadata(dir).map_err(io_err(dir, "stat"))?;
+    // Not st_dev: on overlayfs a file may report its layer's device while
+    // the directory reports the overlay's. mountinfo lists bind mounts.
     match fs::symlink_metadata(path) {
-        Ok(m) if m.dev() != dir_meta.dev() || sys::is_mount_point(path) => {
+        Ok(_) if sys::is_mount_point(path) => {
             Err(EtcError::NotReplaceable { path: path.to_owned(), reason: "it is a mount point (bind-mounted?)" })
         }
         Ok(m) if m.file_type().is_symlink() => {

@@ -46,8 +46,9 @@ pub fn read_only_fs(dir: &Path) -> io::Result<bool> {
     Ok(st.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY))
 }
 
-/// Whether `path` is itself a mount point (a bind-mounted file keeps the
-/// device of its source, so comparing `st_dev` is not enough).
+/// Whether `path` is itself a mount point, as /proc/self/mountinfo lists
+/// them (a bind-mounted file keeps the device of its source, so `st_dev`
+/// cannot tell). `path` must be absolute as this process sees it.
 pub fn is_mount_point(path: &Path) -> bool {
     let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
         return false;
