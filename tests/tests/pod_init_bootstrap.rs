@@ -550,3 +550,16 @@ fn a_researcher_with_the_seeds_uid_still_gets_scratch() -> Result {
     assert_eq!(stat(&sb, std::slice::from_ref(&wd))?.get(&wd).map(String::as_str), Some("ada:MLO-unit 770 directory"));
     Ok(())
 }
+
+#[test]
+fn a_root_owned_home_with_a_stale_zshrc_is_handed_over_and_linked() -> Result {
+    let sb = Sandbox::new()?;
+    sb.prove_root_squash()?;
+    let key = key_pair();
+    let out = sb.run(&ada_pod_after("mkdir -p /home/ada && echo stale > /home/ada/.zshrc", "readlink ~/.zshrc", &key))?;
+    out.assert_success();
+    assert_eq!(out.stdout, format!("{}/.shell/.zshrc\n", scratch_home()), "{}", out.stderr);
+    assert!(out.stderr.contains("home: chowned /home/ada from 0:0 to 177449:83070"), "{}", out.stderr);
+    assert_eq!(stat(&sb, &[HOME.to_owned()])?.get(HOME).map(String::as_str), Some("ada:MLO-unit 755 directory"));
+    Ok(())
+}
