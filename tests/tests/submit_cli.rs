@@ -24,7 +24,7 @@ const DRY_RUN_STDOUT: &str = "runai submit --name demo-job --project mlo-ada \
 --environment HOME=/home/ada --environment NB_USER=ada --environment NB_UID=123456 \
 --environment NB_GROUP=MLO-unit --environment NB_GID=83070 --environment WORKING_DIR=/mloscratch/homes/ada \
 --environment SCRATCH_HOME=/mloscratch/homes/ada --environment SCRATCH_HOME_ROOT=/mloscratch/homes \
---environment EPFML_LDAP=ada --environment HF_HOME=/mloscratch/hf_cache --environment UV_PYTHON=3.11 \
+--environment EPFML_LDAP=ada --environment HF_HOME=/mloscratch/hf_cache --environment UV_PYTHON_VERSION=3.11 \
 --environment TZ=Europe/Zurich --environment GIT_CONFIG_GLOBAL=/mloscratch/homes/ada/.gitconfig \
 --environment UV_CACHE_DIR=/mloscratch/homes/ada/.cache/uv \
 --environment UV_PYTHON_INSTALL_DIR=/mloscratch/homes/ada/.uv \
@@ -223,4 +223,67 @@ fn usage_errors_exit_1_and_help_exits_0() {
     for flag in ["--exp-folder", "--backofflimit", "--dry", "--node-type", "--kubectl-timeout"] {
         assert!(run.stdout.contains(flag), "{flag} missing from --help");
     }
+}
+
+/// A `.env` written for the Python wrapper, filled in and with the
+/// template's trailing `# TODO` comments still on its lines, works as it is
+/// and gives the pod what the wrapper gave it: GITHUB_TOKEN from the Secret,
+/// UV_PYTHON_VERSION under that name, and the file's WORKING_DIR as the
+/// persistent home too.
+#[test]
+fn a_file_written_for_the_wrapper_works_unchanged() {
+    const WRAPPER_ENV: &str = "\
+# my settings for the old csub.py
+LDAP_USERNAME=ada # TODO: your Gaspar name
+LDAP_UID=123456 # TODO: id -u
+LDAP_GROUPNAME=MLO-unit
+LDAP_GID=83070
+RUNAI_PROJECT=mlo-ada # TODO
+K8S_NAMESPACE=runai-mlo-ada # TODO
+RUNAI_IMAGE=ic-registry.epfl.ch/mlo/mlo-base:uv1
+RUNAI_SECRET_NAME=runai-mlo-ada-env # TODO
+SCRATCH_PVC=mlo-scratch
+SCRATCH_MOUNT_PATH=/mloscratch
+SCRATCH_HOME_ROOT=/mloscratch/homes
+WORKING_DIR=/mloscratch/homes/ada/thesis # TODO
+HF_HOME=/mloscratch/hf_cache
+UV_PYTHON_VERSION=3.11
+TZ=Europe/Zurich
+WANDB_API_KEY= # TODO: optional
+HF_TOKEN=hf_not_real # TODO: optional
+SSH_PRIVATE_KEY_B64=c2VlZAo=
+SSH_PUBLIC_KEY='ssh-ed25519 AAAAnotreal ada'
+SSH_KNOWN_HOSTS=
+GIT_USER_NAME= # TODO: optional
+GIT_USER_EMAIL= # TODO: optional
+GITHUB_TOKEN=ghp_not_real # TODO: optional
+EXTRA_SECRET_KEYS=
+";
+    let env = room();
+    env.write_env(WRAPPER_ENV);
+    let run = env.run(&["--dry", "-n", "thesis-1"]);
+    assert_eq!(run.code, Some(0), "{run}");
+    let words = shlex::split(run.stdout.trim_end()).unwrap_or_else(|| panic!("not shell words: {run}"));
+    let parsed = runai_grammar::parse(&words[1..]).unwrap_or_else(|e| panic!("{e}\n{run}"));
+    let environment = parsed.values("environment");
+    for expected in [
+        "WORKING_DIR=/mloscratch/homes/ada/thesis",
+        "SCRATCH_HOME=/mloscratch/homes/ada/thesis",
+        "GIT_CONFIG_GLOBAL=/mloscratch/homes/ada/thesis/.gitconfig",
+        "UV_PYTHON_VERSION=3.11",
+        "GITHUB_TOKEN=SECRET:runai-mlo-ada-env,GITHUB_TOKEN",
+        "HF_TOKEN=SECRET:runai-mlo-ada-env,HF_TOKEN",
+    ] {
+        assert!(environment.contains(&expected), "{expected} missing: {environment:?}");
+    }
+    // A key left empty behind its comment is empty, not the comment.
+    assert!(!environment.iter().any(|e| e.starts_with("WANDB_API_KEY=") || e.starts_with("GIT_USER_NAME=")), "{environment:?}");
+    assert!(!environment.iter().any(|e| e.starts_with("UV_PYTHON=")), "{environment:?}");
+    assert_eq!(parsed.value("project"), Some("mlo-ada"));
+
+    // The unfilled template stops at its first placeholder, by name.
+    env.write_env("# copy me\nLDAP_USERNAME=<you> # TODO: your Gaspar name\nLDAP_UID=00000 # TODO\n");
+    let run = env.run(&["--dry"]);
+    assert_eq!(run.code, Some(1), "{run}");
+    assert_eq!(run.stderr, "submit: .env:2: fill in LDAP_USERNAME: it still holds the template placeholder \"<you>\"\n");
 }

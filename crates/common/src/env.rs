@@ -30,9 +30,10 @@ impl EnvVars {
     /// scratch. Set by `submit` (default `<SCRATCH_MOUNT_PATH>/homes`); read
     /// by `pod-init`. Required.
     pub const SCRATCH_HOME_ROOT: &'static str = "SCRATCH_HOME_ROOT";
-    /// The researcher's persistent home on scratch. Set by `submit` (default
+    /// The researcher's persistent home on scratch. Set by `submit` (default:
+    /// the `.env`'s `WORKING_DIR` when it sets one, as the wrapper did, else
     /// `<SCRATCH_HOME_ROOT>/<NB_USER>`); read by `pod-init`, which falls back
-    /// to the same default when it is unset.
+    /// to `<SCRATCH_HOME_ROOT>/<NB_USER>` when it is unset.
     pub const SCRATCH_HOME: &'static str = "SCRATCH_HOME";
     /// The shared Hugging Face cache. Set by `submit` (default
     /// `<SCRATCH_MOUNT_PATH>/hf_cache`); read by `pod-init`, which creates it
@@ -48,9 +49,15 @@ impl EnvVars {
     /// Where uv installs Python toolchains. Set by `submit` (default
     /// `<SCRATCH_HOME>/.uv`); `pod-init` creates it; read by uv.
     pub const UV_PYTHON_INSTALL_DIR: &'static str = "UV_PYTHON_INSTALL_DIR";
-    /// The Python version uv picks by default. Set by `submit` from
-    /// `UV_PYTHON_VERSION` (default 3.11); read by uv only.
+    /// The Python uv uses for every command, ahead of a project's
+    /// `.python-version`. Not set by `submit` (the wrapper never set it, and
+    /// forcing one version breaks projects pinned to another); a user may set
+    /// it. Read by uv only.
     pub const UV_PYTHON: &'static str = "UV_PYTHON";
+    /// The Python version named by the `.env`'s `UV_PYTHON_VERSION` (default
+    /// 3.11). Set by `submit` under this name, as the wrapper did, for the
+    /// user's scripts; uv itself does not read it.
+    pub const UV_PYTHON_VERSION: &'static str = "UV_PYTHON_VERSION";
     /// The account that owns the scratch root and creates directories there
     /// (root is squashed on NFS). Set by the image; read by `pod-init`.
     /// Default [`DEFAULT_SCRATCH_SEED_USER`].
@@ -106,9 +113,10 @@ pub const REQUIRED_POD_VARS: [&str; 6] = [
 
 /// The keys `submit` syncs into the Secret and exposes to the pod by
 /// reference, whenever the `.env` gives them a non-empty value.
-pub const DEFAULT_SECRET_KEYS: [&str; 7] = [
+pub const DEFAULT_SECRET_KEYS: [&str; 8] = [
     "WANDB_API_KEY",
     "HF_TOKEN",
+    "GITHUB_TOKEN",
     EnvVars::SSH_PRIVATE_KEY_B64,
     EnvVars::SSH_PUBLIC_KEY,
     EnvVars::SSH_KNOWN_HOSTS,

@@ -214,8 +214,17 @@ pub fn job_spec(
     let mount = pod_path(env, keys::SCRATCH_MOUNT_PATH, || pod_env::DEFAULT_SCRATCH_MOUNT_PATH.to_owned())?;
     let mount_base = mount.trim_end_matches('/').to_owned();
     let root = pod_path(env, keys::SCRATCH_HOME_ROOT, || format!("{mount_base}/homes"))?;
-    let scratch_home = pod_path(env, keys::SCRATCH_HOME, || pod_env::default_scratch_home(&root, user))?;
-    let working_dir = pod_path(env, keys::WORKING_DIR, || scratch_home.clone())?;
+    // As in the wrapper, a WORKING_DIR of the file is also the persistent
+    // home (shell history, uv, git config) unless SCRATCH_HOME says
+    // otherwise, so that state stays where earlier jobs left it.
+    let configured_working_dir = match env.get(keys::WORKING_DIR) {
+        Some(_) => Some(pod_path(env, keys::WORKING_DIR, String::new)?),
+        None => None,
+    };
+    let scratch_home = pod_path(env, keys::SCRATCH_HOME, || {
+        configured_working_dir.clone().unwrap_or_else(|| pod_env::default_scratch_home(&root, user))
+    })?;
+    let working_dir = configured_working_dir.unwrap_or_else(|| scratch_home.clone());
     let hf_home = pod_path(env, keys::HF_HOME, || format!("{mount_base}/hf_cache"))?;
     let uv_python = env.get(keys::UV_PYTHON_VERSION).unwrap_or(keys::DEFAULT_UV_PYTHON_VERSION);
     let tz = env.get(keys::TZ).unwrap_or(keys::DEFAULT_TZ);
@@ -236,7 +245,7 @@ pub fn job_spec(
         (EnvVars::SCRATCH_HOME_ROOT, root),
         (EnvVars::EPFML_LDAP, user.to_owned()),
         (EnvVars::HF_HOME, hf_home),
-        (EnvVars::UV_PYTHON, uv_python.to_owned()),
+        (EnvVars::UV_PYTHON_VERSION, uv_python.to_owned()),
         (EnvVars::TZ, tz.to_owned()),
         (EnvVars::GIT_CONFIG_GLOBAL, format!("{home}/.gitconfig")),
         (EnvVars::UV_CACHE_DIR, format!("{home}/.cache/uv")),
@@ -332,11 +341,33 @@ mod tests {
         assert_eq!(env_of(&spec, "SCRATCH_HOME"), "/mloscratch/homes/ada");
         assert_eq!(env_of(&spec, "WORKING_DIR"), "/mloscratch/homes/ada");
         assert_eq!(env_of(&spec, "HF_HOME"), "/mloscratch/hf_cache");
-        assert_eq!(env_of(&spec, "UV_PYTHON"), "3.11");
+        assert_eq!(env_of(&spec, "UV_PYTHON_VERSION"), "3.11");
+        // uv's own variable would override every project's .python-version.
+        assert!(spec.literal_env.iter().all(|(k, _)| k != "UV_PYTHON"));
         assert_eq!(env_of(&spec, "TZ"), "Europe/Zurich");
         assert_eq!(env_of(&spec, "GIT_CONFIG_GLOBAL"), "/mloscratch/homes/ada/.gitconfig");
         assert_eq!(env_of(&spec, "UV_CACHE_DIR"), "/mloscratch/homes/ada/.cache/uv");
         assert_eq!(spec.secret_keys, ["HF_TOKEN"]);
+    }
+
+    #[test]
+    fn working_dir_of_the_file_is_also_the_scratch_home_as_in_the_wrapper() {
+        let spec = build(&[], "WORKING_DIR=/mloscratch/homes/ada/proj\n").unwrap();
+        assert_eq!(env_of(&spec, "WORKING_DIR"), "/mloscratch/homes/ada/proj");
+        assert_eq!(env_of(&spec, "SCRATCH_HOME"), "/mloscratch/homes/ada/proj");
+        assert_eq!(env_of(&spec, "GIT_CONFIG_GLOBAL"), "/mloscratch/homes/ada/proj/.gitconfig");
+        assert_eq!(env_of(&spec, "UV_PYTHON_INSTALL_DIR"), "/mloscratch/homes/ada/proj/.uv");
+        let spec = build(&[], "WORKING_DIR=/mloscratch/homes/ada/proj\nSCRATCH_HOME=/mloscratch/homes/ada\n").unwrap();
+        assert_eq!(env_of(&spec, "WORKING_DIR"), "/mloscratch/homes/ada/proj");
+        assert_eq!(env_of(&spec, "SCRATCH_HOME"), "/mloscratch/homes/ada");
+        let err = build(&[], "WORKING_DIR=proj\n").unwrap_err();
+        assert_eq!(err.to_string(), "t.env:11: WORKING_DIR=\"proj\": must be an absolute path in the pod");
+    }
+
+    #[test]
+    fn github_token_is_a_default_secret_key_as_in_the_wrapper() {
+        let spec = build(&[], "GITHUB_TOKEN=ghp_x\n").unwrap();
+        assert_eq!(spec.secret_keys, ["GITHUB_TOKEN", "HF_TOKEN"]);
     }
 
     #[test]
