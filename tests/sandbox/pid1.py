@@ -15,7 +15,6 @@ setuid-root CMD still gains euid 0.
 """
 
 import ctypes
-import ctypes.util
 import errno
 import os
 import select
@@ -30,8 +29,11 @@ MS_NOEXEC = 0x8
 MS_REC = 0x4000
 MS_PRIVATE = 1 << 18
 PR_SET_PDEATHSIG = 1
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+# By soname: find_library() would run `ldconfig -p` in a child process (slow,
+# and pid1.py must have no child but PID 1).
+libc = ctypes.CDLL("libc.so.6", use_errno=True)
 
 
 def check(rc, what):
@@ -95,11 +97,30 @@ def child(root, user, env, cmd, parent_alive):
     except OSError as e:
         print(f"pid1: {e}", file=sys.stderr)
         os._exit(125)
-    try:
-        os.execvpe(cmd[0], cmd, env)
-    except OSError as e:
-        print(f"pid1: cannot run {cmd[0]}: {e.strerror}", file=sys.stderr)
-        os._exit(127 if e.errno == errno.ENOENT else 126)
+    err = exec_in_path(cmd, env)
+    print(f"pid1: cannot run {cmd[0]}: {os.strerror(err)}", file=sys.stderr)
+    os._exit(127 if err == errno.ENOENT else 126)
+
+
+def exec_in_path(cmd, env):
+    """execvp(3) by hand; returns the errno if nothing could be executed.
+
+    Not os.execvpe: it imports a module lazily, which fails after the chroot
+    (the rootfs has no Python library).
+    """
+    name = cmd[0]
+    dirs = [""] if "/" in name else env.get("PATH", DEFAULT_PATH).split(":")
+    err = errno.ENOENT
+    for d in dirs:
+        path = os.path.join(d, name) if d else name
+        try:
+            os.execve(path, cmd, env)
+        except OSError as e:
+            # Like execvp: any other problem (EACCES, ENOEXEC) is reported
+            # over "not found".
+            if e.errno != errno.ENOENT:
+                err = e.errno
+    return err
 
 
 def main(argv):

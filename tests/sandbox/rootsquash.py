@@ -26,12 +26,13 @@ Design notes, each the reason for a choice below:
 """
 
 import ctypes
-import ctypes.util
 import errno
 import os
 import sys
 
-from fusepy import FUSE, FuseOSError, Operations, fuse_get_context
+# fusepy finds libfuse with find_library() (see libc below) unless told.
+os.environ.setdefault("FUSE_LIBRARY_PATH", "libfuse.so.2")
+from fusepy import FUSE, FuseOSError, Operations, fuse_get_context  # noqa: E402
 
 NOBODY = 65534
 UTIME_NOW = (1 << 30) - 1
@@ -39,7 +40,9 @@ UTIME_OMIT = (1 << 30) - 2
 AT_FDCWD = -100
 AT_SYMLINK_NOFOLLOW = 0x100
 
-libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+# By soname: ctypes.util.find_library() runs `ldconfig -p`, a fork+exec that
+# would add tens of milliseconds to every container start.
+libc = ctypes.CDLL("libc.so.6", use_errno=True)
 
 
 class Timespec(ctypes.Structure):

@@ -621,14 +621,20 @@ impl Running {
         let launcher = self.child.id();
         let until = Instant::now() + Duration::from_secs(10);
         while Instant::now() < until {
-            // The launcher's pid1.py child, then its only child: PID 1.
+            // The launcher's pid1.py child, then its child: PID 1.
             let launcher_child = children(launcher).into_iter().find(|&p| cmdline(p).contains("pid1.py"));
             if let Some(parent) = launcher_child {
-                if let Some(&init) = children(parent).first() {
-                    // Until it execs, the child is still python (setting up).
-                    if exe(init).is_some() && exe(init) != exe(parent) {
-                        return Ok(Pid::from_raw(init as i32));
-                    }
+                // PID 1 is the child in another PID namespace, once it has
+                // exec'd (until then it is still python, setting up; while
+                // exec is under way its cmdline is still empty).
+                let init = children(parent).into_iter().find(|&c| {
+                    pid_ns(c).is_some()
+                        && pid_ns(c) != pid_ns(parent)
+                        && exe(c) != exe(parent)
+                        && !cmdline(c).is_empty()
+                });
+                if let Some(init) = init {
+                    return Ok(Pid::from_raw(init as i32));
                 }
             }
             if !self.is_running() {
@@ -773,6 +779,10 @@ fn cmdline(pid: u32) -> String {
     String::from_utf8_lossy(&raw).replace('\0', " ")
 }
 
+fn pid_ns(pid: u32) -> Option<PathBuf> {
+    fs::read_link(format!("/proc/{pid}/ns/pid")).ok()
+}
+
 fn exe(pid: u32) -> Option<PathBuf> {
     fs::read_link(format!("/proc/{pid}/exe")).ok()
 }
@@ -797,7 +807,7 @@ impl BusyboxRoot {
         &self.root
     }
 
-    /// Run `binary` (a host file, copied to `/bin/under-test`) as PID 1 with
+    /// Run `binary` (a host file, copied to `/under-test/<its name>`) as PID 1 with
     /// `args`, as root, with a fresh upper layer and an empty scratch.
     pub fn run(&self, binary: &Path, args: &[&str]) -> Result<Output> {
         let runs = sandbox_dir().join("runs");
@@ -808,11 +818,15 @@ impl BusyboxRoot {
             .map_err(io_err("cannot create a directory in", &runs))?;
         let scratch = dir.path().join("scratch");
         fs::create_dir_all(&scratch).map_err(io_err("cannot create", &scratch))?;
-        let argv = std::iter::once("/bin/under-test").chain(args.iter().copied());
+        // Under its own file name: a multi-call binary (busybox) looks at
+        // argv[0] to pick what to be.
+        let name = binary.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let target = format!("/under-test/{name}");
+        let argv = std::iter::once(target.as_str()).chain(args.iter().copied());
         let spec = RunSpec::new(argv)
             .env("PATH", "/bin:/sbin")
             .bind_scratch()
-            .install(binary, "/bin/under-test", 0o755);
+            .install(binary, target.as_str(), 0o755);
         let mut cmd = spec.command(&self.root, &dir.path().join("state"), &scratch)?;
         Running::start(&mut cmd, &spec)?.wait()
     }

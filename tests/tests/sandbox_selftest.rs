@@ -17,9 +17,10 @@ use nix::sys::signal::Signal;
 
 type Result = std::result::Result<(), Error>;
 
+/// (uid, gid, permission bits) of a host path; (0, 0, 0) when missing, which
+/// no assertion below expects.
 fn owner(path: &Path) -> (u32, u32, u32) {
-    let meta = fs::symlink_metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    (meta.uid(), meta.gid(), meta.mode() & 0o7777)
+    fs::symlink_metadata(path).map_or((0, 0, 0), |m| (m.uid(), m.gid(), m.mode() & 0o7777))
 }
 
 /// Host processes whose command line mentions `needle` (a sandbox path or a
@@ -107,7 +108,7 @@ fn root_is_squashed_on_scratch_as_on_nfs() -> Result {
 
     // With a bind mount instead, root is root (the passthrough case).
     sb.run(&RunSpec::sh("mkdir /scratch/homes/by-root").bind_scratch())?.assert_success();
-    assert_eq!(owner(&sb.scratch_path("homes/by-root")).0, 0);
+    assert_eq!(owner(&sb.scratch_path("homes/by-root")), (0, 0, 0o755));
     Ok(())
 }
 
@@ -197,7 +198,9 @@ fn sigterm_from_the_host_reaches_pid_1() -> Result {
 fn sigkill_from_the_host_gives_137() -> Result {
     let sb = Sandbox::new()?;
     let running = sb.spawn(&RunSpec::new(["sleep", "1000"]))?;
-    running.init_host_pid()?;
+    let init = running.init_host_pid()?;
+    let cmdline = fs::read(format!("/proc/{init}/cmdline")).map_err(Error::from)?;
+    assert_eq!(cmdline, b"sleep\x001000\x00", "the PID we would signal is not the container's PID 1");
     running.signal(Signal::SIGKILL)?;
     running.wait()?.assert_status(137);
     Ok(())
