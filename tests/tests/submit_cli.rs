@@ -287,3 +287,17 @@ EXTRA_SECRET_KEYS=
     assert_eq!(run.code, Some(1), "{run}");
     assert_eq!(run.stderr, "submit: .env:2: fill in LDAP_USERNAME: it still holds the template placeholder \"<you>\"\n");
 }
+
+/// The wrapper's `--node-type` default was the empty string; a script that
+/// passes an empty variable still gets a job on any pool.
+#[test]
+fn empty_node_type_means_any_pool() {
+    let env = room();
+    let run = env.run(&["--dry", "-n", "j", "--node-type", ""]);
+    assert_eq!(run.code, Some(0), "{run}");
+    let words = shlex::split(run.stdout.trim_end()).unwrap_or_else(|| panic!("not shell words: {run}"));
+    let parsed = runai_grammar::parse(&words[1..]).unwrap_or_else(|e| panic!("{e}\n{run}"));
+    assert_eq!(parsed.value("node-pools"), None, "{run}");
+    assert!(!parsed.is_set("preemptible"), "{run}");
+    assert!(parsed.is_set("interactive"), "{run}");
+}

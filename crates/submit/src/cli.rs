@@ -125,6 +125,10 @@ pub struct Cli {
 /// The GPU node pools of the RCP cluster that the wrapper knew.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum NodeType {
+    /// `--node-type ""`: any pool, the wrapper's default, so that a script
+    /// passing an empty variable keeps working.
+    #[value(name = "", hide = true)]
+    Any,
     V100,
     H100,
     H200,
@@ -134,14 +138,15 @@ pub enum NodeType {
 }
 
 impl NodeType {
-    /// The node pool name as runai knows it.
-    pub fn pool(self) -> &'static str {
+    /// The node pool name as runai knows it; none for [`NodeType::Any`].
+    pub fn pool(self) -> Option<&'static str> {
         match self {
-            NodeType::V100 => "v100",
-            NodeType::H100 => "h100",
-            NodeType::H200 => "h200",
-            NodeType::Default => "default",
-            NodeType::A10040g => "a100-40g",
+            NodeType::Any => None,
+            NodeType::V100 => Some("v100"),
+            NodeType::H100 => Some("h100"),
+            NodeType::H200 => Some("h200"),
+            NodeType::Default => Some("default"),
+            NodeType::A10040g => Some("a100-40g"),
         }
     }
 
@@ -175,6 +180,15 @@ mod tests {
                 .unwrap();
         assert_eq!(cli.node_type, [NodeType::H100, NodeType::A10040g, NodeType::V100]);
         assert!(Cli::try_parse_from(["submit", "--node-type", "k80"]).is_err());
+    }
+
+    #[test]
+    fn empty_node_type_means_any_pool_as_in_the_wrapper() {
+        let cli = Cli::try_parse_from(["submit", "--node-type", ""]).unwrap();
+        assert_eq!(cli.node_type, [NodeType::Any]);
+        assert_eq!(NodeType::Any.pool(), None);
+        let help = Cli::command().term_width(1000).render_help().to_string();
+        assert!(help.contains("[possible values: v100, h100, h200, default, a100-40g]"), "{help}");
     }
 
     #[test]

@@ -89,8 +89,8 @@ pub fn submit_command(spec: &JobSpec) -> Invocation {
     if let Some(port) = spec.port {
         push("--port", &port.to_string());
     }
-    if !spec.node_types.is_empty() {
-        let pools: Vec<&str> = spec.node_types.iter().map(|t| t.pool()).collect();
+    let pools: Vec<&str> = spec.node_types.iter().filter_map(|t| t.pool()).collect();
+    if !pools.is_empty() {
         push("--node-pools", &pools.join(" "));
     }
     if spec.distributed() {
@@ -236,6 +236,15 @@ pub(crate) mod tests {
         let a = args(&s);
         assert!(!a.contains(&"--preemptible".to_owned()));
         assert!(a.windows(2).any(|w| w == ["--node-pools", "a100-40g v100"]));
+    }
+
+    #[test]
+    fn any_pool_adds_no_node_pools_flag() {
+        let mut s = spec();
+        s.node_types = vec![NodeType::Any];
+        assert!(!args(&s).iter().any(|a| a == "--node-pools"));
+        s.node_types = vec![NodeType::Any, NodeType::H100];
+        assert!(args(&s).windows(2).any(|w| w == ["--node-pools", "h100"]));
     }
 
     #[test]
