@@ -37,7 +37,6 @@ from fusepy import FUSE, FuseOSError, Operations, fuse_get_context  # noqa: E402
 NOBODY = 65534
 UTIME_NOW = (1 << 30) - 1
 UTIME_OMIT = (1 << 30) - 2
-AT_FDCWD = -100
 AT_SYMLINK_NOFOLLOW = 0x100
 
 # By soname: ctypes.util.find_library() runs `ldconfig -p`, a fork+exec that
@@ -121,15 +120,25 @@ class SquashFuse(FUSE):
 
 
 class RootSquash(Operations):
+    """Each operation is the same syscall on BACKING, made as the caller.
+
+    Paths are resolved relative to a descriptor of BACKING opened at start
+    (the *at() calls): the caller needs no search permission on BACKING's
+    ancestors, only inside it, as on the NFS export.
+    """
+
     use_ns = True
     # Let UTIME_NOW/UTIME_OMIT reach utimens unchanged (see SquashFuse).
     flag_utime_omit_ok = 1
 
     def __init__(self, backing):
-        self.backing = os.path.realpath(backing)
+        # Opened as root, before any request: the root of every lookup.
+        self.root = os.open(backing, os.O_RDONLY | os.O_DIRECTORY)
 
-    def real(self, path):
-        return self.backing + path
+    @staticmethod
+    def rel(path):
+        """FUSE paths are absolute in the mount; make them relative to root."""
+        return path.lstrip("/") or "."
 
     def __call__(self, op, *args):
         if not hasattr(self, op):
@@ -142,7 +151,10 @@ class RootSquash(Operations):
 
     # Metadata.
     def getattr(self, path, fh=None):
-        st = os.fstat(fh) if fh is not None else os.lstat(self.real(path))
+        if fh is not None:
+            st = os.fstat(fh)
+        else:
+            st = os.stat(self.rel(path), dir_fd=self.root, follow_symlinks=False)
         keys = ("st_mode", "st_nlink", "st_uid", "st_gid", "st_size", "st_rdev",
                 "st_blocks", "st_ino", "st_dev")
         attrs = {k: getattr(st, k) for k in keys}
@@ -154,83 +166,100 @@ class RootSquash(Operations):
     def access(self, path, amode):
         # effective_ids: faccessat(AT_EACCESS) checks with fsuid/fsgid, not
         # the daemon's real uid.
-        if not os.access(self.real(path), amode, effective_ids=True,
+        if not os.access(self.rel(path), amode, dir_fd=self.root, effective_ids=True,
                          follow_symlinks=False):
             raise FuseOSError(errno.EACCES)
         return 0
 
     def chmod(self, path, mode):
-        os.chmod(self.real(path), mode)
+        # The kernel resolved any symlink before asking: path is no symlink.
+        os.chmod(self.rel(path), mode, dir_fd=self.root)
 
     def chown(self, path, uid, gid):
-        # (uid_t)-1 means "leave unchanged".
+        # (uid_t)-1 means "leave unchanged". lchown: a chown of a symlink
+        # itself reaches us as the symlink's path.
         uid = -1 if uid == 0xFFFFFFFF else uid
         gid = -1 if gid == 0xFFFFFFFF else gid
-        os.chown(self.real(path), uid, gid, follow_symlinks=False)
+        os.chown(self.rel(path), uid, gid, dir_fd=self.root, follow_symlinks=False)
 
     def truncate(self, path, length, fh=None):
         if fh is not None:
             os.ftruncate(fh, length)
-        else:
-            os.truncate(self.real(path), length)
+            return
+        # truncate(2) has no *at() form; opening for writing checks the same
+        # permission (write access to the file).
+        fd = os.open(self.rel(path), os.O_WRONLY, dir_fd=self.root)
+        try:
+            os.ftruncate(fd, length)
+        finally:
+            os.close(fd)
 
     def utimens(self, path, times=None):
         ts = None
         if times is not None:
             ts = (Timespec * 2)(Timespec(*times[0]), Timespec(*times[1]))
-        rc = libc.utimensat(AT_FDCWD, self.real(path).encode(), ts, AT_SYMLINK_NOFOLLOW)
+        rc = libc.utimensat(self.root, self.rel(path).encode(), ts, AT_SYMLINK_NOFOLLOW)
         if rc != 0:
             raise FuseOSError(ctypes.get_errno())
 
     def statfs(self, path):
-        sv = os.statvfs(self.real(path))
+        sv = os.statvfs(self.root)
         keys = ("f_bavail", "f_bfree", "f_blocks", "f_bsize", "f_favail",
                 "f_ffree", "f_files", "f_flag", "f_frsize", "f_namemax")
         return {k: getattr(sv, k) for k in keys}
 
     # Directories.
-    def readdir(self, path, fh):
-        return [".", ".."] + os.listdir(self.real(path))
-
     def opendir(self, path):
-        # Search/read permission is checked here, as the caller.
-        fd = os.open(self.real(path), os.O_RDONLY | os.O_DIRECTORY)
+        # Read permission on the directory is checked here, as the caller.
+        fd = os.open(self.rel(path), os.O_RDONLY | os.O_DIRECTORY, dir_fd=self.root)
         os.close(fd)
         return 0
 
+    def readdir(self, path, fh):
+        fd = os.open(self.rel(path), os.O_RDONLY | os.O_DIRECTORY, dir_fd=self.root)
+        try:
+            return [".", ".."] + os.listdir(fd)
+        finally:
+            os.close(fd)
+
     def mkdir(self, path, mode):
-        os.mkdir(self.real(path), mode)
+        os.mkdir(self.rel(path), mode, dir_fd=self.root)
 
     def rmdir(self, path):
-        os.rmdir(self.real(path))
+        os.rmdir(self.rel(path), dir_fd=self.root)
 
     # Names.
     def mknod(self, path, mode, dev):
-        os.mknod(self.real(path), mode, dev)
+        os.mknod(self.rel(path), mode, dev, dir_fd=self.root)
 
     def unlink(self, path):
-        os.unlink(self.real(path))
+        os.unlink(self.rel(path), dir_fd=self.root)
 
-    def symlink(self, target, source):
-        # fusepy passes (link path, link target).
-        os.symlink(source, self.real(target))
+    def symlink(self, link, target):
+        # fusepy passes (path of the new link, its target).
+        os.symlink(target, self.rel(link), dir_fd=self.root)
 
     def readlink(self, path):
-        return os.readlink(self.real(path))
+        return os.readlink(self.rel(path), dir_fd=self.root)
 
     def rename(self, old, new):
-        os.rename(self.real(old), self.real(new))
+        os.rename(self.rel(old), self.rel(new), src_dir_fd=self.root, dst_dir_fd=self.root)
 
-    def link(self, target, source):
-        os.link(self.real(source), self.real(target))
+    def link(self, new, existing):
+        # fusepy passes (path of the new name, existing path).
+        os.link(self.rel(existing), self.rel(new), src_dir_fd=self.root,
+                dst_dir_fd=self.root, follow_symlinks=False)
 
     # Files. Permission is checked at open, as the caller; the descriptor is
     # then used for read/write as on any filesystem.
     def open(self, path, flags):
-        return os.open(self.real(path), flags)
+        return os.open(self.rel(path), flags, dir_fd=self.root)
 
     def create(self, path, mode, fi=None):
-        return os.open(self.real(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        # The caller's open flags do not reach us here (fusepy without
+        # raw_fi); read-write serves any of them, and a new file can be
+        # opened so whatever its mode.
+        return os.open(self.rel(path), os.O_RDWR | os.O_CREAT, mode, dir_fd=self.root)
 
     def read(self, path, size, offset, fh):
         return os.pread(fh, size, offset)

@@ -411,12 +411,9 @@ impl Sandbox {
             .prefix("sb-")
             .tempdir_in(&runs)
             .map_err(io_err("cannot create a directory in", &runs))?;
+        // 0700 is fine: the FUSE daemon resolves scratch paths from a
+        // descriptor of the backing directory, as NFS does from its export.
         let path = dir.path().to_path_buf();
-        // The FUSE daemon opens the backing files as the caller, so every
-        // ancestor of the scratch directory must be searchable by anyone.
-        for p in [sandbox_dir(), runs, path.clone()] {
-            set_mode(&p, 0o755)?;
-        }
         let sb = Self { rootfs, dir: Some(dir), path };
         sb.lay_out_scratch()?;
         Ok(sb)
@@ -500,6 +497,33 @@ impl Sandbox {
         let state = self.path.join("state");
         let mut cmd = spec.command(&self.rootfs, &state, &self.scratch_root())?;
         Running::start(&mut cmd, spec)
+    }
+
+    /// Every path under the scratch backing directory with its owner and
+    /// mode, sorted by path, one per line as `uid:gid mode path` (mode in octal,
+    /// path relative to [`SCRATCH_MOUNT`]): compare two of them to see what a
+    /// run created or changed on scratch (chowns included, which real NFS
+    /// would refuse to root).
+    pub fn scratch_listing(&self) -> Result<Vec<String>> {
+        fn walk(root: &Path, dir: &Path, out: &mut Vec<(PathBuf, String)>) -> Result<()> {
+            let entries = fs::read_dir(dir).map_err(io_err("cannot list", dir))?;
+            for entry in entries {
+                let path = entry.map_err(io_err("cannot list", dir))?.path();
+                let meta = fs::symlink_metadata(&path).map_err(io_err("cannot stat", &path))?;
+                let rel = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
+                let line = format!("{}:{} {:o} {}", meta.uid(), meta.gid(), meta.mode() & 0o7777, rel.display());
+                out.push((rel, line));
+                if meta.is_dir() {
+                    walk(root, &path, out)?;
+                }
+            }
+            Ok(())
+        }
+        let root = self.scratch_root();
+        let mut out = Vec::new();
+        walk(&root, &root, &mut out)?;
+        out.sort();
+        Ok(out.into_iter().map(|(_, line)| line).collect())
     }
 
     /// Run a container to its end.

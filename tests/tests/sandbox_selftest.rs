@@ -106,6 +106,17 @@ fn root_is_squashed_on_scratch_as_on_nfs() -> Result {
     assert_ne!(outsider.status, 0);
     assert!(outsider.stderr.contains("Permission denied"), "{}", outsider.stderr);
 
+    assert_eq!(
+        sb.scratch_listing()?,
+        [
+            format!("{SEED_UID}:{LAB_GID} 770 homes"),
+            format!("{SEED_UID}:{LAB_GID} 770 homes/ada"),
+            format!("123456:{LAB_GID} 660 homes/ada/f"),
+            "0:0 1777 tmp".to_string(),
+            format!("{NOBODY}:{NOBODY} 644 tmp/by-root"),
+        ]
+    );
+
     // With a bind mount instead, root is root (the passthrough case).
     sb.run(&RunSpec::sh("mkdir /scratch/homes/by-root").bind_scratch())?.assert_success();
     assert_eq!(owner(&sb.scratch_path("homes/by-root")), (0, 0, 0o755));
