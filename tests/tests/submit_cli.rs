@@ -288,16 +288,20 @@ EXTRA_SECRET_KEYS=
     assert_eq!(run.stderr, "submit: .env:2: fill in LDAP_USERNAME: it still holds the template placeholder \"<you>\"\n");
 }
 
-/// The wrapper's `--node-type` default was the empty string; a script that
-/// passes an empty variable still gets a job on any pool.
+/// As in the wrapper, an empty value means the flag's default (the
+/// wrapper's `--node-type` default was the empty string), so a script that
+/// passes an unset variable still works.
 #[test]
-fn empty_node_type_means_any_pool() {
+fn empty_values_mean_the_defaults() {
     let env = room();
-    let run = env.run(&["--dry", "-n", "j", "--node-type", ""]);
+    let run = env.run(&["--dry", "-n", "", "-t", "", "-c", "", "--exp-folder", "", "-i", "", "--node-type", ""]);
     assert_eq!(run.code, Some(0), "{run}");
     let words = shlex::split(run.stdout.trim_end()).unwrap_or_else(|| panic!("not shell words: {run}"));
     let parsed = runai_grammar::parse(&words[1..]).unwrap_or_else(|e| panic!("{e}\n{run}"));
     assert_eq!(parsed.value("node-pools"), None, "{run}");
     assert!(!parsed.is_set("preemptible"), "{run}");
     assert!(parsed.is_set("interactive"), "{run}");
+    assert!(parsed.value("name").is_some_and(|n| n.starts_with("ada-")), "{run}");
+    assert_eq!(parsed.value("image"), Some("ic-registry.epfl.ch/mlo/mlo-base:uv1"));
+    assert!(run.stderr.ends_with("submit: dry run: the pod would run: sleep 43200\n"), "{run}");
 }

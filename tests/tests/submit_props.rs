@@ -143,16 +143,18 @@ fn argv(input: &Input) -> Vec<String> {
     a
 }
 
-/// The steps before the command, and the command if one was given.
+/// The steps before the command, and the command if one was given. An
+/// empty value counts as not given, as in the wrapper.
 fn expected_script(input: &Input) -> (Vec<String>, Option<String>) {
+    let given = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
     let mut steps = Vec::new();
-    if let Some(d) = &input.exp_folder {
+    if let Some(d) = given(&input.exp_folder) {
         steps.push(format!("cd {d}"));
     }
-    if let Some(v) = &input.venv {
+    if let Some(v) = given(&input.venv) {
         steps.push(format!("source {v}/bin/activate"));
     }
-    (steps, input.command.clone())
+    (steps, given(&input.command))
 }
 
 fn decode_payload(snippet: &str) -> String {

@@ -67,6 +67,7 @@ fn print(text: &str) -> Result<()> {
 }
 
 pub fn run(cli: Cli, ctx: &Context) -> Result<Outcome> {
+    let cli = cli.without_empty_values();
     if let Some(shell) = cli.completions {
         let mut script = Vec::new();
         clap_complete::generate(shell, &mut Cli::command(), "submit", &mut script);

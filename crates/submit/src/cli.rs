@@ -122,6 +122,31 @@ pub struct Cli {
     pub completions: Option<Shell>,
 }
 
+impl Cli {
+    /// An empty value for a text flag means "not given", as it did in the
+    /// wrapper, so that `-t "$TIME"` with `TIME` unset still gets the
+    /// default. Values of white space only are left for validation to refuse.
+    pub fn without_empty_values(mut self) -> Self {
+        for value in [
+            &mut self.name,
+            &mut self.command,
+            &mut self.exp_folder,
+            &mut self.venv,
+            &mut self.time,
+            &mut self.cpus,
+            &mut self.memory,
+            &mut self.image,
+            &mut self.secret_name,
+            &mut self.pvc,
+        ] {
+            if value.as_deref() == Some("") {
+                *value = None;
+            }
+        }
+        self
+    }
+}
+
 /// The GPU node pools of the RCP cluster that the wrapper knew.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum NodeType {
@@ -189,6 +214,15 @@ mod tests {
         assert_eq!(NodeType::Any.pool(), None);
         let help = Cli::command().term_width(1000).render_help().to_string();
         assert!(help.contains("[possible values: v100, h100, h200, default, a100-40g]"), "{help}");
+    }
+
+    #[test]
+    fn empty_text_values_mean_not_given() {
+        let cli = Cli::try_parse_from(["submit", "-n", "", "-c", "", "-t", "", "--memory", "", "-i", "", "--venv", " "])
+            .unwrap()
+            .without_empty_values();
+        assert_eq!((cli.name, cli.command, cli.time, cli.memory, cli.image), (None, None, None, None, None));
+        assert_eq!(cli.venv.as_deref(), Some(" "));
     }
 
     #[test]
