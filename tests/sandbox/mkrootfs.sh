@@ -1,5 +1,6 @@
 #!/bin/bash
 # mkrootfs.sh DEST [--cache DIR]
+# mkrootfs.sh --stamp
 #
 # Builds the Debian root filesystem the sandbox tests run pod-init in: a
 # debootstrap minbase bookworm with the tools the checks use (sudo, zsh, git,
@@ -12,12 +13,13 @@
 #   - the files the image stages in /docker (a tiny fake oh-my-zsh, a .zshrc),
 #   - mount points /scratch, /proc, /dev.
 #
-# Idempotent: DEST holds a stamp (hash of this script); a matching stamp means
-# nothing to do, a different one rebuilds. The build goes to DEST.tmp and is
-# renamed into place, under an flock on DEST.lock, so concurrent callers
-# (parallel tests, xtask) build it once. With --cache DIR, a
-# DIR/rootfs-<stamp>.tar.zst snapshot is used if present (5 s instead of 40 s)
-# and written after a fresh build.
+# Idempotent: DEST holds a stamp (a hash of the recipe, see build_tree); a
+# matching stamp means nothing to do (10 ms), a different one rebuilds. The
+# build goes to DEST.tmp and is renamed into place, under an flock on
+# DEST.lock, so concurrent callers (parallel tests, xtask) build it once.
+# With --cache DIR, a DIR/rootfs-<stamp>.tar.zst snapshot is used if present
+# (1-5 s instead of 30-40 s) and written after a fresh build (95 MB).
+# --stamp prints the stamp (a CI cache key) and exits.
 #
 # Needs root and debootstrap (apt-get install debootstrap zstd). Network is
 # needed only for a fresh build (the Debian mirror from the host's apt sources).
@@ -28,17 +30,16 @@ die() { echo "$prog: $*" >&2; exit 1; }
 
 dest=""
 cache=""
+print_stamp=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --cache) [ $# -ge 2 ] || die "--cache needs a directory"; cache=$2; shift 2 ;;
-        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+        --stamp) print_stamp=1; shift ;;
+        -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d'; exit 0 ;;
         -*) die "unknown option $1" ;;
         *) [ -z "$dest" ] || die "only one DEST allowed"; dest=$1; shift ;;
     esac
 done
-[ -n "$dest" ] || die "usage: mkrootfs.sh DEST [--cache DIR]"
-[ "$(id -u)" = 0 ] || die "must run as root (debootstrap and chroot need it)"
-command -v debootstrap >/dev/null || die "debootstrap not found: apt-get install debootstrap"
 
 # Keep in sync with tests/src/sandbox.rs (SEED_UID, LAB_GID, PLACEHOLDER_*).
 SEED_USER=mljaggi-admin        # common::env::DEFAULT_SCRATCH_SEED_USER
@@ -48,19 +49,6 @@ LAB_GID=83070
 PLACEHOLDER=placeholder
 PLACEHOLDER_ID=1000
 PACKAGES=sudo,zsh,git,openssh-client,passwd,login
-
-here=$(cd "$(dirname "$0")" && pwd)
-stamp=$(sha256sum "$here/mkrootfs.sh" | cut -c1-16)
-dest=$(realpath -m "$dest")
-mkdir -p "$(dirname "$dest")"
-
-# One builder at a time; the others wait and then see the stamp.
-exec 9>"$dest.lock"
-flock 9
-
-if [ -f "$dest/.sandbox-stamp" ] && [ "$(cat "$dest/.sandbox-stamp")" = "$stamp" ]; then
-    exit 0
-fi
 
 mirror() {
     # The first URI of the host's apt sources (deb822 or one-line format).
@@ -72,18 +60,11 @@ mirror() {
     echo "${uri:-http://deb.debian.org/debian}"
 }
 
-tmp="$dest.tmp"
-rm -rf "$tmp"
-mkdir -p "$tmp"
-start=$(date +%s.%N)
-
-snapshot=""
-[ -z "$cache" ] || snapshot="$(realpath -m "$cache")/rootfs-$stamp.tar.zst"
-
-if [ -n "$snapshot" ] && [ -f "$snapshot" ]; then
-    echo "$prog: extracting $snapshot" >&2
-    tar -C "$tmp" --numeric-owner --xattrs -I zstd -xf "$snapshot"
-else
+# The whole recipe. The stamp is a hash of this function as bash prints it
+# (comments dropped) and of the settings above: editing a comment, or the
+# plumbing below, does not rebuild the tree; changing what goes in does.
+build_tree() {
+    local tmp=$1
     echo "$prog: debootstrap bookworm into $tmp (about 40 s)" >&2
     debootstrap --variant=minbase --include="$PACKAGES" bookworm "$tmp" "$(mirror)" \
         >"$dest.debootstrap.log" 2>&1 \
@@ -93,7 +74,8 @@ else
     in_root() { chroot "$tmp" "$@"; }
     echo "127.0.1.1 ctr" >>"$tmp/etc/hosts"
     in_root groupadd -g "$LAB_GID" "$LAB_GROUP"
-    in_root useradd -M -N -d /nonexistent -s /usr/sbin/nologin \
+    # -K UID_MAX: the seed's uid is above Debian's default range (as on RCP).
+    in_root useradd -K UID_MAX="$SEED_UID" -M -N -d /nonexistent -s /usr/sbin/nologin \
         -u "$SEED_UID" -g "$LAB_GID" "$SEED_USER"
     in_root groupadd -g "$PLACEHOLDER_ID" "$PLACEHOLDER"
     in_root useradd -m -s /bin/bash -u "$PLACEHOLDER_ID" -g "$PLACEHOLDER_ID" "$PLACEHOLDER"
@@ -123,6 +105,43 @@ ZSH
     rm -rf "$tmp"/var/cache/apt/archives/*.deb "$tmp"/var/cache/apt/*.bin "$tmp"/var/lib/apt/lists/*
     rm -f "$tmp/etc/hostname"
     echo ctr >"$tmp/etc/hostname"
+}
+
+stamp=$( { declare -p SEED_USER SEED_UID LAB_GROUP LAB_GID PLACEHOLDER PLACEHOLDER_ID PACKAGES
+           declare -f build_tree; } | sha256sum | cut -c1-16)
+if [ "$print_stamp" = 1 ]; then
+    echo "$stamp"
+    exit 0
+fi
+
+[ -n "$dest" ] || die "usage: mkrootfs.sh DEST [--cache DIR] | mkrootfs.sh --stamp"
+[ "$(id -u)" = 0 ] || die "must run as root (debootstrap and chroot need it)"
+[ -z "$cache" ] || command -v zstd >/dev/null || die "zstd not found (needed by --cache): apt-get install zstd"
+command -v debootstrap >/dev/null || die "debootstrap not found: apt-get install debootstrap (or run .ci/install-deps)"
+dest=$(realpath -m "$dest")
+mkdir -p "$(dirname "$dest")"
+
+# One builder at a time; the others wait and then see the stamp.
+exec 9>"$dest.lock"
+flock 9
+
+if [ -f "$dest/.sandbox-stamp" ] && [ "$(cat "$dest/.sandbox-stamp")" = "$stamp" ]; then
+    exit 0
+fi
+
+tmp="$dest.tmp"
+rm -rf "$tmp"
+mkdir -p "$tmp"
+start=$EPOCHREALTIME
+
+snapshot=""
+[ -z "$cache" ] || snapshot="$(realpath -m "$cache")/rootfs-$stamp.tar.zst"
+
+if [ -n "$snapshot" ] && [ -f "$snapshot" ]; then
+    echo "$prog: extracting $snapshot" >&2
+    tar -C "$tmp" --numeric-owner --xattrs -I zstd -xf "$snapshot"
+else
+    build_tree "$tmp"
 fi
 
 echo "$stamp" >"$tmp/.sandbox-stamp"
@@ -130,6 +149,8 @@ echo "$stamp" >"$tmp/.sandbox-stamp"
 if [ -n "$snapshot" ] && [ ! -f "$snapshot" ]; then
     mkdir -p "$(dirname "$snapshot")"
     tar -C "$tmp" --numeric-owner --xattrs -I 'zstd -T0 -3' -cf "$snapshot.tmp" .
+    # Snapshots of older versions of this script are dead weight.
+    find "$(dirname "$snapshot")" -maxdepth 1 -name 'rootfs-*.tar.zst' ! -name "$(basename "$snapshot")" -delete
     mv "$snapshot.tmp" "$snapshot"
 fi
 
@@ -139,4 +160,5 @@ if [ -e "$dest" ]; then
     rm -rf "$dest.old"
 fi
 mv "$tmp" "$dest"
-echo "$prog: $dest ready in $(echo "$(date +%s.%N) - $start" | bc 2>/dev/null || echo '?') s" >&2
+elapsed_ms=$(( (${EPOCHREALTIME/./} - ${start/./}) / 1000 ))
+echo "$prog: $dest ready in $((elapsed_ms / 1000)).$(printf %03d $((elapsed_ms % 1000))) s" >&2
