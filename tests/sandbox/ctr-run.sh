@@ -21,6 +21,8 @@
 #   --user UID:GID      start CMD with these ids and no supplementary groups
 #                       (without no_new_privs, so a setuid binary still works;
 #                       see pid1.py)
+#   --tty               CMD leads its own session with its stdin (a terminal
+#                       the caller provides) as controlling terminal
 #   --env NAME=VALUE    set a variable for CMD (repeatable); CMD's environment
 #                       is exactly these
 #
@@ -40,7 +42,7 @@ die() { echo "$prog: $*" >&2; exit 125; }
 here=$(cd "$(dirname "$0")" && pwd)
 
 inside=0
-rootfs="" state="" scratch="" squash=0 user=""
+rootfs="" state="" scratch="" squash=0 user="" tty=0
 envs=()
 installs=()
 args=("$@")
@@ -51,6 +53,7 @@ while [ $# -gt 0 ]; do
         --state) state=$2; shift 2 ;;
         --scratch) scratch=$2; shift 2 ;;
         --squash) squash=1; shift ;;
+        --tty) tty=1; shift ;;
         --install) installs+=("$2" "$3" "$4"); shift 4 ;;
         --user) user=$2; shift 2 ;;
         --env) envs+=("$2"); shift 2 ;;
@@ -124,6 +127,7 @@ hostname ctr
 
 pid1_args=(--root "$merged")
 [ -z "$user" ] || pid1_args+=(--user "$user")
+[ "$tty" = 0 ] || pid1_args+=(--tty)
 for e in "${envs[@]}"; do pid1_args+=(--env "$e"); done
 
 # Not `exec`: this process stays to unmount /scratch and wait for the daemon.

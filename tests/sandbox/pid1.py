@@ -1,9 +1,12 @@
 #!/usr/bin/python3
-"""pid1.py --root DIR [--user UID:GID] [--env NAME=VALUE]... -- CMD [ARG...]
+"""pid1.py --root DIR [--user UID:GID] [--tty] [--env NAME=VALUE]... -- CMD [ARG...]
 
 Starts CMD as PID 1 of a new PID namespace, chrooted into DIR with a fresh
 /proc, and exits with its status: the exit code, or 128+N if a signal N
 killed it. ctr-run.sh calls it once the container's mounts are in place.
+
+With --tty, CMD leads a new session with its stdin (a terminal) as
+controlling terminal, as a container runtime does for `docker run -t`.
 
 Why not `unshare --pid --fork --kill-child`: when its child dies of SIGKILL it
 cannot re-raise that signal on itself and exits 1 ("sigprocmask unblock
@@ -16,10 +19,12 @@ setuid-root CMD still gains euid 0.
 
 import ctypes
 import errno
+import fcntl
 import os
 import select
 import signal
 import sys
+import termios
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWPID = 0x20000000
@@ -43,12 +48,16 @@ def check(rc, what):
 
 
 def parse(argv):
-    root, user, env = None, None, {}
+    root, user, env, tty = None, None, {}, False
     i = 1
     while i < len(argv):
         arg = argv[i]
         if arg == "--":
-            return root, user, env, argv[i + 1:]
+            return root, user, env, tty, argv[i + 1:]
+        if arg == "--tty":
+            tty = True
+            i += 1
+            continue
         if arg in ("--root", "--user", "--env") and i + 1 < len(argv):
             value = argv[i + 1]
             if arg == "--root":
@@ -64,10 +73,10 @@ def parse(argv):
             i += 2
             continue
         raise SystemExit(f"pid1: unknown argument {arg!r}")
-    raise SystemExit("pid1: usage: pid1.py --root DIR [--user UID:GID] [--env N=V]... -- CMD...")
+    raise SystemExit("pid1: usage: pid1.py --root DIR [--user UID:GID] [--tty] [--env N=V]... -- CMD...")
 
 
-def child(root, user, env, cmd, parent_alive):
+def child(root, user, env, tty, cmd, parent_alive):
     """In the new PID namespace (we are PID 1): finish the container, exec."""
     try:
         # If the launcher dies (the test's timeout SIGKILLs the group), take
@@ -82,6 +91,13 @@ def child(root, user, env, cmd, parent_alive):
         # of whoever mounts it), in this process's private mount namespace.
         check(libc.mount(b"proc", os.path.join(root, "proc").encode(), b"proc",
                          MS_NOSUID | MS_NODEV | MS_NOEXEC, None), "mount /proc")
+        if tty:
+            # A session of its own, then the terminal on stdin becomes its
+            # controlling terminal (what runc does for a tty container). The
+            # launcher's bash, a session leader, took the terminal as its own
+            # when it started; 1 = take it over (we are still root here).
+            os.setsid()
+            fcntl.ioctl(0, termios.TIOCSCTTY, 1)
         os.chroot(root)
         os.chdir("/")
         if user is not None:
@@ -124,7 +140,7 @@ def exec_in_path(cmd, env):
 
 
 def main(argv):
-    root, user, env, cmd = parse(argv)
+    root, user, env, tty, cmd = parse(argv)
     if not root or not cmd:
         raise SystemExit("pid1: --root and a command are required")
     # A new PID namespace for our next child (it becomes PID 1) and a new
@@ -137,7 +153,7 @@ def main(argv):
     pid = os.fork()
     if pid == 0:
         os.close(alive_w)
-        child(root, user, env, cmd, parent_alive)
+        child(root, user, env, tty, cmd, parent_alive)
     os.close(parent_alive)
     # Stay as the parent only to report PID 1's status.
     while True:

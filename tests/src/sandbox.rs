@@ -45,15 +45,25 @@
 //!   N). Each run has a timeout (default [`DEFAULT_TIMEOUT`]); on timeout the
 //!   whole process group is SIGKILLed and the call returns an [`Error`], so
 //!   the test fails.
+//! - [`RunSpec::tty`] runs on a pseudo-terminal that PID 1 holds as its
+//!   controlling terminal (as `docker run -t`); [`Running::write_tty`] types
+//!   into it (`"\x03"` = Ctrl-C).
 //! - [`Running::init_host_pid`] is the host PID of the container's PID 1, to
 //!   signal it from outside (as the kubelet does); [`Running::nsenter`] runs a
 //!   command inside a running container (it enters the PID namespace as a new
 //!   process, not a child of PID 1; if the nsenter parent died first, PID 1
 //!   would inherit it).
+//! - [`Running::wait_for_path`] waits for a marker file (e.g. on
+//!   [`Sandbox::scratch_path`]) the job writes once it is ready: signal only
+//!   after that, or the signal may arrive before the handlers are in place.
 //! - [`Sandbox::exec`] runs a check command as PID 1 of a NEW container over
 //!   the same upper layer and scratch, as root with scratch bind-mounted
 //!   (unsquashed: checks see scratch as an admin on the NFS server would).
 //!   Use [`Sandbox::run`] with a [`RunSpec`] for a squashed or non-root check.
+//! - [`Sandbox::read_etc`], [`Sandbox::read_file`] and [`Sandbox::host_path`]
+//!   read the container's files from the host (upper layer, else rootfs);
+//!   [`Sandbox::scratch_listing`] lists owner and mode of everything on
+//!   scratch (compare two to see what a run changed).
 //! - [`BusyboxRoot`] runs a binary as PID 1 in a rootfs holding only a static
 //!   busybox and no libc: a dynamically linked binary cannot start there.
 //!
@@ -236,6 +246,8 @@ pub struct RunSpec {
     pub install: Vec<(PathBuf, String, u32)>,
     /// Kill the container and fail after this long.
     pub timeout: Duration,
+    /// Give PID 1 a terminal (see [`RunSpec::tty`]).
+    pub tty: bool,
 }
 
 impl RunSpec {
@@ -256,6 +268,7 @@ impl RunSpec {
             pod_init_mode: None,
             install: Vec::new(),
             timeout: DEFAULT_TIMEOUT,
+            tty: false,
         }
     }
 
@@ -327,6 +340,17 @@ impl RunSpec {
         self
     }
 
+    /// Run on a pseudo-terminal, as `docker run -t` / `kubectl exec -t`
+    /// do: stdin, stdout and stderr are the terminal, PID 1 leads its own
+    /// session with it as controlling terminal. [`Output::stdout`] is then
+    /// everything written to the terminal (stdout and stderr, with the
+    /// terminal's `\r\n`); [`Running::write_tty`] types into it (`"\x03"`
+    /// is Ctrl-C: SIGINT to the foreground process group).
+    pub fn tty(mut self) -> Self {
+        self.tty = true;
+        self
+    }
+
     /// Change the timeout.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
@@ -340,6 +364,9 @@ impl RunSpec {
         cmd.arg("--scratch").arg(scratch);
         if self.squash {
             cmd.arg("--squash");
+        }
+        if self.tty {
+            cmd.arg("--tty");
         }
         if let Some((uid, gid)) = self.as_user {
             cmd.arg("--user").arg(format!("{uid}:{gid}"));
@@ -495,8 +522,8 @@ impl Sandbox {
     /// Start a container; see [`Running`].
     pub fn spawn(&self, spec: &RunSpec) -> Result<Running> {
         let state = self.path.join("state");
-        let mut cmd = spec.command(&self.rootfs, &state, &self.scratch_root())?;
-        Running::start(&mut cmd, spec)
+        let cmd = spec.command(&self.rootfs, &state, &self.scratch_root())?;
+        Running::start(cmd, spec)
     }
 
     /// Every path under the scratch backing directory with its owner and
@@ -597,6 +624,7 @@ pub struct Running {
     timeout: Duration,
     stdout: Option<JoinHandle<Vec<u8>>>,
     stderr: Option<JoinHandle<Vec<u8>>>,
+    tty: Option<fs::File>,
 }
 
 fn drain(stream: Option<impl Read + Send + 'static>) -> Option<JoinHandle<Vec<u8>>> {
@@ -615,17 +643,36 @@ fn joined(handle: Option<JoinHandle<Vec<u8>>>) -> String {
 }
 
 impl Running {
-    fn start(cmd: &mut Command, spec: &RunSpec) -> Result<Self> {
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    fn start(mut cmd: Command, spec: &RunSpec) -> Result<Self> {
+        let mut tty = None;
+        if spec.tty {
+            let pty = nix::pty::openpty(None, None).map_err(|e| Error(format!("sandbox: openpty: {e}")))?;
+            let side = |fd: &std::os::fd::OwnedFd| -> Result<Stdio> {
+                Ok(Stdio::from(fd.try_clone().map_err(|e| Error(format!("sandbox: dup pty: {e}")))?))
+            };
+            cmd.stdin(side(&pty.slave)?).stdout(side(&pty.slave)?).stderr(side(&pty.slave)?);
+            tty = Some(fs::File::from(pty.master));
+        } else {
+            cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        }
         // SAFETY: setsid is async-signal-safe and touches no memory of the
         // parent. It makes the container's whole process tree one process
-        // group (to kill it on timeout) and detaches it from our terminal.
+        // group (to kill it on timeout) and a session without a terminal
+        // (PID 1 takes the pty, if any, as its controlling terminal).
         unsafe {
             cmd.pre_exec(|| nix::unistd::setsid().map(drop).map_err(io::Error::from));
         }
         let mut child = cmd.spawn().map_err(io_err("cannot start", &scripts_dir().join("ctr-run.sh")))?;
-        let stdout = drain(child.stdout.take());
-        let stderr = drain(child.stderr.take());
+        // Our copies of the pty's terminal side must go, or reading the
+        // master never ends.
+        drop(cmd);
+        let (stdout, stderr) = match &tty {
+            Some(master) => {
+                let reader = master.try_clone().map_err(|e| Error(format!("sandbox: dup pty: {e}")))?;
+                (drain(Some(reader)), None)
+            }
+            None => (drain(child.stdout.take()), drain(child.stderr.take())),
+        };
         Ok(Self {
             child,
             argv: spec.argv.clone(),
@@ -633,7 +680,18 @@ impl Running {
             timeout: spec.timeout,
             stdout,
             stderr,
+            tty,
         })
+    }
+
+    /// Type `bytes` into the container's terminal (a [`RunSpec::tty`] run).
+    pub fn write_tty(&self, bytes: &[u8]) -> Result<()> {
+        use std::io::Write;
+        let mut master = self
+            .tty
+            .as_ref()
+            .ok_or_else(|| Error::new("sandbox: write_tty on a container without a tty (RunSpec::tty)"))?;
+        master.write_all(bytes).map_err(|e| Error(format!("sandbox: writing to the pty: {e}")))
     }
 
     fn group(&self) -> Pid {
@@ -851,7 +909,7 @@ impl BusyboxRoot {
             .env("PATH", "/bin:/sbin")
             .bind_scratch()
             .install(binary, target.as_str(), 0o755);
-        let mut cmd = spec.command(&self.root, &dir.path().join("state"), &scratch)?;
-        Running::start(&mut cmd, &spec)?.wait()
+        let cmd = spec.command(&self.root, &dir.path().join("state"), &scratch)?;
+        Running::start(cmd, &spec)?.wait()
     }
 }

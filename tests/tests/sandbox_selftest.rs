@@ -263,3 +263,25 @@ fn scratch_paths_map_to_the_backing_directory() -> Result {
     assert_eq!(sb.scratch_path("homes/ada"), sb.scratch_root().join("homes/ada"));
     Ok(())
 }
+
+#[test]
+fn a_tty_run_gives_pid_1_a_controlling_terminal_and_ctrl_c() -> Result {
+    let sb = Sandbox::new()?;
+    // Field 6 of /proc/PID/stat is the session, 7 the terminal, 8 its
+    // foreground process group.
+    let out = sb.run(&RunSpec::sh("test -t 0 && test -t 1 && echo on-a-tty; cut -d' ' -f6,8 /proc/1/stat").tty())?;
+    out.assert_success();
+    assert_eq!(out.stdout, "on-a-tty\r\n1 1\r\n");
+
+    fs::create_dir(sb.scratch_path("tmp")).map_err(Error::from)?;
+    let spec = RunSpec::sh("trap 'echo got-int; exit 5' INT; touch /scratch/tmp/ready; while :; do sleep 0.05; done")
+        .tty()
+        .bind_scratch();
+    let mut running = sb.spawn(&spec)?;
+    running.wait_for_path(&sb.scratch_path("tmp/ready"), Duration::from_secs(10))?;
+    running.write_tty(b"\x03")?;
+    let out = running.wait()?;
+    out.assert_status(5);
+    assert!(out.stdout.ends_with("got-int\r\n"), "{:?}", out.stdout);
+    Ok(())
+}
