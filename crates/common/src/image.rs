@@ -24,3 +24,10 @@ pub const STAGED_ZSHRC: &str = "/docker/.zshrc";
 /// The drop-in that grants the researcher passwordless sudo. sudo skips
 /// names containing a dot or ending in `~`, so this has neither.
 pub const SUDOERS_DROP_IN: &str = "/etc/sudoers.d/nb-user";
+
+/// The run-once marker of the setuid start: `pod-init` creates it
+/// (`O_EXCL`, owned by root) when, started setuid root as PID 1, it claims
+/// the bootstrap. Once it exists, a setuid start grants nothing. /run is
+/// root's (0755) and every new container starts without it, because a
+/// container's writable layer starts empty; the image must not ship it.
+pub const POD_INIT_MARKER: &str = "/run/pod-init.started";
