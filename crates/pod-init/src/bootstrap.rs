@@ -78,6 +78,15 @@ fn cstrings(items: impl IntoIterator<Item = OsString>) -> Vec<CString> {
     items.into_iter().filter_map(|s| CString::new(s.into_vec()).ok()).collect()
 }
 
+/// The command as given, without the bootstrap (skipped, or not allowed by
+/// the start): the pod's environment minus the consumed variables.
+pub fn unchanged(input: &Env) -> Result<Launch, BootstrapError> {
+    if input.argv.is_empty() {
+        return Err(BootstrapError::NoCommand);
+    }
+    Ok(Launch::unchanged(cstrings(input.argv.iter().cloned()), env::command_env(&input.vars, &[])))
+}
+
 /// Runs the bootstrap and returns how to start the command.
 pub fn run(input: &Env) -> Result<Launch, BootstrapError> {
     if input.argv.is_empty() {
@@ -87,7 +96,7 @@ pub fn run(input: &Env) -> Result<Launch, BootstrapError> {
     let cfg = match PodConfig::from_lookup(|k| input.lookup(k))? {
         Setup::Missing(missing) => {
             tracing::warn!("not bootstrapping, missing {}: running the command unchanged", missing.join(", "));
-            return Ok(Launch::unchanged(argv, env::command_env(&input.vars, &[])));
+            return unchanged(input);
         }
         Setup::Bootstrap(cfg) => cfg,
     };

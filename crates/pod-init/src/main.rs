@@ -17,18 +17,18 @@ mod launch;
 mod logging;
 mod mirror;
 mod password;
+mod privilege;
 mod scratch;
 mod ssh;
 mod sudoers;
+mod supervise;
 mod sys;
 mod userstate;
 
 use std::process::ExitCode;
 use std::time::Instant;
 
-use nix::errno::Errno;
-use nix::sys::wait::{WaitStatus, waitpid};
-use nix::unistd::{ForkResult, Pid, fork};
+use privilege::Start;
 
 fn main() -> ExitCode {
     let started = Instant::now();
@@ -36,42 +36,58 @@ fn main() -> ExitCode {
     if let Some(warning) = logging::init(input.lookup(common::env::EnvVars::POD_INIT_LOG).as_deref()) {
         tracing::warn!("{warning}");
     }
-    // The supervisor's setuid-start check (privilege::classify) decides here
-    // whether the bootstrap may run at all.
-    let launch = match bootstrap::run(&input) {
+    // Validated before anything changes, like the bootstrap's variables.
+    let options = match supervise::Options::from_lookup(|k| input.lookup(k)) {
+        Ok(options) => options,
+        Err(e) => {
+            eprintln!("pod-init: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    // Whether the bootstrap may run at all: a setuid start grants root once,
+    // at container start, and nowhere else (see privilege.rs).
+    let start = match privilege::classify() {
+        Ok(start) => start,
+        Err(e) => {
+            eprintln!("pod-init: {e}");
+            return ExitCode::from(supervise::EXIT_SUPERVISOR_FAILED);
+        }
+    };
+    let launch = match &start {
+        Start::Root | Start::SetuidInit => bootstrap::run(&input),
+        Start::Dropped { uid, why } => {
+            tracing::warn!("{why}: setuid root not honoured; running the command as uid {uid}, without the bootstrap");
+            bootstrap::unchanged(&input)
+        }
+        Start::Unprivileged { uid } => {
+            tracing::warn!(
+                "not started as root (uid {uid}; pod-init not setuid root, a nosuid mount, or no_new_privs from \
+                 allowPrivilegeEscalation: false): running the command without the bootstrap"
+            );
+            bootstrap::unchanged(&input)
+        }
+    };
+    let launch = match launch {
         Ok(launch) => launch,
         Err(e) => {
             eprintln!("pod-init: {e}");
             return ExitCode::from(e.exit_code());
         }
     };
-    tracing::info!("bootstrap done in {:.1?}", started.elapsed());
-    run_to_exit(&launch)
-}
-
-/// Runs the command in a child and waits for it, reaping any other child on
-/// the way; the command's code, or 128 + the signal that killed it. (The
-/// supervisor replaces this with signal forwarding and orphan cleanup.)
-fn run_to_exit(launch: &launch::Launch) -> ExitCode {
-    // SAFETY: single-threaded here; the child only runs Launch::exec, which
-    // is async-signal-safe.
-    let child = match unsafe { fork() } {
-        Ok(ForkResult::Child) => launch.exec(),
-        Ok(ForkResult::Parent { child }) => child,
-        Err(e) => {
-            eprintln!("pod-init: cannot fork the command: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    loop {
-        match waitpid(Pid::from_raw(-1), None) {
-            Ok(WaitStatus::Exited(pid, code)) if pid == child => return ExitCode::from(code as u8),
-            Ok(WaitStatus::Signaled(pid, sig, _)) if pid == child => return ExitCode::from(128 + sig as u8),
-            Ok(_) | Err(Errno::EINTR) => {}
-            Err(e) => {
-                eprintln!("pod-init: waiting for the command: {e}");
-                return ExitCode::from(2);
-            }
-        }
+    if let Start::Dropped { .. } = start {
+        // Not the container's init: nothing to supervise, just become the
+        // command (exit codes 126/127 if it cannot start).
+        launch.exec()
     }
+    if matches!(start, Start::Root | Start::SetuidInit) {
+        tracing::info!("bootstrap done in {:.1?}", started.elapsed());
+    }
+    // The bootstrap has read the private key; PID 1 lives as long as the
+    // job, so its own /proc/1/environ must not keep it.
+    match privilege::scrub_own_environ(&common::env::CONSUMED_BY_POD_INIT) {
+        Ok(0) => {}
+        Ok(n) => tracing::debug!("erased {n} consumed variable(s) from PID 1's environment"),
+        Err(e) => tracing::warn!("cannot erase the consumed variables from PID 1's environment: {e}"),
+    }
+    ExitCode::from(supervise::run(launch, &options))
 }

@@ -1,0 +1,264 @@
+//! PID 1's long life after the bootstrap: start the command in a child,
+//! forward signals to it, reap every zombie, and exit with its status.
+//!
+//! On the cluster a job can be preempted at any time: the kubelet sends
+//! SIGTERM to PID 1, waits the grace period, then kills. Researchers
+//! checkpoint on SIGTERM, so it must reach their program, and PID 1 must
+//! never kill on a timer of its own while the command runs. The shape
+//! follows tini: block signals, fork; the child restores them and execs;
+//! the parent loops on `sigtimedwait`, forwards, reaps. When the command
+//! ends, the processes it left get SIGTERM, a short grace, then SIGKILL
+//! (the kernel would SIGKILL them anyway when PID 1 exits, without warning).
+//!
+//! Exit code: the command's own, or 128 + the signal that killed it; 126 and
+//! 127 come from the child when exec fails; [`EXIT_SUPERVISOR_FAILED`] when
+//! the supervisor itself cannot work.
+
+mod options;
+mod reap;
+mod scope;
+mod signals;
+mod tty;
+
+use std::convert::Infallible;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::unistd::{ForkResult, fork};
+
+use crate::launch::Launch;
+pub use options::Options;
+use reap::End;
+use scope::Scope;
+use signals::Received;
+
+/// PID 1's exit code when the supervisor itself fails (the signal mask
+/// cannot be set, fork fails, waiting fails). 125 is what container tools
+/// (docker, podman, env, chroot) use for "the runner failed, not the
+/// command", next to 126 (cannot execute) and 127 (not found); the small
+/// codes 1 and 2 would be indistinguishable from the job's own.
+pub const EXIT_SUPERVISOR_FAILED: u8 = 125;
+
+/// How long PID 1 keeps reaping after the final SIGKILL. Bounded because a
+/// process stuck in an uninterruptible NFS call never dies; PID 1 exiting
+/// then leaves it to the kernel.
+const REAP_AFTER_KILL: Duration = Duration::from_secs(1);
+
+/// Why supervision failed; logged, then PID 1 exits with
+/// [`EXIT_SUPERVISOR_FAILED`].
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    #[error("cannot block signals before starting the command: {0}")]
+    Block(Errno),
+    #[error("cannot fork the command: {0}")]
+    Fork(Errno),
+    #[error("cannot wait for signals: {0}")]
+    Wait(Errno),
+    #[error("cannot reap children: {0}")]
+    Reap(Errno),
+    #[error("the command (pid {0}) was reaped by someone else; its exit status is lost")]
+    Lost(libc::pid_t),
+}
+
+/// Runs `launch` under supervision and returns PID 1's exit code.
+pub fn run(mut launch: Launch, options: &Options) -> u8 {
+    // The bootstrap already leaves consumed secrets out; filtering again
+    // here keeps the guarantee local to the code that hands env to exec.
+    launch.env.retain(|entry| !is_consumed(entry.as_bytes()));
+    supervise(options, move || launch.exec())
+}
+
+/// `KEY=...` where KEY is a variable only pod-init may see.
+fn is_consumed(entry: &[u8]) -> bool {
+    common::env::CONSUMED_BY_POD_INIT.iter().any(|name| {
+        entry
+            .strip_prefix(name.as_bytes())
+            .is_some_and(|rest| rest.starts_with(b"="))
+    })
+}
+
+/// Supervises whatever `exec` starts in the forked child. `exec` runs in
+/// the child between fork and exec, so it must make async-signal-safe
+/// calls only, and never return (`Infallible` stands in for `!`, which
+/// closures cannot name on stable Rust).
+pub fn supervise(options: &Options, exec: impl FnOnce() -> Infallible) -> u8 {
+    match supervise_inner(options, exec) {
+        Ok(end) => end.exit_code(),
+        Err(failure) => {
+            tracing::error!("{failure}");
+            EXIT_SUPERVISOR_FAILED
+        }
+    }
+}
+
+fn supervise_inner(options: &Options, exec: impl FnOnce() -> Infallible) -> Result<End, Failure> {
+    let scope = Scope::establish();
+    let saved = signals::block_for_supervision().map_err(Failure::Block)?;
+    // SAFETY: pod-init is single-threaded here (the bootstrap's helper
+    // processes have all been waited for), so the child is a full copy;
+    // the child runs only async-signal-safe code until exec.
+    let child = match unsafe { fork() } {
+        Err(e) => return Err(Failure::Fork(e)),
+        Ok(ForkResult::Child) => start_child(&saved, exec),
+        Ok(ForkResult::Parent { child }) => child.as_raw(),
+    };
+    tracing::debug!(pid = child, ?scope, "command started");
+    // After the fork, so the command keeps the directory it was given
+    // (the container's WORKDIR when there is no bootstrap): PID 1 itself
+    // leaves it, so it never pins a directory on NFS scratch.
+    if let Err(e) = std::env::set_current_dir("/") {
+        tracing::warn!("cannot leave the working directory for /: {e}");
+    }
+    let waited = signals::waited_set();
+    let result = watch(child, options, &waited);
+    // Whatever happened, the processes left behind are ended before PID 1
+    // exits; if watching failed, that includes the command.
+    if let Err(errno) = end_leftovers(scope, options.kill_grace, &waited) {
+        tracing::error!("{}", Failure::Reap(errno));
+    }
+    result
+}
+
+/// The child side of the fork: terminal, signal state, then the command.
+fn start_child(saved: &signals::Saved, exec: impl FnOnce() -> Infallible) -> ! {
+    if let Err((step, errno)) = tty::isolate_child() {
+        child_fail(step.as_str(), errno);
+    }
+    if let Err(errno) = saved.restore_in_child() {
+        child_fail("restoring the signal mask", errno);
+    }
+    match exec() {}
+}
+
+/// Reports a failure in the child without allocating (only write(2), which
+/// is async-signal-safe) and exits.
+fn child_fail(what: &str, errno: Errno) -> ! {
+    for part in ["pod-init: ", what, ": ", errno.desc(), "\n"] {
+        // SAFETY: writes a valid byte range to stderr; a failed write has
+        // nowhere better to be reported.
+        unsafe { libc::write(libc::STDERR_FILENO, part.as_ptr().cast(), part.len()) };
+    }
+    // SAFETY: _exit skips atexit handlers and stdio flushing, which belong
+    // to the parent's copy of this process image.
+    unsafe { libc::_exit(i32::from(EXIT_SUPERVISOR_FAILED)) }
+}
+
+/// Forwards signals and reaps until the command ends.
+fn watch(
+    child: libc::pid_t,
+    options: &Options,
+    waited: &nix::sys::signal::SigSet,
+) -> Result<End, Failure> {
+    loop {
+        // No timeout needed: SIGCHLD is blocked and in the set, so a child
+        // that ends at any moment leaves it pending and wakes this wait.
+        if let Some(received) = signals::wait(waited, None).map_err(Failure::Wait)? {
+            if received.signo != libc::SIGCHLD {
+                forward(received, child, options.signal_group);
+            }
+        }
+        let sweep = reap::sweep(Some(child)).map_err(Failure::Reap)?;
+        if let Some(end) = sweep.watched {
+            tracing::info!("the command (pid {child}) ended: {}", describe(end));
+            return Ok(end);
+        }
+        if !sweep.children_left {
+            return Err(Failure::Lost(child));
+        }
+    }
+}
+
+/// Passes one signal on to the command, or to its process group.
+fn forward(received: Received, child: libc::pid_t, group: bool) {
+    let name = signals::name(received.signo);
+    let target = if group { -child } else { child };
+    // Window resizes come in bursts in interactive jobs; the rest is rare
+    // and worth a line (a SIGTERM in the log explains a job's end).
+    if received.signo == libc::SIGWINCH {
+        tracing::debug!(from = received.sender, "forwarding {name} to {target}");
+    } else {
+        tracing::info!(
+            from = received.sender,
+            "forwarding {name} to {}",
+            describe_target(child, group)
+        );
+    }
+    // SAFETY: kill has no memory-safety preconditions.
+    if unsafe { libc::kill(target, received.signo) } != 0 {
+        // ESRCH: the command already ended and is about to be reaped.
+        tracing::debug!("kill({target}, {name}): {}", Errno::last());
+    }
+}
+
+fn describe_target(child: libc::pid_t, group: bool) -> String {
+    if group {
+        format!("the command's process group {child}")
+    } else {
+        format!("the command (pid {child})")
+    }
+}
+
+fn describe(end: End) -> String {
+    match end {
+        End::Exited(code) => format!("exit code {code}"),
+        End::Signaled(signo) => format!("killed by {}", signals::name(signo)),
+    }
+}
+
+/// After the command: SIGTERM what is left, wait up to `grace` for it to
+/// go, SIGKILL the rest, and reap. Returns as soon as nothing is left, so a
+/// job that cleans up after itself costs no wait at all.
+fn end_leftovers(
+    scope: Scope,
+    grace: Duration,
+    waited: &nix::sys::signal::SigSet,
+) -> Result<(), Errno> {
+    if !reap::sweep(None)?.children_left {
+        return Ok(());
+    }
+    tracing::info!(
+        "sending SIGTERM to the processes the command left behind; SIGKILL in {} ms",
+        grace.as_millis()
+    );
+    scope.signal_all(libc::SIGTERM);
+    if reap_until_gone(Instant::now() + grace, waited)? {
+        return Ok(());
+    }
+    tracing::warn!(
+        "processes still running after {} ms; sending SIGKILL",
+        grace.as_millis()
+    );
+    scope.signal_all(libc::SIGKILL);
+    if !reap_until_gone(Instant::now() + REAP_AFTER_KILL, waited)? {
+        tracing::warn!(
+            "some processes did not die after SIGKILL (stuck in the kernel?); leaving them"
+        );
+    }
+    Ok(())
+}
+
+/// Reaps until no child is left (`true`) or `deadline` passes (`false`).
+/// Signals other than SIGCHLD that arrive meanwhile are dropped: the
+/// command they were meant for has already ended.
+fn reap_until_gone(deadline: Instant, waited: &nix::sys::signal::SigSet) -> Result<bool, Errno> {
+    loop {
+        if !reap::sweep(None)?.children_left {
+            return Ok(true);
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(false);
+        }
+        if let Some(received) = signals::wait(waited, Some(left))? {
+            if received.signo != libc::SIGCHLD {
+                tracing::debug!(
+                    "ignoring {}: the command has already ended",
+                    signals::name(received.signo)
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

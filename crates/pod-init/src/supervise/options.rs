@@ -1,0 +1,141 @@
+//! The supervisor's two knobs, read from the environment and validated
+//! before anything else happens.
+
+use std::fmt;
+use std::time::Duration;
+
+use common::env::EnvVars;
+
+/// How long leftover processes get between SIGTERM and SIGKILL once the
+/// command has exited, unless `POD_INIT_KILL_GRACE_MS` says otherwise. Two
+/// seconds lets a data-loader worker or a log shipper flush, and keeps a
+/// finished job's pod from lingering. It never applies while the command
+/// runs: the kubelet owns that grace period.
+pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(2);
+
+/// How the supervisor behaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// Forward signals to the command's whole process group instead of the
+    /// command alone.
+    pub signal_group: bool,
+    /// See [`DEFAULT_KILL_GRACE`].
+    pub kill_grace: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            signal_group: false,
+            kill_grace: DEFAULT_KILL_GRACE,
+        }
+    }
+}
+
+/// A supervisor variable with a value it cannot use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptionError {
+    pub var: &'static str,
+    pub value: String,
+    pub reason: &'static str,
+}
+
+impl fmt::Display for OptionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}={:?}: {}", self.var, self.value, self.reason)
+    }
+}
+
+impl std::error::Error for OptionError {}
+
+impl Options {
+    /// Reads the options through `lookup` (the real environment in
+    /// pod-init, a map in tests). Unset means the default.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Options, OptionError> {
+        let mut options = Options::default();
+        if let Some(value) = lookup(EnvVars::POD_INIT_SIGNAL_GROUP) {
+            options.signal_group = match value.as_str() {
+                "1" | "true" | "yes" => true,
+                "" | "0" | "false" | "no" => false,
+                _ => {
+                    return Err(OptionError {
+                        var: EnvVars::POD_INIT_SIGNAL_GROUP,
+                        value,
+                        reason: "must be 1/true/yes or 0/false/no",
+                    });
+                }
+            };
+        }
+        if let Some(value) = lookup(EnvVars::POD_INIT_KILL_GRACE_MS) {
+            let millis = value.trim().parse::<u64>().map_err(|_| OptionError {
+                var: EnvVars::POD_INIT_KILL_GRACE_MS,
+                value: value.clone(),
+                reason: "must be a whole number of milliseconds",
+            })?;
+            options.kill_grace = Duration::from_millis(millis);
+        }
+        Ok(options)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(pairs: &[(&str, &str)]) -> Result<Options, OptionError> {
+        Options::from_lookup(|key| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
+    #[test]
+    fn unset_means_defaults() {
+        assert_eq!(
+            parse(&[]),
+            Ok(Options {
+                signal_group: false,
+                kill_grace: Duration::from_secs(2)
+            })
+        );
+    }
+
+    #[test]
+    fn values_are_read() {
+        let options = parse(&[
+            ("POD_INIT_SIGNAL_GROUP", "1"),
+            ("POD_INIT_KILL_GRACE_MS", "250"),
+        ]);
+        assert_eq!(
+            options,
+            Ok(Options {
+                signal_group: true,
+                kill_grace: Duration::from_millis(250)
+            })
+        );
+        assert_eq!(
+            parse(&[("POD_INIT_SIGNAL_GROUP", "no")]).map(|o| o.signal_group),
+            Ok(false)
+        );
+    }
+
+    #[test]
+    fn bad_values_name_the_variable_and_the_reason() {
+        let err = parse(&[("POD_INIT_KILL_GRACE_MS", "2s")])
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some("POD_INIT_KILL_GRACE_MS=\"2s\": must be a whole number of milliseconds")
+        );
+        let err = parse(&[("POD_INIT_SIGNAL_GROUP", "maybe")])
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some("POD_INIT_SIGNAL_GROUP=\"maybe\": must be 1/true/yes or 0/false/no")
+        );
+    }
+}

@@ -1,0 +1,178 @@
+//! Which processes are PID 1's to reap and to terminate: the whole PID
+//! namespace when pod-init is PID 1, only its own descendants otherwise.
+//!
+//! Not being PID 1 happens with a shared process namespace (the pod's pause
+//! container is PID 1), `docker --init`, or a user running pod-init by hand.
+//! There, orphans would be reparented past pod-init, so it registers as a
+//! child subreaper (as catatonit does) to receive them. And where PID 1 may
+//! `kill(-1)` (every process of its namespace), a subreaper must not: that
+//! would signal everything the user owns outside the job.
+
+use std::collections::{BTreeSet, HashMap};
+
+use nix::errno::Errno;
+use nix::sys::prctl;
+
+/// Where the supervisor stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// PID 1 of the namespace: every process in it is ours, and the kernel
+    /// kills whatever is left when we exit.
+    Namespace,
+    /// A child subreaper: our descendants are ours, nothing else.
+    Descendants,
+}
+
+impl Scope {
+    /// Decides the scope for this process and, when not PID 1, registers as
+    /// a child subreaper. A failed registration is logged, not fatal: the
+    /// command still runs, only orphans escape to the real PID 1.
+    pub fn establish() -> Scope {
+        if std::process::id() == 1 {
+            return Scope::Namespace;
+        }
+        // PR_SET_CHILD_SUBREAPER: orphaned descendants are reparented to us
+        // instead of the namespace's init, so we can reap them.
+        if let Err(e) = prctl::set_child_subreaper(true) {
+            tracing::warn!(
+                "cannot become a child subreaper ({e}): orphans of the command will not be reaped here"
+            );
+        }
+        Scope::Descendants
+    }
+
+    /// Sends `signo` to every process in scope (except ourselves). Returns
+    /// how many were signalled; for [`Scope::Namespace`] that is 0 or 1,
+    /// meaning "none" or "some", as `kill(-1)` does not count.
+    pub fn signal_all(self, signo: i32) -> usize {
+        match self {
+            Scope::Namespace => {
+                // SAFETY: kill has no memory-safety preconditions. pid -1
+                // from PID 1 reaches every process of the namespace except
+                // PID 1 itself (kill(2)).
+                let rc = unsafe { libc::kill(-1, signo) };
+                match rc {
+                    0 => 1,
+                    _ => {
+                        let errno = Errno::last();
+                        if errno != Errno::ESRCH {
+                            tracing::warn!("kill(-1, {signo}): {errno}");
+                        }
+                        0
+                    }
+                }
+            }
+            Scope::Descendants => {
+                let mut signalled = 0;
+                for pid in descendants(std::process::id() as i32) {
+                    // SAFETY: as above; pid is a positive process id.
+                    if unsafe { libc::kill(pid, signo) } == 0 {
+                        signalled += 1;
+                    }
+                }
+                signalled
+            }
+        }
+    }
+}
+
+/// The live descendants of `root`, read from /proc. A process forked while
+/// we read may be missed; the caller repeats the call before SIGKILL.
+pub fn descendants(root: i32) -> Vec<i32> {
+    let entries = match std::fs::read_dir("/proc") {
+        Ok(entries) => entries,
+        Err(e) => {
+            tracing::warn!("cannot list /proc to find the command's leftover processes: {e}");
+            return Vec::new();
+        }
+    };
+    let mut parents = Vec::new();
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|name| name.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        // A process may exit between readdir and read: skip it silently.
+        if let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) {
+            if let Some(ppid) = parent_from_stat(&stat) {
+                parents.push((pid, ppid));
+            }
+        }
+    }
+    descendants_in(root, &parents)
+}
+
+/// The parent pid from the text of /proc/<pid>/stat. The command name (2nd
+/// field) may contain spaces and parentheses, so fields are counted from
+/// the last `)`.
+pub fn parent_from_stat(stat: &str) -> Option<i32> {
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    // Fields after the name: state, ppid, ...
+    after_name.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The transitive children of `root` in a `(pid, ppid)` table, sorted.
+fn descendants_in(root: i32, table: &[(i32, i32)]) -> Vec<i32> {
+    let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
+    for &(pid, ppid) in table {
+        children.entry(ppid).or_default().push(pid);
+    }
+    let mut found = BTreeSet::new();
+    let mut todo = vec![root];
+    while let Some(parent) = todo.pop() {
+        for &child in children.get(&parent).map(Vec::as_slice).unwrap_or_default() {
+            // `insert` is false for a pid already seen: a cycle cannot occur
+            // in a real table, but a torn read must not loop forever.
+            if child != root && found.insert(child) {
+                todo.push(child);
+            }
+        }
+    }
+    found.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parent_is_read_after_a_name_with_spaces_and_parens() {
+        assert_eq!(parent_from_stat("42 (sleep) S 7 42 42 0 -1"), Some(7));
+        assert_eq!(parent_from_stat("42 (a) b (c) R 9 42 42 0 -1"), Some(9));
+        assert_eq!(parent_from_stat("garbage"), None);
+    }
+
+    #[test]
+    fn descendants_are_transitive_and_exclude_others() {
+        // 10 is us; 11 and 12 are children, 13 a grandchild via 12,
+        // 20 belongs to someone else.
+        let table = [(11, 10), (12, 10), (13, 12), (20, 1), (21, 20)];
+        assert_eq!(descendants_in(10, &table), vec![11, 12, 13]);
+        assert_eq!(descendants_in(99, &table), Vec::<i32>::new());
+    }
+
+    #[test]
+    fn a_torn_table_with_a_cycle_terminates() {
+        let table = [(11, 10), (12, 11), (11, 12)];
+        assert_eq!(descendants_in(10, &table), vec![11, 12]);
+    }
+
+    #[test]
+    fn own_children_are_found_in_the_real_proc() {
+        let mut child = match std::process::Command::new("sleep").arg("5").spawn() {
+            Ok(child) => child,
+            Err(e) => panic!("cannot run sleep: {e}"),
+        };
+        let found = descendants(std::process::id() as i32);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(
+            found.contains(&(child.id() as i32)),
+            "{found:?} lacks {}",
+            child.id()
+        );
+    }
+}
