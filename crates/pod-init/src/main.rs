@@ -74,11 +74,6 @@ fn main() -> ExitCode {
             return ExitCode::from(e.exit_code());
         }
     };
-    if let Start::Dropped { .. } = start {
-        // Not the container's init: nothing to supervise, just become the
-        // command (exit codes 126/127 if it cannot start).
-        launch.exec()
-    }
     if matches!(start, Start::Root | Start::SetuidInit) {
         tracing::info!("bootstrap done in {:.1?}", started.elapsed());
     }

@@ -11,7 +11,7 @@
 //! |---|---|---|
 //! | real uid 0 | – | [`Start::Root`]: bootstrap as usual |
 //! | euid 0 from the setuid bit | PID 1, marker claimed | [`Start::SetuidInit`]: full root, bootstrap |
-//! | euid 0 from the setuid bit | anything else | [`Start::Dropped`]: real ids restored at once, command run without bootstrap |
+//! | euid 0 from the setuid bit | anything else | [`Start::Dropped`]: real ids restored at once, command supervised without bootstrap |
 //! | no root at all | – | [`Start::Unprivileged`]: command run without bootstrap |
 //!
 //! "PID 1" alone is not proof of a container start: a user who can create
@@ -42,7 +42,8 @@ pub enum Start {
     /// all three uids and gids, as if started by root.
     SetuidInit,
     /// setuid root anywhere else: already back to the real ids, with no way
-    /// back to root. The command runs as the user, without the bootstrap.
+    /// back to root. The command runs (supervised) as the user, without the
+    /// bootstrap; PID 1 exits with its code as usual.
     Dropped { uid: u32, why: Denial },
     /// No root at all: no setuid bit, a `nosuid` mount, or no_new_privs
     /// (`allowPrivilegeEscalation: false`). The bootstrap cannot run.
@@ -119,14 +120,10 @@ pub fn classify() -> Result<Start, PrivilegeError> {
     let marker = Path::new(common::image::POD_INIT_MARKER);
     match origin(ruid, uids.effective.as_raw()) {
         Origin::NoRoot => Ok(Start::Unprivileged { uid: ruid }),
-        Origin::Root => {
-            // Claimed too, so that the marker always means "a bootstrap ran
-            // here"; a root start bootstraps whatever the outcome.
-            if let Err(e) = marker::claim(marker, (0, 0)) {
-                tracing::debug!("run-once marker not created: {e}");
-            }
-            Ok(Start::Root)
-        }
+        // Root needs no marker: it could do the bootstrap's work by hand.
+        // (Nor does it leave one: pod-init run as root on a workstation
+        // must not litter the host's /run.)
+        Origin::Root => Ok(Start::Root),
         Origin::Setuid => {
             let denial = match std::process::id() {
                 1 => match marker::claim(marker, (0, 0)) {

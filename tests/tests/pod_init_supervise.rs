@@ -1,0 +1,409 @@
+//! pod-init as the container's PID 1, run for real: the musl binary in the
+//! sandbox (its own PID namespace over a Debian rootfs), signalled from the
+//! host as the kubelet does, started setuid root as the researcher's uid as
+//! on the cluster.
+//!
+//! Needs root (it fails, with how to fix it, otherwise). pod-init's resident
+//! memory while it supervises a sleeping job is printed
+//! (`cargo test -- --nocapture` shows it).
+
+// Helpers outside #[test] functions fail the test by panicking, like asserts.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use std::fs;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use nb_tests::sandbox::{Error, LAB_GID, Output, RunSpec, SCRATCH_MOUNT, Sandbox};
+use nix::sys::signal::Signal;
+
+type Result = std::result::Result<(), Error>;
+
+const USER: &str = "ada";
+const UID: u32 = 177_449;
+const READY_WAIT: Duration = Duration::from_secs(30);
+
+fn working_dir() -> String {
+    format!("{SCRATCH_MOUNT}/homes/{USER}/project")
+}
+
+/// A pod as the cluster starts it: pod-init (root-owned, 4755) as PID 1,
+/// started as the researcher's uid and the lab gid, with the variables
+/// `submit` sets, so the setuid start does the bootstrap.
+fn setuid_pod(script: &str) -> RunSpec {
+    RunSpec::pod_init(["/bin/sh", "-c", script])
+        .as_user(UID, LAB_GID)
+        .envs([
+            ("NB_USER", USER.to_owned()),
+            ("NB_UID", UID.to_string()),
+            ("NB_GROUP", "MLO-unit".to_owned()),
+            ("NB_GID", LAB_GID.to_string()),
+            ("SCRATCH_HOME_ROOT", format!("{SCRATCH_MOUNT}/homes")),
+            ("WORKING_DIR", working_dir()),
+        ])
+}
+
+/// pod-init as PID 1 started by root without the bootstrap's variables: it
+/// only supervises. Scratch is bind-mounted so root can leave markers there.
+fn plain_pod(script: &str) -> RunSpec {
+    RunSpec::pod_init(["/bin/sh", "-c", script]).bind_scratch()
+}
+
+/// The host path of a file the job writes in its working directory.
+fn in_working_dir(sb: &Sandbox, name: &str) -> PathBuf {
+    sb.scratch_path(format!("{}/{name}", working_dir()))
+}
+
+fn read(path: &PathBuf) -> String {
+    fs::read_to_string(path).unwrap_or_else(|e| format!("<{}: {e}>", path.display()))
+}
+
+#[test]
+fn sigterm_from_outside_reaches_the_job_which_checkpoints_and_the_container_exits_0() -> Result {
+    let sb = Sandbox::new()?;
+    sb.prove_root_squash()?;
+    let script = "trap 'echo checkpointed > checkpoint; exit 0' TERM; touch ready; while :; do sleep 0.1; done";
+    let mut running = sb.spawn(&setuid_pod(script))?;
+    running.wait_for_path(&in_working_dir(&sb, "ready"), READY_WAIT)?;
+    running.signal(Signal::SIGTERM)?;
+    let out = running.wait()?;
+    out.assert_success();
+    assert_eq!(
+        read(&in_working_dir(&sb, "checkpoint")),
+        "checkpointed\n",
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("forwarding SIGTERM to the command"),
+        "{}",
+        out.stderr
+    );
+    Ok(())
+}
+
+#[test]
+fn the_jobs_exit_code_is_the_containers() -> Result {
+    let sb = Sandbox::new()?;
+    sb.run(&plain_pod("exit 42"))?.assert_status(42);
+    Ok(())
+}
+
+#[test]
+fn a_job_killed_by_sigkill_makes_the_container_exit_137() -> Result {
+    let sb = Sandbox::new()?;
+    sb.run(&plain_pod("kill -KILL $$"))?.assert_status(137);
+    Ok(())
+}
+
+/// `pid name state` of every process of the namespace, from inside.
+const LIST_PROCESSES: &str =
+    r"sed -n 's/^\([0-9]*\) (\(.*\)) \(.\) .*/\1 \2 \3/p' /proc/[0-9]*/stat 2>/dev/null";
+
+#[test]
+fn double_forked_orphans_leave_no_zombie_in_the_namespace() -> Result {
+    let sb = Sandbox::new()?;
+    // Twenty orphans end shortly after their parents; the job waits until
+    // none of them is left, as a process or a zombie, and prints the final
+    // listing.
+    let script = format!(
+        "i=0; while [ $i -lt 10 ]; do (sleep 0.2 &); (true &); i=$((i+1)); done; \
+         n=0; while [ $n -lt 200 ]; do \
+           {LIST_PROCESSES} | grep -q -e ' sleep ' -e ' true ' -e ' Z$' || break; sleep 0.05; n=$((n+1)); \
+         done; {LIST_PROCESSES}"
+    );
+    let out = sb.run(&plain_pod(&script))?;
+    out.assert_success();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert!(
+        lines.contains(&"1 pod-init S"),
+        "PID 1 not in the listing:\n{}",
+        out.stdout
+    );
+    let left: Vec<&&str> = lines
+        .iter()
+        .filter(|l| l.ends_with(" Z") || l.contains(" sleep ") || l.contains(" true "))
+        .collect();
+    assert!(
+        left.is_empty(),
+        "left in the namespace: {left:?}\n{}",
+        out.stdout
+    );
+    Ok(())
+}
+
+#[test]
+fn processes_left_behind_get_sigterm_before_the_container_ends() -> Result {
+    let sb = Sandbox::new()?;
+    let left = sb.scratch_path("left");
+    let script = format!(
+        "sh -c 'trap \"echo flushed > {SCRATCH_MOUNT}/left; exit 0\" TERM; touch {SCRATCH_MOUNT}/worker; \
+         while :; do sleep 0.1; done' & \
+         while [ ! -e {SCRATCH_MOUNT}/worker ]; do sleep 0.05; done; exit 3"
+    );
+    let out = sb.run(&plain_pod(&script))?;
+    out.assert_status(3);
+    assert_eq!(read(&left), "flushed\n", "{}", out.stderr);
+    Ok(())
+}
+
+#[test]
+fn signal_group_option_reaches_the_jobs_workers() -> Result {
+    let sb = Sandbox::new()?;
+    let script = format!(
+        "sh -c 'trap \"echo worker > {SCRATCH_MOUNT}/worker.out; exit 0\" TERM; touch {SCRATCH_MOUNT}/worker; \
+         while :; do sleep 0.1; done' & \
+         trap 'wait; exit 0' TERM; \
+         while [ ! -e {SCRATCH_MOUNT}/worker ]; do sleep 0.05; done; touch {SCRATCH_MOUNT}/ready; \
+         while :; do sleep 0.1; done"
+    );
+    let mut running = sb.spawn(&plain_pod(&script).env("POD_INIT_SIGNAL_GROUP", "1"))?;
+    running.wait_for_path(&sb.scratch_path("ready"), READY_WAIT)?;
+    running.signal(Signal::SIGTERM)?;
+    let out = running.wait()?;
+    out.assert_success();
+    assert_eq!(
+        read(&sb.scratch_path("worker.out")),
+        "worker\n",
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("forwarding SIGTERM to the command's process group"),
+        "{}",
+        out.stderr
+    );
+    Ok(())
+}
+
+#[test]
+fn a_bad_supervisor_variable_stops_the_pod_before_anything_runs() -> Result {
+    let sb = Sandbox::new()?;
+    let out = sb.run(
+        &plain_pod(&format!("touch {SCRATCH_MOUNT}/ran")).env("POD_INIT_KILL_GRACE_MS", "2s"),
+    )?;
+    out.assert_status(1);
+    assert!(
+        out.stderr.contains(
+            "pod-init: POD_INIT_KILL_GRACE_MS=\"2s\": must be a whole number of milliseconds"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(!sb.scratch_path("ran").exists(), "the command ran");
+    Ok(())
+}
+
+#[test]
+fn an_interactive_job_leads_the_terminals_foreground_group_and_gets_ctrl_c() -> Result {
+    let sb = Sandbox::new()?;
+    // Fields after the name in /proc/<pid>/stat: state ppid pgrp session
+    // tty_nr tpgid.
+    let script = format!(
+        "set -- $(sed 's/.*) //' /proc/$$/stat); echo \"ids $$ $3 $6\"; \
+         trap 'echo interrupted; exit 0' INT; touch {SCRATCH_MOUNT}/ready; while :; do sleep 0.1; done"
+    );
+    let mut running = sb.spawn(&plain_pod(&script).tty())?;
+    running.wait_for_path(&sb.scratch_path("ready"), READY_WAIT)?;
+    running.write_tty(b"\x03")?;
+    let out = running.wait()?;
+    out.assert_success();
+    let ids: Vec<&str> = out
+        .stdout
+        .lines()
+        .find_map(|l| l.trim_end().strip_prefix("ids "))
+        .map(|l| l.split_whitespace().collect())
+        .unwrap_or_default();
+    assert_eq!(ids.len(), 3, "{}", out.stdout);
+    assert_eq!(
+        (ids[1], ids[2]),
+        (ids[0], ids[0]),
+        "pid, pgrp, tty foreground group:\n{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("interrupted"), "{}", out.stdout);
+    Ok(())
+}
+
+/// The `Uid:`, `Gid:`, `Groups:` and capability lines of a status file.
+fn ids_and_caps(status: &str) -> Vec<String> {
+    status
+        .lines()
+        .filter(|l| {
+            ["Uid:", "Gid:", "CapInh:", "CapPrm:", "CapEff:", "CapAmb:"]
+                .iter()
+                .any(|p| l.starts_with(p))
+        })
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+#[test]
+fn the_setuid_start_bootstraps_and_the_job_runs_as_the_user_unable_to_regain_root() -> Result {
+    let sb = Sandbox::new()?;
+    sb.prove_root_squash()?;
+    let script = "cat /proc/self/status; setpriv --reuid=0 id -u 2>&1; echo setpriv=$?";
+    let out = sb.run(&setuid_pod(script))?;
+    out.assert_success();
+    assert!(
+        sb.read_etc("passwd")?
+            .contains(&format!("{USER}:x:{UID}:{LAB_GID}:")),
+        "no bootstrap:\n{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("bootstrap done in"), "{}", out.stderr);
+    let lines = ids_and_caps(&out.stdout);
+    let expected = [
+        format!("Uid: {UID} {UID} {UID} {UID}"),
+        format!("Gid: {LAB_GID} {LAB_GID} {LAB_GID} {LAB_GID}"),
+        "CapInh: 0000000000000000".to_owned(),
+        "CapPrm: 0000000000000000".to_owned(),
+        "CapEff: 0000000000000000".to_owned(),
+        "CapAmb: 0000000000000000".to_owned(),
+    ];
+    assert_eq!(lines, expected, "{}", out.stdout);
+    // setpriv asks for setresuid(0, 0, 0), as an exploit would.
+    assert!(
+        out.stdout
+            .contains("setresuid failed: Operation not permitted")
+            && out.stdout.contains("setpriv=1"),
+        "the job could become root again:\n{}",
+        out.stdout
+    );
+    Ok(())
+}
+
+#[test]
+fn the_setuid_binary_run_again_by_the_user_grants_nothing() -> Result {
+    let sb = Sandbox::new()?;
+    // Inside a bootstrapped pod, the user runs the setuid pod-init with a
+    // forged configuration, once directly and once as PID 1 of a fresh
+    // start over the same container state (the marker is then present).
+    let forged = "NB_USER=mallory NB_UID=4242 NB_GROUP=mallory NB_GID=4242 \
+                  SCRATCH_HOME_ROOT=/scratch/homes WORKING_DIR=/tmp";
+    let script = format!(
+        "env {forged} /usr/local/sbin/pod-init sh -c 'grep ^Uid: /proc/self/status; exit 7'; echo inner=$?"
+    );
+    let out = sb.run(&setuid_pod(&script))?;
+    out.assert_success();
+    assert!(
+        out.stdout
+            .contains(&format!("Uid:\t{UID}\t{UID}\t{UID}\t{UID}")),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("inner=7"), "{}", out.stdout);
+    assert!(
+        out.stderr.contains("not the container's first process")
+            && out.stderr.contains("setuid root not honoured"),
+        "{}",
+        out.stderr
+    );
+    let passwd = sb.read_etc("passwd")?;
+    let sudoers = sb.read_file("/etc/sudoers.d/nb-user")?;
+    assert!(
+        !passwd.contains("mallory") && !String::from_utf8_lossy(&sudoers).contains("mallory"),
+        "{passwd}"
+    );
+
+    // A later setuid start as PID 1 over the same state finds the marker.
+    let marker = sb.read_file(common::image::POD_INIT_MARKER);
+    assert!(marker.is_ok(), "the first start left no marker");
+    let mut again = setuid_pod("grep ^Uid: /proc/self/status");
+    for (name, value) in [
+        ("NB_USER", "mallory"),
+        ("NB_UID", "4242"),
+        ("NB_GROUP", "mallory"),
+        ("NB_GID", "4242"),
+    ] {
+        again = again.env(name, value);
+    }
+    let out = sb.run(&again)?;
+    out.assert_success();
+    assert!(
+        out.stderr
+            .contains("the bootstrap already ran in this container"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stdout
+            .contains(&format!("Uid:\t{UID}\t{UID}\t{UID}\t{UID}")),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(sb.read_etc("passwd")?, passwd, "/etc/passwd changed");
+    Ok(())
+}
+
+#[test]
+fn pid1_environ_holds_no_private_key() -> Result {
+    let sb = Sandbox::new()?;
+    let secret = "LS0tLS1CRUdJTiBPUEVOU1NIIFBSSVZBVEUgS0VZLS0tLS0Kbm90LWEta2V5";
+    // The job reads PID 1's environ the way a sudo user can, says it is
+    // ready, and waits for the host to read it too.
+    let script = "sudo -n cat /proc/1/environ | tr '\\0' '\\n' > pid1-environ; env > job-environ; \
+                  touch ready; n=0; while [ ! -e go ] && [ $n -lt 600 ]; do sleep 0.05; n=$((n+1)); done";
+    let mut running = sb.spawn(&setuid_pod(script).env("SSH_PRIVATE_KEY_B64", secret))?;
+    running.wait_for_path(&in_working_dir(&sb, "ready"), READY_WAIT)?;
+    let host_view = fs::read(format!("/proc/{}/environ", running.init_host_pid()?));
+    fs::write(in_working_dir(&sb, "go"), b"")?;
+    let out = running.wait()?;
+    out.assert_success();
+    let host_view = String::from_utf8_lossy(&host_view?).into_owned();
+    assert!(
+        host_view.contains("NB_USER=ada"),
+        "not PID 1's environ: {host_view:?}"
+    );
+    let inside_view = read(&in_working_dir(&sb, "pid1-environ"));
+    assert!(
+        inside_view.contains("NB_USER=ada"),
+        "sudo could not read /proc/1/environ: {inside_view}\n{}",
+        out.stderr
+    );
+    for (view, text) in [
+        ("host", &host_view),
+        ("sudo in the pod", &inside_view),
+        ("the job's own", &read(&in_working_dir(&sb, "job-environ"))),
+    ] {
+        assert!(!text.contains(secret), "the key is readable in {view} view");
+        assert!(
+            !text.contains("SSH_PRIVATE_KEY_B64"),
+            "the variable's name is left in {view} view"
+        );
+    }
+    Ok(())
+}
+
+/// The `VmRSS:` of a process, in KiB.
+fn rss_kib(status: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
+}
+
+#[test]
+fn pod_init_stays_small_while_it_supervises_a_sleeping_job() -> Result {
+    let sb = Sandbox::new()?;
+    let mut running = sb.spawn(&setuid_pod("touch ready; sleep 30"))?;
+    running.wait_for_path(&in_working_dir(&sb, "ready"), READY_WAIT)?;
+    let status = fs::read_to_string(format!("/proc/{}/status", running.init_host_pid()?))?;
+    running.signal(Signal::SIGTERM)?;
+    let out: Output = running.wait()?;
+    // sleep has no handler: the forwarded SIGTERM kills it.
+    out.assert_status(128 + 15);
+    let rss = rss_kib(&status).unwrap_or_else(|| panic!("no VmRSS in PID 1's status:\n{status}"));
+    eprintln!(
+        "pod-init VmRSS while supervising a sleeping job (after a setuid bootstrap): {rss} KiB"
+    );
+    // A budget, not a timing: a static binary under 1 MiB with no runtime
+    // should stay within a few MiB; more means something leaked or grew.
+    assert!(rss > 0 && rss < 8 * 1024, "VmRSS {rss} KiB");
+    Ok(())
+}
