@@ -11,7 +11,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use nb_tests::sandbox::{Error, LAB_GID, Output, RunSpec, SCRATCH_MOUNT, Sandbox};
@@ -54,6 +54,21 @@ fn in_working_dir(sb: &Sandbox, name: &str) -> PathBuf {
     sb.scratch_path(format!("{}/{name}", working_dir()))
 }
 
+/// Starts `spec`, waits for the job's `ready` file, sends `signal` to the
+/// container's PID 1 from the host (as the kubelet does), and waits for
+/// the end.
+fn signal_when_ready(
+    sb: &Sandbox,
+    spec: &RunSpec,
+    ready: &Path,
+    signal: Signal,
+) -> std::result::Result<Output, Error> {
+    let mut running = sb.spawn(spec)?;
+    running.wait_for_path(ready, READY_WAIT)?;
+    running.signal(signal)?;
+    running.wait()
+}
+
 fn read(path: &PathBuf) -> String {
     fs::read_to_string(path).unwrap_or_else(|e| format!("<{}: {e}>", path.display()))
 }
@@ -63,10 +78,8 @@ fn sigterm_from_outside_reaches_the_job_which_checkpoints_and_the_container_exit
     let sb = Sandbox::new()?;
     sb.prove_root_squash()?;
     let script = "trap 'echo checkpointed > checkpoint; exit 0' TERM; touch ready; while :; do sleep 0.1; done";
-    let mut running = sb.spawn(&setuid_pod(script))?;
-    running.wait_for_path(&in_working_dir(&sb, "ready"), READY_WAIT)?;
-    running.signal(Signal::SIGTERM)?;
-    let out = running.wait()?;
+    let ready = in_working_dir(&sb, "ready");
+    let out = signal_when_ready(&sb, &setuid_pod(script), &ready, Signal::SIGTERM)?;
     out.assert_success();
     assert_eq!(
         read(&in_working_dir(&sb, "checkpoint")),
@@ -157,10 +170,8 @@ fn signal_group_option_reaches_the_jobs_workers() -> Result {
          while [ ! -e {SCRATCH_MOUNT}/worker ]; do sleep 0.05; done; touch {SCRATCH_MOUNT}/ready; \
          while :; do sleep 0.1; done"
     );
-    let mut running = sb.spawn(&plain_pod(&script).env("POD_INIT_SIGNAL_GROUP", "1"))?;
-    running.wait_for_path(&sb.scratch_path("ready"), READY_WAIT)?;
-    running.signal(Signal::SIGTERM)?;
-    let out = running.wait()?;
+    let spec = plain_pod(&script).env("POD_INIT_SIGNAL_GROUP", "1");
+    let out = signal_when_ready(&sb, &spec, &sb.scratch_path("ready"), Signal::SIGTERM)?;
     out.assert_success();
     assert_eq!(
         read(&sb.scratch_path("worker.out")),

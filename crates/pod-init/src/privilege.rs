@@ -151,8 +151,6 @@ pub fn classify() -> Result<Start, PrivilegeError> {
 /// real, effective and saved ids all 0, no supplementary groups of the
 /// user. The bootstrap and the tools it may run then see plain root.
 fn become_root() -> Result<(), PrivilegeError> {
-    let root_uid = Uid::from_raw(0);
-    let root_gid = Gid::from_raw(0);
     // setgroups first, while the effective uid 0 still carries
     // CAP_SETGID; groups before gid before uid, as in every privilege
     // change here. EPERM happens only in a user namespace with setgroups
@@ -160,15 +158,7 @@ fn become_root() -> Result<(), PrivilegeError> {
     if let Err(errno) = nix::unistd::setgroups(&[]) {
         tracing::warn!("setgroups([]) for the bootstrap: {errno}; keeping the user's groups");
     }
-    setresgid(root_gid, root_gid, root_gid).map_err(|errno| PrivilegeError::Promote {
-        step: "setresgid",
-        errno,
-    })?;
-    setresuid(root_uid, root_uid, root_uid).map_err(|errno| PrivilegeError::Promote {
-        step: "setresuid",
-        errno,
-    })?;
-    Ok(())
+    set_all_ids(0, 0).map_err(|(step, errno)| PrivilegeError::Promote { step, errno })
 }
 
 /// Gives up the setuid root privileges for good: all three gids, then all
@@ -176,20 +166,18 @@ fn become_root() -> Result<(), PrivilegeError> {
 /// Supplementary groups stay as they are: a setuid exec never changes them,
 /// so they are already the user's own.
 pub fn drop_to_real_ids(uid: u32, gid: u32) -> Result<(), PrivilegeError> {
-    let (u, g) = (Uid::from_raw(uid), Gid::from_raw(gid));
-    // gid first: after setresuid to a non-root uid, the gids could no
-    // longer be changed and the saved gid would stay whatever it was.
-    setresgid(g, g, g).map_err(|errno| PrivilegeError::Drop {
-        step: "setresgid",
-        errno,
-    })?;
-    // All three uids: a saved uid of 0 would let the command switch back
-    // (fixuid's seteuid-only drop kept exactly that until exec).
-    setresuid(u, u, u).map_err(|errno| PrivilegeError::Drop {
-        step: "setresuid",
-        errno,
-    })?;
+    set_all_ids(uid, gid).map_err(|(step, errno)| PrivilegeError::Drop { step, errno })?;
     verify_dropped(uid, gid)
+}
+
+/// Real, effective and saved gid, then the same for the uid. gid first:
+/// after setresuid to a non-root uid the gids could no longer be changed.
+/// All three of each: a saved uid of 0 would let the process switch back
+/// (fixuid's seteuid-only drop kept exactly that until exec).
+fn set_all_ids(uid: u32, gid: u32) -> Result<(), (&'static str, Errno)> {
+    let (u, g) = (Uid::from_raw(uid), Gid::from_raw(gid));
+    setresgid(g, g, g).map_err(|errno| ("setresgid", errno))?;
+    setresuid(u, u, u).map_err(|errno| ("setresuid", errno))
 }
 
 /// Checks the drop as an attacker would test it: every id is the user's,

@@ -145,28 +145,30 @@ fn quick() -> Options {
     }
 }
 
+/// A clean end with `code`: nothing left to reap.
+fn exited(code: u8) -> Report {
+    Report { code, clean: true }
+}
+
+/// The outside world's part: once the job says it is ready, send `signal`
+/// to the supervisor, as the kubelet does to PID 1.
+fn send_when_ready(ready: &Path, signal: Signal) -> impl FnOnce(Pid) + '_ {
+    move |pid| {
+        wait_for(ready);
+        let _ = kill(pid, signal);
+    }
+}
+
 #[test]
 fn the_commands_exit_code_is_returned() {
     let report = supervised(|| {}, job("exit 42", &[]), quick(), |_| {});
-    assert_eq!(
-        report,
-        Report {
-            code: 42,
-            clean: true
-        }
-    );
+    assert_eq!(report, exited(42));
 }
 
 #[test]
 fn death_by_a_signal_is_128_plus_the_signal() {
     let report = supervised(|| {}, job("kill -KILL $$", &[]), quick(), |_| {});
-    assert_eq!(
-        report,
-        Report {
-            code: 137,
-            clean: true
-        }
-    );
+    assert_eq!(report, exited(137));
 }
 
 #[test]
@@ -182,18 +184,9 @@ fn sigterm_sent_to_the_supervisor_reaches_the_command() {
         || {},
         job(&script, &[]),
         quick(),
-        |pid| {
-            wait_for(&ready);
-            let _ = kill(pid, Signal::SIGTERM);
-        },
+        send_when_ready(&ready, Signal::SIGTERM),
     );
-    assert_eq!(
-        report,
-        Report {
-            code: 0,
-            clean: true
-        }
-    );
+    assert_eq!(report, exited(0));
     assert_eq!(read(&marker), "checkpointed\n");
 }
 
@@ -237,13 +230,7 @@ fn every_catchable_signal_is_forwarded() {
             let _ = kill(pid, Signal::SIGTERM);
         },
     );
-    assert_eq!(
-        report,
-        Report {
-            code: 0,
-            clean: true
-        }
-    );
+    assert_eq!(report, exited(0));
     let expected: String = names.iter().map(|name| format!("{name}\n")).collect();
     assert_eq!(read(&log), expected);
 }
@@ -266,18 +253,9 @@ fn the_command_is_never_killed_on_a_timer() {
         || {},
         job(&script, &[]),
         options,
-        |pid| {
-            wait_for(&ready);
-            let _ = kill(pid, Signal::SIGTERM);
-        },
+        send_when_ready(&ready, Signal::SIGTERM),
     );
-    assert_eq!(
-        report,
-        Report {
-            code: 4,
-            clean: true
-        }
-    );
+    assert_eq!(report, exited(4));
 }
 
 #[test]
@@ -298,13 +276,7 @@ fn orphans_are_adopted_by_the_subreaper() {
         quick(),
         |pid| supervisor = Some(pid.as_raw()),
     );
-    assert_eq!(
-        report,
-        Report {
-            code: 0,
-            clean: true
-        }
-    );
+    assert_eq!(report, exited(0));
     assert_eq!(scope::parent_from_stat(&read(&stat)), supervisor);
 }
 
@@ -324,10 +296,7 @@ fn orphaned_zombies_are_reaped_while_the_command_runs() {
     let report = supervised(|| {}, job(&script, &[]), quick(), |_| {});
     assert_eq!(
         report,
-        Report {
-            code: 0,
-            clean: true
-        },
+        exited(0),
         "children of the supervisor: {}",
         read(&out)
     );
@@ -348,13 +317,7 @@ fn leftovers_get_sigterm_when_the_command_exits() {
         kill_grace: Duration::from_secs(20),
     };
     let report = supervised(|| {}, job(&script, &[]), options, |_| {});
-    assert_eq!(
-        report,
-        Report {
-            code: 5,
-            clean: true
-        }
-    );
+    assert_eq!(report, exited(5));
     assert_eq!(read(&marker), "flushed\n");
 }
 
@@ -369,13 +332,7 @@ fn leftovers_that_ignore_sigterm_are_killed_after_the_grace() {
         r = ready.display()
     );
     let report = supervised(|| {}, job(&script, &[]), quick(), |_| {});
-    assert_eq!(
-        report,
-        Report {
-            code: 0,
-            clean: true
-        }
-    );
+    assert_eq!(report, exited(0));
     let sleeper = read(&pid_file).trim().parse::<i32>().unwrap_or(0);
     assert!(sleeper > 0, "no pid recorded");
     assert!(
@@ -404,18 +361,9 @@ fn group_mode_signals_the_whole_process_group() {
         || {},
         job(&script, &[]),
         options,
-        |pid| {
-            wait_for(&ready);
-            let _ = kill(pid, Signal::SIGUSR1);
-        },
+        send_when_ready(&ready, Signal::SIGUSR1),
     );
-    assert_eq!(
-        report,
-        Report {
-            code: 0,
-            clean: true
-        }
-    );
+    assert_eq!(report, exited(0));
     assert_eq!(
         (read(&main).as_str(), read(&worker).as_str()),
         ("m\n", "w\n")
@@ -438,18 +386,9 @@ fn default_mode_signals_the_command_alone() {
         || {},
         job(&script, &[]),
         quick(),
-        |pid| {
-            wait_for(&ready);
-            let _ = kill(pid, Signal::SIGUSR1);
-        },
+        send_when_ready(&ready, Signal::SIGUSR1),
     );
-    assert_eq!(
-        report,
-        Report {
-            code: 0,
-            clean: true
-        }
-    );
+    assert_eq!(report, exited(0));
     assert_eq!(read(&main), "m\n");
     assert!(!worker.exists(), "the worker got the command's signal");
 }
@@ -463,13 +402,7 @@ fn the_command_starts_with_the_signal_state_pod_init_was_given() {
         o = out.display()
     );
     let report = supervised(|| {}, job(&script, &[]), quick(), |_| {});
-    assert_eq!(
-        report,
-        Report {
-            code: 0,
-            clean: true
-        }
-    );
+    assert_eq!(report, exited(0));
     let status = read(&out);
     let mask = |field: &str| {
         status
@@ -513,13 +446,7 @@ fn the_command_leads_its_group_and_owns_the_terminal() {
         std::mem::forget(pty);
     };
     let report = supervised(with_terminal, job(&script, &[]), quick(), |_| {});
-    assert_eq!(
-        report,
-        Report {
-            code: 0,
-            clean: true
-        }
-    );
+    assert_eq!(report, exited(0));
     let ids = read(&out);
     let fields: Vec<&str> = ids.split_whitespace().collect();
     assert_eq!(fields.len(), 3, "{ids:?}");
@@ -550,13 +477,7 @@ fn pid1_leaves_its_directory_and_the_command_keeps_it() {
         quick(),
         |_| {},
     );
-    assert_eq!(
-        report,
-        Report {
-            code: 0,
-            clean: true
-        }
-    );
+    assert_eq!(report, exited(0));
     let expected = format!(
         "/ {}\n",
         dir.0
@@ -582,13 +503,7 @@ fn consumed_secrets_never_reach_the_command() {
         ],
     );
     let report = supervised(|| {}, launch, quick(), |_| {});
-    assert_eq!(
-        report,
-        Report {
-            code: 0,
-            clean: true
-        }
-    );
+    assert_eq!(report, exited(0));
     let env = read(&out);
     assert!(
         !env.contains("c2VjcmV0"),
@@ -607,11 +522,5 @@ fn a_command_that_cannot_start_reports_127() {
         vec![c("PATH=/usr/bin:/bin")],
     );
     let report = supervised(|| {}, launch, quick(), |_| {});
-    assert_eq!(
-        report,
-        Report {
-            code: 127,
-            clean: true
-        }
-    );
+    assert_eq!(report, exited(127));
 }
