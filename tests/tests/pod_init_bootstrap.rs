@@ -501,10 +501,10 @@ fn command_not_found_is_127_and_not_executable_is_126() -> Result {
     let key = key_pair();
     let out = sb.run(&ada_pod(&["no-such-command"], &key))?;
     out.assert_status(127);
-    assert!(out.stderr.ends_with("pod-init: cannot run no-such-command: command not found\n"), "{}", out.stderr);
+    assert!(out.stderr.contains("\npod-init: cannot run no-such-command: command not found\n"), "{}", out.stderr);
     let out = sb.run(&ada_pod(&["/etc/hostname"], &key))?;
     out.assert_status(126);
-    assert!(out.stderr.ends_with("pod-init: cannot run /etc/hostname: permission denied (not executable?)\n"), "{}", out.stderr);
+    assert!(out.stderr.contains("\npod-init: cannot run /etc/hostname: permission denied (not executable?)\n"), "{}", out.stderr);
     Ok(())
 }
 

@@ -286,6 +286,38 @@ fn the_setuid_start_bootstraps_and_the_job_runs_as_the_user_unable_to_regain_roo
 }
 
 #[test]
+fn a_setuid_start_without_the_variables_runs_the_command_as_the_user_not_root() -> Result {
+    let sb = Sandbox::new()?;
+    let spec = RunSpec::pod_init(["/bin/sh", "-c", "cat /proc/self/status"]).as_user(UID, LAB_GID);
+    let out = sb.run(&spec)?;
+    out.assert_success();
+    assert!(
+        out.stderr.contains("not bootstrapping, missing NB_USER"),
+        "{}",
+        out.stderr
+    );
+    let lines = ids_and_caps(&out.stdout);
+    assert_eq!(
+        lines.get(..3),
+        Some(
+            &[
+                format!("Uid: {UID} {UID} {UID} {UID}"),
+                format!("Gid: {LAB_GID} {LAB_GID} {LAB_GID} {LAB_GID}"),
+                "CapInh: 0000000000000000".to_owned()
+            ][..]
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        lines.contains(&"CapEff: 0000000000000000".to_owned()),
+        "{}",
+        out.stdout
+    );
+    Ok(())
+}
+
+#[test]
 fn the_setuid_binary_run_again_by_the_user_grants_nothing() -> Result {
     let sb = Sandbox::new()?;
     // Inside a bootstrapped pod, the user runs the setuid pod-init with a

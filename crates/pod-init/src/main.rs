@@ -54,7 +54,13 @@ fn main() -> ExitCode {
         }
     };
     let launch = match &start {
-        Start::Root | Start::SetuidInit => bootstrap::run(&input),
+        Start::Root => bootstrap::run(&input),
+        // Without the variables the bootstrap returns the command unchanged,
+        // identity included; a setuid start must not turn that into root.
+        Start::SetuidInit { real } => bootstrap::run(&input).map(|mut launch| {
+            launch.identity.get_or_insert_with(|| real.clone());
+            launch
+        }),
         Start::Dropped { uid, why } => {
             tracing::warn!("{why}: setuid root not honoured; running the command as uid {uid}, without the bootstrap");
             bootstrap::unchanged(&input)
@@ -74,7 +80,7 @@ fn main() -> ExitCode {
             return ExitCode::from(e.exit_code());
         }
     };
-    if matches!(start, Start::Root | Start::SetuidInit) {
+    if matches!(start, Start::Root | Start::SetuidInit { .. }) {
         tracing::info!("bootstrap done in {:.1?}", started.elapsed());
     }
     // The bootstrap has read the private key; PID 1 lives as long as the

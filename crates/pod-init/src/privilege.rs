@@ -10,7 +10,7 @@
 //! | started as | and | outcome |
 //! |---|---|---|
 //! | real uid 0 | – | [`Start::Root`]: bootstrap as usual |
-//! | euid 0 from the setuid bit | PID 1, marker claimed | [`Start::SetuidInit`]: full root, bootstrap |
+//! | euid 0 from the setuid bit | PID 1, marker claimed | [`Start::SetuidInit`]: full root, bootstrap (without one, the command still runs as the real ids) |
 //! | euid 0 from the setuid bit | anything else | [`Start::Dropped`]: real ids restored at once, command supervised without bootstrap |
 //! | no root at all | – | [`Start::Unprivileged`]: command run without bootstrap |
 //!
@@ -31,6 +31,8 @@ use std::path::Path;
 use nix::errno::Errno;
 use nix::unistd::{Gid, Uid, getresgid, getresuid, setresgid, setresuid};
 
+use crate::launch::Identity;
+
 pub use scrub::scrub_own_environ;
 
 /// How this start is to be treated.
@@ -39,8 +41,10 @@ pub enum Start {
     /// Real uid 0 (runAsUser 0, or a plain `docker run`).
     Root,
     /// setuid root as the container's PID 1, marker claimed: now root in
-    /// all three uids and gids, as if started by root.
-    SetuidInit,
+    /// all three uids and gids, as if started by root. `real` is who
+    /// started it: when the bootstrap is skipped (variables missing), the
+    /// command runs as them, never as root.
+    SetuidInit { real: Identity },
     /// setuid root anywhere else: already back to the real ids, with no way
     /// back to root. The command runs (supervised) as the user, without the
     /// bootstrap; PID 1 exits with its code as usual.
@@ -135,8 +139,17 @@ pub fn classify() -> Result<Start, PrivilegeError> {
             };
             match denial {
                 None => {
+                    // Taken before become_root clears them.
+                    let groups = nix::unistd::getgroups().map_err(PrivilegeError::ReadIds)?;
+                    let groups = groups.into_iter().map(Gid::as_raw).collect();
                     become_root()?;
-                    Ok(Start::SetuidInit)
+                    Ok(Start::SetuidInit {
+                        real: Identity {
+                            uid: ruid,
+                            gid: rgid,
+                            groups,
+                        },
+                    })
                 }
                 Some(why) => {
                     drop_to_real_ids(ruid, rgid)?;
