@@ -13,6 +13,10 @@ use common::env::EnvVars;
 /// runs: the kubelet owns that grace period.
 pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(2);
 
+/// The longest grace accepted: longer than any kubelet grace period worth
+/// having, and small enough that no deadline computed from it can overflow.
+const MAX_KILL_GRACE_MS: u64 = 3_600_000;
+
 /// How the supervisor behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Options {
@@ -67,11 +71,16 @@ impl Options {
             };
         }
         if let Some(value) = lookup(EnvVars::POD_INIT_KILL_GRACE_MS) {
-            let millis = value.trim().parse::<u64>().map_err(|_| OptionError {
-                var: EnvVars::POD_INIT_KILL_GRACE_MS,
-                value: value.clone(),
-                reason: "must be a whole number of milliseconds",
-            })?;
+            let millis = value
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|&ms| ms <= MAX_KILL_GRACE_MS)
+                .ok_or_else(|| OptionError {
+                    var: EnvVars::POD_INIT_KILL_GRACE_MS,
+                    value: value.clone(),
+                    reason: "must be a whole number of milliseconds, at most 3600000 (an hour)",
+                })?;
             options.kill_grace = Duration::from_millis(millis);
         }
         Ok(options)
@@ -122,13 +131,23 @@ mod tests {
     }
 
     #[test]
+    fn the_grace_is_capped_at_an_hour() {
+        let grace = |v: &str| parse(&[("POD_INIT_KILL_GRACE_MS", v)]).map(|o| o.kill_grace);
+        assert_eq!(grace("3600000"), Ok(Duration::from_secs(3600)));
+        assert!(grace("3600001").is_err());
+        assert!(grace("18446744073709551615").is_err());
+    }
+
+    #[test]
     fn bad_values_name_the_variable_and_the_reason() {
         let err = parse(&[("POD_INIT_KILL_GRACE_MS", "2s")])
             .err()
             .map(|e| e.to_string());
         assert_eq!(
             err.as_deref(),
-            Some("POD_INIT_KILL_GRACE_MS=\"2s\": must be a whole number of milliseconds")
+            Some(
+                "POD_INIT_KILL_GRACE_MS=\"2s\": must be a whole number of milliseconds, at most 3600000 (an hour)"
+            )
         );
         let err = parse(&[("POD_INIT_SIGNAL_GROUP", "maybe")])
             .err()
