@@ -95,8 +95,8 @@ impl EnvVars {
     pub const POD_INIT_SIGNAL_GROUP: &'static str = "POD_INIT_SIGNAL_GROUP";
     /// Milliseconds `pod-init` waits between SIGTERM and SIGKILL for the
     /// processes still running after the command exited. Set by the user;
-    /// read by `pod-init`. Default 2000. Never applies while the command
-    /// runs (the kubelet owns that grace period).
+    /// read by `pod-init`. Default 2000, at most 3600000. Never applies
+    /// while the command runs (the kubelet owns that grace period).
     pub const POD_INIT_KILL_GRACE_MS: &'static str = "POD_INIT_KILL_GRACE_MS";
 }
 
