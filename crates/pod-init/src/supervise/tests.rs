@@ -341,20 +341,25 @@ fn leftovers_that_ignore_sigterm_are_killed_after_the_grace() {
     );
 }
 
-#[test]
-fn group_mode_signals_the_whole_process_group() {
+/// A command with a worker in its process group; both write a file when
+/// they get SIGUSR1. Returns what the two files hold afterwards (`None`:
+/// never written).
+fn usr1_to_command_and_worker(signal_group: bool) -> (Option<String>, Option<String>) {
     let dir = Dir::new();
     let (ready, main, worker) = (dir.path("ready"), dir.path("main"), dir.path("worker"));
+    // The command waits for its worker in group mode (both must write);
+    // otherwise it leaves at once and the worker gets the leftovers' SIGTERM.
+    let wait = if signal_group { "wait; " } else { "" };
     let script = format!(
         "sh -c 'trap \"echo w > {w}; exit 0\" USR1; touch {r}.w; while :; do sleep 0.02; done' & \
-         trap 'echo m > {m}; wait; exit 0' USR1; \
+         trap 'echo m > {m}; {wait}exit 0' USR1; \
          while [ ! -e {r}.w ]; do sleep 0.02; done; touch {r}; while :; do sleep 0.02; done",
         w = worker.display(),
         m = main.display(),
         r = ready.display()
     );
     let options = Options {
-        signal_group: true,
+        signal_group,
         ..quick()
     };
     let report = supervised(
@@ -364,33 +369,29 @@ fn group_mode_signals_the_whole_process_group() {
         send_when_ready(&ready, Signal::SIGUSR1),
     );
     assert_eq!(report, exited(0));
+    (
+        std::fs::read_to_string(&main).ok(),
+        std::fs::read_to_string(&worker).ok(),
+    )
+}
+
+#[test]
+fn group_mode_signals_the_whole_process_group() {
+    let (main, worker) = usr1_to_command_and_worker(true);
     assert_eq!(
-        (read(&main).as_str(), read(&worker).as_str()),
-        ("m\n", "w\n")
+        (main.as_deref(), worker.as_deref()),
+        (Some("m\n"), Some("w\n"))
     );
 }
 
 #[test]
 fn default_mode_signals_the_command_alone() {
-    let dir = Dir::new();
-    let (ready, main, worker) = (dir.path("ready"), dir.path("main"), dir.path("worker"));
-    let script = format!(
-        "sh -c 'trap \"echo w > {w}; exit 0\" USR1; touch {r}.w; while :; do sleep 0.02; done' & \
-         trap 'echo m > {m}; exit 0' USR1; \
-         while [ ! -e {r}.w ]; do sleep 0.02; done; touch {r}; while :; do sleep 0.02; done",
-        w = worker.display(),
-        m = main.display(),
-        r = ready.display()
+    let (main, worker) = usr1_to_command_and_worker(false);
+    assert_eq!(
+        (main.as_deref(), worker.as_deref()),
+        (Some("m\n"), None),
+        "the worker got the command's signal"
     );
-    let report = supervised(
-        || {},
-        job(&script, &[]),
-        quick(),
-        send_when_ready(&ready, Signal::SIGUSR1),
-    );
-    assert_eq!(report, exited(0));
-    assert_eq!(read(&main), "m\n");
-    assert!(!worker.exists(), "the worker got the command's signal");
 }
 
 #[test]
