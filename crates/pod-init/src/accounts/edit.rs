@@ -81,6 +81,11 @@ impl Accounts {
         if self.group.dedupe(name) > 0 {
             changes.push(format!("removed duplicate entries of group {name}"));
         }
+        let malformed = self.group.remove_unparsed_named(name)
+            + self.gshadow.as_mut().map_or(0, |gs| gs.remove_unparsed_named(name));
+        if malformed > 0 {
+            changes.push(format!("removed {malformed} malformed line(s) naming group {name}"));
+        }
         if let Some(gs) = &mut self.gshadow {
             if gs.get(name).is_none() {
                 gs.push(Gshadow::new(name));
@@ -138,6 +143,11 @@ impl Accounts {
         }
         if self.passwd.dedupe(name) > 0 {
             changes.push(format!("removed duplicate entries of user {name}"));
+        }
+        let malformed = self.passwd.remove_unparsed_named(name)
+            + self.shadow.as_mut().map_or(0, |sh| sh.remove_unparsed_named(name));
+        if malformed > 0 {
+            changes.push(format!("removed {malformed} malformed line(s) naming user {name}"));
         }
         let mut fixed = Vec::new();
         self.passwd.update(|u| u.name == name, |u| {
@@ -304,6 +314,23 @@ mod tests {
         assert!(text(&a.passwd).ends_with("ada:x:177449:83070::/home/ada:/bin/zsh\n"));
         assert!(text(a.shadow.as_ref().unwrap()).ends_with("ada:HASH:20000:0:99999:7:::\n"));
         assert_eq!(a.supplementary_gids("ada"), [4, 27]);
+    }
+
+    #[test]
+    fn malformed_lines_naming_the_user_or_group_go_because_glibc_may_read_them() {
+        // glibc reads the first line as ada with uid 0 (the CR joins the
+        // shell field) and the second with "/bin/sh:x" as the shell.
+        let passwd = format!("{PASSWD}ada:x:0:0::/h:/bin/sh:x\n# ada:x:0:0 a comment\nada:x:0:0::/h:/bin/sh\r");
+        let group = format!("{GROUP}MLO-unit:x:0:extra:field\n");
+        let mut a = accounts(&passwd, &group, SHADOW, GSHADOW);
+        let changes = bootstrap(&mut a);
+        assert!(changes.contains(&"removed 1 malformed line(s) naming user ada".to_owned()), "{changes:?}");
+        assert!(changes.contains(&"removed 1 malformed line(s) naming group MLO-unit".to_owned()), "{changes:?}");
+        let passwd = text(&a.passwd);
+        assert!(passwd.contains("# ada:x:0:0 a comment\n"), "comments stay: {passwd}");
+        assert_eq!(passwd.lines().filter(|l| l.starts_with("ada:")).count(), 1, "{passwd}");
+        assert!(!passwd.lines().any(|l| l.starts_with("ada:x:0:")), "{passwd}");
+        assert!(!text(&a.group).contains(":extra:"));
     }
 
     #[test]
