@@ -38,11 +38,20 @@
 set -euo pipefail
 
 prog=ctr-run
-die() { echo "$prog: $*" >&2; exit 125; }
+# A failure of the harness itself (not of CMD) is also written to
+# STATE/harness.error, so the caller can tell it from CMD's own exit code.
+state=""
+die() {
+    echo "$prog: $*" >&2
+    if [ -n "$state" ]; then
+        mkdir -p "$state" && echo "$prog: $*" >"$state/harness.error"
+    fi
+    exit 125
+}
 here=$(cd "$(dirname "$0")" && pwd)
 
 inside=0
-rootfs="" state="" scratch="" squash=0 user="" tty=0
+rootfs="" scratch="" squash=0 user="" tty=0
 envs=()
 installs=()
 args=("$@")
@@ -75,6 +84,9 @@ if [ "$inside" = 0 ]; then
     exec unshare --mount --uts --ipc --propagation private -- "$0" --inside "${args[@]}"
 fi
 
+# From here on, any failing step is a harness failure.
+trap 'die "line $LINENO: a setup command failed (status $?)"' ERR
+
 mkdir -p "$state/upper" "$state/work" "$state/merged"
 merged=$state/merged
 
@@ -100,11 +112,24 @@ ln -s /proc/self/fd/2 "$merged/dev/stderr"
 mkdir -p "$merged/scratch"
 
 fuse_pid=""
+stop_fuse() {
+    if [ -n "$fuse_pid" ]; then
+        # Unmounting ends the daemon's loop; it exits on its own. If the
+        # mount never came up, it is told to stop.
+        umount "$merged/scratch" 2>/dev/null || umount -l "$merged/scratch" 2>/dev/null \
+            || kill "$fuse_pid" 2>/dev/null || true
+        wait "$fuse_pid" 2>/dev/null || true
+    fi
+}
+# On every way out (the end, or die), so no daemon outlives this script.
+trap stop_fuse EXIT
 if [ "$squash" = 1 ]; then
     ready=$state/rootsquash.ready
     rm -f "$ready"
+    # Its own stdio: holding the container's stdout would keep the caller
+    # reading after the container ended.
     /usr/bin/python3 "$here/rootsquash.py" "$scratch" "$merged/scratch" --ready "$ready" \
-        2>"$state/rootsquash.log" &
+        </dev/null >/dev/null 2>"$state/rootsquash.log" &
     fuse_pid=$!
     for _ in $(seq 1 500); do
         [ -s "$ready" ] && break
@@ -125,18 +150,14 @@ done
 
 hostname ctr
 
-pid1_args=(--root "$merged")
+pid1_args=(--root "$merged" --error-file "$state/harness.error")
 [ -z "$user" ] || pid1_args+=(--user "$user")
 [ "$tty" = 0 ] || pid1_args+=(--tty)
 for e in "${envs[@]}"; do pid1_args+=(--env "$e"); done
 
 # Not `exec`: this process stays to unmount /scratch and wait for the daemon.
+trap - ERR
 rc=0
 /usr/bin/python3 "$here/pid1.py" "${pid1_args[@]}" -- "$@" || rc=$?
 
-if [ -n "$fuse_pid" ]; then
-    # Unmounting ends the daemon's loop; it exits on its own.
-    umount "$merged/scratch" 2>/dev/null || umount -l "$merged/scratch" || true
-    wait "$fuse_pid" 2>/dev/null || true
-fi
 exit "$rc"

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""pid1.py --root DIR [--user UID:GID] [--tty] [--env NAME=VALUE]... -- CMD [ARG...]
+"""pid1.py --root DIR [--user UID:GID] [--tty] [--error-file FILE]
+           [--env NAME=VALUE]... -- CMD [ARG...]
 
 Starts CMD as PID 1 of a new PID namespace, chrooted into DIR with a fresh
 /proc, and exits with its status: the exit code, or 128+N if a signal N
@@ -7,6 +8,9 @@ killed it. ctr-run.sh calls it once the container's mounts are in place.
 
 With --tty, CMD leads a new session with its stdin (a terminal) as
 controlling terminal, as a container runtime does for `docker run -t`.
+
+A failure to set the container up (not CMD's own failure) exits 125 and is
+also written to the --error-file, so the caller can tell the two apart.
 
 Why not `unshare --pid --fork --kill-child`: when its child dies of SIGKILL it
 cannot re-raise that signal on itself and exits 1 ("sigprocmask unblock
@@ -48,20 +52,22 @@ def check(rc, what):
 
 
 def parse(argv):
-    root, user, env, tty = None, None, {}, False
+    root, user, env, tty, error_file = None, None, {}, False, None
     i = 1
     while i < len(argv):
         arg = argv[i]
         if arg == "--":
-            return root, user, env, tty, argv[i + 1:]
+            return root, user, env, tty, error_file, argv[i + 1:]
         if arg == "--tty":
             tty = True
             i += 1
             continue
-        if arg in ("--root", "--user", "--env") and i + 1 < len(argv):
+        if arg in ("--root", "--user", "--env", "--error-file") and i + 1 < len(argv):
             value = argv[i + 1]
             if arg == "--root":
                 root = value
+            elif arg == "--error-file":
+                error_file = value
             elif arg == "--user":
                 uid, _, gid = value.partition(":")
                 user = (int(uid), int(gid))
@@ -76,7 +82,7 @@ def parse(argv):
     raise SystemExit("pid1: usage: pid1.py --root DIR [--user UID:GID] [--tty] [--env N=V]... -- CMD...")
 
 
-def child(root, user, env, tty, cmd, parent_alive):
+def child(root, user, env, tty, cmd, parent_alive, setup_errors):
     """In the new PID namespace (we are PID 1): finish the container, exec."""
     try:
         # If the launcher dies (the test's timeout SIGKILLs the group), take
@@ -111,7 +117,8 @@ def child(root, user, env, tty, cmd, parent_alive):
         for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT):
             signal.signal(sig, signal.SIG_DFL)
     except OSError as e:
-        print(f"pid1: {e}", file=sys.stderr)
+        # To the launcher, which reports it as a harness failure.
+        os.write(setup_errors, str(e).encode())
         os._exit(125)
     err = exec_in_path(cmd, env)
     print(f"pid1: cannot run {cmd[0]}: {os.strerror(err)}", file=sys.stderr)
@@ -140,21 +147,33 @@ def exec_in_path(cmd, env):
 
 
 def main(argv):
-    root, user, env, tty, cmd = parse(argv)
+    root, user, env, tty, error_file, cmd = parse(argv)
     if not root or not cmd:
         raise SystemExit("pid1: --root and a command are required")
-    # A new PID namespace for our next child (it becomes PID 1) and a new
-    # mount namespace now, for the /proc that child mounts.
-    check(libc.unshare(CLONE_NEWPID | CLONE_NEWNS), "unshare")
-    # Mounts made below never propagate anywhere.
-    check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make / private")
+    try:
+        # A new PID namespace for our next child (it becomes PID 1) and a
+        # new mount namespace now, for the /proc that child mounts.
+        check(libc.unshare(CLONE_NEWPID | CLONE_NEWNS), "unshare")
+        # Mounts made below never propagate anywhere.
+        check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make / private")
+    except OSError as e:
+        return setup_failed(error_file, str(e))
+    # Both pipes are close-on-exec (Python's default). parent_alive: see
+    # child(). setup_errors: the child writes why its setup failed; a
+    # successful exec closes it empty, as std::process does.
     parent_alive, alive_w = os.pipe()
+    errors_r, errors_w = os.pipe()
     sys.stdout.flush()
     pid = os.fork()
     if pid == 0:
         os.close(alive_w)
-        child(root, user, env, tty, cmd, parent_alive)
+        os.close(errors_r)
+        child(root, user, env, tty, cmd, parent_alive, errors_w)
     os.close(parent_alive)
+    os.close(errors_w)
+    setup_error = b""
+    while chunk := os.read(errors_r, 4096):
+        setup_error += chunk
     # Stay as the parent only to report PID 1's status.
     while True:
         try:
@@ -162,9 +181,20 @@ def main(argv):
             break
         except InterruptedError:
             continue
+    if setup_error:
+        return setup_failed(error_file, setup_error.decode(errors="replace"))
     if os.WIFSIGNALED(status):
         return 128 + os.WTERMSIG(status)
     return os.WEXITSTATUS(status)
+
+
+def setup_failed(error_file, message):
+    """A harness failure: exit 125, and say why on stderr and in the file."""
+    print(f"pid1: {message}", file=sys.stderr)
+    if error_file:
+        with open(error_file, "w", encoding="utf-8") as f:
+            f.write(f"pid1: {message}\n")
+    return 125
 
 
 if __name__ == "__main__":

@@ -381,6 +381,9 @@ impl RunSpec {
             cmd.arg("--install").arg(host).arg(path).arg(format!("{mode:o}"));
         }
         for (name, value) in &self.env {
+            if name.is_empty() || name.contains(['=', '\0']) || value.contains('\0') {
+                return Err(Error(format!("sandbox: environment variable {name:?}: not a valid name=value")));
+            }
             cmd.arg("--env").arg(format!("{name}={value}"));
         }
         cmd.arg("--").args(&self.argv);
@@ -395,7 +398,8 @@ pub struct Output {
     pub status: i32,
     /// Its stdout (lossy UTF-8).
     pub stdout: String,
-    /// Its stderr, followed by any error of the harness itself.
+    /// Its stderr. (A failure of the harness itself is an [`Error`] of the
+    /// run, never an `Output`.)
     pub stderr: String,
 }
 
@@ -523,7 +527,7 @@ impl Sandbox {
     pub fn spawn(&self, spec: &RunSpec) -> Result<Running> {
         let state = self.path.join("state");
         let cmd = spec.command(&self.rootfs, &state, &self.scratch_root())?;
-        Running::start(cmd, spec)
+        Running::start(cmd, spec, &state)
     }
 
     /// Every path under the scratch backing directory with its owner and
@@ -625,6 +629,7 @@ pub struct Running {
     stdout: Option<JoinHandle<Vec<u8>>>,
     stderr: Option<JoinHandle<Vec<u8>>>,
     tty: Option<fs::File>,
+    harness_error: PathBuf,
 }
 
 fn drain(stream: Option<impl Read + Send + 'static>) -> Option<JoinHandle<Vec<u8>>> {
@@ -643,7 +648,14 @@ fn joined(handle: Option<JoinHandle<Vec<u8>>>) -> String {
 }
 
 impl Running {
-    fn start(mut cmd: Command, spec: &RunSpec) -> Result<Self> {
+    fn start(mut cmd: Command, spec: &RunSpec, state: &Path) -> Result<Self> {
+        // Where ctr-run.sh and pid1.py say why the harness (not the
+        // command) failed; a leftover from an earlier run must not count.
+        let harness_error = state.join("harness.error");
+        match fs::remove_file(&harness_error) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(io_err("cannot remove", &harness_error)(e)),
+            _ => {}
+        }
         let mut tty = None;
         if spec.tty {
             let pty = nix::pty::openpty(None, None).map_err(|e| Error(format!("sandbox: openpty: {e}")))?;
@@ -681,6 +693,7 @@ impl Running {
             stdout,
             stderr,
             tty,
+            harness_error,
         })
     }
 
@@ -792,11 +805,29 @@ impl Running {
         loop {
             match self.child.try_wait() {
                 Ok(Some(status)) => {
-                    return Ok(Output {
+                    // Nothing of the group may outlive the launcher (its pipes
+                    // would also keep the output below from ending).
+                    if !self.group_gone_within(Duration::from_secs(2)) {
+                        self.kill_group();
+                        return Err(Error(format!(
+                            "sandbox: processes of the container outlived it and were killed ({:?})",
+                            self.argv
+                        )));
+                    }
+                    let out = Output {
                         status: exit_code(status),
                         stdout: joined(self.stdout.take()),
                         stderr: joined(self.stderr.take()),
-                    });
+                    };
+                    return match fs::read_to_string(&self.harness_error) {
+                        Ok(why) => Err(Error(format!(
+                            "sandbox: the harness failed, not the command ({:?}): {}\n--- stderr\n{}",
+                            self.argv,
+                            why.trim(),
+                            out.stderr
+                        ))),
+                        Err(_) => Ok(out),
+                    };
                 }
                 Ok(None) if Instant::now() < until => thread::sleep(Duration::from_millis(5)),
                 Ok(None) => break,
@@ -822,8 +853,19 @@ impl Running {
         // and dies with its PID 1 (unshare --kill-child).
         let _already_gone = kill(Pid::from_raw(-self.group().as_raw()), Signal::SIGKILL);
         let _status = self.child.wait();
-        let until = Instant::now() + Duration::from_secs(5);
-        while kill(Pid::from_raw(-self.group().as_raw()), None) != Err(Errno::ESRCH) && Instant::now() < until {
+        self.group_gone_within(Duration::from_secs(5));
+    }
+
+    /// Whether every process of the group has exited within `limit`.
+    fn group_gone_within(&self, limit: Duration) -> bool {
+        let until = Instant::now() + limit;
+        loop {
+            if kill(Pid::from_raw(-self.group().as_raw()), None) == Err(Errno::ESRCH) {
+                return true;
+            }
+            if Instant::now() >= until {
+                return false;
+            }
             thread::sleep(Duration::from_millis(5));
         }
     }
@@ -909,7 +951,8 @@ impl BusyboxRoot {
             .env("PATH", "/bin:/sbin")
             .bind_scratch()
             .install(binary, target.as_str(), 0o755);
-        let cmd = spec.command(&self.root, &dir.path().join("state"), &scratch)?;
-        Running::start(cmd, &spec)?.wait()
+        let state = dir.path().join("state");
+        let cmd = spec.command(&self.root, &state, &scratch)?;
+        Running::start(cmd, &spec, &state)?.wait()
     }
 }

@@ -285,3 +285,18 @@ fn a_tty_run_gives_pid_1_a_controlling_terminal_and_ctrl_c() -> Result {
     assert!(out.stdout.ends_with("got-int\r\n"), "{:?}", out.stdout);
     Ok(())
 }
+
+#[test]
+fn a_harness_failure_is_an_error_not_an_exit_code() -> Result {
+    let sb = Sandbox::new()?;
+    // Installing below a regular file cannot work: ctr-run.sh fails.
+    let spec = RunSpec::new(["true"]).install("/usr/bin/true", "/etc/passwd/true", 0o755);
+    let err = sb.run(&spec).expect_err("install below /etc/passwd cannot succeed");
+    assert!(err.to_string().contains("the harness failed, not the command"), "{err}");
+    // A variable name with `=` is refused before anything runs.
+    let err = sb.run(&RunSpec::new(["true"]).env("A=B", "c")).expect_err("bad variable name");
+    assert!(err.to_string().contains("A=B"), "{err}");
+    // The command's own 125 is just an exit code.
+    sb.run(&RunSpec::sh("exit 125"))?.assert_status(125);
+    Ok(())
+}
