@@ -35,7 +35,7 @@
 # (the daemon then exits) and the private mount namespace dies with it. If
 # the whole process group is SIGKILLed (a timeout), the same happens: nothing
 # outlives the group.
-set -euo pipefail
+set -Eeuo pipefail
 
 prog=ctr-run
 # A failure of the harness itself (not of CMD) is also written to

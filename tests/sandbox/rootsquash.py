@@ -32,7 +32,10 @@ import sys
 
 # fusepy finds libfuse with find_library() (see libc below) unless told.
 os.environ.setdefault("FUSE_LIBRARY_PATH", "libfuse.so.2")
-from fusepy import FUSE, FuseOSError, Operations, fuse_get_context  # noqa: E402
+try:
+    from fusepy import FUSE, FuseOSError, Operations, fuse_get_context  # noqa: E402
+except (ImportError, OSError) as e:
+    sys.exit(f"rootsquash: {e}: apt-get install python3-fusepy (and run this with /usr/bin/python3)")
 
 NOBODY = 65534
 UTIME_NOW = (1 << 30) - 1
@@ -289,6 +292,9 @@ def main(argv):
     backing, mountpoint = argv[1], argv[2]
     if not os.path.isdir(backing):
         print(f"rootsquash: backing directory {backing} not found", file=sys.stderr)
+        return 1
+    if not os.path.exists("/dev/fuse"):
+        print("rootsquash: /dev/fuse not found: the kernel needs FUSE (modprobe fuse)", file=sys.stderr)
         return 1
     # See the module doc: the caller's mode already has the caller's umask.
     os.umask(0)

@@ -300,3 +300,79 @@ fn a_harness_failure_is_an_error_not_an_exit_code() -> Result {
     sb.run(&RunSpec::sh("exit 125"))?.assert_status(125);
     Ok(())
 }
+
+/// What a researcher's shell does on scratch: every step prints its exit
+/// status, so two runs can be compared line by line.
+const USER_FILE_OPS: &str = r#"
+cd /scratch/homes/ada || exit 99
+step() { "$@" >/dev/null 2>&1; echo "$* -> $?"; }
+umask 007
+step mkdir d
+step chmod 2770 d
+step sh -c 'echo data > d/f'
+step sh -c 'echo more >> d/f'
+step cat d/f
+step ln -s f d/link
+step ln d/f d/hard
+step mv d/hard d/moved
+step truncate -s 2 d/moved
+step touch d/f
+step touch -d 2020-01-01 d/f
+step chmod 600 d/f
+step chown 123457 d/f
+step chgrp 1000 d/f
+step mkdir d/sub
+step rmdir d/sub
+step rm d/link
+step test -w /scratch/homes
+step mkdir /scratch/homes/bob
+step mkfifo d/fifo
+step sh -c 'echo x > /scratch/seed-only'
+step sh -c 'echo shared > shared'
+stat -c '%n %u:%g %a %s %F' d d/f d/moved d/fifo
+"#;
+
+/// Another member of the lab group, on the first user's files.
+const OTHER_MEMBER_OPS: &str = r#"
+cd /scratch/homes/ada || exit 99
+step() { "$@" >/dev/null 2>&1; echo "$* -> $?"; }
+step touch shared
+step touch -d 2020-01-01 shared
+step sh -c 'echo more >> shared'
+step cat d/f
+step rm shared
+step ls d
+"#;
+
+#[test]
+fn for_a_non_root_user_squashed_scratch_behaves_like_a_plain_disk() -> Result {
+    let mut results = Vec::new();
+    for squash in [true, false] {
+        let sb = Sandbox::new()?;
+        sb.run(&RunSpec::sh("umask 007; mkdir /scratch/homes/ada").as_user(SEED_UID, LAB_GID))?
+            .assert_success();
+        let mut spec = RunSpec::sh(USER_FILE_OPS).as_user(123_456, LAB_GID);
+        if !squash {
+            spec = spec.bind_scratch();
+        }
+        let out = sb.run(&spec)?;
+        out.assert_success();
+        let mut other = RunSpec::sh(OTHER_MEMBER_OPS).as_user(123_457, LAB_GID);
+        if !squash {
+            other = other.bind_scratch();
+        }
+        let other = sb.run(&other)?;
+        other.assert_success();
+        results.push((out.stdout + &other.stdout, sb.scratch_listing()?));
+    }
+    let (squashed, plain) = (&results[0], &results[1]);
+    assert_eq!(squashed.0, plain.0, "same operations, different results");
+    assert_eq!(squashed.1, plain.1, "same operations, different owners or modes on scratch");
+    // And it did something: the setgid directory and the refusals are there.
+    assert!(squashed.0.contains("chmod 2770 d -> 0"), "{}", squashed.0);
+    assert!(squashed.0.contains("chown 123457 d/f -> 1"), "{}", squashed.0);
+    assert!(squashed.0.contains("mkdir /scratch/homes/bob -> 0"), "{}", squashed.0);
+    // "now" on a file one may write but does not own: allowed; a chosen time: not.
+    assert!(squashed.0.contains("touch shared -> 0\ntouch -d 2020-01-01 shared -> 1"), "{}", squashed.0);
+    Ok(())
+}
