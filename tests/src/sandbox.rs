@@ -436,12 +436,7 @@ impl Sandbox {
     /// A fresh sandbox: empty upper layer, scratch laid out like RCP.
     pub fn new() -> Result<Self> {
         let rootfs = rootfs()?;
-        let runs = sandbox_dir().join("runs");
-        fs::create_dir_all(&runs).map_err(io_err("cannot create", &runs))?;
-        let dir = tempfile::Builder::new()
-            .prefix("sb-")
-            .tempdir_in(&runs)
-            .map_err(io_err("cannot create a directory in", &runs))?;
+        let dir = run_dir("sb-")?;
         // 0700 is fine: the FUSE daemon resolves scratch paths from a
         // descriptor of the backing directory, as NFS does from its export.
         let path = dir.path().to_path_buf();
@@ -611,6 +606,17 @@ impl Drop for Sandbox {
             self.keep();
         }
     }
+}
+
+/// A new directory for one sandbox or run under `<target>/sandbox/runs`,
+/// removed when dropped.
+fn run_dir(prefix: &str) -> Result<tempfile::TempDir> {
+    let runs = sandbox_dir().join("runs");
+    fs::create_dir_all(&runs).map_err(io_err("cannot create", &runs))?;
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in(&runs)
+        .map_err(io_err("cannot create a directory in", &runs))
 }
 
 fn set_mode(path: &Path, mode: u32) -> Result<()> {
@@ -934,12 +940,7 @@ impl BusyboxRoot {
     /// Run `binary` (a host file, copied to `/under-test/<its name>`) as PID 1 with
     /// `args`, as root, with a fresh upper layer and an empty scratch.
     pub fn run(&self, binary: &Path, args: &[&str]) -> Result<Output> {
-        let runs = sandbox_dir().join("runs");
-        fs::create_dir_all(&runs).map_err(io_err("cannot create", &runs))?;
-        let dir = tempfile::Builder::new()
-            .prefix("bb-")
-            .tempdir_in(&runs)
-            .map_err(io_err("cannot create a directory in", &runs))?;
+        let dir = run_dir("bb-")?;
         let scratch = dir.path().join("scratch");
         fs::create_dir_all(&scratch).map_err(io_err("cannot create", &scratch))?;
         // Under its own file name: a multi-call binary (busybox) looks at
