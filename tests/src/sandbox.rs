@@ -60,6 +60,9 @@
 //!   the same upper layer and scratch, as root with scratch bind-mounted
 //!   (unsquashed: checks see scratch as an admin on the NFS server would).
 //!   Use [`Sandbox::run`] with a [`RunSpec`] for a squashed or non-root check.
+//!   While a spawned container is still running, check inside it with
+//!   [`Running::nsenter`] instead: two overlays over one upper layer at once
+//!   are undefined behaviour for overlayfs.
 //! - [`Sandbox::read_etc`], [`Sandbox::read_file`] and [`Sandbox::host_path`]
 //!   read the container's files from the host (upper layer, else rootfs);
 //!   [`Sandbox::scratch_listing`] lists owner and mode of everything on
@@ -74,10 +77,28 @@
 //! ahead. `NB_SANDBOX_ROOTFS` points at a prebuilt one instead;
 //! `NB_SANDBOX_KEEP=1` keeps each sandbox directory for debugging.
 //!
-//! The FUSE daemon runs in the outer (mount) namespace of the container, not
-//! in its PID namespace, so pod-init never sees or reaps it. When PID 1 exits,
-//! the kernel kills the rest of its PID namespace, the daemon is unmounted and
-//! exits, and the private mount namespace disappears: nothing is left behind.
+//! # How a container is made (`tests/sandbox/`)
+//!
+//! - `ctr-run.sh --rootfs R --state S --scratch D [--squash] [--user U:G]
+//!   [--tty] [--install FILE PATH MODE]... [--env N=V]... -- CMD...`
+//!   re-executes itself under `unshare --mount --uts --ipc` (private
+//!   propagation), mounts the overlay (`S/upper`, `S/work`, `S/merged`),
+//!   `/dev`, `/scratch` (bind, or `rootsquash.py`), installs files, sets the
+//!   hostname, then runs `pid1.py`, and exits with its status.
+//! - `pid1.py` unshares the PID and mount namespaces and forks: the child is
+//!   PID 1; it mounts `/proc`, chroots, drops to `U:G` if asked, and execs CMD
+//!   (127/126 if it cannot). The parent reports PID 1's status (128+N for a
+//!   signal; `unshare --fork` reports a SIGKILL as exit 1).
+//! - `rootsquash.py BACKING MOUNTPOINT` is the FUSE daemon. It lives in the
+//!   launcher's mount namespace, not in the container's PID namespace, so
+//!   pod-init never sees or reaps it. When PID 1 exits, the kernel kills the
+//!   rest of its PID namespace, ctr-run.sh unmounts scratch, the daemon exits
+//!   and the private mount namespace disappears: nothing is left behind (a
+//!   run fails if anything of its process group is).
+//! - A failure of the harness itself (not of CMD) is written to
+//!   `S/harness.error` and becomes an [`Error`] of the run.
+//! - `mkrootfs.sh DEST [--cache DIR]` and `mkbbroot.sh DEST` build the two
+//!   root filesystems (idempotent, stamped, under an flock).
 
 use std::fmt;
 use std::fs;
