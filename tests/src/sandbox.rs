@@ -30,7 +30,7 @@
 //! ```
 //!
 //! - [`Sandbox::new`] makes a per-test directory under
-//!   `<target>/sandbox/runs/` with the overlay's upper layer (kept across runs
+//!   `<target>/sandbox/runs/` (see [`runs_dir`]) with the overlay's upper layer (kept across runs
 //!   of the same sandbox: a second [`Sandbox::run`] sees the first one's
 //!   `/etc`, which is the restart case) and the scratch backing directory:
 //!   `/scratch` owned by the seed ([`SEED_UID`]:[`LAB_GID`], 0775),
@@ -629,10 +629,25 @@ impl Drop for Sandbox {
     }
 }
 
-/// A new directory for one sandbox or run under `<target>/sandbox/runs`,
-/// removed when dropped.
+/// Where the per-test directories go: `NB_SANDBOX_RUNS`, else
+/// `<target>/sandbox/runs`, unless the target directory is itself on
+/// overlayfs (tests run inside a container), which overlayfs refuses as an
+/// upper layer: then a tmpfs, `/dev/shm/nb-sandbox-runs`.
+pub fn runs_dir() -> Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("NB_SANDBOX_RUNS") {
+        return Ok(PathBuf::from(dir));
+    }
+    let base = sandbox_dir();
+    fs::create_dir_all(&base).map_err(io_err("cannot create", &base))?;
+    let on_overlay = nix::sys::statfs::statfs(&base)
+        .is_ok_and(|fs| fs.filesystem_type() == nix::sys::statfs::OVERLAYFS_SUPER_MAGIC);
+    Ok(if on_overlay { PathBuf::from("/dev/shm/nb-sandbox-runs") } else { base.join("runs") })
+}
+
+/// A new directory for one sandbox or run under [`runs_dir`], removed when
+/// dropped.
 fn run_dir(prefix: &str) -> Result<tempfile::TempDir> {
-    let runs = sandbox_dir().join("runs");
+    let runs = runs_dir()?;
     fs::create_dir_all(&runs).map_err(io_err("cannot create", &runs))?;
     tempfile::Builder::new()
         .prefix(prefix)
