@@ -812,16 +812,43 @@ impl Running {
     }
 
     /// Run `argv` inside the running container (its PID, mount, UTS and IPC
-    /// namespaces and root), as root, with the default environment.
+    /// namespaces and root), as root, with the default environment; killed
+    /// after [`DEFAULT_TIMEOUT`].
     pub fn nsenter<I, S>(&self, argv: I) -> Result<Output>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<std::ffi::OsStr>,
     {
+        self.enter(None, argv)
+    }
+
+    /// [`Running::nsenter`] as `uid:gid` with no supplementary groups and
+    /// without `no_new_privs` (e.g. the user running pod-init again inside
+    /// the pod).
+    pub fn nsenter_as<I, S>(&self, uid: u32, gid: u32, argv: I) -> Result<Output>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        self.enter(Some((uid, gid)), argv)
+    }
+
+    fn enter<I, S>(&self, user: Option<(u32, u32)>, argv: I) -> Result<Output>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
         let pid = self.init_host_pid()?;
-        let out = Command::new("nsenter")
-            .arg(format!("--target={pid}"))
-            .args(["--mount", "--pid", "--uts", "--ipc", "--root", "--wd", "--"])
+        let mut cmd = Command::new("timeout");
+        cmd.args(["-s", "KILL", &DEFAULT_TIMEOUT.as_secs().to_string(), "nsenter"]);
+        cmd.arg(format!("--target={pid}"));
+        cmd.args(["--mount", "--pid", "--uts", "--ipc", "--root", "--wd"]);
+        if let Some((uid, gid)) = user {
+            // nsenter drops the supplementary groups, then sets gid, then uid.
+            cmd.arg(format!("--setgid={gid}")).arg(format!("--setuid={uid}"));
+        }
+        let out = cmd
+            .arg("--")
             .args(argv)
             .env_clear()
             .env("PATH", CONTAINER_PATH)

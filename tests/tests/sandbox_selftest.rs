@@ -198,6 +198,12 @@ fn sigterm_from_the_host_reaches_pid_1() -> Result {
     assert!(inside.stdout.starts_with("/bin/sh\0-c\0trap"), "{:?}", inside.stdout);
     let host_pid = running.init_host_pid()?;
     assert_ne!(host_pid.as_raw(), 1);
+    let as_user = running.nsenter_as(PLACEHOLDER_ID, PLACEHOLDER_ID, ["sh", "-c", "id; echo $$"])?;
+    as_user.assert_success();
+    let lines: Vec<&str> = as_user.stdout.lines().collect();
+    assert_eq!(lines[0], "uid=1000(placeholder) gid=1000(placeholder) groups=1000(placeholder)");
+    // In the container's PID namespace (few PIDs), and not its PID 1.
+    assert!(lines[1].parse::<u32>().is_ok_and(|p| p > 1 && p < 100), "pid {}", lines[1]);
 
     running.signal(Signal::SIGTERM)?;
     running.wait()?.assert_success();
