@@ -68,6 +68,20 @@ fn the_command_is_pid_1_of_a_container_named_ctr() -> Result {
 }
 
 #[test]
+fn pid_1_starts_as_a_container_runtime_starts_it() -> Result {
+    let sb = Sandbox::new()?;
+    // Only stdio is open (3 is the directory `ls` reads)...
+    let fds = sb.run(&RunSpec::new(["ls", "/proc/self/fd"]))?;
+    fds.assert_success();
+    assert_eq!(fds.stdout, "0\n1\n2\n3\n");
+    // ...and no signal is blocked or ignored.
+    let sigs = sb.run(&RunSpec::new(["grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"]))?;
+    sigs.assert_success();
+    assert_eq!(sigs.stdout, "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
+    Ok(())
+}
+
+#[test]
 fn exit_codes_propagate() -> Result {
     let sb = Sandbox::new()?;
     sb.run(&RunSpec::sh("exit 42"))?.assert_status(42);
