@@ -21,6 +21,8 @@
 #   --user UID:GID      start CMD with these ids and no supplementary groups
 #                       (without no_new_privs, so a setuid binary still works;
 #                       see pid1.py)
+#   --runtime-caps      limit CMD to the capabilities a container runtime
+#                       grants by default (see pid1.py); else root has all
 #   --tty               CMD leads its own session with its stdin (a terminal
 #                       the caller provides) as controlling terminal
 #   --env NAME=VALUE    set a variable for CMD (repeatable); CMD's environment
@@ -51,7 +53,7 @@ die() {
 here=$(cd "$(dirname "$0")" && pwd)
 
 inside=0
-rootfs="" scratch="" squash=0 user="" tty=0
+rootfs="" scratch="" squash=0 user="" tty=0 runtime_caps=0
 envs=()
 installs=()
 args=("$@")
@@ -63,6 +65,7 @@ while [ $# -gt 0 ]; do
         --scratch) scratch=$2; shift 2 ;;
         --squash) squash=1; shift ;;
         --tty) tty=1; shift ;;
+        --runtime-caps) runtime_caps=1; shift ;;
         --install) installs+=("$2" "$3" "$4"); shift 4 ;;
         --user) user=$2; shift 2 ;;
         --env) envs+=("$2"); shift 2 ;;
@@ -153,6 +156,7 @@ hostname ctr
 pid1_args=(--root "$merged" --error-file "$state/harness.error")
 [ -z "$user" ] || pid1_args+=(--user "$user")
 [ "$tty" = 0 ] || pid1_args+=(--tty)
+[ "$runtime_caps" = 0 ] || pid1_args+=(--runtime-caps)
 for e in "${envs[@]}"; do pid1_args+=(--env "$e"); done
 
 # Not `exec`: this process stays to unmount /scratch and wait for the daemon.

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""pid1.py --root DIR [--user UID:GID] [--tty] [--error-file FILE]
+"""pid1.py --root DIR [--user UID:GID] [--tty] [--runtime-caps] [--error-file FILE]
            [--env NAME=VALUE]... -- CMD [ARG...]
 
 Starts CMD as PID 1 of a new PID namespace, chrooted into DIR with a fresh
@@ -16,11 +16,17 @@ Why not `unshare --pid --fork --kill-child`: when its child dies of SIGKILL it
 cannot re-raise that signal on itself and exits 1 ("sigprocmask unblock
 failed"), so a container killed from outside would look like `exit 1`.
 
+With --runtime-caps, CMD's capability bounding set is the one containerd
+and Docker give a container by default (RUNTIME_CAPS), so root in the
+sandbox can do what root in a pod can, and no more. Without it, root keeps
+every capability (tests that stage mounts inside the container need that).
+
 With --user, CMD starts as UID:GID with no supplementary groups (as
 Kubernetes' runAsUser/runAsGroup do) and without no_new_privs, so a
 setuid-root CMD still gains euid 0.
 """
 
+import argparse
 import ctypes
 import errno
 import fcntl
@@ -41,6 +47,11 @@ PR_SET_PDEATHSIG = 1
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 SYS_RT_SIGACTION = 13  # x86_64
 NSIG = 65
+PR_CAPBSET_DROP = 24
+# containerd's and Docker's default capabilities for a container: CHOWN,
+# DAC_OVERRIDE, FOWNER, FSETID, KILL, SETGID, SETUID, SETPCAP,
+# NET_BIND_SERVICE, NET_RAW, SYS_CHROOT, MKNOD, AUDIT_WRITE, SETFCAP.
+RUNTIME_CAPS = {0, 1, 3, 4, 5, 6, 7, 8, 10, 13, 18, 27, 29, 31}
 
 # By soname: find_library() would run `ldconfig -p` in a child process (slow,
 # and pid1.py must have no child but PID 1).
@@ -60,37 +71,32 @@ def check(rc, what):
 
 
 def parse(argv):
-    root, user, env, tty, error_file = None, None, {}, False, None
-    i = 1
-    while i < len(argv):
-        arg = argv[i]
-        if arg == "--":
-            return root, user, env, tty, error_file, argv[i + 1:]
-        if arg == "--tty":
-            tty = True
-            i += 1
-            continue
-        if arg in ("--root", "--user", "--env", "--error-file") and i + 1 < len(argv):
-            value = argv[i + 1]
-            if arg == "--root":
-                root = value
-            elif arg == "--error-file":
-                error_file = value
-            elif arg == "--user":
-                uid, _, gid = value.partition(":")
-                user = (int(uid), int(gid))
-            else:
-                name, sep, val = value.partition("=")
-                if not sep or not name:
-                    raise SystemExit(f"pid1: --env {value!r}: expected NAME=VALUE")
-                env[name] = val
-            i += 2
-            continue
-        raise SystemExit(f"pid1: unknown argument {arg!r}")
-    raise SystemExit("pid1: usage: pid1.py --root DIR [--user UID:GID] [--tty] [--env N=V]... -- CMD...")
+    """The command line, as an argparse namespace; CMD is what follows `--`."""
+    if "--" not in argv:
+        raise SystemExit("pid1: usage: pid1.py --root DIR [options] -- CMD...")
+    split = argv.index("--")
+    parser = argparse.ArgumentParser(prog="pid1")
+    parser.add_argument("--root", required=True)
+    parser.add_argument("--user", type=lambda v: tuple(int(x) for x in v.split(":", 1)))
+    parser.add_argument("--tty", action="store_true")
+    parser.add_argument("--runtime-caps", action="store_true")
+    parser.add_argument("--error-file")
+    parser.add_argument("--env", action="append", default=[])
+    opts = parser.parse_args(argv[1:split])
+    opts.cmd = argv[split + 1:]
+    if not opts.cmd:
+        raise SystemExit("pid1: no command after --")
+    env = {}
+    for item in opts.env:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"pid1: --env {item!r}: expected NAME=VALUE")
+        env[name] = value
+    opts.env = env
+    return opts
 
 
-def child(root, user, env, tty, cmd, parent_alive, setup_errors):
+def child(opts, parent_alive, setup_errors):
     """In the new PID namespace (we are PID 1): finish the container, exec."""
     try:
         # If the launcher dies (the test's timeout SIGKILLs the group), take
@@ -103,23 +109,26 @@ def child(root, user, env, tty, cmd, parent_alive, setup_errors):
         os.close(parent_alive)
         # A /proc that shows this PID namespace (procfs shows the namespace
         # of whoever mounts it), in this process's private mount namespace.
-        check(libc.mount(b"proc", os.path.join(root, "proc").encode(), b"proc",
+        check(libc.mount(b"proc", os.path.join(opts.root, "proc").encode(), b"proc",
                          MS_NOSUID | MS_NODEV | MS_NOEXEC, None), "mount /proc")
-        if tty:
+        if opts.tty:
             # A session of its own, then the terminal on stdin becomes its
             # controlling terminal (what runc does for a tty container). The
             # launcher's bash, a session leader, took the terminal as its own
             # when it started; 1 = take it over (we are still root here).
             os.setsid()
             fcntl.ioctl(0, termios.TIOCSCTTY, 1)
-        os.chroot(root)
+        if opts.runtime_caps:
+            limit_capabilities()
+        os.chroot(opts.root)
         os.chdir("/")
-        if user is not None:
+        if opts.user is not None:
+            uid, gid = opts.user
             # Supplementary groups, then gid, then uid: each step needs the
             # privilege the next one gives up.
             os.setgroups([])
-            os.setresgid(user[1], user[1], user[1])
-            os.setresuid(user[0], user[0], user[0])
+            os.setresgid(gid, gid, gid)
+            os.setresuid(uid, uid, uid)
         default_signals()
         # A container starts with stdin, stdout and stderr only: whatever
         # else the test process leaked to us must not reach CMD. (The error
@@ -130,9 +139,22 @@ def child(root, user, env, tty, cmd, parent_alive, setup_errors):
         # To the launcher, which reports it as a harness failure.
         os.write(setup_errors, str(e).encode())
         os._exit(125)
-    err = exec_in_path(cmd, env)
-    print(f"pid1: cannot run {cmd[0]}: {os.strerror(err)}", file=sys.stderr)
+    err = exec_in_path(opts.cmd, opts.env)
+    print(f"pid1: cannot run {opts.cmd[0]}: {os.strerror(err)}", file=sys.stderr)
     os._exit(127 if err == errno.ENOENT else 126)
+
+
+def limit_capabilities():
+    """Drop from the bounding set what a container runtime does not grant.
+
+    Before the uid change: dropping needs CAP_SETPCAP. CMD, root or setuid
+    root, then gets at most RUNTIME_CAPS at exec.
+    """
+    with open("/proc/sys/kernel/cap_last_cap", encoding="ascii") as f:
+        last = int(f.read())
+    for cap in range(last + 1):
+        if cap not in RUNTIME_CAPS:
+            check(libc.prctl(PR_CAPBSET_DROP, ctypes.c_ulong(cap), 0, 0, 0), f"drop capability {cap}")
 
 
 def default_signals():
@@ -177,9 +199,7 @@ def exec_in_path(cmd, env):
 
 
 def main(argv):
-    root, user, env, tty, error_file, cmd = parse(argv)
-    if not root or not cmd:
-        raise SystemExit("pid1: --root and a command are required")
+    opts = parse(argv)
     try:
         # A new PID namespace for our next child (it becomes PID 1) and a
         # new mount namespace now, for the /proc that child mounts.
@@ -187,7 +207,7 @@ def main(argv):
         # Mounts made below never propagate anywhere.
         check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make / private")
     except OSError as e:
-        return setup_failed(error_file, str(e))
+        return setup_failed(opts.error_file, str(e))
     # Both pipes are close-on-exec (Python's default). parent_alive: see
     # child(). setup_errors: the child writes why its setup failed; a
     # successful exec closes it empty, as std::process does.
@@ -198,7 +218,7 @@ def main(argv):
     if pid == 0:
         os.close(alive_w)
         os.close(errors_r)
-        child(root, user, env, tty, cmd, parent_alive, errors_w)
+        child(opts, parent_alive, errors_w)
     os.close(parent_alive)
     os.close(errors_w)
     setup_error = b""
@@ -212,7 +232,7 @@ def main(argv):
         except InterruptedError:
             continue
     if setup_error:
-        return setup_failed(error_file, setup_error.decode(errors="replace"))
+        return setup_failed(opts.error_file, setup_error.decode(errors="replace"))
     if os.WIFSIGNALED(status):
         return 128 + os.WTERMSIG(status)
     return os.WEXITSTATUS(status)

@@ -39,6 +39,8 @@
 //!   [`RunSpec`]: argv, exactly the given environment (plus `PATH` and
 //!   `HOSTNAME` defaults), root or `as_user(uid, gid)` (no supplementary
 //!   groups, no `no_new_privs`, so a setuid-root pod-init gains euid 0),
+//!   every capability or only those a container runtime grants
+//!   ([`RunSpec::runtime_caps`], closer to a pod),
 //!   squashed or bind scratch, optionally pod-init installed at
 //!   [`common::image::POD_INIT_PATH`] (owner root, mode 0755 or 4755).
 //!   [`Output::status`] is the exit code of PID 1 (128+N if killed by signal
@@ -135,6 +137,11 @@ pub const PLACEHOLDER_ID: u32 = 1000;
 pub const NOBODY: u32 = 65_534;
 /// The `PATH` a container gets unless the spec sets one.
 pub const CONTAINER_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// The capability bounding set of a container (containerd's and Docker's
+/// default: CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, SETGID, SETUID,
+/// SETPCAP, NET_BIND_SERVICE, NET_RAW, SYS_CHROOT, MKNOD, AUDIT_WRITE,
+/// SETFCAP), as `CapBnd` in `/proc/PID/status` shows it.
+pub const RUNTIME_CAP_BOUNDING_SET: u64 = 0xa804_25fb;
 /// How long a container may run unless the spec says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -269,6 +276,8 @@ pub struct RunSpec {
     pub timeout: Duration,
     /// Give PID 1 a terminal (see [`RunSpec::tty`]).
     pub tty: bool,
+    /// Limit PID 1 to a runtime's capabilities (see [`RunSpec::runtime_caps`]).
+    pub runtime_caps: bool,
 }
 
 impl RunSpec {
@@ -290,6 +299,7 @@ impl RunSpec {
             install: Vec::new(),
             timeout: DEFAULT_TIMEOUT,
             tty: false,
+            runtime_caps: false,
         }
     }
 
@@ -372,6 +382,16 @@ impl RunSpec {
         self
     }
 
+    /// Limit the container's capability bounding set to what containerd
+    /// and Docker grant by default ([`RUNTIME_CAP_BOUNDING_SET`]), so root
+    /// (or setuid-root pod-init) can do what it can in a pod, and no more
+    /// (no mount, no ptrace, no CAP_DAC_READ_SEARCH...). Without it, root in
+    /// the container has every capability.
+    pub fn runtime_caps(mut self) -> Self {
+        self.runtime_caps = true;
+        self
+    }
+
     /// Change the timeout.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
@@ -388,6 +408,9 @@ impl RunSpec {
         }
         if self.tty {
             cmd.arg("--tty");
+        }
+        if self.runtime_caps {
+            cmd.arg("--runtime-caps");
         }
         if let Some((uid, gid)) = self.as_user {
             cmd.arg("--user").arg(format!("{uid}:{gid}"));

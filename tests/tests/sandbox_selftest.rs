@@ -11,7 +11,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use nb_tests::sandbox::{
-    BusyboxRoot, Error, LAB_GID, NOBODY, PLACEHOLDER, PLACEHOLDER_ID, RunSpec, SCRATCH_MOUNT, SEED_UID, Sandbox,
+    BusyboxRoot, Error, LAB_GID, NOBODY, PLACEHOLDER, PLACEHOLDER_ID, RUNTIME_CAP_BOUNDING_SET, RunSpec, SCRATCH_MOUNT,
+    SEED_UID, Sandbox,
 };
 use nix::sys::signal::Signal;
 
@@ -74,6 +75,14 @@ fn pid_1_starts_as_a_container_runtime_starts_it() -> Result {
     let fds = sb.run(&RunSpec::new(["ls", "/proc/self/fd"]))?;
     fds.assert_success();
     assert_eq!(fds.stdout, "0\n1\n2\n3\n");
+    // ...with every capability, or those a container runtime grants...
+    let caps = RunSpec::new(["grep", "^CapBnd", "/proc/self/status"]);
+    let runtime = sb.run(&caps.clone().runtime_caps())?;
+    assert_eq!(runtime.stdout, format!("CapBnd:\t{RUNTIME_CAP_BOUNDING_SET:016x}\n"));
+    let all = sb.run(&caps)?;
+    assert_ne!(all.stdout, runtime.stdout);
+    let mount = sb.run(&RunSpec::sh("mount -t tmpfs none /mnt").runtime_caps())?;
+    assert_ne!(mount.status, 0, "root mounted without CAP_SYS_ADMIN");
     // ...and no signal is blocked or ignored.
     let sigs = sb.run(&RunSpec::new(["grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"]))?;
     sigs.assert_success();
