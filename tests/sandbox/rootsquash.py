@@ -33,13 +33,11 @@ import sys
 # fusepy finds libfuse with find_library() (see libc below) unless told.
 os.environ.setdefault("FUSE_LIBRARY_PATH", "libfuse.so.2")
 try:
-    from fusepy import FUSE, FuseOSError, Operations, fuse_get_context  # noqa: E402
+    from fusepy import FUSE, FuseOSError, Operations, fuse_get_context
 except (ImportError, OSError) as e:
     sys.exit(f"rootsquash: {e}: apt-get install python3-fusepy (and run this with /usr/bin/python3)")
 
 NOBODY = 65534
-UTIME_NOW = (1 << 30) - 1
-UTIME_OMIT = (1 << 30) - 2
 AT_SYMLINK_NOFOLLOW = 0x100
 
 # By soname: ctypes.util.find_library() runs `ldconfig -p`, a fork+exec that
