@@ -18,7 +18,7 @@
 //! let sb = Sandbox::new()?;            // fresh upper layer + scratch, laid out like RCP
 //! sb.prove_root_squash()?;             // every pod-init test starts with this
 //! let out = sb.run(
-//!     RunSpec::pod_init(["/bin/sh", "-c", "id"])   // pod-init (root, 4755) as PID 1
+//!     &RunSpec::pod_init(["/bin/sh", "-c", "id"])  // pod-init (root, 4755) as PID 1
 //!         .env("NB_USER", "ada")
 //!         .env("SCRATCH_HOME_ROOT", format!("{SCRATCH_MOUNT}/homes")),
 //! )?;
