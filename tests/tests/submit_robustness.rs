@@ -2,7 +2,7 @@
 //! `.env` files from Windows editors, duplicate and invalid keys, values
 //! that must survive byte for byte into the Secret, a Secret over the
 //! Kubernetes size limit, and a kubectl that prints garbage. (A kubectl that
-//! hangs is in submit_kubectl.rs.) The catalogue is docs/robustness-submit.md.
+//! hangs is in submit_kubectl.rs.) The catalogue is docs/robustness.md.
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
