@@ -672,10 +672,27 @@ pub fn runs_dir() -> Result<PathBuf> {
 fn run_dir(prefix: &str) -> Result<tempfile::TempDir> {
     let runs = runs_dir()?;
     fs::create_dir_all(&runs).map_err(io_err("cannot create", &runs))?;
+    static SWEPT: std::sync::Once = std::sync::Once::new();
+    SWEPT.call_once(|| sweep_stale_runs(&runs));
     tempfile::Builder::new()
         .prefix(prefix)
         .tempdir_in(&runs)
         .map_err(io_err("cannot create a directory in", &runs))
+}
+
+/// Remove what killed test processes left in `runs` (their directories
+/// are normally removed on drop). A day old is far beyond any run.
+fn sweep_stale_runs(runs: &Path) {
+    const STALE: Duration = Duration::from_secs(24 * 3600);
+    let Ok(entries) = fs::read_dir(runs) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let ours = name.to_string_lossy().starts_with("sb-") || name.to_string_lossy().starts_with("bb-");
+        let old = entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| t.elapsed().is_ok_and(|age| age > STALE));
+        if ours && old {
+            let _best_effort = fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 fn set_mode(path: &Path, mode: u32) -> Result<()> {
