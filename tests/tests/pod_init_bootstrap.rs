@@ -293,6 +293,13 @@ fn placeholder_user_and_group_holding_the_ids_are_renamed() -> Result {
     assert_eq!(out.stdout, "uid=1000(ada) gid=1000(MLO-unit) groups=1000(MLO-unit),4(adm),27(sudo)\n", "{}", out.stderr);
     assert!(out.stderr.contains("renamed user placeholder (uid 1000) to ada"), "{}", out.stderr);
     assert!(out.stderr.contains("renamed group placeholder (gid 1000) to MLO-unit"), "{}", out.stderr);
+    // Its home moved with it (`usermod -d -m`): the skeleton files are now
+    // the researcher's. On overlayfs (a container's root, and this one) the
+    // image's directory cannot be renamed, so it is copied, as usermod does.
+    assert!(out.stderr.contains("home: copied /home/placeholder into /home/ada"), "{}", out.stderr);
+    let home = sb.exec(["stat", "-c", "%U %a %n", "/home/ada", "/home/ada/.profile", "/home/ada/.bashrc"])?;
+    home.assert_success();
+    assert_eq!(home.stdout, "ada 700 /home/ada\nada 644 /home/ada/.profile\nada 644 /home/ada/.bashrc\n");
 
     let getent = sb.exec(["getent", "passwd", "1000"])?;
     assert_eq!(getent.stdout, "ada:x:1000:1000::/home/ada:/bin/zsh\n");

@@ -106,7 +106,13 @@ pub fn run(input: &Env) -> Result<Launch, BootstrapError> {
     let files = EtcFiles::new(&input.root.join("etc"));
     // The seed as the image defines it, before the edit: even if NB_USER or
     // NB_UID collide with it, scratch is created with the ids that own it.
-    let seed = mirror::load(&files).ok().and_then(|before| scratch::identity_of(&before, &cfg.seed_user));
+    let before = mirror::load(&files).ok();
+    let seed = before.as_ref().and_then(|before| scratch::identity_of(before, &cfg.seed_user));
+    // The home of the account that held NB_UID under another name (the
+    // image's placeholder): it follows the rename, as `usermod -d -m` did.
+    let renamed_home = before
+        .as_ref()
+        .and_then(|before| before.passwd.find(|u| u.uid == cfg.uid && u.name != cfg.user).map(|u| PathBuf::from(&u.home)));
     let (accounts, changes) = mirror::mirror(&files, &cfg, shell)?;
     log_changes("accounts", &changes);
 
@@ -117,7 +123,20 @@ pub fn run(input: &Env) -> Result<Launch, BootstrapError> {
         Err(e) => tracing::warn!("sudo: {e}; continuing without sudo"),
     }
 
-    let home_dir = input.root.join(cfg.home().strip_prefix("/").unwrap_or(&cfg.home()));
+    let under_root = |path: &std::path::Path| input.root.join(path.strip_prefix("/").unwrap_or(path));
+    let home_dir = under_root(&cfg.home());
+    // Copied by the user instead when it cannot be moved (see userstate).
+    let mut copy_home_from = None;
+    if let Some(old) = renamed_home.map(|old| under_root(&old)) {
+        match home::adopt(&old, &home_dir) {
+            Ok(Some(moved)) => tracing::info!("home: {moved}"),
+            Ok(None) => {}
+            // overlayfs cannot rename a directory of an image layer (EXDEV
+            // without redirect_dir); usermod copies then, and so do we.
+            Err(e) if e.raw_os_error() == Some(libc::EXDEV) => copy_home_from = Some(old),
+            Err(e) => tracing::warn!("home: cannot move {} to {}: {e}; continuing", old.display(), home_dir.display()),
+        }
+    }
     match home::ensure(&home_dir, cfg.uid, cfg.gid) {
         Ok(done) => log_changes("home", &done),
         Err(e) => tracing::warn!("home: {}: {e}; continuing", home_dir.display()),
@@ -136,7 +155,7 @@ pub fn run(input: &Env) -> Result<Launch, BootstrapError> {
         }
     });
     let material = SshMaterial { private_key, public_key: cfg.ssh_public_key.clone(), known_hosts: cfg.ssh_known_hosts.clone() };
-    userstate::prepare(&cfg, &user, &material);
+    userstate::prepare(&cfg, &user, &material, copy_home_from.as_deref());
     drop(material);
 
     let overrides = env::bootstrap_overrides(&cfg, shell);

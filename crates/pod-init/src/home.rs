@@ -5,6 +5,11 @@
 //! user's, so root only ever touches the directory itself through a
 //! descriptor opened with O_NOFOLLOW (never `chown -R`, never a path
 //! inside). Everything written into it is written by the user (`userstate`).
+//!
+//! When the account that held NB_UID is renamed (the image's placeholder),
+//! its home moves with it, as the bash entrypoint's `usermod -d -m` did:
+//! one `rename` of an entry of root's /home, nothing inside is touched, and
+//! the files keep their uid, which is the researcher's.
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io;
@@ -50,9 +55,53 @@ pub fn ensure(home: &Path, uid: u32, gid: u32) -> io::Result<Vec<String>> {
     Ok(done)
 }
 
+/// Moves `old` (the home of the account renamed to the researcher, in its
+/// /etc/passwd before the edit) to `new`, as `usermod -d -m` would. Only a
+/// real directory beside `new` (both in /home) moves, and only when `new`
+/// does not exist yet: a home the image or a restart already made is kept,
+/// and a placeholder whose home is `/nonexistent` or `/root` moves nothing.
+pub fn adopt(old: &Path, new: &Path) -> io::Result<Option<String>> {
+    if old == new || old.parent() != new.parent() {
+        return Ok(None);
+    }
+    // symlink_metadata: a symlink at the old home is not a directory to move.
+    if !fs::symlink_metadata(old).is_ok_and(|m| m.is_dir()) {
+        return Ok(None);
+    }
+    match fs::symlink_metadata(new) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+        Ok(_) => return Ok(None),
+    }
+    // rename(2) moves the entry within root's /home; it follows no link and
+    // touches no file inside.
+    fs::rename(old, new)?;
+    Ok(Some(format!("moved {} to {} (the renamed user's home)", old.display(), new.display())))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_renamed_users_home_moves_only_beside_and_only_into_nothing() {
+        let root = tempfile::tempdir().unwrap();
+        let (old, new) = (root.path().join("home/placeholder"), root.path().join("home/ada"));
+        fs::create_dir_all(&old).unwrap();
+        fs::write(old.join(".profile"), "mine").unwrap();
+        assert_eq!(adopt(&root.path().join("root"), &new).unwrap(), None, "not beside /home/ada");
+        assert!(adopt(&old, &new).unwrap().is_some());
+        assert!(!old.exists());
+        assert_eq!(fs::read_to_string(new.join(".profile")).unwrap(), "mine");
+        fs::create_dir(&old).unwrap();
+        assert_eq!(adopt(&old, &new).unwrap(), None, "an existing home is kept");
+        assert!(old.is_dir() && new.join(".profile").exists());
+        fs::remove_dir(&old).unwrap();
+        std::os::unix::fs::symlink(root.path(), &old).unwrap();
+        fs::remove_dir_all(&new).unwrap();
+        assert_eq!(adopt(&old, &new).unwrap(), None, "a symlink is not a home to move");
+        assert!(!new.exists());
+    }
 
     #[test]
     fn creates_then_leaves_alone() {

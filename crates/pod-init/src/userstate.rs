@@ -26,8 +26,10 @@ use crate::sys::{self, ChildOutcome};
 /// so extensions survive the pod.
 pub const EDITOR_DIRS: [&str; 4] = [".vscode", ".vscode-server", ".cursor", ".cursor-server"];
 
-/// Runs every sub-step as `user`. Never fails the bootstrap.
-pub fn prepare(cfg: &PodConfig, user: &Identity, ssh: &SshMaterial) {
+/// Runs every sub-step as `user`. Never fails the bootstrap. `old_home`:
+/// the home of the account renamed to the user, which root could not move
+/// (its files are the user's: same uid).
+pub fn prepare(cfg: &PodConfig, user: &Identity, ssh: &SshMaterial, old_home: Option<&Path>) {
     let outcome = sys::run_as(user, UMASK, "user state", || {
         let mut ok = true;
         let mut step = |name: &str, r: io::Result<Vec<String>>| match r {
@@ -38,6 +40,10 @@ pub fn prepare(cfg: &PodConfig, user: &Identity, ssh: &SshMaterial) {
                 tracing::warn!("{name}: {e}");
             }
         };
+        if let Some(old) = old_home {
+            // First, so that the links below replace what it brings.
+            step("home", copy_home(old, &cfg.home()));
+        }
         step("shell", shell_state(cfg, Path::new(image::STAGE_DIR)));
         step("history", touch(&cfg.histfile(), 0o600).map(|d| d.into_iter().collect()));
         step("git config", touch(&cfg.git_config_global, 0o660).map(|d| d.into_iter().collect()));
@@ -125,14 +131,31 @@ fn write_via_temp(path: &Path, bytes: &[u8]) -> io::Result<()> {
     fs::rename(&tmp, path)
 }
 
+/// `usermod -d -m` across file systems: what `old` holds is copied into
+/// `home`, except names `home` already has. `old` is left in place (it is
+/// in root's /home, which the user cannot change).
+fn copy_home(old: &Path, home: &Path) -> io::Result<Vec<String>> {
+    copy_entries(old, home)?;
+    Ok(vec![format!("copied {} into {} (a rename across file systems is not possible)", old.display(), home.display())])
+}
+
 /// `cp -a` without ownership (the user cannot chown anyway): directories,
 /// files with their mode, symlinks as symlinks.
 fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
     DirBuilder::new().mode(0o770).create(to)?;
+    copy_entries(from, to)
+}
+
+/// The entries of `from` copied into the existing `to`; names `to` already
+/// has are kept as they are.
+fn copy_entries(from: &Path, to: &Path) -> io::Result<()> {
     for entry in fs::read_dir(from)? {
         let entry = entry?;
         let (src, dst) = (entry.path(), to.join(entry.file_name()));
         let kind = entry.file_type()?;
+        if fs::symlink_metadata(&dst).is_ok() {
+            continue;
+        }
         if kind.is_symlink() {
             symlink(fs::read_link(&src)?, &dst)?;
         } else if kind.is_dir() {
@@ -285,6 +308,21 @@ fn uv_dirs(cfg: &PodConfig) -> io::Result<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_old_home_is_copied_without_overwriting() {
+        let (old, home) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        fs::create_dir(old.path().join(".config")).unwrap();
+        fs::write(old.path().join(".config/app"), "setting").unwrap();
+        fs::write(old.path().join(".profile"), "old").unwrap();
+        fs::write(home.path().join(".profile"), "kept").unwrap();
+        symlink(".profile", old.path().join(".link")).unwrap();
+        copy_home(old.path(), home.path()).unwrap();
+        assert_eq!(fs::read_to_string(home.path().join(".config/app")).unwrap(), "setting");
+        assert_eq!(fs::read_to_string(home.path().join(".profile")).unwrap(), "kept");
+        assert_eq!(fs::read_link(home.path().join(".link")).unwrap(), Path::new(".profile"));
+        assert!(old.path().join(".profile").exists(), "the old home is left in place");
+    }
 
     #[test]
     fn links_replace_files_and_empty_dirs_keep_full_dirs() {
