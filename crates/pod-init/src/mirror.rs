@@ -87,17 +87,19 @@ pub fn mirror(files: &EtcFiles, cfg: &PodConfig, shell: &str) -> Result<(Account
     let mut accounts = load(files)?;
     let etc = files.passwd.parent().unwrap_or(Path::new("/etc"));
     let paths: Vec<PathBuf> = files.all().into_iter().cloned().collect();
-    if apply(&mut accounts, cfg, shell).is_empty() {
+    let changes = apply(&mut accounts, cfg, shell);
+    // Refuse a read-only or bind-mounted file before even taking the lock
+    // (taking it writes in /etc). Nothing to write (a restart, or only a
+    // note such as "no /etc/shadow"): no lock either, so a read-only /etc
+    // that is already right is fine.
+    if pending_writes(files, &accounts)?.is_empty() {
         // A lock left by a writer killed after its last rename: take it over
         // (and release it), so that `useradd` later does not wait on it.
         if paths.iter().any(|p| etcfile::lock_path(p).exists()) {
             drop(EtcLock::acquire(etc, &paths, etcfile::LOCK_TIMEOUT)?);
         }
-        return Ok((accounts, Vec::new()));
+        return Ok((accounts, changes));
     }
-    // Refuse a read-only or bind-mounted file before even taking the lock
-    // (taking it writes in /etc).
-    pending_writes(files, &accounts)?;
     let _lock = EtcLock::acquire(etc, &paths, etcfile::LOCK_TIMEOUT)?;
     // Again under the lock: another writer may have changed the files.
     let mut accounts = load(files)?;
@@ -213,6 +215,18 @@ mod tests {
         fs::remove_file(dir.path().join(".pwd.lock")).unwrap();
         mirror(&files, &cfg, "/bin/zsh").unwrap();
         assert!(!dir.path().join(".pwd.lock").exists());
+    }
+
+    #[test]
+    fn without_shadow_files_a_restart_takes_no_lock() {
+        let dir = etc_with(&DEBIAN[..2]);
+        let files = EtcFiles::new(dir.path());
+        let cfg = config("ada", "177449");
+        mirror(&files, &cfg, "/bin/zsh").unwrap();
+        fs::remove_file(dir.path().join(".pwd.lock")).unwrap();
+        let (_, changes) = mirror(&files, &cfg, "/bin/zsh").unwrap();
+        assert_eq!(changes, ["no /etc/shadow: password not set"]);
+        assert!(!dir.path().join(".pwd.lock").exists(), "locked with nothing to write");
     }
 
     #[test]
