@@ -63,8 +63,12 @@ fn unescape_mountinfo(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
-            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
+        // Three octal digits worth at most 0o377: a larger value (which the
+        // kernel never writes) would overflow a byte, so it stays literal.
+        let octal = b.get(i + 1..i + 4).filter(|d| b[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        let value = octal.map(|d| d.iter().fold(0u32, |v, c| v * 8 + u32::from(c - b'0')));
+        if let Some(byte) = value.and_then(|v| u8::try_from(v).ok()) {
+            out.push(byte);
             i += 4;
         } else {
             out.push(b[i]);
@@ -196,6 +200,7 @@ mod tests {
     fn mountinfo_escapes_are_decoded() {
         assert_eq!(unescape_mountinfo("/a\\040b\\011c"), "/a b\tc");
         assert_eq!(unescape_mountinfo("/plain\\"), "/plain\\");
+        assert_eq!(unescape_mountinfo("/back\\134slash\\777"), "/back\\slash\\777", "over a byte: kept as written");
     }
 
     #[test]
