@@ -30,6 +30,13 @@ use std::time::Instant;
 
 use privilege::Start;
 
+/// `pod-init: <error>` on stderr. Not `eprintln!`, which panics when stderr
+/// fails (EPIPE, EIO): PID 1 must not abort over a lost log line.
+fn report(error: &dyn std::fmt::Display) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "pod-init: {error}");
+}
+
 fn main() -> ExitCode {
     let started = Instant::now();
     let input = bootstrap::Env::from_process();
@@ -40,7 +47,7 @@ fn main() -> ExitCode {
     let options = match supervise::Options::from_lookup(|k| input.lookup(k)) {
         Ok(options) => options,
         Err(e) => {
-            eprintln!("pod-init: {e}");
+            report(&e);
             return ExitCode::from(1);
         }
     };
@@ -49,7 +56,7 @@ fn main() -> ExitCode {
     let start = match privilege::classify() {
         Ok(start) => start,
         Err(e) => {
-            eprintln!("pod-init: {e}");
+            report(&e);
             return ExitCode::from(supervise::EXIT_SUPERVISOR_FAILED);
         }
     };
@@ -76,7 +83,7 @@ fn main() -> ExitCode {
     let launch = match launch {
         Ok(launch) => launch,
         Err(e) => {
-            eprintln!("pod-init: {e}");
+            report(&e);
             return ExitCode::from(e.exit_code());
         }
     };
