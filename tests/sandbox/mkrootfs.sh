@@ -43,7 +43,7 @@ done
 
 # Keep in sync with tests/src/sandbox.rs (SEED_UID, LAB_GID, PLACEHOLDER_*).
 SEED_USER=mljaggi-admin        # common::env::DEFAULT_SCRATCH_SEED_USER
-SEED_UID=272000
+SEED_UID=177449                # common::env::DEFAULT_SCRATCH_SEED_UID, as in the image
 LAB_GROUP=seedgrp
 LAB_GID=83070
 PLACEHOLDER=placeholder

@@ -123,8 +123,9 @@ use crate::binaries;
 pub const SCRATCH_MOUNT: &str = "/scratch";
 /// The seed account baked into the rootfs (owner of the scratch root).
 pub const SEED_USER: &str = common::env::DEFAULT_SCRATCH_SEED_USER;
-/// The seed's uid (same as in `mkrootfs.sh`).
-pub const SEED_UID: u32 = 272_000;
+/// The seed's uid: the image's (same as in `mkrootfs.sh`; the selftest
+/// checks the built rootfs against it).
+pub const SEED_UID: u32 = common::env::DEFAULT_SCRATCH_SEED_UID;
 /// The lab group (MLO-unit on RCP), the seed's primary group.
 pub const LAB_GID: u32 = 83_070;
 /// Its name in the rootfs (`mkrootfs.sh`).

@@ -15,12 +15,13 @@ use std::fs;
 use std::path::Path;
 
 use base64::Engine;
-use nb_tests::sandbox::{Error, LAB_GID, PLACEHOLDER, PLACEHOLDER_ID, RunSpec, SCRATCH_MOUNT, SEED_USER, Sandbox};
+use nb_tests::sandbox::{Error, LAB_GID, PLACEHOLDER, PLACEHOLDER_ID, RunSpec, SCRATCH_MOUNT, SEED_UID, SEED_USER, Sandbox};
 
 type Result = std::result::Result<(), Error>;
 
 const USER: &str = "ada";
-const UID: u32 = 177_449;
+/// The researcher's LDAP uid (not the seed's: that is [`SEED_UID`], as in the image).
+const UID: u32 = 251_617;
 const GROUP: &str = "MLO-unit";
 const HOME: &str = "/home/ada";
 
@@ -126,7 +127,7 @@ fn first_start_mirrors_the_identity_and_runs_the_command_as_the_user() -> Result
 
     // What the command saw.
     let mut lines = out.stdout.lines();
-    assert_eq!(lines.next(), Some("uid=177449(ada) gid=83070(MLO-unit) groups=83070(MLO-unit),4(adm),27(sudo)"), "{}", out.stderr);
+    assert_eq!(lines.next(), Some(format!("uid={UID}(ada) gid={LAB_GID}(MLO-unit) groups={LAB_GID}(MLO-unit),4(adm),27(sudo)").as_str()), "{}", out.stderr);
     assert_eq!(lines.next(), Some(working_dir().as_str()));
     let env = env_map(&out.stdout);
     let expected = [
@@ -151,13 +152,13 @@ fn first_start_mirrors_the_identity_and_runs_the_command_as_the_user() -> Result
 
     // The accounts, as the system tools see them.
     let getent = sb.exec(["getent", "passwd", USER])?;
-    assert_eq!(getent.stdout, "ada:x:177449:83070::/home/ada:/bin/zsh\n");
+    assert_eq!(getent.stdout, format!("ada:x:{UID}:{LAB_GID}::/home/ada:/bin/zsh\n"));
     let getent = sb.exec(["getent", "group", GROUP, "sudo", "adm"])?;
     assert_eq!(getent.stdout, "MLO-unit:x:83070:\nsudo:x:27:ada\nadm:x:4:ada\n");
     assert_eq!(sb.exec(["getent", "passwd", SEED_USER])?.stdout.split(':').nth(3), Some("83070"), "the seed keeps its group");
     let su = sb.exec(["su", "-", USER, "-c", "id"])?;
     su.assert_success();
-    assert_eq!(su.stdout, "uid=177449(ada) gid=83070(MLO-unit) groups=83070(MLO-unit),4(adm),27(sudo)\n");
+    assert_eq!(su.stdout, format!("uid={UID}(ada) gid={LAB_GID}(MLO-unit) groups={LAB_GID}(MLO-unit),4(adm),27(sudo)\n"));
     // The password is the user name (what users are told), checked by PAM
     // through su run by an unprivileged user.
     let su_pw = sb.run(&RunSpec::sh("echo ada | su ada -c 'id -un'").as_user(PLACEHOLDER_ID, PLACEHOLDER_ID))?;
@@ -549,10 +550,10 @@ fn a_researcher_with_the_seeds_uid_still_gets_scratch() -> Result {
     let key = key_pair();
     // The seed's own owner starts a pod: the seed account is renamed to
     // them, and scratch is still created with the seed's ids.
-    let out = sb.run(&pod(&["/bin/sh", "-c", "id -un; pwd"], nb_tests::sandbox::SEED_UID, LAB_GID, &key.0, &key.1))?;
+    let out = sb.run(&pod(&["/bin/sh", "-c", "id -un; pwd"], SEED_UID, LAB_GID, &key.0, &key.1))?;
     out.assert_success();
     assert_eq!(out.stdout, format!("ada\n{}\n", working_dir()), "{}", out.stderr);
-    assert!(out.stderr.contains(&format!("renamed user {SEED_USER} (uid 272000) to ada")), "{}", out.stderr);
+    assert!(out.stderr.contains(&format!("renamed user {SEED_USER} (uid {SEED_UID}) to ada")), "{}", out.stderr);
     let wd = working_dir();
     assert_eq!(stat(&sb, std::slice::from_ref(&wd))?.get(&wd).map(String::as_str), Some("ada:MLO-unit 770 directory"));
     Ok(())
@@ -566,7 +567,7 @@ fn a_root_owned_home_with_a_stale_zshrc_is_handed_over_and_linked() -> Result {
     let out = sb.run(&ada_pod_after("mkdir -p /home/ada && echo stale > /home/ada/.zshrc", "readlink ~/.zshrc", &key))?;
     out.assert_success();
     assert_eq!(out.stdout, format!("{}/.shell/.zshrc\n", scratch_home()), "{}", out.stderr);
-    assert!(out.stderr.contains("home: chowned /home/ada from 0:0 to 177449:83070"), "{}", out.stderr);
+    assert!(out.stderr.contains(&format!("home: chowned /home/ada from 0:0 to {UID}:{LAB_GID}")), "{}", out.stderr);
     assert_eq!(stat(&sb, &[HOME.to_owned()])?.get(HOME).map(String::as_str), Some("ada:MLO-unit 755 directory"));
     Ok(())
 }

@@ -20,7 +20,8 @@ use nix::sys::signal::Signal;
 type Result = std::result::Result<(), Error>;
 
 const USER: &str = "ada";
-const UID: u32 = 177_449;
+/// The researcher's LDAP uid (not the seed's, as in the image).
+const UID: u32 = 251_617;
 const READY_WAIT: Duration = Duration::from_secs(30);
 
 fn working_dir() -> String {
