@@ -319,6 +319,28 @@ fn a_setuid_start_without_the_variables_runs_the_command_as_the_user_not_root() 
 }
 
 #[test]
+fn without_the_setuid_bit_the_job_runs_as_the_user_without_a_bootstrap() -> Result {
+    let sb = Sandbox::new()?;
+    let passwd = sb.read_etc("passwd")?;
+    // pod-init 0755 (a nosuid mount or allowPrivilegeEscalation: false
+    // come to the same): no root to do the bootstrap with.
+    let out = sb.run(&setuid_pod("grep -E '^(Uid|Gid):' /proc/self/status; exit 7").pod_init_mode(0o755))?;
+    assert_eq!(out.status, 7, "the job's code is the container's:\n{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!("not started as root (uid {UID};"))
+            && out.stderr.contains("running the command without the bootstrap"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        out.stdout,
+        format!("Uid:\t{UID}\t{UID}\t{UID}\t{UID}\nGid:\t{LAB_GID}\t{LAB_GID}\t{LAB_GID}\t{LAB_GID}\n")
+    );
+    assert_eq!(sb.read_etc("passwd")?, passwd, "/etc/passwd changed");
+    Ok(())
+}
+
+#[test]
 fn the_setuid_binary_run_again_by_the_user_grants_nothing() -> Result {
     let sb = Sandbox::new()?;
     // Inside a bootstrapped pod, the user runs the setuid pod-init with a
