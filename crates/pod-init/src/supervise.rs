@@ -102,6 +102,11 @@ fn supervise_inner(options: &Options, exec: impl FnOnce() -> Infallible) -> Resu
         Ok(ForkResult::Child) => start_child(&saved, exec),
         Ok(ForkResult::Parent { child }) => child.as_raw(),
     };
+    // The child makes itself a group leader (tty.rs); doing it here too,
+    // as shells do, closes the window in which a signal forwarded to the
+    // group (POD_INIT_SIGNAL_GROUP) would find no group yet. EACCES once
+    // the child has exec'd and ESRCH once it is gone say it is done anyway.
+    let _ = nix::unistd::setpgid(nix::unistd::Pid::from_raw(child), nix::unistd::Pid::from_raw(child));
     tracing::debug!(pid = child, ?scope, "command started");
     // After the fork, so the command keeps the directory it was given
     // (the container's WORKDIR when there is no bootstrap): PID 1 itself
