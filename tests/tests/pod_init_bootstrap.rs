@@ -136,7 +136,7 @@ fn first_start_mirrors_the_identity_and_runs_the_command_as_the_user() -> Result
         ("LOGNAME", USER.to_owned()),
         ("SHELL", "/bin/zsh".to_owned()),
         ("ZDOTDIR", format!("{}/.shell", scratch_home())),
-        ("ZSH", format!("{}/.shell/oh-my-zsh", scratch_home())),
+        ("ZSH", format!("{}/.shell/.oh-my-zsh", scratch_home())),
         ("HISTFILE", format!("{}/.zsh_history", scratch_home())),
         ("SCRATCH_HOME", scratch_home()),
         ("GIT_CONFIG_GLOBAL", format!("{}/.gitconfig", scratch_home())),
@@ -197,7 +197,7 @@ fn first_start_mirrors_the_identity_and_runs_the_command_as_the_user() -> Result
         hf_home(),
         format!("{sh}/.shell"),
         format!("{sh}/.shell/.zshrc"),
-        format!("{sh}/.shell/oh-my-zsh"),
+        format!("{sh}/.shell/.oh-my-zsh"),
         format!("{sh}/.zsh_history"),
         format!("{sh}/.gitconfig"),
         format!("{sh}/.cache/uv"),
@@ -223,7 +223,7 @@ fn first_start_mirrors_the_identity_and_runs_the_command_as_the_user() -> Result
         (hf_home(), "mljaggi-admin:MLO-unit 770 directory"),
         (format!("{sh}/.shell"), "ada:MLO-unit 770 directory"),
         (format!("{sh}/.shell/.zshrc"), "ada:MLO-unit 660 regular file"),
-        (format!("{sh}/.shell/oh-my-zsh"), "ada:MLO-unit 770 directory"),
+        (format!("{sh}/.shell/.oh-my-zsh"), "ada:MLO-unit 770 directory"),
         (format!("{sh}/.zsh_history"), "ada:MLO-unit 600 regular empty file"),
         (format!("{sh}/.gitconfig"), "ada:MLO-unit 660 regular file"),
         (format!("{sh}/.cache/uv"), "ada:MLO-unit 770 directory"),
@@ -242,12 +242,12 @@ fn first_start_mirrors_the_identity_and_runs_the_command_as_the_user() -> Result
     assert_eq!(
         links.stdout,
         format!(
-            ".zshrc -> {sh}/.shell/.zshrc\n.oh-my-zsh -> {sh}/.shell/oh-my-zsh\n.zsh_history -> {sh}/.zsh_history\n\
+            ".zshrc -> {sh}/.shell/.zshrc\n.oh-my-zsh -> {sh}/.shell/.oh-my-zsh\n.zsh_history -> {sh}/.zsh_history\n\
              .vscode -> {sh}/.vscode\n.vscode-server -> {sh}/.vscode-server\n.cursor -> {sh}/.cursor\n.cursor-server -> {sh}/.cursor-server\n"
         )
     );
     // The staged shell files were copied, and zsh as the user loads them.
-    let zsh = as_ada(&sb, &format!("ZDOTDIR={sh}/.shell ZSH={sh}/.shell/oh-my-zsh zsh -ic 'echo omz=$NB_FAKE_OMZ_LOADED umask=$(umask)'"))?;
+    let zsh = as_ada(&sb, &format!("ZDOTDIR={sh}/.shell ZSH={sh}/.shell/.oh-my-zsh zsh -ic 'echo omz=$NB_FAKE_OMZ_LOADED umask=$(umask)'"))?;
     assert!(zsh.stdout.contains("omz=1 umask=007"), "{} {}", zsh.stdout, zsh.stderr);
     Ok(())
 }

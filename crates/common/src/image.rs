@@ -14,7 +14,8 @@ pub const POD_INIT_MODE: u32 = 0o4755;
 /// first start.
 pub const STAGE_DIR: &str = "/docker";
 
-/// oh-my-zsh, staged by the image, copied to `<SCRATCH_HOME>/.shell/oh-my-zsh`.
+/// oh-my-zsh, staged by the image, copied to `<SCRATCH_HOME>/.shell/.oh-my-zsh`
+/// (where the bash entrypoint put it).
 pub const STAGED_OH_MY_ZSH: &str = "/docker/oh-my-zsh";
 
 /// The `.zshrc` staged by the image (it sets `umask 007`), copied to

@@ -159,9 +159,12 @@ impl PodConfig {
         self.scratch_home.join(".shell")
     }
 
-    /// oh-my-zsh's ZSH.
+    /// oh-my-zsh's ZSH: `.shell/.oh-my-zsh`, where the bash entrypoint put
+    /// it, so a researcher's copy from before pod-init (custom plugins and
+    /// themes included) is the one used, and `${ZDOTDIR:-$HOME}/.oh-my-zsh`
+    /// finds it from a login shell too (through the `~/.oh-my-zsh` link).
     pub fn oh_my_zsh(&self) -> PathBuf {
-        self.zdotdir().join("oh-my-zsh")
+        self.zdotdir().join(".oh-my-zsh")
     }
 
     /// The shell history, on scratch.
@@ -231,7 +234,7 @@ mod tests {
         assert_eq!(cfg.seed_user, "mljaggi-admin");
         assert_eq!(cfg.hf_home, None);
         assert_eq!(cfg.home(), PathBuf::from("/home/ada"));
-        assert_eq!(cfg.oh_my_zsh(), PathBuf::from("/mloscratch/homes/ada/.shell/oh-my-zsh"));
+        assert_eq!(cfg.oh_my_zsh(), PathBuf::from("/mloscratch/homes/ada/.shell/.oh-my-zsh"));
     }
 
     #[test]
