@@ -8,7 +8,7 @@
 //! `kill(-1)` (every process of its namespace), a subreaper must not: that
 //! would signal everything the user owns outside the job.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use nix::errno::Errno;
 use nix::sys::prctl;
@@ -116,7 +116,10 @@ pub fn parent_from_stat(stat: &str) -> Option<i32> {
 
 /// The transitive children of `root` in a `(pid, ppid)` table, sorted.
 fn descendants_in(root: i32, table: &[(i32, i32)]) -> Vec<i32> {
-    let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
+    // BTreeMap, not HashMap: a HashMap seeds itself from the kernel's
+    // randomness and std panics if none can be had (getrandom blocked by a
+    // seccomp profile and no /dev/urandom); PID 1 must not.
+    let mut children: BTreeMap<i32, Vec<i32>> = BTreeMap::new();
     for &(pid, ppid) in table {
         children.entry(ppid).or_default().push(pid);
     }
