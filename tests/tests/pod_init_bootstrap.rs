@@ -490,6 +490,22 @@ fn private_key_that_is_not_base64_is_reported_and_skipped() -> Result {
 }
 
 #[test]
+fn image_without_zsh_gives_the_user_bash_in_passwd_and_shell() -> Result {
+    let sb = Sandbox::new()?;
+    sb.prove_root_squash()?;
+    let key = key_pair();
+    let out = sb.run(&ada_pod_after("rm -f /bin/zsh /usr/bin/zsh", "echo $SHELL", &key))?;
+    out.assert_success();
+    assert_eq!(out.stdout, "/bin/bash\n", "{}", out.stderr);
+    assert_eq!(sb.exec(["getent", "passwd", USER])?.stdout, format!("ada:x:{UID}:{LAB_GID}::/home/ada:/bin/bash\n"));
+    // su starts the login shell from passwd: it must exist.
+    let su = sb.exec(["su", "-", USER, "-c", "echo $0"])?;
+    su.assert_success();
+    assert_eq!(su.stdout, "-bash\n", "a login bash");
+    Ok(())
+}
+
+#[test]
 fn image_without_docker_dir_gets_an_empty_shell_dir_and_a_warning() -> Result {
     let sb = Sandbox::new()?;
     sb.prove_root_squash()?;
