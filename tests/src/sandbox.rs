@@ -246,6 +246,7 @@ pub fn rootfs() -> Result<PathBuf> {
                         prebuilt.display()
                     ));
                 }
+                check_prebuilt_stamp(&prebuilt)?;
                 return Ok(prebuilt);
             }
             let dest = sandbox_dir().join("rootfs");
@@ -256,6 +257,30 @@ pub fn rootfs() -> Result<PathBuf> {
         })
         .clone()
         .map_err(Error)
+}
+
+/// A prebuilt rootfs must come from this version of `mkrootfs.sh` (same
+/// stamp): one built from an older recipe (another seed uid, say) would make
+/// tests fail for reasons that have nothing to do with them.
+fn check_prebuilt_stamp(prebuilt: &Path) -> std::result::Result<(), String> {
+    let script = scripts_dir().join("mkrootfs.sh");
+    let out = Command::new(&script)
+        .arg("--stamp")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("sandbox: cannot run {} --stamp: {e}", script.display()))?;
+    let want = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let have = std::fs::read_to_string(prebuilt.join(".sandbox-stamp")).unwrap_or_default();
+    if !out.status.success() || want.is_empty() || have.trim() != want {
+        return Err(format!(
+            "sandbox: NB_SANDBOX_ROOTFS={} has stamp {:?} but tests/sandbox/mkrootfs.sh now makes {want:?}: \
+             rebuild it with `tests/sandbox/mkrootfs.sh {}`, or unset NB_SANDBOX_ROOTFS",
+            prebuilt.display(),
+            have.trim(),
+            prebuilt.display()
+        ));
+    }
+    Ok(())
 }
 
 /// What to run in a container and how.
