@@ -68,6 +68,7 @@ fn starts(runs: u32) -> Result<(Section, Vec<(Start, StartTimes)>)> {
         (Start::First, "first pod (empty scratch)"),
         (Start::NewPod, "new pod, scratch kept"),
         (Start::Restart, "restart in place"),
+        (Start::Passthrough, "no bootstrap (NB_* unset)"),
     ] {
         eprintln!("bench: {label}, {runs} runs");
         let times = sandbox::measure(start, runs)?;
@@ -94,7 +95,11 @@ fn starts(runs: u32) -> Result<(Section, Vec<(Start, StartTimes)>)> {
 /// pod-init's own per-step times, one row per step with a value per kind
 /// of start.
 fn step_times(starts: &[(Start, StartTimes)]) -> Section {
-    let per_start: Vec<_> = starts.iter().map(|(_, t)| steps::medians(&t.logs)).collect();
+    let per_start: Vec<_> = starts
+        .iter()
+        .filter(|(start, _)| *start != Start::Passthrough)
+        .map(|(_, t)| steps::medians(&t.logs))
+        .collect();
     let mut names: Vec<String> = Vec::new();
     for (steps, _) in &per_start {
         for step in steps {
@@ -182,18 +187,21 @@ fn within_target(times: &StartTimes) -> bool {
 }
 
 /// When the restart misses its target: what pod-init's log says the time
-/// went to.
-fn restart_note(times: &StartTimes) -> Option<String> {
+/// went to, and what pod-init costs with no bootstrap at all.
+fn restart_note(times: &StartTimes, passthrough: Option<&StartTimes>) -> Option<String> {
     if within_target(times) {
         return None;
     }
-    let overhead = Duration::from_secs_f64(times.overhead_ms / 1000.0);
+    let overhead = Duration::from_secs_f64(times.overhead_ms.max(0.0) / 1000.0);
     let (mut steps, total) = steps::medians(&times.logs);
     steps.sort_by_key(|s| std::cmp::Reverse(s.time));
     let largest: Vec<String> = steps.iter().take(3).map(|s| format!("{} {}", s.step, ms(s.time))).collect();
     let logged = total.unwrap_or_default();
+    let bare = passthrough.map_or_else(String::new, |p| {
+        format!(" (pod-init with no bootstrap at all: {:+.2} ms)", p.overhead_ms)
+    });
     Some(format!(
-        "restart in place costs {} over the bare container (target {}). pod-init logs {} for its bootstrap, largest steps: {}; the other {} is starting pod-init and handing over to the command (exec, fork, wait) and run-to-run noise",
+        "restart in place costs {} over the bare container (target {}). pod-init logs {} for its bootstrap, largest steps: {}; the other {} is pod-init's exec, the fork of the command and its end{bare}, and run-to-run noise",
         ms(overhead),
         ms(RESTART_OVERHEAD_TARGET),
         ms(logged),
@@ -227,12 +235,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let mut notes = Vec::new();
     let size_section = sizes(&dist, &mut notes)?;
     let (start_section, start_times) = starts(args.runs)?;
-    notes.extend(
-        start_times
-            .iter()
-            .filter(|(start, _)| *start == Start::Restart)
-            .filter_map(|(_, times)| restart_note(times)),
-    );
+    let times_of = |wanted: Start| start_times.iter().find(|(start, _)| *start == wanted).map(|(_, t)| t);
+    notes.extend(times_of(Start::Restart).and_then(|t| restart_note(t, times_of(Start::Passthrough))));
     let sections = vec![
         size_section,
         start_section,
@@ -242,9 +246,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     ];
     let method = vec![
         format!("binaries: `cargo xtask dist` (release profile: opt-level s, LTO, one codegen unit, panic abort, strip), target {}", project::MUSL_TARGET),
-        format!("timings: median of {} runs each, wall clock measured by xtask around the whole command", args.runs),
+        format!("timings: median of {} runs each, wall clock measured by xtask around the whole command (a blocking wait)", args.runs),
         "pod starts: `tests/sandbox/ctr-run.sh` containers (PID, mount, UTS and IPC namespaces, overlay over the Debian test rootfs, chroot) started as uid 123456 with pod-init setuid root, as on the cluster; scratch bind-mounted (the tests' root-squash FUSE is Python and would dominate); runs with and without pod-init alternate; overhead = median over the pairs of (run with pod-init minus the run with `/bin/true` as PID 1 right after it)".to_owned(),
-        "first pod: a new sandbox per run; new pod: the container layer discarded before each run, scratch kept from a first run (what a Kubernetes container restart is: the image's /etc, the old scratch); restart in place: container layer and scratch kept, except pod-init's run-once marker in /run, which any new container lacks (the path where every step finds its work done)".to_owned(),
+        "first pod: a new sandbox per run; new pod: the container layer discarded before each run, scratch kept from a first run (what a Kubernetes container restart is: the image's /etc, the old scratch); restart in place: container layer and scratch kept, except pod-init's run-once marker in /run, which any new container lacks (the path where every step finds its work done); no bootstrap: pod-init started without the NB_* variables, so only its exec, the fork of the command and the supervision remain".to_owned(),
         "steps: pod-init's tracing lines are stamped to the microsecond; a step's time runs from the previous line to its last line, median over the runs of each kind of start".to_owned(),
         "memory: /proc/<pid>/status of the container's PID 1, read from the host once pod-init's child is `sleep`".to_owned(),
         "submit: the dist binary in the tests' clean room (cleared environment, temp HOME); the dry run reads examples/demo.env; the real submission runs the real kubectl against the tests' fake API server and the runai test double, both behind call counters (the old wrapper started a Python interpreter and two kubectl processes per submission)".to_owned(),
