@@ -113,7 +113,11 @@ pub fn run(input: &Env) -> Result<Launch, BootstrapError> {
     let renamed_home = before
         .as_ref()
         .and_then(|before| before.passwd.find(|u| u.uid == cfg.uid && u.name != cfg.user).map(|u| PathBuf::from(&u.home)));
-    let (accounts, changes) = mirror::mirror(&files, &cfg, shell)?;
+    let (accounts, changes) = match before {
+        Some(before) => mirror::mirror_loaded(&files, before, &cfg, shell)?,
+        // Unreadable before: read again, so the error reaches the user.
+        None => mirror::mirror(&files, &cfg, shell)?,
+    };
     log_changes("accounts", &changes);
 
     match sudoers::ensure(&input.root, &cfg.user) {
@@ -144,6 +148,8 @@ pub fn run(input: &Env) -> Result<Launch, BootstrapError> {
 
     let mut dirs = vec![cfg.scratch_home.clone(), cfg.working_dir.clone()];
     dirs.extend(cfg.hf_home.clone());
+    // WORKING_DIR is SCRATCH_HOME by default: one check, one log line.
+    dirs.dedup();
     scratch::prepare(&cfg.seed_user, seed, &dirs);
 
     let user = scratch::identity_of(&accounts, &cfg.user).ok_or_else(|| BootstrapError::UserMissing(cfg.user.clone()))?;

@@ -84,7 +84,19 @@ pub fn apply(accounts: &mut Accounts, cfg: &PodConfig, shell: &str) -> Vec<Strin
 /// Brings the files in line with `cfg`. Returns the resulting databases
 /// (for the seed lookup and the user's groups) and the changes made.
 pub fn mirror(files: &EtcFiles, cfg: &PodConfig, shell: &str) -> Result<(Accounts, Vec<String>), EtcError> {
-    let mut accounts = load(files)?;
+    mirror_loaded(files, load(files)?, cfg, shell)
+}
+
+/// [`mirror`] starting from `accounts`, the databases as [`load`] just read
+/// them: the bootstrap reads them once for the seed's ids and hands them on,
+/// so a restart with nothing to change reads each file once to edit and once
+/// to compare, not twice. Under the lock they are read again regardless.
+pub fn mirror_loaded(
+    files: &EtcFiles,
+    mut accounts: Accounts,
+    cfg: &PodConfig,
+    shell: &str,
+) -> Result<(Accounts, Vec<String>), EtcError> {
     let etc = files.passwd.parent().unwrap_or(Path::new("/etc"));
     let paths: Vec<PathBuf> = files.all().into_iter().cloned().collect();
     let changes = apply(&mut accounts, cfg, shell);

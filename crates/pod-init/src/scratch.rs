@@ -39,9 +39,13 @@ fn ensure_dir(dir: &Path, uid: u32) -> bool {
         return false;
     }
     let existed = dir.is_dir();
-    if let Err(e) = DirBuilder::new().recursive(true).mode(MODE).create(dir) {
-        tracing::warn!("scratch: cannot create {}: {e}", dir.display());
-        return false;
+    // On a restart every directory is there: no mkdir that can only fail
+    // with EEXIST (and its stat), just the mode check below.
+    if !existed {
+        if let Err(e) = DirBuilder::new().recursive(true).mode(MODE).create(dir) {
+            tracing::warn!("scratch: cannot create {}: {e}", dir.display());
+            return false;
+        }
     }
     let chmod = match fs::metadata(dir) {
         Ok(m) if m.mode() & 0o7777 == MODE => Ok(false),
