@@ -129,11 +129,16 @@ type PendingWrite<'a> = (&'a PathBuf, Option<Vec<u8>>, Vec<u8>);
 /// The files whose content must change, each checked to be replaceable,
 /// in write order.
 fn pending_writes<'a>(files: &'a EtcFiles, accounts: &Accounts) -> Result<Vec<PendingWrite<'a>>, EtcError> {
+    // An unedited database renders to the bytes just read from its file:
+    // nothing to compare (or write), so it is not read again.
+    fn edited<T: Entry>(db: &Db<T>) -> Option<Vec<u8>> {
+        (!db.unedited()).then(|| db.render())
+    }
     let rendered: [(&PathBuf, Option<Vec<u8>>); 4] = [
-        (&files.gshadow, accounts.gshadow.as_ref().map(Db::render)),
-        (&files.group, Some(accounts.group.render())),
-        (&files.shadow, accounts.shadow.as_ref().map(Db::render)),
-        (&files.passwd, Some(accounts.passwd.render())),
+        (&files.gshadow, accounts.gshadow.as_ref().and_then(edited)),
+        (&files.group, edited(&accounts.group)),
+        (&files.shadow, accounts.shadow.as_ref().and_then(edited)),
+        (&files.passwd, edited(&accounts.passwd)),
     ];
     let mut writes = Vec::new();
     for (path, new) in rendered {

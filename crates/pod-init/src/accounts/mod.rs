@@ -72,6 +72,9 @@ enum Line<T> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Db<T> {
     lines: Vec<(Line<T>, &'static [u8])>,
+    /// How many lines [`Db::parse`] read: with every entry still holding
+    /// its original bytes, an equal count means nothing was edited.
+    parsed: usize,
 }
 
 impl<T: Entry> Db<T> {
@@ -98,7 +101,17 @@ impl<T: Entry> Db<T> {
             lines.push((line, ending));
             rest = next;
         }
-        Db { lines }
+        let parsed = lines.len();
+        Db { lines, parsed }
+    }
+
+    /// Whether this is still exactly what [`Db::parse`] read, so that
+    /// [`Db::render`] gives back the parsed bytes: no entry edited
+    /// (edits drop the original), added (new entries have none) or removed.
+    /// The restart path then need not read the file again to compare.
+    pub fn unedited(&self) -> bool {
+        self.lines.len() == self.parsed
+            && self.lines.iter().all(|(line, _)| !matches!(line, Line::Entry { original: None, .. }))
     }
 
     /// The file's bytes: unedited lines as they were, edited and new entries
@@ -263,6 +276,32 @@ mod tests {
         let db: Db<Passwd> = Db::parse(MESSY);
         assert_eq!(db.render(), MESSY);
         assert_eq!(db.entries().count(), 2, "only root and last are plain entries");
+        assert!(db.unedited());
+    }
+
+    #[test]
+    fn any_edit_marks_the_database_edited() {
+        let parse = || -> Db<Passwd> { Db::parse(MESSY) };
+        let mut pushed = parse();
+        pushed.push(Passwd::new("ada", 5, 6, "/home/ada", "/bin/zsh"));
+        let mut removed = parse();
+        assert_eq!(removed.remove("root"), 1);
+        let mut unparsed_removed = parse();
+        assert_eq!(unparsed_removed.remove_unparsed_named("broken line"), 0);
+        let mut updated = parse();
+        updated.update(|e| e.name == "last", |e| {
+            e.shell = "/bin/sh".into();
+            true
+        });
+        // An update that reports no change leaves the original bytes.
+        let mut untouched = parse();
+        untouched.update(|e| e.name == "last", |_| false);
+        assert!(!pushed.unedited());
+        assert!(!removed.unedited());
+        assert!(!updated.unedited());
+        assert!(unparsed_removed.unedited());
+        assert!(untouched.unedited());
+        assert_eq!(untouched.render(), MESSY);
     }
 
     #[test]
