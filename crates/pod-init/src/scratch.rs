@@ -34,20 +34,23 @@ pub fn identity_of(accounts: &Accounts, name: &str) -> Option<Identity> {
 fn ensure_dir(dir: &Path, uid: u32) -> bool {
     // The homes root is group-writable: another member could have put a
     // symlink where this user's directory goes. Never chmod through it.
-    if fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink()) {
+    let found = fs::symlink_metadata(dir).ok();
+    if found.as_ref().is_some_and(|m| m.file_type().is_symlink()) {
         tracing::warn!("scratch: {} is a symbolic link; left alone", dir.display());
         return false;
     }
-    let existed = dir.is_dir();
-    // On a restart every directory is there: no mkdir that can only fail
-    // with EEXIST (and its stat), just the mode check below.
+    // On a restart every directory is there: the lstat above is all it
+    // takes (a directory, not a link, so it is what stat would say), no
+    // mkdir that can only fail with EEXIST.
+    let existing = found.filter(fs::Metadata::is_dir);
+    let existed = existing.is_some();
     if !existed {
         if let Err(e) = DirBuilder::new().recursive(true).mode(MODE).create(dir) {
             tracing::warn!("scratch: cannot create {}: {e}", dir.display());
             return false;
         }
     }
-    let chmod = match fs::metadata(dir) {
+    let chmod = match existing.map_or_else(|| fs::metadata(dir), Ok) {
         Ok(m) if m.mode() & 0o7777 == MODE => Ok(false),
         // Another member's directory (a shared HF_HOME): not ours to chmod.
         Ok(m) if m.uid() != uid => Ok(false),

@@ -127,8 +127,13 @@ pub fn recreate(home: &Path, material: &SshMaterial) -> io::Result<Vec<String>> 
             fs::remove_file(&dir)?;
             done.push(format!("removed {} (was a {})", dir.display(), if m.is_file() { "file" } else { "symlink" }));
         }
-        // remove_dir_all does not follow symlinks inside the tree.
-        Ok(_) => fs::remove_dir_all(&dir)?,
+        // Without keys it was left empty: one rmdir. Otherwise (ENOTEMPTY)
+        // remove_dir_all, which does not follow symlinks inside the tree.
+        Ok(_) => {
+            if fs::remove_dir(&dir).is_err() {
+                fs::remove_dir_all(&dir)?;
+            }
+        }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(e),
     }
