@@ -92,7 +92,11 @@ fn main() -> ExitCode {
     }
     // The bootstrap has read the private key; PID 1 lives as long as the
     // job, so its own /proc/1/environ must not keep it.
-    match privilege::scrub_own_environ(&common::env::CONSUMED_BY_POD_INIT) {
+    // Only the consumed variables the pod actually set: with none (no key
+    // given), /proc/self/stat is not even read.
+    let consumed: Vec<&str> =
+        common::env::CONSUMED_BY_POD_INIT.into_iter().filter(|name| input.lookup(name).is_some()).collect();
+    match privilege::scrub_own_environ(&consumed) {
         Ok(0) => {}
         Ok(n) => tracing::debug!("erased {n} consumed variable(s) from PID 1's environment"),
         Err(e) => tracing::warn!("cannot erase the consumed variables from PID 1's environment: {e}"),

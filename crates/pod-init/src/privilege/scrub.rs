@@ -26,6 +26,9 @@ use std::ops::Range;
 /// Call once the bootstrap has read what it needs: afterwards the values
 /// are gone from this process's environment too.
 pub fn scrub_own_environ(names: &[&str]) -> io::Result<usize> {
+    if names.is_empty() {
+        return Ok(0);
+    }
     let stat = std::fs::read_to_string("/proc/self/stat")?;
     let (start, end) = env_bounds(&stat).ok_or_else(|| {
         io::Error::new(
