@@ -10,7 +10,7 @@
 
 use std::fs::{self, DirBuilder, OpenOptions};
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt, symlink};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -116,9 +116,11 @@ const STALE_PARTIAL: std::time::Duration = std::time::Duration::from_secs(600);
 fn remove_stale_partials(zdotdir: &Path) {
     let Ok(entries) = fs::read_dir(zdotdir) else { return };
     for entry in entries.flatten() {
+        // The name first: only a partial copy is worth an lstat (on NFS
+        // scratch, a round trip each).
         let is_partial = entry.file_name().to_str().is_some_and(|n| n.starts_with(PARTIAL_PREFIX));
-        let old = entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| t.elapsed().is_ok_and(|age| age > STALE_PARTIAL));
-        if is_partial && old && fs::remove_dir_all(entry.path()).is_ok() {
+        let old = || entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| t.elapsed().is_ok_and(|age| age > STALE_PARTIAL));
+        if is_partial && old() && fs::remove_dir_all(entry.path()).is_ok() {
             tracing::info!("shell: removed {}, a copy cut short by an earlier start", entry.path().display());
         }
     }
@@ -169,10 +171,19 @@ fn copy_entries(from: &Path, to: &Path) -> io::Result<()> {
 
 /// Creates `path` if missing (never through a symlink) and sets `mode`.
 fn touch(path: &Path, mode: u32) -> io::Result<Option<String>> {
+    let found = fs::symlink_metadata(path).ok();
+    // A restart: our own regular file with the mode already exact (so we
+    // can open it to append). Nothing to create or change, and on NFS
+    // scratch the open, fstat and close would each be a round trip.
+    if found.as_ref().is_some_and(|m| {
+        m.file_type().is_file() && m.uid() == nix::unistd::geteuid().as_raw() && m.mode() & 0o7777 == mode
+    }) {
+        return Ok(None);
+    }
     if let Some(parent) = path.parent() {
         DirBuilder::new().recursive(true).mode(0o770).create(parent)?;
     }
-    let existed = fs::symlink_metadata(path).is_ok();
+    let existed = found.is_some();
     let f = OpenOptions::new()
         .append(true)
         .create(true)
