@@ -201,7 +201,11 @@ fn restart_note(times: &StartTimes, passthrough: Option<&StartTimes>) -> Option<
         format!(" (pod-init with no bootstrap at all: {:+.2} ms)", p.overhead_ms)
     });
     Some(format!(
-        "restart in place costs {} over the bare container (target {}). pod-init logs {} for its bootstrap, largest steps: {}; the other {} is pod-init's exec, the fork of the command and its end{bare}, and run-to-run noise",
+        "restart in place costs {} over the bare container (target {}). pod-init logs {} for its bootstrap, largest steps: {}; the other {} is pod-init's exec, the fork of the command and its end{bare}, and run-to-run noise. \
+         Every step finds its work done here, so what is left is fixed cost: accounts is mostly the check of the existing SHA-512 crypt hash (1000 rounds, the scheme's minimum), \
+         shell and ssh include forking the user's helper process and recreating ~/.ssh (rmdir, mkdir), and each log line is one write to the log pipe. \
+         What would fix it: not re-checking a hash this container's pod-init wrote itself, and writing the bootstrap's log lines in one write \
+         instead of one per line (at the price of losing the last lines when PID 1 is killed mid-bootstrap)",
         ms(overhead),
         ms(RESTART_OVERHEAD_TARGET),
         ms(logged),
