@@ -198,10 +198,10 @@ fn restart_note(times: &StartTimes, passthrough: Option<&StartTimes>) -> Option<
     let largest: Vec<String> = steps.iter().take(3).map(|s| format!("{} {}", s.step, ms(s.time))).collect();
     let logged = total.unwrap_or_default();
     let bare = passthrough.map_or_else(String::new, |p| {
-        format!(" (pod-init with no bootstrap at all: {:+.2} ms)", p.overhead_ms)
+        format!(" (pod-init with no bootstrap at all costs {:+.2} ms, so its own start and supervision are not it)", p.overhead_ms)
     });
     Some(format!(
-        "restart in place costs {} over the bare container (target {}). pod-init logs {} for its bootstrap, largest steps: {}; the other {} is pod-init's exec, the fork of the command and its end{bare}, and run-to-run noise. \
+        "restart in place costs {} over the bare container (target {}). pod-init logs {} for its bootstrap, largest steps: {}; the other {} falls outside pod-init's own clock{bare}: the command's privilege drop, chdir and exec, reaping the bootstrap's helper processes, the container layer's extra work for what the bootstrap touched, and run-to-run noise (about 0.5 ms between benches). \
          Every step finds its work done here, so what is left is fixed cost: accounts is mostly the check of the existing SHA-512 crypt hash (1000 rounds, the scheme's minimum), \
          shell and ssh include forking the user's helper process and recreating ~/.ssh (rmdir, mkdir), and each log line is one write to the log pipe. \
          What would fix it: not re-checking a hash this container's pod-init wrote itself, and writing the bootstrap's log lines in one write \
