@@ -7,7 +7,9 @@
 //! real run would start, and the real run shows the same line before it
 //! starts it.
 //!
-//! This is the only module that spawns processes.
+//! This is the only xtask module that spawns processes; the benchmark also
+//! uses the tests' own harness (nb-tests: the sandbox, `submit` runs), which
+//! spawns its own, so it measures what the tests run.
 
 use std::fmt;
 use std::io::Write;
