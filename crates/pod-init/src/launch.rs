@@ -57,7 +57,12 @@ impl Launch {
     /// The command with the current environment, ids and directory: what
     /// runs when the bootstrap is skipped.
     pub fn unchanged(argv: Vec<CString>, env: Vec<CString>) -> Self {
-        Launch { argv, env, cwd: None, identity: None }
+        Launch {
+            argv,
+            env,
+            cwd: None,
+            identity: None,
+        }
     }
 
     /// Drops privileges, enters the working directory and executes the
@@ -91,12 +96,23 @@ impl Launch {
                 b"/"
             }
         };
-        write_stderr(&[b"pod-init: warning: cannot enter ", cwd, b": ", errno_text(errno), b"; running in ", fallback, b"\n"]);
+        write_stderr(&[
+            b"pod-init: warning: cannot enter ",
+            cwd,
+            b": ",
+            errno_text(errno),
+            b"; running in ",
+            fallback,
+            b"\n",
+        ]);
     }
 
     /// The value of `name` in the command's environment.
     fn env_value(&self, name: &[u8]) -> Option<&[u8]> {
-        self.env.iter().map(|kv| kv.as_bytes()).find_map(|kv| kv.strip_prefix(name).and_then(|rest| rest.strip_prefix(b"=")))
+        self.env.iter().map(|kv| kv.as_bytes()).find_map(|kv| {
+            kv.strip_prefix(name)
+                .and_then(|rest| rest.strip_prefix(b"="))
+        })
     }
 
     /// `execvpe` with the command's own `PATH`: a name with a `/` is
@@ -131,7 +147,9 @@ impl Launch {
             for dir in path.split(|&b| b == b':') {
                 // An empty entry means the current directory (POSIX).
                 let dir: &[u8] = if dir.is_empty() { b"." } else { dir };
-                let Some(candidate) = join_c(&mut buf, &[dir, b"/", name]) else { continue };
+                let Some(candidate) = join_c(&mut buf, &[dir, b"/", name]) else {
+                    continue;
+                };
                 last = execve(candidate, &argv, &envp);
                 match last {
                     libc::ENOENT | libc::ENOTDIR | libc::ENAMETOOLONG => {}
@@ -154,43 +172,87 @@ impl Launch {
     }
 }
 
-/// setgroups, then all three gids, then all three uids; then proves root is
-/// gone. Order matters: after setresuid the process may no longer change its
-/// groups, and a saved uid of 0 would let the command switch back.
+/// In the exec child: [`switch_identity`] or exit 126 with the failed step.
 fn drop_privileges(id: &Identity) {
+    if let Err(e) = switch_identity(id) {
+        fail_drop(e.step.as_bytes(), e.errno);
+    }
+}
+
+/// Which step of [`switch_identity`] failed, with its errno (0 when the
+/// step was refused by our own check rather than by the kernel).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SwitchError {
+    pub step: &'static str,
+    pub errno: i32,
+}
+
+impl std::fmt::Display for SwitchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.errno {
+            0 => write!(f, "{}: refused", self.step),
+            errno => write!(
+                f,
+                "{}: {}",
+                self.step,
+                std::io::Error::from_raw_os_error(errno)
+            ),
+        }
+    }
+}
+
+/// Switches this whole process to `id`: setgroups, then all three gids,
+/// then all three uids; then proves root is gone. Order matters: after
+/// setresuid the process may no longer change its groups, and a saved uid
+/// of 0 would let the command switch back. Async-signal-safe (no
+/// allocation), so the exec child and the bootstrap's forked steps
+/// (`sys::run_as`) share it.
+pub fn switch_identity(id: &Identity) -> Result<(), SwitchError> {
+    let fail = |step, errno| Err(SwitchError { step, errno });
     if id.groups.len() > MAX_GROUPS {
-        fail_drop(b"too many supplementary groups", 0);
+        return fail("too many supplementary groups", 0);
     }
     // SAFETY: setgroups reads `len` gid_t values from a live slice.
     if unsafe { libc::setgroups(id.groups.len(), id.groups.as_ptr()) } != 0 {
         // EPERM in a user namespace whose setgroups is "deny": the groups
         // cannot be changed, so they are not ours to give either. Refuse
         // rather than run with groups we did not choose.
-        fail_drop(b"setgroups", last_errno());
+        return fail("setgroups", last_errno());
     }
     // SAFETY: plain system calls with integer arguments.
     if unsafe { libc::setresgid(id.gid, id.gid, id.gid) } != 0 {
-        fail_drop(b"setresgid", last_errno());
+        return fail("setresgid", last_errno());
     }
     // SAFETY: as above.
     if unsafe { libc::setresuid(id.uid, id.uid, id.uid) } != 0 {
-        fail_drop(b"setresuid", last_errno());
+        return fail("setresuid", last_errno());
     }
     if id.uid != 0 {
         // SAFETY: as above; the call is expected to fail with EPERM.
         if unsafe { libc::setresuid(0, 0, 0) } == 0 {
-            fail_drop(b"root could be regained after setresuid", 0);
+            return fail("root could be regained after setresuid", 0);
         }
         // SAFETY: as above.
         if unsafe { libc::setresgid(0, 0, 0) } == 0 && id.gid != 0 {
-            fail_drop(b"gid 0 could be regained after setresuid", 0);
+            return fail("gid 0 could be regained after setresuid", 0);
         }
     }
+    Ok(())
 }
 
 fn fail_drop(what: &[u8], errno: i32) -> ! {
-    let reason: &[u8] = if errno == 0 { b"refused" } else { errno_text(errno) };
-    write_stderr(&[b"pod-init: cannot drop privileges: ", what, b": ", reason, b"\n"]);
+    let reason: &[u8] = if errno == 0 {
+        b"refused"
+    } else {
+        errno_text(errno)
+    };
+    write_stderr(&[
+        b"pod-init: cannot drop privileges: ",
+        what,
+        b": ",
+        reason,
+        b"\n",
+    ]);
     exit(EXIT_CANNOT_EXECUTE)
 }
 
@@ -307,19 +369,31 @@ mod tests {
     }
 
     fn sh(script: &str, env: &[&str]) -> Launch {
-        Launch::unchanged(vec![c("sh"), c("-c"), c(script)], env.iter().map(|s| c(s)).collect())
+        Launch::unchanged(
+            vec![c("sh"), c("-c"), c(script)],
+            env.iter().map(|s| c(s)).collect(),
+        )
     }
 
     #[test]
     fn searches_the_commands_path_and_passes_the_environment() {
-        let (code, _) = run(&sh("test \"$FOO\" = bar && exit 7", &["PATH=/nonexistent:/usr/bin:/bin", "FOO=bar"]));
+        let (code, _) = run(&sh(
+            "test \"$FOO\" = bar && exit 7",
+            &["PATH=/nonexistent:/usr/bin:/bin", "FOO=bar"],
+        ));
         assert_eq!(code, 7);
     }
 
     #[test]
     fn not_found_is_127_with_a_message() {
         let launch = Launch::unchanged(vec![c("no-such-command-x")], vec![c("PATH=/usr/bin:/bin")]);
-        assert_eq!(run(&launch), (127, "pod-init: cannot run no-such-command-x: command not found\n".to_owned()));
+        assert_eq!(
+            run(&launch),
+            (
+                127,
+                "pod-init: cannot run no-such-command-x: command not found\n".to_owned()
+            )
+        );
         let launch = Launch::unchanged(vec![c("/no/such/path")], vec![]);
         assert_eq!(run(&launch).0, 127);
     }
@@ -331,7 +405,13 @@ mod tests {
         std::fs::write(&script, "#!/bin/sh\nexit 0\n").unwrap();
         let path = format!("PATH={}", dir.path().display());
         let launch = Launch::unchanged(vec![c("job")], vec![c(&path)]);
-        assert_eq!(run(&launch), (126, "pod-init: cannot run job: permission denied (not executable?)\n".to_owned()));
+        assert_eq!(
+            run(&launch),
+            (
+                126,
+                "pod-init: cannot run job: permission denied (not executable?)\n".to_owned()
+            )
+        );
     }
 
     #[test]
@@ -342,15 +422,27 @@ mod tests {
         let mut launch = sh(&script, &["PATH=/usr/bin:/bin"]);
         launch.cwd = Some(dir.path().to_owned());
         assert_eq!(run(&launch).0, 0);
-        assert_eq!(std::fs::read_to_string(&marker).unwrap().trim(), dir.path().canonicalize().unwrap().to_str().unwrap());
+        assert_eq!(
+            std::fs::read_to_string(&marker).unwrap().trim(),
+            dir.path().canonicalize().unwrap().to_str().unwrap()
+        );
 
         let home = format!("HOME={}", dir.path().display());
         let mut launch = sh(&script, &["PATH=/usr/bin:/bin", &home]);
         launch.cwd = Some("/no/such/dir".into());
         let (code, err) = run(&launch);
         assert_eq!(code, 0);
-        assert_eq!(err, format!("pod-init: warning: cannot enter /no/such/dir: no such file or directory; running in {}\n", dir.path().display()));
-        assert_eq!(std::fs::read_to_string(&marker).unwrap().trim(), dir.path().canonicalize().unwrap().to_str().unwrap());
+        assert_eq!(
+            err,
+            format!(
+                "pod-init: warning: cannot enter /no/such/dir: no such file or directory; running in {}\n",
+                dir.path().display()
+            )
+        );
+        assert_eq!(
+            std::fs::read_to_string(&marker).unwrap().trim(),
+            dir.path().canonicalize().unwrap().to_str().unwrap()
+        );
     }
 
     #[test]
@@ -359,10 +451,17 @@ mod tests {
             panic!("this test needs root (it drops privileges): run the tests as root, as CI does");
         }
         let launch = Launch {
-            identity: Some(Identity { uid: 4242, gid: 4343, groups: vec![4444, 4545] }),
-            ..sh("test \"$(id -u):$(id -g):$(id -G)\" = \"4242:4343:4343 4444 4545\" || exit 3; \
+            identity: Some(Identity {
+                uid: 4242,
+                gid: 4343,
+                groups: vec![4444, 4545],
+            }),
+            ..sh(
+                "test \"$(id -u):$(id -g):$(id -G)\" = \"4242:4343:4343 4444 4545\" || exit 3; \
                   grep -q '^Uid:[[:space:]]*4242[[:space:]]*4242[[:space:]]*4242' /proc/self/status || exit 4; \
-                  grep -q '^Gid:[[:space:]]*4343[[:space:]]*4343[[:space:]]*4343' /proc/self/status || exit 5", &["PATH=/usr/bin:/bin"])
+                  grep -q '^Gid:[[:space:]]*4343[[:space:]]*4343[[:space:]]*4343' /proc/self/status || exit 5",
+                &["PATH=/usr/bin:/bin"],
+            )
         };
         assert_eq!(run(&launch), (0, String::new()));
     }

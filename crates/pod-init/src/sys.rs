@@ -13,9 +13,9 @@ use std::path::Path;
 
 use nix::errno::Errno;
 use nix::sys::wait::{WaitStatus, waitpid};
-use nix::unistd::{ForkResult, Gid, Uid, fork};
+use nix::unistd::{ForkResult, fork};
 
-use crate::launch::Identity;
+use crate::launch::{self, Identity};
 
 /// Tries once to take a whole-file write lock (`F_SETLK`, not blocking).
 pub fn try_write_lock(file: &File) -> io::Result<bool> {
@@ -37,7 +37,10 @@ pub fn try_write_lock(file: &File) -> io::Result<bool> {
 /// Whether a process exists: `kill(pid, 0)` checks without signalling.
 /// EPERM means it exists but belongs to someone else.
 pub fn process_alive(pid: i32) -> bool {
-    !matches!(nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None), Err(Errno::ESRCH))
+    !matches!(
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+        Err(Errno::ESRCH)
+    )
 }
 
 /// Whether the file system holding `dir` is mounted read-only.
@@ -54,7 +57,9 @@ pub fn is_mount_point(path: &Path) -> bool {
         return false;
     };
     let wanted = path.to_string_lossy();
-    info.lines().filter_map(|l| l.split(' ').nth(4)).any(|mp| unescape_mountinfo(mp) == wanted)
+    info.lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .any(|mp| unescape_mountinfo(mp) == wanted)
 }
 
 /// mountinfo writes space, tab, newline and backslash as `\ooo`.
@@ -65,7 +70,9 @@ fn unescape_mountinfo(s: &str) -> String {
     while i < b.len() {
         // Three octal digits worth at most 0o377: a larger value (which the
         // kernel never writes) would overflow a byte, so it stays literal.
-        let octal = b.get(i + 1..i + 4).filter(|d| b[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        let octal = b
+            .get(i + 1..i + 4)
+            .filter(|d| b[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)));
         let value = octal.map(|d| d.iter().fold(0u32, |v, c| v * 8 + u32::from(c - b'0')));
         if let Some(byte) = value.and_then(|v| u8::try_from(v).ok()) {
             out.push(byte);
@@ -107,7 +114,10 @@ pub fn random_suffix() -> String {
         let pid = std::process::id().to_le_bytes();
         bytes[..4].copy_from_slice(&pid);
     }
-    bytes.iter().map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char).collect()
+    bytes
+        .iter()
+        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+        .collect()
 }
 
 /// `fchown` on an open file: no path, so no symlink race.
@@ -124,29 +134,13 @@ pub fn fchmod(file: &File, mode: u32) -> io::Result<()> {
 /// The real uid (tests use it for files they own).
 #[cfg(test)]
 pub fn getuid() -> u32 {
-    Uid::current().as_raw()
+    nix::unistd::Uid::current().as_raw()
 }
 
 /// The real gid.
 #[cfg(test)]
 pub fn getgid() -> u32 {
-    Gid::current().as_raw()
-}
-
-/// Switches this whole process to `id`: supplementary groups, then all
-/// three gids, then all three uids (after setresuid the process could no
-/// longer change its groups). Then checks root cannot be regained.
-pub fn become_identity(id: &Identity) -> io::Result<()> {
-    let groups: Vec<Gid> = id.groups.iter().copied().map(Gid::from_raw).collect();
-    nix::unistd::setgroups(&groups)?;
-    let gid = Gid::from_raw(id.gid);
-    nix::unistd::setresgid(gid, gid, gid)?;
-    let uid = Uid::from_raw(id.uid);
-    nix::unistd::setresuid(uid, uid, uid)?;
-    if id.uid != 0 && nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0)).is_ok() {
-        return Err(io::Error::other("root could be regained after dropping privileges"));
-    }
-    Ok(())
+    nix::unistd::Gid::current().as_raw()
 }
 
 /// How a step run as another user ended.
@@ -161,18 +155,27 @@ pub enum ChildOutcome {
 /// Runs `step` in a forked child that switched fully to `id` with `umask`,
 /// so every file operation is checked by the kernel as that user: root never
 /// touches a path the user or the seed controls. The child logs for itself.
-pub fn run_as(id: &Identity, umask: u32, what: &str, step: impl FnOnce() -> bool) -> io::Result<ChildOutcome> {
+pub fn run_as(
+    id: &Identity,
+    umask: u32,
+    what: &str,
+    step: impl FnOnce() -> bool,
+) -> io::Result<ChildOutcome> {
     // SAFETY: pod-init is single-threaded during the bootstrap (no thread
     // has been spawned), so the child may allocate and log.
     match unsafe { fork() }? {
         ForkResult::Child => {
-            let ok = match become_identity(id) {
+            let ok = match launch::switch_identity(id) {
                 Ok(()) => {
                     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
                     step()
                 }
                 Err(e) => {
-                    tracing::error!("{what}: cannot switch to uid {} gid {}: {e}", id.uid, id.gid);
+                    tracing::error!(
+                        "{what}: cannot switch to uid {} gid {}: {e}",
+                        id.uid,
+                        id.gid
+                    );
                     false
                 }
             };
@@ -184,7 +187,9 @@ pub fn run_as(id: &Identity, umask: u32, what: &str, step: impl FnOnce() -> bool
         ForkResult::Parent { child } => loop {
             match waitpid(child, None) {
                 Ok(WaitStatus::Exited(_, 0)) => return Ok(ChildOutcome::Ok),
-                Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..)) => return Ok(ChildOutcome::Failed),
+                Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..)) => {
+                    return Ok(ChildOutcome::Failed);
+                }
                 Ok(_) | Err(Errno::EINTR) => continue,
                 Err(e) => return Err(e.into()),
             }
@@ -200,13 +205,19 @@ mod tests {
     fn mountinfo_escapes_are_decoded() {
         assert_eq!(unescape_mountinfo("/a\\040b\\011c"), "/a b\tc");
         assert_eq!(unescape_mountinfo("/plain\\"), "/plain\\");
-        assert_eq!(unescape_mountinfo("/back\\134slash\\777"), "/back\\slash\\777", "over a byte: kept as written");
+        assert_eq!(
+            unescape_mountinfo("/back\\134slash\\777"),
+            "/back\\slash\\777",
+            "over a byte: kept as written"
+        );
     }
 
     #[test]
     fn proc_and_root_are_mount_points_files_are_not() {
         assert!(is_mount_point(Path::new("/proc")));
-        assert!(!is_mount_point(Path::new("/etc/hostname-not-a-mount-point")));
+        assert!(!is_mount_point(Path::new(
+            "/etc/hostname-not-a-mount-point"
+        )));
     }
 
     #[test]
