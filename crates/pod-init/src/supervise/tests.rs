@@ -150,6 +150,16 @@ fn exited(code: u8) -> Report {
     Report { code, clean: true }
 }
 
+/// Supervises the job `script(out)` after `setup` (quick options, nothing
+/// from outside), asserts a clean exit 0, and returns what it wrote to `out`.
+fn output_of(setup: impl FnOnce(), script: impl FnOnce(&Path) -> String, env: &[&str]) -> String {
+    let dir = Dir::new();
+    let out = dir.path("out");
+    let report = supervised(setup, job(&script(&out), env), quick(), |_| {});
+    assert_eq!(report, exited(0), "the job wrote: {}", read(&out));
+    read(&out)
+}
+
 /// The outside world's part: once the job says it is ready, send `signal`
 /// to the supervisor, as the kubelet does to PID 1.
 fn send_when_ready(ready: &Path, signal: Signal) -> impl FnOnce(Pid) + '_ {
@@ -396,15 +406,16 @@ fn default_mode_signals_the_command_alone() {
 
 #[test]
 fn the_command_starts_with_the_signal_state_pod_init_was_given() {
-    let dir = Dir::new();
-    let out = dir.path("status");
-    let script = format!(
-        "grep -E '^Sig(Blk|Ign)' /proc/self/status > {o}",
-        o = out.display()
+    let status = output_of(
+        || {},
+        |out| {
+            format!(
+                "grep -E '^Sig(Blk|Ign)' /proc/self/status > {}",
+                out.display()
+            )
+        },
+        &[],
     );
-    let report = supervised(|| {}, job(&script, &[]), quick(), |_| {});
-    assert_eq!(report, exited(0));
-    let status = read(&out);
     let mask = |field: &str| {
         status
             .lines()
@@ -426,14 +437,14 @@ fn the_command_starts_with_the_signal_state_pod_init_was_given() {
 
 #[test]
 fn the_command_leads_its_group_and_owns_the_terminal() {
-    let dir = Dir::new();
-    let out = dir.path("ids");
     // Fields after the name in /proc/<pid>/stat: state ppid pgrp session
     // tty_nr tpgid.
-    let script = format!(
-        "set -- $(sed 's/.*) //' /proc/$$/stat); echo \"$$ $3 $6\" > {o}",
-        o = out.display()
-    );
+    let script = |out: &Path| {
+        format!(
+            "set -- $(sed 's/.*) //' /proc/$$/stat); echo \"$$ $3 $6\" > {}",
+            out.display()
+        )
+    };
     let with_terminal = || {
         // A session of our own with a pty as controlling terminal and
         // stdin, as an interactive `runai submit --interactive` has.
@@ -446,9 +457,7 @@ fn the_command_leads_its_group_and_owns_the_terminal() {
         }
         std::mem::forget(pty);
     };
-    let report = supervised(with_terminal, job(&script, &[]), quick(), |_| {});
-    assert_eq!(report, exited(0));
-    let ids = read(&out);
+    let ids = output_of(with_terminal, script, &[]);
     let fields: Vec<&str> = ids.split_whitespace().collect();
     assert_eq!(fields.len(), 3, "{ids:?}");
     assert_eq!(
@@ -464,21 +473,19 @@ fn the_command_leads_its_group_and_owns_the_terminal() {
 #[test]
 fn pid1_leaves_its_directory_and_the_command_keeps_it() {
     let dir = Dir::new();
-    let out = dir.path("dirs");
-    let script = format!(
-        "echo \"$(readlink /proc/$PPID/cwd) $(pwd -P)\" > {o}",
-        o = out.display()
-    );
     let start = dir.0.path().to_owned();
-    let report = supervised(
+    let dirs = output_of(
         move || {
             let _ = std::env::set_current_dir(&start);
         },
-        job(&script, &[]),
-        quick(),
-        |_| {},
+        |out| {
+            format!(
+                "echo \"$(readlink /proc/$PPID/cwd) $(pwd -P)\" > {}",
+                out.display()
+            )
+        },
+        &[],
     );
-    assert_eq!(report, exited(0));
     let expected = format!(
         "/ {}\n",
         dir.0
@@ -487,25 +494,20 @@ fn pid1_leaves_its_directory_and_the_command_keeps_it() {
             .map(|p| p.display().to_string())
             .unwrap_or_default()
     );
-    assert_eq!(read(&out), expected);
+    assert_eq!(dirs, expected);
 }
 
 #[test]
 fn consumed_secrets_never_reach_the_command() {
-    let dir = Dir::new();
-    let out = dir.path("env");
-    let script = format!("env > {o}", o = out.display());
-    let launch = job(
-        &script,
+    let env = output_of(
+        || {},
+        |out| format!("env > {}", out.display()),
         &[
             "SSH_PRIVATE_KEY_B64=c2VjcmV0",
             "SSH_PRIVATE_KEY_B64_NOT=kept",
             "KEEP=1",
         ],
     );
-    let report = supervised(|| {}, launch, quick(), |_| {});
-    assert_eq!(report, exited(0));
-    let env = read(&out);
     assert!(
         !env.contains("c2VjcmV0"),
         "the key reached the command: {env}"
