@@ -24,9 +24,6 @@ impl Group {
 impl Entry for Group {
     fn parse(line: &str) -> Option<Self> {
         let [name, password, gid, list] = fields::<4>(line)?;
-        if name.is_empty() {
-            return None;
-        }
         Some(Group {
             name: name.to_owned(),
             password: password.to_owned(),

@@ -23,9 +23,6 @@ impl Gshadow {
 impl Entry for Gshadow {
     fn parse(line: &str) -> Option<Self> {
         let [name, password, admins, list] = fields::<4>(line)?;
-        if name.is_empty() {
-            return None;
-        }
         Some(Gshadow {
             name: name.to_owned(),
             password: password.to_owned(),

@@ -33,7 +33,8 @@ fn is_nss_compat(line: &str) -> bool {
     line.starts_with('+') || line.starts_with('-')
 }
 
-/// Splits a line into exactly `n` fields, or `None`.
+/// Splits a line into exactly `N` fields, or `None`. The first field is
+/// the key of every database, so an empty one is `None` too.
 fn fields<const N: usize>(line: &str) -> Option<[&str; N]> {
     if line.starts_with('#') || is_nss_compat(line) || line.contains(['\r', '\n']) {
         return None;
@@ -43,7 +44,7 @@ fn fields<const N: usize>(line: &str) -> Option<[&str; N]> {
     for slot in &mut out {
         *slot = parts.next()?;
     }
-    if parts.next().is_some() {
+    if parts.next().is_some() || out[0].is_empty() {
         return None;
     }
     Some(out)

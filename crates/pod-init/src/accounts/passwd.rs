@@ -35,9 +35,6 @@ impl Passwd {
 impl Entry for Passwd {
     fn parse(line: &str) -> Option<Self> {
         let [name, password, uid, gid, gecos, home, shell] = fields::<7>(line)?;
-        if name.is_empty() {
-            return None;
-        }
         Some(Passwd {
             name: name.to_owned(),
             password: password.to_owned(),

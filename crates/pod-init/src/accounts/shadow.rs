@@ -29,9 +29,6 @@ impl Shadow {
 impl Entry for Shadow {
     fn parse(line: &str) -> Option<Self> {
         let [name, hash, a, b, c, d, e, f, g] = fields::<9>(line)?;
-        if name.is_empty() {
-            return None;
-        }
         Some(Shadow {
             name: name.to_owned(),
             hash: hash.to_owned(),
