@@ -233,7 +233,7 @@ pub fn job_spec(
             bail!("{}{key}={value:?}: must not contain white space", at(env, key));
         }
     }
-    let home = scratch_home.trim_end_matches('/');
+    let home_state = pod_env::under_scratch_home(&scratch_home);
     let literal_env: Vec<(String, String)> = [
         (EnvVars::HOME, pod_env::pod_home(user)),
         (EnvVars::NB_USER, user.to_owned()),
@@ -247,11 +247,9 @@ pub fn job_spec(
         (EnvVars::HF_HOME, hf_home),
         (EnvVars::UV_PYTHON_VERSION, uv_python.to_owned()),
         (EnvVars::TZ, tz.to_owned()),
-        (EnvVars::GIT_CONFIG_GLOBAL, format!("{home}/.gitconfig")),
-        (EnvVars::UV_CACHE_DIR, format!("{home}/.cache/uv")),
-        (EnvVars::UV_PYTHON_INSTALL_DIR, format!("{home}/.uv")),
     ]
     .into_iter()
+    .chain(home_state)
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
     let literal_names: Vec<&str> = literal_env.iter().map(|(k, _)| k.as_str()).collect();
