@@ -32,7 +32,7 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 fn pod_env() -> Vec<(&'static str, String)> {
     let homes = format!("{SCRATCH_MOUNT}/homes");
     let home = format!("{homes}/{USER}");
-    vec![
+    let mut env = vec![
         (EnvVars::NB_USER, USER.to_owned()),
         (EnvVars::NB_UID, UID.to_string()),
         (EnvVars::NB_GROUP, GROUP.to_owned()),
@@ -41,12 +41,11 @@ fn pod_env() -> Vec<(&'static str, String)> {
         (EnvVars::SCRATCH_HOME, home.clone()),
         (EnvVars::WORKING_DIR, home.clone()),
         (EnvVars::HF_HOME, format!("{SCRATCH_MOUNT}/hf_cache")),
-        (EnvVars::GIT_CONFIG_GLOBAL, format!("{home}/.gitconfig")),
-        (EnvVars::UV_CACHE_DIR, format!("{home}/.cache/uv")),
-        (EnvVars::UV_PYTHON_INSTALL_DIR, format!("{home}/.uv")),
         (EnvVars::SCRATCH_SEED_USER, SEED_USER.to_owned()),
         (EnvVars::HOME, common::env::pod_home(USER)),
-    ]
+    ];
+    env.extend(common::env::under_scratch_home(&home));
+    env
 }
 
 /// pod-init, setuid root, started with the researcher's ids as the pod's
