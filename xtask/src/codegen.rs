@@ -6,11 +6,10 @@ use std::fs;
 use anyhow::{Context, Result};
 
 use crate::dockerfile;
-use crate::project;
 
 pub fn run(check_only: bool) -> Result<()> {
-    let path = project::root().join("docker/Dockerfile");
-    let text = fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let path = dockerfile::path();
+    let text = dockerfile::read()?;
     if check_only {
         dockerfile::check(&text)?;
         eprintln!("codegen: {} is up to date", path.display());

@@ -10,9 +10,24 @@
 //! rest of the Dockerfile stays ordinary, hand-written and buildable.
 
 use std::fmt::Write as _;
+use std::path::PathBuf;
 
+use anyhow::Context as _;
 use common::env::{DEFAULT_SCRATCH_SEED_UID, DEFAULT_SCRATCH_SEED_USER, EnvVars};
 use common::image::{POD_INIT_MODE, POD_INIT_PATH, STAGED_OH_MY_ZSH, STAGED_ZSHRC, STAGE_DIR};
+
+use crate::project;
+
+/// `docker/Dockerfile` in the workspace.
+pub fn path() -> PathBuf {
+    project::root().join("docker/Dockerfile")
+}
+
+/// The text of [`path`].
+pub fn read() -> anyhow::Result<String> {
+    let path = path();
+    std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))
+}
 
 /// The build argument naming the seed account's uid (its name travels as
 /// [`EnvVars::SCRATCH_SEED_USER`], which is also what pod-init reads).
@@ -104,7 +119,7 @@ impl std::fmt::Display for Drift {
             ),
             Drift::Stale(name) => write!(
                 f,
-                "docker/Dockerfile region `{name}` does not match crates/common/src/image.rs: run `cargo xtask codegen`"
+                "docker/Dockerfile region `{name}` does not match crates/common: run `cargo xtask codegen`"
             ),
             Drift::Entrypoint => write!(
                 f,
@@ -144,8 +159,8 @@ pub fn check(text: &str) -> Result<(), Drift> {
     if entrypoints.next().is_some() || only != Some(vec![POD_INIT_PATH.to_owned()]) {
         return Err(Drift::Entrypoint);
     }
-    let declared = declared_args(text);
-    if let Some(missing) = BUILD_ARG_NAMES.into_iter().find(|name| !declared.iter().any(|d| d == name)) {
+    let declared = declared_args(&instructions);
+    if let Some(missing) = BUILD_ARG_NAMES.into_iter().find(|name| !declared.contains(name)) {
         return Err(Drift::UndeclaredArg(missing));
     }
     Ok(())
@@ -200,11 +215,11 @@ pub fn instructions(text: &str) -> Vec<Instruction> {
 }
 
 /// The names declared by `ARG` instructions.
-pub fn declared_args(text: &str) -> Vec<String> {
-    instructions(text)
-        .into_iter()
+fn declared_args(instructions: &[Instruction]) -> Vec<&str> {
+    instructions
+        .iter()
         .filter(|i| i.keyword == "ARG")
-        .filter_map(|i| i.rest.split('=').next().map(str::to_owned))
+        .filter_map(|i| i.rest.split('=').next())
         .collect()
 }
 
@@ -226,8 +241,7 @@ mod tests {
     use super::*;
 
     fn dockerfile() -> String {
-        let path = crate::project::root().join("docker/Dockerfile");
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+        read().unwrap_or_else(|e| panic!("{e:#}"))
     }
 
     #[test]

@@ -190,7 +190,7 @@ fn ensure_docker_engine() -> Result<()> {
 fn stage(runner: &Runner, dist: &Dist, context: &Path) -> Result<()> {
     let docker_dir = project::root().join("docker");
     let files = [
-        (docker_dir.join("Dockerfile"), CONTEXT_DOCKERFILE),
+        (dockerfile::path(), CONTEXT_DOCKERFILE),
         (dist.pod_init.clone(), CONTEXT_POD_INIT),
         (docker_dir.join("zshrc"), CONTEXT_ZSHRC),
     ];
@@ -221,10 +221,7 @@ pub fn run(args: &ImageArgs) -> Result<()> {
     let config = args.validate()?;
     let runner = Runner::new(if args.dry_run { Mode::DryRun } else { Mode::Run });
 
-    let dockerfile_path = project::root().join("docker/Dockerfile");
-    let text = fs::read_to_string(&dockerfile_path)
-        .with_context(|| format!("cannot read {}", dockerfile_path.display()))?;
-    dockerfile::check(&text)?;
+    dockerfile::check(&dockerfile::read()?)?;
 
     if !runner.is_dry() {
         ensure_docker_engine()?;
@@ -319,7 +316,7 @@ mod tests {
     /// same as xtask's, so both ways give the same image.
     #[test]
     fn dockerfile_arg_defaults_match_xtask_defaults() {
-        let text = std::fs::read_to_string(project::root().join("docker/Dockerfile")).unwrap_or_default();
+        let text = dockerfile::read().unwrap_or_else(|e| panic!("{e:#}"));
         let defaults = parse(&[]).validate().unwrap_or_else(|e| panic!("{e}"));
         for (name, value) in defaults.build_args {
             let line = format!("ARG {name}={value}");
