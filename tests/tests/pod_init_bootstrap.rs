@@ -52,6 +52,19 @@ fn key_pair() -> (String, String) {
     (private, public.trim_end().to_owned())
 }
 
+/// A fresh sandbox, with the root squash on scratch proven before the test
+/// relies on it.
+fn squashed_sandbox() -> std::result::Result<Sandbox, Error> {
+    let sb = Sandbox::new()?;
+    sb.prove_root_squash()?;
+    Ok(sb)
+}
+
+/// [`squashed_sandbox`] and a fresh [`key_pair`]: what almost every test starts with.
+fn sandbox_and_key() -> std::result::Result<(Sandbox, (String, String)), Error> {
+    Ok((squashed_sandbox()?, key_pair()))
+}
+
 /// The environment `submit` gives a pod, with `uid`:`gid` as the LDAP ids.
 fn pod(command: &[&str], uid: u32, gid: u32, private_key: &str, public_key: &str) -> RunSpec {
     // CRLF and a missing final newline, as a key pasted on Windows arrives.
@@ -118,9 +131,7 @@ fn stat(sb: &Sandbox, paths: &[String]) -> std::result::Result<BTreeMap<String, 
 
 #[test]
 fn first_start_mirrors_the_identity_and_runs_the_command_as_the_user() -> Result {
-    let sb = Sandbox::new()?;
-    sb.prove_root_squash()?;
-    let key = key_pair();
+    let (sb, key) = sandbox_and_key()?;
     let out = sb.run(&ada_pod(&["/bin/sh", "-c", "id; pwd; umask; env"], &key))?;
     out.assert_success();
     eprintln!("first start: bootstrap done in {}", bootstrap_time(&out.stderr));
@@ -254,9 +265,7 @@ fn first_start_mirrors_the_identity_and_runs_the_command_as_the_user() -> Result
 
 #[test]
 fn restart_leaves_etc_byte_identical_and_keeps_scratch() -> Result {
-    let sb = Sandbox::new()?;
-    sb.prove_root_squash()?;
-    let key = key_pair();
+    let (sb, key) = sandbox_and_key()?;
     let first = sb.run(&ada_pod(
         &["/bin/sh", "-c", "echo work > \"$SCRATCH_HOME/result\" && echo '# mine' >> \"$ZDOTDIR/.zshrc\" && echo 'ls' >> \"$HISTFILE\""],
         &key,
@@ -284,9 +293,7 @@ fn restart_leaves_etc_byte_identical_and_keeps_scratch() -> Result {
 
 #[test]
 fn placeholder_user_and_group_holding_the_ids_are_renamed() -> Result {
-    let sb = Sandbox::new()?;
-    sb.prove_root_squash()?;
-    let key = key_pair();
+    let (sb, key) = sandbox_and_key()?;
     // The image's placeholder holds uid 1000 and gid 1000: the researcher
     // gets both, and the placeholder disappears under its old name.
     let out = sb.run(&pod(&["id"], PLACEHOLDER_ID, PLACEHOLDER_ID, &key.0, &key.1))?;
@@ -324,8 +331,7 @@ fn placeholder_user_and_group_holding_the_ids_are_renamed() -> Result {
 
 #[test]
 fn missing_variables_run_the_command_unchanged() -> Result {
-    let sb = Sandbox::new()?;
-    sb.prove_root_squash()?;
+    let sb = squashed_sandbox()?;
     let out = sb.run(&RunSpec::pod_init(["/bin/sh", "-c", "id -u; pwd; env"]).env("NB_USER", USER).env("SSH_PRIVATE_KEY_B64", "c2VjcmV0").env("FOO", "bar"))?;
     out.assert_success();
     assert!(out.stdout.starts_with("0\n/\n"), "{}", out.stdout);
@@ -341,9 +347,7 @@ fn missing_variables_run_the_command_unchanged() -> Result {
 
 #[test]
 fn invalid_values_stop_the_pod_before_any_change() -> Result {
-    let sb = Sandbox::new()?;
-    sb.prove_root_squash()?;
-    let key = key_pair();
+    let (sb, key) = sandbox_and_key()?;
     let spec = ada_pod(&["true"], &key).env("NB_UID", "0").env("NB_USER", "-rf");
     let out = sb.run(&spec)?;
     out.assert_status(1);
@@ -377,9 +381,7 @@ fn rootfs_account_files(sb: &Sandbox) -> Vec<String> {
 
 #[test]
 fn bind_mounted_passwd_stops_before_changing_any_account_file() -> Result {
-    let sb = Sandbox::new()?;
-    sb.prove_root_squash()?;
-    let key = key_pair();
+    let (sb, key) = sandbox_and_key()?;
     let out = sb.run(&ada_pod_after("cp /etc/passwd /passwd.outside && mount --bind /passwd.outside /etc/passwd", "true", &key))?;
     out.assert_status(2);
     assert!(
@@ -393,9 +395,7 @@ fn bind_mounted_passwd_stops_before_changing_any_account_file() -> Result {
 
 #[test]
 fn read_only_etc_stops_on_first_start_and_is_fine_on_restart() -> Result {
-    let sb = Sandbox::new()?;
-    sb.prove_root_squash()?;
-    let key = key_pair();
+    let (sb, key) = sandbox_and_key()?;
     let read_only = "mount --bind /etc /etc && mount -o remount,bind,ro /etc";
     let out = sb.run(&ada_pod_after(read_only, "true", &key))?;
     out.assert_status(2);
@@ -412,9 +412,7 @@ fn read_only_etc_stops_on_first_start_and_is_fine_on_restart() -> Result {
 
 #[test]
 fn missing_seed_user_skips_scratch_with_a_warning_and_runs_in_home() -> Result {
-    let sb = Sandbox::new()?;
-    sb.prove_root_squash()?;
-    let key = key_pair();
+    let (sb, key) = sandbox_and_key()?;
     let out = sb.run(&ada_pod(&["pwd"], &key).env("SCRATCH_SEED_USER", "nosuchseed"))?;
     out.assert_success();
     assert_eq!(out.stdout, "/home/ada\n");
@@ -430,9 +428,7 @@ fn missing_seed_user_skips_scratch_with_a_warning_and_runs_in_home() -> Result {
 
 #[test]
 fn scratch_not_mounted_warns_and_the_job_still_runs_with_its_ssh_key() -> Result {
-    let sb = Sandbox::new()?;
-    sb.prove_root_squash()?;
-    let key = key_pair();
+    let (sb, key) = sandbox_and_key()?;
     let spec = ada_pod(&["pwd"], &key)
         .env("SCRATCH_HOME_ROOT", "/mnt/scratch/homes")
         .env("WORKING_DIR", "/mnt/scratch/homes/ada")
@@ -448,9 +444,7 @@ fn scratch_not_mounted_warns_and_the_job_still_runs_with_its_ssh_key() -> Result
 
 #[test]
 fn working_dir_that_cannot_be_created_falls_back_to_home() -> Result {
-    let sb = Sandbox::new()?;
-    sb.prove_root_squash()?;
-    let key = key_pair();
+    let (sb, key) = sandbox_and_key()?;
     let out = sb.run(&ada_pod(&["pwd"], &key).env("WORKING_DIR", "/proc/no-such-dir"))?;
     out.assert_success();
     assert_eq!(out.stdout, "/home/ada\n");
@@ -461,9 +455,7 @@ fn working_dir_that_cannot_be_created_falls_back_to_home() -> Result {
 
 #[test]
 fn ssh_dir_symlinked_to_scratch_is_replaced_and_the_target_kept() -> Result {
-    let sb = Sandbox::new()?;
-    sb.prove_root_squash()?;
-    let key = key_pair();
+    let (sb, key) = sandbox_and_key()?;
     sb.run(&ada_pod(&["true"], &key))?.assert_success();
     let sh = scratch_home();
     as_ada(&sb, &format!("rm -rf ~/.ssh && mkdir {sh}/keys && echo keep > {sh}/keys/precious && ln -s {sh}/keys ~/.ssh"))?.assert_success();
@@ -478,9 +470,7 @@ fn ssh_dir_symlinked_to_scratch_is_replaced_and_the_target_kept() -> Result {
 
 #[test]
 fn private_key_that_is_not_base64_is_reported_and_skipped() -> Result {
-    let sb = Sandbox::new()?;
-    sb.prove_root_squash()?;
-    let key = key_pair();
+    let (sb, key) = sandbox_and_key()?;
     let out = sb.run(&ada_pod(&["/bin/sh", "-c", "ls -A ~/.ssh; env | grep -c SSH_PRIVATE_KEY_B64 || true"], &key).env("SSH_PRIVATE_KEY_B64", "%%% not base64 %%%"))?;
     out.assert_success();
     assert_eq!(out.stdout, "id_rsa.pub\nknown_hosts\n0\n", "{}", out.stderr);
@@ -491,9 +481,7 @@ fn private_key_that_is_not_base64_is_reported_and_skipped() -> Result {
 
 #[test]
 fn image_without_zsh_gives_the_user_bash_in_passwd_and_shell() -> Result {
-    let sb = Sandbox::new()?;
-    sb.prove_root_squash()?;
-    let key = key_pair();
+    let (sb, key) = sandbox_and_key()?;
     let out = sb.run(&ada_pod_after("rm -f /bin/zsh /usr/bin/zsh", "echo $SHELL", &key))?;
     out.assert_success();
     assert_eq!(out.stdout, "/bin/bash\n", "{}", out.stderr);
@@ -507,9 +495,7 @@ fn image_without_zsh_gives_the_user_bash_in_passwd_and_shell() -> Result {
 
 #[test]
 fn image_without_docker_dir_gets_an_empty_shell_dir_and_a_warning() -> Result {
-    let sb = Sandbox::new()?;
-    sb.prove_root_squash()?;
-    let key = key_pair();
+    let (sb, key) = sandbox_and_key()?;
     let out = sb.run(&ada_pod_after("rm -rf /docker", "ls -A $ZDOTDIR", &key))?;
     out.assert_success();
     assert_eq!(out.stdout, "", "{}", out.stderr);
@@ -520,9 +506,7 @@ fn image_without_docker_dir_gets_an_empty_shell_dir_and_a_warning() -> Result {
 
 #[test]
 fn command_not_found_is_127_and_not_executable_is_126() -> Result {
-    let sb = Sandbox::new()?;
-    sb.prove_root_squash()?;
-    let key = key_pair();
+    let (sb, key) = sandbox_and_key()?;
     let out = sb.run(&ada_pod(&["no-such-command"], &key))?;
     out.assert_status(127);
     assert!(out.stderr.contains("\npod-init: cannot run no-such-command: command not found\n"), "{}", out.stderr);
@@ -534,9 +518,7 @@ fn command_not_found_is_127_and_not_executable_is_126() -> Result {
 
 #[test]
 fn every_bad_name_or_id_stops_the_pod_naming_it() -> Result {
-    let sb = Sandbox::new()?;
-    sb.prove_root_squash()?;
-    let key = key_pair();
+    let (sb, key) = sandbox_and_key()?;
     let long = "a".repeat(33);
     let cases = [
         ("NB_USER", "a:b", "must not contain ':'"),
@@ -561,9 +543,7 @@ fn every_bad_name_or_id_stops_the_pod_naming_it() -> Result {
 
 #[test]
 fn a_researcher_with_the_seeds_uid_still_gets_scratch() -> Result {
-    let sb = Sandbox::new()?;
-    sb.prove_root_squash()?;
-    let key = key_pair();
+    let (sb, key) = sandbox_and_key()?;
     // The seed's own owner starts a pod: the seed account is renamed to
     // them, and scratch is still created with the seed's ids.
     let out = sb.run(&pod(&["/bin/sh", "-c", "id -un; pwd"], SEED_UID, LAB_GID, &key.0, &key.1))?;
@@ -577,9 +557,7 @@ fn a_researcher_with_the_seeds_uid_still_gets_scratch() -> Result {
 
 #[test]
 fn a_root_owned_home_with_a_stale_zshrc_is_handed_over_and_linked() -> Result {
-    let sb = Sandbox::new()?;
-    sb.prove_root_squash()?;
-    let key = key_pair();
+    let (sb, key) = sandbox_and_key()?;
     let out = sb.run(&ada_pod_after("mkdir -p /home/ada && echo stale > /home/ada/.zshrc", "readlink ~/.zshrc", &key))?;
     out.assert_success();
     assert_eq!(out.stdout, format!("{}/.shell/.zshrc\n", scratch_home()), "{}", out.stderr);
