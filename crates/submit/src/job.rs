@@ -71,7 +71,7 @@ pub fn secret_target(cli: &Cli, env: &EnvFile) -> Result<SecretTarget> {
             })?,
         ),
     };
-    if !secret::is_dns1123_subdomain(namespace) || namespace.contains('.') || namespace.len() > 63 {
+    if !secret::is_dns1123_label(namespace) {
         bail!("{}{ns_key}={namespace:?} is not a valid namespace: use at most 63 lower-case letters, digits and '-'", at(env, ns_key));
     }
     Ok(SecretTarget { name: name.to_owned(), namespace: namespace.to_owned() })
@@ -199,8 +199,8 @@ pub fn job_spec(
     };
 
     let project = env.get(keys::RUNAI_PROJECT).unwrap_or(&target.namespace).to_owned();
-    if !secret::is_dns1123_subdomain(&project) {
-        bail!("{}RUNAI_PROJECT={project:?} is not a valid project name: use lower-case letters, digits and '-'", at(env, keys::RUNAI_PROJECT));
+    if !secret::is_dns1123_label(&project) {
+        bail!("{}RUNAI_PROJECT={project:?} is not a valid project name: use at most 63 lower-case letters, digits and '-'", at(env, keys::RUNAI_PROJECT));
     }
     let image = flag_or_key(cli.image.as_deref(), "--image", env, keys::RUNAI_IMAGE)?.to_owned();
     if image.chars().any(char::is_whitespace) {

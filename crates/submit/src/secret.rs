@@ -37,6 +37,12 @@ pub fn is_dns1123_subdomain(name: &str) -> bool {
         && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'.'))
 }
 
+/// Whether `name` is a valid namespace or run:ai project name: a DNS-1123
+/// label (a subdomain without '.', at most 63 characters).
+pub fn is_dns1123_label(name: &str) -> bool {
+    name.len() <= 63 && !name.contains('.') && is_dns1123_subdomain(name)
+}
+
 /// Why no manifest could be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SecretError {
@@ -206,6 +212,16 @@ mod tests {
         }
         for bad in ["", "A", "-a", "a-", "a_b", "a b", &"a".repeat(254)] {
             assert!(!is_dns1123_subdomain(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn namespaces_are_dns1123_labels() {
+        for ok in ["a", "runai-mlo-ada", "0a", &"a".repeat(63)] {
+            assert!(is_dns1123_label(ok), "{ok}");
+        }
+        for bad in ["", "a.b", "A", "-a", "a-", &"a".repeat(64)] {
+            assert!(!is_dns1123_label(bad), "{bad}");
         }
     }
 
