@@ -10,9 +10,6 @@
 //! Each task is a module; this file only parses flags and reports errors as
 //! `xtask: message`.
 
-// Tests may unwrap and panic: a failed assertion is their way of reporting.
-#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
-
 #[cfg(target_os = "linux")]
 mod bench;
 mod cmd;
