@@ -114,16 +114,15 @@ impl PodConfig {
             }
             PathBuf::from(value)
         };
-        let scratch_home_root = path(EnvVars::SCRATCH_HOME_ROOT, get(EnvVars::SCRATCH_HOME_ROOT));
         let root_str = required(EnvVars::SCRATCH_HOME_ROOT);
+        let scratch_home_root = path(EnvVars::SCRATCH_HOME_ROOT, Some(root_str.clone()));
         let scratch_home_str = get(EnvVars::SCRATCH_HOME).unwrap_or_else(|| env::default_scratch_home(&root_str, &user));
         let scratch_home = path(EnvVars::SCRATCH_HOME, Some(scratch_home_str.clone()));
         let working_dir = path(EnvVars::WORKING_DIR, get(EnvVars::WORKING_DIR));
         let hf_home = get(EnvVars::HF_HOME).map(|v| path(EnvVars::HF_HOME, Some(v)));
-        let under_home = |name: &str, default: &str| get(name).unwrap_or_else(|| format!("{}/{default}", scratch_home_str.trim_end_matches('/')));
-        let git_config_global = path(EnvVars::GIT_CONFIG_GLOBAL, Some(under_home(EnvVars::GIT_CONFIG_GLOBAL, ".gitconfig")));
-        let uv_cache_dir = path(EnvVars::UV_CACHE_DIR, Some(under_home(EnvVars::UV_CACHE_DIR, ".cache/uv")));
-        let uv_python_install_dir = path(EnvVars::UV_PYTHON_INSTALL_DIR, Some(under_home(EnvVars::UV_PYTHON_INSTALL_DIR, ".uv")));
+        // The same defaults `submit` sets, in env::UNDER_SCRATCH_HOME's order.
+        let [git_config_global, uv_cache_dir, uv_python_install_dir] =
+            env::under_scratch_home(&scratch_home_str).map(|(name, default)| path(name, Some(get(name).unwrap_or(default))));
 
         if !bad.is_empty() {
             return Err(ConfigError(bad));
@@ -235,6 +234,18 @@ mod tests {
         assert_eq!(cfg.hf_home, None);
         assert_eq!(cfg.home(), PathBuf::from("/home/ada"));
         assert_eq!(cfg.oh_my_zsh(), PathBuf::from("/mloscratch/homes/ada/.shell/.oh-my-zsh"));
+    }
+
+    #[test]
+    fn set_scratch_home_paths_win_over_the_defaults_each_in_its_field() {
+        let vars = with(&[("GIT_CONFIG_GLOBAL", "/g/config"), ("UV_CACHE_DIR", "/uv/cache"), ("UV_PYTHON_INSTALL_DIR", "relative")]);
+        let err = PodConfig::from_lookup(lookup(&vars)).unwrap_err();
+        assert_eq!(err.to_string(), "invalid configuration, nothing changed: UV_PYTHON_INSTALL_DIR=\"relative\": must be an absolute path");
+        let vars = with(&[("GIT_CONFIG_GLOBAL", "/g/config"), ("UV_CACHE_DIR", "/uv/cache")]);
+        let Setup::Bootstrap(cfg) = PodConfig::from_lookup(lookup(&vars)).unwrap() else { panic!("bootstrap expected") };
+        assert_eq!(cfg.git_config_global, PathBuf::from("/g/config"));
+        assert_eq!(cfg.uv_cache_dir, PathBuf::from("/uv/cache"));
+        assert_eq!(cfg.uv_python_install_dir, PathBuf::from("/mloscratch/homes/ada/.uv"));
     }
 
     #[test]
