@@ -14,6 +14,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use common::env::EnvVars;
+use common::image::POD_INIT_PATH;
 use nb_tests::sandbox::{Error, LAB_GID, Output, RunSpec, SCRATCH_MOUNT, Sandbox};
 use nix::sys::signal::Signal;
 
@@ -35,12 +37,12 @@ fn setuid_pod(script: &str) -> RunSpec {
     RunSpec::pod_init(["/bin/sh", "-c", script])
         .as_user(UID, LAB_GID)
         .envs([
-            ("NB_USER", USER.to_owned()),
-            ("NB_UID", UID.to_string()),
-            ("NB_GROUP", "MLO-unit".to_owned()),
-            ("NB_GID", LAB_GID.to_string()),
-            ("SCRATCH_HOME_ROOT", format!("{SCRATCH_MOUNT}/homes")),
-            ("WORKING_DIR", working_dir()),
+            (EnvVars::NB_USER, USER.to_owned()),
+            (EnvVars::NB_UID, UID.to_string()),
+            (EnvVars::NB_GROUP, "MLO-unit".to_owned()),
+            (EnvVars::NB_GID, LAB_GID.to_string()),
+            (EnvVars::SCRATCH_HOME_ROOT, format!("{SCRATCH_MOUNT}/homes")),
+            (EnvVars::WORKING_DIR, working_dir()),
         ])
 }
 
@@ -146,15 +148,22 @@ fn double_forked_orphans_leave_no_zombie_in_the_namespace() -> Result {
     Ok(())
 }
 
+/// Shell that starts a worker in the job's process group (it writes `word`
+/// to `{SCRATCH_MOUNT}/{file}` and exits on SIGTERM), then waits until the
+/// worker is ready.
+fn start_worker(file: &str, word: &str) -> String {
+    format!(
+        "sh -c 'trap \"echo {word} > {SCRATCH_MOUNT}/{file}; exit 0\" TERM; touch {SCRATCH_MOUNT}/worker; \
+         while :; do sleep 0.1; done' & \
+         while [ ! -e {SCRATCH_MOUNT}/worker ]; do sleep 0.05; done; "
+    )
+}
+
 #[test]
 fn processes_left_behind_get_sigterm_before_the_container_ends() -> Result {
     let sb = Sandbox::new()?;
     let left = sb.scratch_path("left");
-    let script = format!(
-        "sh -c 'trap \"echo flushed > {SCRATCH_MOUNT}/left; exit 0\" TERM; touch {SCRATCH_MOUNT}/worker; \
-         while :; do sleep 0.1; done' & \
-         while [ ! -e {SCRATCH_MOUNT}/worker ]; do sleep 0.05; done; exit 3"
-    );
+    let script = format!("{}exit 3", start_worker("left", "flushed"));
     let out = sb.run(&plain_pod(&script))?;
     out.assert_status(3);
     assert_eq!(read(&left), "flushed\n", "{}", out.stderr);
@@ -165,13 +174,10 @@ fn processes_left_behind_get_sigterm_before_the_container_ends() -> Result {
 fn signal_group_option_reaches_the_jobs_workers() -> Result {
     let sb = Sandbox::new()?;
     let script = format!(
-        "sh -c 'trap \"echo worker > {SCRATCH_MOUNT}/worker.out; exit 0\" TERM; touch {SCRATCH_MOUNT}/worker; \
-         while :; do sleep 0.1; done' & \
-         trap 'wait; exit 0' TERM; \
-         while [ ! -e {SCRATCH_MOUNT}/worker ]; do sleep 0.05; done; touch {SCRATCH_MOUNT}/ready; \
-         while :; do sleep 0.1; done"
+        "trap 'wait; exit 0' TERM; {}touch {SCRATCH_MOUNT}/ready; while :; do sleep 0.1; done",
+        start_worker("worker.out", "worker")
     );
-    let spec = plain_pod(&script).env("POD_INIT_SIGNAL_GROUP", "1");
+    let spec = plain_pod(&script).env(EnvVars::POD_INIT_SIGNAL_GROUP, "1");
     let out = signal_when_ready(&sb, &spec, &sb.scratch_path("ready"), Signal::SIGTERM)?;
     out.assert_success();
     assert_eq!(
@@ -193,7 +199,7 @@ fn signal_group_option_reaches_the_jobs_workers() -> Result {
 fn a_bad_supervisor_variable_stops_the_pod_before_anything_runs() -> Result {
     let sb = Sandbox::new()?;
     let out = sb.run(
-        &plain_pod(&format!("touch {SCRATCH_MOUNT}/ran")).env("POD_INIT_KILL_GRACE_MS", "2s"),
+        &plain_pod(&format!("touch {SCRATCH_MOUNT}/ran")).env(EnvVars::POD_INIT_KILL_GRACE_MS, "2s"),
     )?;
     out.assert_status(1);
     assert!(
@@ -346,10 +352,23 @@ fn the_setuid_binary_run_again_by_the_user_grants_nothing() -> Result {
     // Inside a bootstrapped pod, the user runs the setuid pod-init with a
     // forged configuration, once directly and once as PID 1 of a fresh
     // start over the same container state (the marker is then present).
-    let forged = "NB_USER=mallory NB_UID=4242 NB_GROUP=mallory NB_GID=4242 \
-                  SCRATCH_HOME_ROOT=/scratch/homes WORKING_DIR=/tmp";
+    let forged_ids = [
+        (EnvVars::NB_USER, "mallory"),
+        (EnvVars::NB_UID, "4242"),
+        (EnvVars::NB_GROUP, "mallory"),
+        (EnvVars::NB_GID, "4242"),
+    ];
+    let forged: Vec<String> = forged_ids
+        .iter()
+        .map(|(name, value)| format!("{name}={value}"))
+        .chain([
+            format!("{}={SCRATCH_MOUNT}/homes", EnvVars::SCRATCH_HOME_ROOT),
+            format!("{}=/tmp", EnvVars::WORKING_DIR),
+        ])
+        .collect();
     let script = format!(
-        "env {forged} /usr/local/sbin/pod-init sh -c 'grep ^Uid: /proc/self/status; exit 7'; echo inner=$?"
+        "env {} {POD_INIT_PATH} sh -c 'grep ^Uid: /proc/self/status; exit 7'; echo inner=$?",
+        forged.join(" ")
     );
     let out = sb.run(&setuid_pod(&script))?;
     out.assert_success();
@@ -376,15 +395,7 @@ fn the_setuid_binary_run_again_by_the_user_grants_nothing() -> Result {
     // A later setuid start as PID 1 over the same state finds the marker.
     let marker = sb.read_file(common::image::POD_INIT_MARKER);
     assert!(marker.is_ok(), "the first start left no marker");
-    let mut again = setuid_pod("grep ^Uid: /proc/self/status");
-    for (name, value) in [
-        ("NB_USER", "mallory"),
-        ("NB_UID", "4242"),
-        ("NB_GROUP", "mallory"),
-        ("NB_GID", "4242"),
-    ] {
-        again = again.env(name, value);
-    }
+    let again = setuid_pod("grep ^Uid: /proc/self/status").envs(forged_ids);
     let out = sb.run(&again)?;
     out.assert_success();
     assert!(
@@ -411,7 +422,7 @@ fn pid1_environ_holds_no_private_key() -> Result {
     // ready, and waits for the host to read it too.
     let script = "sudo -n cat /proc/1/environ | tr '\\0' '\\n' > pid1-environ; env > job-environ; \
                   touch ready; n=0; while [ ! -e go ] && [ $n -lt 600 ]; do sleep 0.05; n=$((n+1)); done";
-    let mut running = sb.spawn(&setuid_pod(script).env("SSH_PRIVATE_KEY_B64", secret))?;
+    let mut running = sb.spawn(&setuid_pod(script).env(EnvVars::SSH_PRIVATE_KEY_B64, secret))?;
     running.wait_for_path(&in_working_dir(&sb, "ready"), READY_WAIT)?;
     let host_view = fs::read(format!("/proc/{}/environ", running.init_host_pid()?));
     fs::write(in_working_dir(&sb, "go"), b"")?;
