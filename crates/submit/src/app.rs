@@ -181,13 +181,13 @@ fn dry_run(
     Ok(Outcome::Success)
 }
 
-/// Runs the server-side apply and turns its failure into a message that
-/// carries kubectl's own words, minus any secret value.
 /// How much longer than kubectl's own request timeout we wait before
 /// killing it: its requests are bounded, its start-up and the dispatcher's
 /// version probe are not.
 const KILL_GRACE: Duration = Duration::from_secs(5);
 
+/// Runs the server-side apply and turns its failure into a message that
+/// carries kubectl's own words, minus any secret value.
 fn sync_secret(manifest: Manifest, env: &EnvFile, timeout: Seconds) -> Result<()> {
     let (name, namespace, keys) = (manifest.name().to_owned(), manifest.namespace().to_owned(), manifest.keys().to_vec());
     let inv = kubectl::apply_secret(manifest, timeout);
