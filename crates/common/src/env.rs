@@ -111,8 +111,9 @@ pub const REQUIRED_POD_VARS: [&str; 6] = [
     EnvVars::WORKING_DIR,
 ];
 
-/// The keys `submit` syncs into the Secret and exposes to the pod by
-/// reference, whenever the `.env` gives them a non-empty value.
+/// The keys `submit` exposes to the pod by reference to the Secret, whenever
+/// the `.env` gives them a non-empty value (`EXTRA_SECRET_KEYS` adds more).
+/// The Secret itself holds every non-empty key of the `.env`.
 pub const DEFAULT_SECRET_KEYS: [&str; 8] = [
     "WANDB_API_KEY",
     "HF_TOKEN",
