@@ -99,8 +99,7 @@ pub fn run(cli: Cli, ctx: &Context) -> Result<Outcome> {
         if spec.distributed() && !cli.train {
             say("--workers makes this a distributed training job (--train is implied)");
         }
-        let literal: Vec<&str> = spec.literal_env.iter().map(|(k, _)| k.as_str()).collect();
-        for key in job::pod_secret_keys(&env, &literal)?.1 {
+        for key in &spec.unset_secret_keys {
             say(&format!("warning: EXTRA_SECRET_KEYS lists {key}, but {} gives it no value; the pod will not get it", env.path().display()));
         }
     }

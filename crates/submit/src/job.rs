@@ -80,7 +80,7 @@ pub fn secret_target(cli: &Cli, env: &EnvFile) -> Result<SecretTarget> {
 /// The keys the pod reads from the Secret: each default secret key and each
 /// `EXTRA_SECRET_KEYS` entry that has a value. Entries without a value are
 /// returned separately so the caller can warn about them.
-pub fn pod_secret_keys(env: &EnvFile, literal_names: &[&str]) -> Result<(Vec<String>, Vec<String>)> {
+fn pod_secret_keys(env: &EnvFile, literal_names: &[&str]) -> Result<(Vec<String>, Vec<String>)> {
     let mut wanted: Vec<String> = DEFAULT_SECRET_KEYS.iter().map(|k| (*k).to_owned()).collect();
     for extra in env.get(keys::EXTRA_SECRET_KEYS).unwrap_or("").split(',') {
         let extra = extra.trim();
@@ -253,7 +253,7 @@ pub fn job_spec(
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
     let literal_names: Vec<&str> = literal_env.iter().map(|(k, _)| k.as_str()).collect();
-    let (secret_keys, _) = pod_secret_keys(env, &literal_names)?;
+    let (secret_keys, unset_secret_keys) = pod_secret_keys(env, &literal_names)?;
 
     let command = match &cli.command {
         Some(c) if c.trim().is_empty() => bail!("--command must not be empty"),
@@ -298,6 +298,7 @@ pub fn job_spec(
         node_types: cli.node_type.clone(),
         literal_env,
         secret_keys,
+        unset_secret_keys,
         secret_name: target.name.clone(),
         script: PodScript { exp_folder: cli.exp_folder.clone(), venv: cli.venv.clone(), command },
     })

@@ -50,6 +50,9 @@ pub struct JobSpec {
     pub literal_env: Vec<(String, String)>,
     /// Keys the pod reads from the Secret.
     pub secret_keys: Vec<String>,
+    /// `EXTRA_SECRET_KEYS` entries the file gives no value: not in the
+    /// command, only for the caller's warning.
+    pub unset_secret_keys: Vec<String>,
     pub secret_name: String,
     pub script: PodScript,
 }
@@ -168,6 +171,7 @@ pub(crate) mod tests {
             node_types: vec![],
             literal_env: vec![("NB_USER".into(), "ada".into())],
             secret_keys: vec!["HF_TOKEN".into()],
+            unset_secret_keys: vec![],
             secret_name: "runai-mlo-ada-env".into(),
             script: PodScript { exp_folder: None, venv: None, command: "sleep 60".into() },
         }
