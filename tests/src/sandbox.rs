@@ -105,6 +105,7 @@
 use std::fmt;
 use std::fs;
 use std::io::{self, Read};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -366,12 +367,6 @@ impl RunSpec {
         vars.into_iter().fold(self, |spec, (k, v)| spec.env(k, v))
     }
 
-    /// Remove a variable (e.g. the default `PATH`).
-    pub fn env_remove(mut self, name: &str) -> Self {
-        self.env.retain(|(n, _)| n != name);
-        self
-    }
-
     /// Start PID 1 as `uid:gid`, no supplementary groups (as Kubernetes'
     /// `runAsUser`/`runAsGroup` do).
     pub fn as_user(mut self, uid: u32, gid: u32) -> Self {
@@ -590,9 +585,7 @@ impl Sandbox {
 
     /// Start a container; see [`Running`].
     pub fn spawn(&self, spec: &RunSpec) -> Result<Running> {
-        let state = self.path.join("state");
-        let cmd = spec.command(&self.rootfs, &state, &self.scratch_root())?;
-        Running::start(cmd, spec, &state)
+        Running::start(spec, &self.rootfs, &self.path)
     }
 
     /// Every path under the scratch backing directory with its owner and
@@ -738,6 +731,9 @@ pub struct Running {
     stderr: Option<JoinHandle<Vec<u8>>>,
     tty: Option<fs::File>,
     harness_error: PathBuf,
+    /// A pidfd of the launcher: readable once it has exited, so a wait
+    /// blocks on it instead of polling.
+    exited: OwnedFd,
 }
 
 fn drain(stream: Option<impl Read + Send + 'static>) -> Option<JoinHandle<Vec<u8>>> {
@@ -756,7 +752,11 @@ fn joined(handle: Option<JoinHandle<Vec<u8>>>) -> String {
 }
 
 impl Running {
-    fn start(mut cmd: Command, spec: &RunSpec, state: &Path) -> Result<Self> {
+    /// Starts `spec` over `rootfs` in the run directory `dir`: `dir/state`
+    /// holds the overlay's layers, `dir/scratch` becomes [`SCRATCH_MOUNT`].
+    fn start(spec: &RunSpec, rootfs: &Path, dir: &Path) -> Result<Self> {
+        let state = dir.join("state");
+        let mut cmd = spec.command(rootfs, &state, &dir.join("scratch"))?;
         // Where ctr-run.sh and pid1.py say why the harness (not the
         // command) failed; a leftover from an earlier run must not count.
         let harness_error = state.join("harness.error");
@@ -783,6 +783,14 @@ impl Running {
             cmd.pre_exec(|| nix::unistd::setsid().map(drop).map_err(io::Error::from));
         }
         let mut child = cmd.spawn().map_err(io_err("cannot start", &scripts_dir().join("ctr-run.sh")))?;
+        let exited = match pidfd(&child) {
+            Ok(fd) => fd,
+            Err(e) => {
+                let _already_gone = kill(Pid::from_raw(-(child.id() as i32)), Signal::SIGKILL);
+                let _status = child.wait();
+                return Err(Error(format!("sandbox: pidfd_open of the launcher: {e}")));
+            }
+        };
         // Our copies of the pty's terminal side must go, or reading the
         // master never ends.
         drop(cmd);
@@ -802,6 +810,7 @@ impl Running {
             stderr,
             tty,
             harness_error,
+            exited,
         })
     }
 
@@ -964,7 +973,7 @@ impl Running {
                         Err(_) => Ok(out),
                     };
                 }
-                Ok(None) if Instant::now() < until => thread::sleep(Duration::from_millis(5)),
+                Ok(None) if Instant::now() < until => self.block_until_exit(until - Instant::now()),
                 Ok(None) => break,
                 Err(e) => return Err(Error(format!("sandbox: waiting for the container: {e}"))),
             }
@@ -978,6 +987,16 @@ impl Running {
             joined(self.stdout.take()),
             joined(self.stderr.take())
         )))
+    }
+
+    /// Blocks until the launcher exits or `limit` passes (the caller
+    /// checks which).
+    fn block_until_exit(&self, limit: Duration) {
+        let mut pollfd = libc::pollfd { fd: self.exited.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        let ms = i32::try_from(limit.as_millis()).unwrap_or(i32::MAX).max(1);
+        // SAFETY: one valid pollfd for the call's duration. A timeout or
+        // an error (EINTR) returns to the caller's try_wait loop.
+        let _ready = unsafe { libc::poll(&mut pollfd, 1, ms) };
     }
 
     /// SIGKILL the whole process group (launcher, FUSE daemon, container)
@@ -1012,6 +1031,20 @@ impl Drop for Running {
             self.kill_group();
         }
     }
+}
+
+/// A pidfd of `child`, which is ours and not yet reaped (so its pid cannot
+/// have been reused).
+fn pidfd(child: &Child) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor
+    // (or -1), which we own from here on.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, child.id() as libc::pid_t, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let fd = i32::try_from(fd).map_err(|_| io::Error::other("pidfd out of range"))?;
+    // SAFETY: a descriptor just returned to us and owned by nothing else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 fn exit_code(status: std::process::ExitStatus) -> i32 {
@@ -1081,8 +1114,6 @@ impl BusyboxRoot {
             .env("PATH", "/bin:/sbin")
             .bind_scratch()
             .install(binary, target.as_str(), 0o755);
-        let state = dir.path().join("state");
-        let cmd = spec.command(&self.root, &state, &scratch)?;
-        Running::start(cmd, &spec, &state)?.wait()
+        Running::start(&spec, &self.root, dir.path())?.wait()
     }
 }
