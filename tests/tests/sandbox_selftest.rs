@@ -11,8 +11,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use nb_tests::sandbox::{
-    BusyboxRoot, Error, LAB_GID, NOBODY, PLACEHOLDER, PLACEHOLDER_ID, RUNTIME_CAP_BOUNDING_SET, RunSpec, SCRATCH_MOUNT,
-    SEED_UID, Sandbox,
+    BusyboxRoot, Error, LAB_GID, LAB_GROUP, NOBODY, PLACEHOLDER, PLACEHOLDER_ID, RUNTIME_CAP_BOUNDING_SET, RunSpec, SCRATCH_MOUNT,
+    SEED_UID, SEED_USER, Sandbox,
 };
 use nix::sys::signal::Signal;
 
@@ -170,7 +170,7 @@ fn the_upper_layer_persists_across_runs_of_one_sandbox() -> Result {
 fn the_rootfs_looks_like_our_image() -> Result {
     let sb = Sandbox::new()?;
     let out = sb.sh(&format!(
-        "getent passwd {PLACEHOLDER} mljaggi-admin; getent group {LAB_GID}; \
+        "getent passwd {PLACEHOLDER} {SEED_USER}; getent group {LAB_GID}; \
          su - {PLACEHOLDER} -c id; sudo -n true && echo sudo-ok; \
          cat /docker/.zshrc | grep umask; test -f /docker/oh-my-zsh/oh-my-zsh.sh && echo omz-ok; \
          grep ctr /etc/hosts; command -v zsh; command -v git; command -v ssh-keygen"
@@ -178,8 +178,8 @@ fn the_rootfs_looks_like_our_image() -> Result {
     out.assert_success();
     let expected = format!(
         "{PLACEHOLDER}:x:{PLACEHOLDER_ID}:{PLACEHOLDER_ID}::/home/{PLACEHOLDER}:/bin/bash\n\
-         mljaggi-admin:x:{SEED_UID}:{LAB_GID}::/nonexistent:/usr/sbin/nologin\n\
-         seedgrp:x:{LAB_GID}:\n\
+         {SEED_USER}:x:{SEED_UID}:{LAB_GID}::/nonexistent:/usr/sbin/nologin\n\
+         {LAB_GROUP}:x:{LAB_GID}:\n\
          uid=1000({PLACEHOLDER}) gid=1000({PLACEHOLDER}) groups=1000({PLACEHOLDER})\n\
          sudo-ok\numask 007\nomz-ok\n127.0.1.1 ctr\n/usr/bin/zsh\n/usr/bin/git\n/usr/bin/ssh-keygen\n"
     );
