@@ -41,8 +41,6 @@ CLONE_NEWPID = 0x20000000
 MS_NOSUID = 0x2
 MS_NODEV = 0x4
 MS_NOEXEC = 0x8
-MS_REC = 0x4000
-MS_PRIVATE = 1 << 18
 PR_SET_PDEATHSIG = 1
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 SYS_RT_SIGACTION = 13  # x86_64
@@ -202,10 +200,11 @@ def main(argv):
     opts = parse(argv)
     try:
         # A new PID namespace for our next child (it becomes PID 1) and a
-        # new mount namespace now, for the /proc that child mounts.
+        # new mount namespace now, for the /proc that child mounts. Its
+        # mounts never propagate anywhere: ctr-run.sh already made every
+        # mount private (`unshare --propagation private`), and the copies
+        # here keep that.
         check(libc.unshare(CLONE_NEWPID | CLONE_NEWNS), "unshare")
-        # Mounts made below never propagate anywhere.
-        check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make / private")
     except OSError as e:
         return setup_failed(opts.error_file, str(e))
     # Both pipes are close-on-exec (Python's default). parent_alive: see
