@@ -80,9 +80,8 @@ pub fn run(cli: Cli, ctx: &Context) -> Result<Outcome> {
         _ => cli.env_file.clone(),
     };
     let mut env = EnvFile::load(&env_path)?;
-    let mut secret_like: Vec<String> = DEFAULT_SECRET_KEYS.iter().map(|k| (*k).to_owned()).collect();
-    secret_like.extend(env.get(keys::EXTRA_SECRET_KEYS).unwrap_or("").split(',').map(|k| k.trim().to_owned()));
-    env.reject_placeholders(&secret_like.iter().map(String::as_str).collect::<Vec<_>>())?;
+    let secret_like: Vec<&str> = DEFAULT_SECRET_KEYS.iter().copied().chain(job::extra_secret_keys(&env)).collect();
+    env.reject_placeholders(&secret_like)?;
     for note in github_key::autoload(&mut env, ctx.home.as_deref())? {
         say(&note);
     }

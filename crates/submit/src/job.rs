@@ -77,16 +77,17 @@ pub fn secret_target(cli: &Cli, env: &EnvFile) -> Result<SecretTarget> {
     Ok(SecretTarget { name: name.to_owned(), namespace: namespace.to_owned() })
 }
 
+/// The entries of `EXTRA_SECRET_KEYS`, trimmed, empty ones skipped.
+pub fn extra_secret_keys(env: &EnvFile) -> impl Iterator<Item = &str> {
+    env.get(keys::EXTRA_SECRET_KEYS).unwrap_or("").split(',').map(str::trim).filter(|k| !k.is_empty())
+}
+
 /// The keys the pod reads from the Secret: each default secret key and each
 /// `EXTRA_SECRET_KEYS` entry that has a value. Entries without a value are
 /// returned separately so the caller can warn about them.
 fn pod_secret_keys(env: &EnvFile, literal_names: &[&str]) -> Result<(Vec<String>, Vec<String>)> {
     let mut wanted: Vec<String> = DEFAULT_SECRET_KEYS.iter().map(|k| (*k).to_owned()).collect();
-    for extra in env.get(keys::EXTRA_SECRET_KEYS).unwrap_or("").split(',') {
-        let extra = extra.trim();
-        if extra.is_empty() {
-            continue;
-        }
+    for extra in extra_secret_keys(env) {
         let is_env_name = extra.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
             && extra.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !is_env_name {
