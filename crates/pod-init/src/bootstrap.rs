@@ -106,18 +106,12 @@ pub fn run(input: &Env) -> Result<Launch, BootstrapError> {
     let files = EtcFiles::new(&input.root.join("etc"));
     // The seed as the image defines it, before the edit: even if NB_USER or
     // NB_UID collide with it, scratch is created with the ids that own it.
-    let before = mirror::load(&files).ok();
-    let seed = before.as_ref().and_then(|before| scratch::identity_of(before, &cfg.seed_user));
+    let before = mirror::load(&files)?;
+    let seed = scratch::identity_of(&before, &cfg.seed_user);
     // The home of the account that held NB_UID under another name (the
     // image's placeholder): it follows the rename, as `usermod -d -m` did.
-    let renamed_home = before
-        .as_ref()
-        .and_then(|before| before.passwd.find(|u| u.uid == cfg.uid && u.name != cfg.user).map(|u| PathBuf::from(&u.home)));
-    let (accounts, changes) = match before {
-        Some(before) => mirror::mirror_loaded(&files, before, &cfg, shell)?,
-        // Unreadable before: read again, so the error reaches the user.
-        None => mirror::mirror(&files, &cfg, shell)?,
-    };
+    let renamed_home = before.passwd.find(|u| u.uid == cfg.uid && u.name != cfg.user).map(|u| PathBuf::from(&u.home));
+    let (accounts, changes) = mirror::mirror_loaded(&files, before, &cfg, shell)?;
     log_changes("accounts", &changes);
 
     match sudoers::ensure(&input.root, &cfg.user) {

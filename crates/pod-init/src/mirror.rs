@@ -81,16 +81,19 @@ pub fn apply(accounts: &mut Accounts, cfg: &PodConfig, shell: &str) -> Vec<Strin
     changes
 }
 
-/// Brings the files in line with `cfg`. Returns the resulting databases
-/// (for the seed lookup and the user's groups) and the changes made.
+/// [`load`] then [`mirror_loaded`] (the tests' entry point; the bootstrap
+/// loads first itself, for the seed's ids).
+#[cfg(test)]
 pub fn mirror(files: &EtcFiles, cfg: &PodConfig, shell: &str) -> Result<(Accounts, Vec<String>), EtcError> {
     mirror_loaded(files, load(files)?, cfg, shell)
 }
 
-/// [`mirror`] starting from `accounts`, the databases as [`load`] just read
-/// them: the bootstrap reads them once for the seed's ids and hands them on,
-/// so a restart with nothing to change reads each file once to edit and once
-/// to compare, not twice. Under the lock they are read again regardless.
+/// Brings the files in line with `cfg`, starting from `accounts`, the
+/// databases as [`load`] just read them (the bootstrap reads them once for
+/// the seed's ids and hands them on; a restart with nothing to change then
+/// reads each file once). Under the lock they are read again regardless.
+/// Returns the resulting databases (for the user's ids and groups) and the
+/// changes made.
 pub fn mirror_loaded(
     files: &EtcFiles,
     mut accounts: Accounts,
