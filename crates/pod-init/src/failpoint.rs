@@ -1,17 +1,17 @@
-//! Test-only crash points: with the `failpoints` feature, pod-init kills
-//! itself with SIGKILL when `POD_INIT_FAILPOINT` names the step it reaches.
+//! Test-only crash points: in the unit tests, pod-init kills itself with
+//! SIGKILL when `POD_INIT_FAILPOINT` names the step it reaches.
 //!
-//! The crash-safety tests use this to stop the /etc edit between any two of
-//! its system calls and then check that every file is still either the old
-//! or the new version. Unit tests always have them; a release build without
-//! the feature compiles [`hit`] to nothing.
+//! The crash-safety test (`mirror::tests`) re-runs the test binary with this
+//! variable to stop the /etc edit between any two of its system calls, then
+//! checks that every file is still either the old or the new version. Outside
+//! the tests [`hit`] compiles to nothing.
 
 /// The variable naming the step to die at.
-#[cfg(any(test, feature = "failpoints"))]
+#[cfg(test)]
 pub const VAR: &str = "POD_INIT_FAILPOINT";
 
 /// Dies here if the test asked for `step`.
-#[cfg(any(test, feature = "failpoints"))]
+#[cfg(test)]
 pub fn hit(step: &str) {
     if std::env::var(VAR).is_ok_and(|want| want == step) {
         tracing::warn!("failpoint {step}: killing myself");
@@ -21,7 +21,7 @@ pub fn hit(step: &str) {
     }
 }
 
-/// Without the `failpoints` feature there are no crash points.
-#[cfg(not(any(test, feature = "failpoints")))]
+/// Outside the tests there are no crash points.
+#[cfg(not(test))]
 #[inline(always)]
 pub fn hit(_step: &str) {}
