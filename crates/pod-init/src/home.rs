@@ -27,21 +27,21 @@ pub fn ensure(home: &Path, uid: u32, gid: u32) -> io::Result<Vec<String>> {
     if let Some(parent) = home.parent() {
         fs::create_dir_all(parent)?;
     }
-    match fs::symlink_metadata(home) {
-        Ok(m) if m.is_dir() => {}
+    let is_dir = match fs::symlink_metadata(home) {
+        Ok(m) if m.is_dir() => true,
         Ok(m) => {
             // Only root can put something at /home/<user>: it is the image's,
             // and a home must be a directory.
             fs::remove_file(home)?;
             done.push(format!("removed {} (was a {})", home.display(), if m.file_type().is_symlink() { "symlink" } else { "file" }));
-            DirBuilder::new().mode(MODE).create(home)?;
-            done.push(format!("created {}", home.display()));
+            false
         }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            DirBuilder::new().mode(MODE).create(home)?;
-            done.push(format!("created {}", home.display()));
-        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => false,
         Err(e) => return Err(e),
+    };
+    if !is_dir {
+        DirBuilder::new().mode(MODE).create(home)?;
+        done.push(format!("created {}", home.display()));
     }
     let dir: File = OpenOptions::new()
         .read(true)
