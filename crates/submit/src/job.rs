@@ -256,19 +256,15 @@ pub fn job_spec(
     let literal_names: Vec<&str> = literal_env.iter().map(|(k, _)| k.as_str()).collect();
     let (secret_keys, unset_secret_keys) = pod_secret_keys(env, &literal_names)?;
 
+    // Checked even when --command makes it unused, so that a typo is not
+    // silently ignored.
+    let time = cli.time.as_deref().unwrap_or(keys::DEFAULT_SLEEP);
+    let sleep = duration::parse(time).map_err(|e| anyhow!("--time={time:?} {e}"))?;
     let command = match &cli.command {
         Some(c) if c.trim().is_empty() => bail!("--command must not be empty"),
         Some(c) => c.clone(),
-        None => {
-            let spec = cli.time.as_deref().unwrap_or(keys::DEFAULT_SLEEP);
-            let secs = duration::parse(spec).map_err(|e| anyhow!("--time={spec:?} {e}"))?;
-            format!("sleep {secs}")
-        }
+        None => format!("sleep {sleep}"),
     };
-    if let Some(spec) = cli.time.as_deref().filter(|_| cli.command.is_some()) {
-        // Still checked, so a typo is not silently ignored.
-        duration::parse(spec).map_err(|e| anyhow!("--time={spec:?} {e}"))?;
-    }
     for (flag, value) in [("--exp-folder", &cli.exp_folder), ("--venv", &cli.venv)] {
         if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
             bail!("{flag} must not be empty");
