@@ -27,7 +27,7 @@ pub fn is_valid_key(key: &str) -> bool {
         && !key.starts_with("..")
 }
 
-/// Whether `name` is a valid object name for a Secret or a namespace: a
+/// Whether `name` is a valid object name for a Secret or a PVC: a
 /// DNS-1123 subdomain (`[a-z0-9]([-a-z0-9.]*[a-z0-9])?`, at most 253).
 pub fn is_dns1123_subdomain(name: &str) -> bool {
     let ok_edge = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
