@@ -487,6 +487,14 @@ impl Output {
         );
         self
     }
+
+    /// Assert that stderr (pod-init's log) contains `text`, showing it
+    /// otherwise.
+    #[track_caller]
+    pub fn assert_logged(&self, text: &str) -> &Self {
+        assert!(self.stderr.contains(text), "log lacks {text:?}:\n{}", self.stderr);
+        self
+    }
 }
 
 /// A per-test sandbox: its own upper layer and scratch over the shared rootfs.

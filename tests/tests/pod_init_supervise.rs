@@ -90,11 +90,7 @@ fn sigterm_from_outside_reaches_the_job_which_checkpoints_and_the_container_exit
         "{}",
         out.stderr
     );
-    assert!(
-        out.stderr.contains("forwarding SIGTERM to the command"),
-        "{}",
-        out.stderr
-    );
+    out.assert_logged("forwarding SIGTERM to the command");
     Ok(())
 }
 
@@ -186,12 +182,7 @@ fn signal_group_option_reaches_the_jobs_workers() -> Result {
         "{}",
         out.stderr
     );
-    assert!(
-        out.stderr
-            .contains("forwarding SIGTERM to the command's process group"),
-        "{}",
-        out.stderr
-    );
+    out.assert_logged("forwarding SIGTERM to the command's process group");
     Ok(())
 }
 
@@ -202,13 +193,7 @@ fn a_bad_supervisor_variable_stops_the_pod_before_anything_runs() -> Result {
         &plain_pod(&format!("touch {SCRATCH_MOUNT}/ran")).env(EnvVars::POD_INIT_KILL_GRACE_MS, "2s"),
     )?;
     out.assert_status(1);
-    assert!(
-        out.stderr.contains(
-            "pod-init: POD_INIT_KILL_GRACE_MS=\"2s\": must be a whole number of milliseconds"
-        ),
-        "{}",
-        out.stderr
-    );
+    out.assert_logged("pod-init: POD_INIT_KILL_GRACE_MS=\"2s\": must be a whole number of milliseconds");
     assert!(!sb.scratch_path("ran").exists(), "the command ran");
     Ok(())
 }
@@ -270,7 +255,7 @@ fn the_setuid_start_bootstraps_and_the_job_runs_as_the_user_unable_to_regain_roo
         "no bootstrap:\n{}",
         out.stderr
     );
-    assert!(out.stderr.contains("bootstrap done in"), "{}", out.stderr);
+    out.assert_logged("bootstrap done in");
     let lines = ids_and_caps(&out.stdout);
     let expected = [
         format!("Uid: {UID} {UID} {UID} {UID}"),
@@ -298,11 +283,7 @@ fn a_setuid_start_without_the_variables_runs_the_command_as_the_user_not_root() 
     let spec = RunSpec::pod_init(["/bin/sh", "-c", "cat /proc/self/status"]).as_user(UID, LAB_GID);
     let out = sb.run(&spec)?;
     out.assert_success();
-    assert!(
-        out.stderr.contains("not bootstrapping, missing NB_USER"),
-        "{}",
-        out.stderr
-    );
+    out.assert_logged("not bootstrapping, missing NB_USER");
     let lines = ids_and_caps(&out.stdout);
     assert_eq!(
         lines.get(..3),
@@ -332,12 +313,8 @@ fn without_the_setuid_bit_the_job_runs_as_the_user_without_a_bootstrap() -> Resu
     // come to the same): no root to do the bootstrap with.
     let out = sb.run(&setuid_pod("grep -E '^(Uid|Gid):' /proc/self/status; exit 7").pod_init_mode(0o755))?;
     assert_eq!(out.status, 7, "the job's code is the container's:\n{}", out.stderr);
-    assert!(
-        out.stderr.contains(&format!("not started as root (uid {UID};"))
-            && out.stderr.contains("running the command without the bootstrap"),
-        "{}",
-        out.stderr
-    );
+    out.assert_logged(&format!("not started as root (uid {UID};"));
+    out.assert_logged("running the command without the bootstrap");
     assert_eq!(
         out.stdout,
         format!("Uid:\t{UID}\t{UID}\t{UID}\t{UID}\nGid:\t{LAB_GID}\t{LAB_GID}\t{LAB_GID}\t{LAB_GID}\n")
@@ -379,12 +356,8 @@ fn the_setuid_binary_run_again_by_the_user_grants_nothing() -> Result {
         out.stdout
     );
     assert!(out.stdout.contains("inner=7"), "{}", out.stdout);
-    assert!(
-        out.stderr.contains("not the container's first process")
-            && out.stderr.contains("setuid root not honoured"),
-        "{}",
-        out.stderr
-    );
+    out.assert_logged("not the container's first process");
+    out.assert_logged("setuid root not honoured");
     let passwd = sb.read_etc("passwd")?;
     let sudoers = sb.read_file("/etc/sudoers.d/nb-user")?;
     assert!(
@@ -398,12 +371,7 @@ fn the_setuid_binary_run_again_by_the_user_grants_nothing() -> Result {
     let again = setuid_pod("grep ^Uid: /proc/self/status").envs(forged_ids);
     let out = sb.run(&again)?;
     out.assert_success();
-    assert!(
-        out.stderr
-            .contains("the bootstrap already ran in this container"),
-        "{}",
-        out.stderr
-    );
+    out.assert_logged("the bootstrap already ran in this container");
     assert!(
         out.stdout
             .contains(&format!("Uid:\t{UID}\t{UID}\t{UID}\t{UID}")),
