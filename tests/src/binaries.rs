@@ -18,11 +18,11 @@ pub fn workspace_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
-/// The cargo target directory in use.
+/// The cargo target directory in use: `CARGO_TARGET_DIR` (relative to the
+/// workspace root if relative, as xtask reads it: a test runs in its
+/// package's directory, not where cargo was started), else `<root>/target`.
 pub fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target"))
+    workspace_root().join(std::env::var_os("CARGO_TARGET_DIR").unwrap_or_else(|| "target".into()))
 }
 
 fn locate(env_var: &str, name: &str) -> PathBuf {
