@@ -107,7 +107,7 @@ pub fn run(input: &Env) -> Result<Launch, BootstrapError> {
     // The seed as the image defines it, before the edit: even if NB_USER or
     // NB_UID collide with it, scratch is created with the ids that own it.
     let before = mirror::load(&files)?;
-    let seed = scratch::identity_of(&before, &cfg.seed_user);
+    let seed = before.identity(&cfg.seed_user);
     // The home of the account that held NB_UID under another name (the
     // image's placeholder): it follows the rename, as `usermod -d -m` did.
     let renamed_home = before.passwd.find(|u| u.uid == cfg.uid && u.name != cfg.user).map(|u| PathBuf::from(&u.home));
@@ -146,7 +146,7 @@ pub fn run(input: &Env) -> Result<Launch, BootstrapError> {
     dirs.dedup();
     scratch::prepare(&cfg.seed_user, seed, &dirs);
 
-    let user = scratch::identity_of(&accounts, &cfg.user).ok_or_else(|| BootstrapError::UserMissing(cfg.user.clone()))?;
+    let user = accounts.identity(&cfg.user).ok_or_else(|| BootstrapError::UserMissing(cfg.user.clone()))?;
     let private_key = cfg.ssh_private_key_b64.as_ref().and_then(|b64| match ssh::decode_private_key(&b64.0) {
         Ok(key) => Some(key),
         Err(e) => {

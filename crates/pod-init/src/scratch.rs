@@ -12,7 +12,6 @@ use std::fs::{self, DirBuilder};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::accounts::edit::Accounts;
 use crate::launch::Identity;
 use crate::sys::{self, ChildOutcome};
 
@@ -21,14 +20,6 @@ pub const MODE: u32 = 0o770;
 
 /// The umask of every step that writes on scratch.
 pub const UMASK: u32 = 0o007;
-
-/// The identity of `name` in the edited databases, with its groups.
-pub fn identity_of(accounts: &Accounts, name: &str) -> Option<Identity> {
-    let entry = accounts.passwd.get(name)?;
-    let mut groups = vec![entry.gid];
-    groups.extend(accounts.supplementary_gids(name).into_iter().filter(|g| *g != entry.gid));
-    Some(Identity { uid: entry.uid, gid: entry.gid, groups })
-}
 
 /// `mkdir -p dir` then mode 0770 if we own it and it differs. Logs.
 fn ensure_dir(dir: &Path, uid: u32) -> bool {

@@ -15,6 +15,7 @@ use super::gshadow::Gshadow;
 use super::passwd::Passwd;
 use super::shadow::Shadow;
 use super::{Db, add_member, remove_member, rename_member};
+use crate::launch::Identity;
 
 /// The four databases, edited together. shadow and gshadow are optional: a
 /// rootfs without them is left without them.
@@ -256,6 +257,15 @@ impl Accounts {
         }
     }
 
+    /// The ids `name` runs with: its uid, its primary gid and, as the
+    /// groups, the primary gid then the supplementary ones.
+    pub fn identity(&self, name: &str) -> Option<Identity> {
+        let entry = self.passwd.get(name)?;
+        let mut groups = vec![entry.gid];
+        groups.extend(self.supplementary_gids(name).into_iter().filter(|g| *g != entry.gid));
+        Some(Identity { uid: entry.uid, gid: entry.gid, groups })
+    }
+
     /// The groups `user` runs with besides its primary one, from /etc/group
     /// (static musl has no `initgroups`).
     pub fn supplementary_gids(&self, user: &str) -> Vec<u32> {
@@ -314,6 +324,8 @@ mod tests {
         assert!(text(&a.passwd).ends_with("ada:x:177449:83070::/home/ada:/bin/zsh\n"));
         assert!(text(a.shadow.as_ref().unwrap()).ends_with("ada:HASH:20000:0:99999:7:::\n"));
         assert_eq!(a.supplementary_gids("ada"), [4, 27]);
+        assert_eq!(a.identity("ada"), Some(Identity { uid: 177449, gid: 83070, groups: vec![83070, 4, 27] }));
+        assert_eq!(a.identity("nobody-here"), None);
     }
 
     #[test]
