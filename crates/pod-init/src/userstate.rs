@@ -67,10 +67,7 @@ fn shell_state(cfg: &PodConfig, stage: &Path) -> io::Result<Vec<String>> {
     let staged = |constant: &str| stage.join(Path::new(constant).strip_prefix(image::STAGE_DIR).unwrap_or(Path::new(constant)));
     let mut done = Vec::new();
     let zdotdir = cfg.zdotdir();
-    if !zdotdir.is_dir() {
-        DirBuilder::new().mode(0o770).create(&zdotdir)?;
-        done.push(format!("created {}", zdotdir.display()));
-    }
+    done.extend(ensure_dir(&zdotdir)?);
     let zshrc = zdotdir.join(".zshrc");
     if fs::symlink_metadata(&zshrc).is_err() {
         let from = staged(image::STAGED_ZSHRC);
@@ -216,11 +213,7 @@ pub fn links(cfg: &PodConfig) -> Vec<(PathBuf, PathBuf)> {
 fn home_links(cfg: &PodConfig) -> io::Result<Vec<String>> {
     let mut done = Vec::new();
     for d in EDITOR_DIRS {
-        let target = cfg.scratch_home.join(d);
-        if !target.is_dir() {
-            DirBuilder::new().mode(0o770).create(&target)?;
-            done.push(format!("created {}", target.display()));
-        }
+        done.extend(ensure_dir(&cfg.scratch_home.join(d))?);
     }
     for (link, target) in links(cfg) {
         if let Some(line) = ensure_link(&link, &target)? {
@@ -308,12 +301,19 @@ fn git_identity(cfg: &PodConfig) -> io::Result<Vec<String>> {
 fn uv_dirs(cfg: &PodConfig) -> io::Result<Vec<String>> {
     let mut done = Vec::new();
     for dir in [&cfg.uv_cache_dir, &cfg.uv_python_install_dir] {
-        if !dir.is_dir() {
-            DirBuilder::new().recursive(true).mode(0o770).create(dir)?;
-            done.push(format!("created {}", dir.display()));
-        }
+        done.extend(ensure_dir(dir)?);
     }
     Ok(done)
+}
+
+/// Creates `dir` and its missing parents (0770, less the umask) unless it
+/// is a directory already; says so if it did.
+fn ensure_dir(dir: &Path) -> io::Result<Option<String>> {
+    if dir.is_dir() {
+        return Ok(None);
+    }
+    DirBuilder::new().recursive(true).mode(0o770).create(dir)?;
+    Ok(Some(format!("created {}", dir.display())))
 }
 
 #[cfg(test)]
