@@ -14,6 +14,7 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsE
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use common::env::EnvVars;
 use common::image;
 
 use crate::config::PodConfig;
@@ -266,8 +267,8 @@ impl GitConfig<'_> {
         let mut cmd = Command::new("git");
         cmd.env_clear()
             .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-            .env("HOME", self.home)
-            .env("GIT_CONFIG_GLOBAL", self.file)
+            .env(EnvVars::HOME, self.home)
+            .env(EnvVars::GIT_CONFIG_GLOBAL, self.file)
             .args(["config", "--global"]);
         match self.value {
             None => cmd.args(["--get", self.key]),
