@@ -61,20 +61,11 @@ enum Failure {
 }
 
 /// Runs `launch` under supervision and returns PID 1's exit code.
-pub fn run(mut launch: Launch, options: &Options) -> u8 {
-    // The bootstrap already leaves consumed secrets out; filtering again
-    // here keeps the guarantee local to the code that hands env to exec.
-    launch.env.retain(|entry| !is_consumed(entry.as_bytes()));
+///
+/// The consumed secrets are already out of `launch`'s environment: every
+/// `Launch` gets it from `env::command_env`.
+pub fn run(launch: Launch, options: &Options) -> u8 {
     supervise(options, move || launch.exec())
-}
-
-/// `KEY=...` where KEY is a variable only pod-init may see.
-fn is_consumed(entry: &[u8]) -> bool {
-    common::env::CONSUMED_BY_POD_INIT.iter().any(|name| {
-        entry
-            .strip_prefix(name.as_bytes())
-            .is_some_and(|rest| rest.starts_with(b"="))
-    })
 }
 
 /// Supervises whatever `exec` starts in the forked child. `exec` runs in

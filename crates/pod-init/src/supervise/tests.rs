@@ -10,7 +10,7 @@
 //! process; a lock serializes the tests because forking while another test
 //! forks and waits would let one test reap another's processes.
 
-use std::ffi::CString;
+use std::ffi::{CString, OsString};
 use std::io::Read;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -38,10 +38,19 @@ fn c(s: &str) -> CString {
     CString::new(s).unwrap_or_default()
 }
 
+/// `sh -c script` with `PATH` and `extra_env` (`NAME=value`), the
+/// environment built as pod-init builds the command's
+/// (`env::command_env`, which leaves the consumed secrets out).
 fn job(script: &str, extra_env: &[&str]) -> Launch {
-    let mut env = vec![c("PATH=/usr/bin:/bin")];
-    env.extend(extra_env.iter().map(|kv| c(kv)));
-    Launch::unchanged(vec![c("sh"), c("-c"), c(script)], env)
+    let base: Vec<(OsString, OsString)> = std::iter::once("PATH=/usr/bin:/bin")
+        .chain(extra_env.iter().copied())
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(name, value)| (name.into(), value.into()))
+        .collect();
+    Launch::unchanged(
+        vec![c("sh"), c("-c"), c(script)],
+        crate::env::command_env(&base, &[]),
+    )
 }
 
 /// Forks; the child runs `setup`, then supervises `launch` with `options`
