@@ -312,7 +312,7 @@ fn errno_text(errno: i32) -> &'static [u8] {
 }
 
 /// Writes the pieces to stderr; errors are ignored (nowhere to report them).
-fn write_stderr(parts: &[&[u8]]) {
+pub(crate) fn write_stderr(parts: &[&[u8]]) {
     for part in parts {
         let mut rest = *part;
         while !rest.is_empty() {

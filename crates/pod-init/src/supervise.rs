@@ -126,14 +126,10 @@ fn start_child(saved: &signals::Saved, exec: impl FnOnce() -> Infallible) -> ! {
     match exec() {}
 }
 
-/// Reports a failure in the child without allocating (only write(2), which
-/// is async-signal-safe) and exits.
+/// Reports a failure in the child without allocating (launch.rs's
+/// write(2) loop, async-signal-safe) and exits.
 fn child_fail(what: &str, errno: Errno) -> ! {
-    for part in ["pod-init: ", what, ": ", errno.desc(), "\n"] {
-        // SAFETY: writes a valid byte range to stderr; a failed write has
-        // nowhere better to be reported.
-        unsafe { libc::write(libc::STDERR_FILENO, part.as_ptr().cast(), part.len()) };
-    }
+    crate::launch::write_stderr(&[b"pod-init: ", what.as_bytes(), b": ", errno.desc().as_bytes(), b"\n"]);
     // SAFETY: _exit skips atexit handlers and stdio flushing, which belong
     // to the parent's copy of this process image.
     unsafe { libc::_exit(i32::from(EXIT_SUPERVISOR_FAILED)) }
