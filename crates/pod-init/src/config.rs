@@ -172,19 +172,29 @@ impl PodConfig {
     }
 }
 
+/// The required variables of a valid configuration for ada.
+#[cfg(test)]
+const TEST_VARS: [(&str, &str); 6] = [
+    ("NB_USER", "ada"),
+    ("NB_UID", "177449"),
+    ("NB_GROUP", "MLO-unit"),
+    ("NB_GID", "83070"),
+    ("SCRATCH_HOME_ROOT", "/mloscratch/homes/"),
+    ("WORKING_DIR", "/mloscratch/homes/ada/project"),
+];
+
+/// [`TEST_VARS`] with `extra` variables added or replaced.
+#[cfg(test)]
+fn test_vars<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut vars: Vec<_> = TEST_VARS.iter().copied().filter(|(k, _)| !extra.iter().any(|(e, _)| e == k)).collect();
+    vars.extend_from_slice(extra);
+    vars
+}
+
 /// A valid configuration for ada, with `extra` variables added or replaced.
 #[cfg(test)]
 pub(crate) fn for_tests(extra: &[(&str, &str)]) -> PodConfig {
-    let mut vars = vec![
-        ("NB_USER", "ada"),
-        ("NB_UID", "177449"),
-        ("NB_GROUP", "MLO-unit"),
-        ("NB_GID", "83070"),
-        ("SCRATCH_HOME_ROOT", "/scratch/homes"),
-        ("WORKING_DIR", "/scratch/homes/ada"),
-    ];
-    vars.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
-    vars.extend_from_slice(extra);
+    let vars = test_vars(extra);
     let lookup = |k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned());
     match PodConfig::from_lookup(lookup) {
         Ok(Setup::Bootstrap(c)) => *c,
@@ -202,21 +212,6 @@ mod tests {
         move |k| map.get(k).cloned()
     }
 
-    const GOOD: [(&str, &str); 6] = [
-        ("NB_USER", "ada"),
-        ("NB_UID", "177449"),
-        ("NB_GROUP", "MLO-unit"),
-        ("NB_GID", "83070"),
-        ("SCRATCH_HOME_ROOT", "/mloscratch/homes/"),
-        ("WORKING_DIR", "/mloscratch/homes/ada/project"),
-    ];
-
-    fn with(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
-        let mut v: Vec<_> = GOOD.iter().copied().filter(|(k, _)| !extra.iter().any(|(e, _)| e == k)).collect();
-        v.extend_from_slice(extra);
-        v
-    }
-
     #[test]
     fn missing_required_vars_are_listed() {
         let setup = PodConfig::from_lookup(lookup(&[("NB_USER", "ada"), ("NB_UID", "")])).unwrap();
@@ -225,7 +220,7 @@ mod tests {
 
     #[test]
     fn defaults_derive_from_scratch_home() {
-        let Setup::Bootstrap(cfg) = PodConfig::from_lookup(lookup(&GOOD)).unwrap() else { panic!("bootstrap expected") };
+        let Setup::Bootstrap(cfg) = PodConfig::from_lookup(lookup(&TEST_VARS)).unwrap() else { panic!("bootstrap expected") };
         assert_eq!(cfg.scratch_home, PathBuf::from("/mloscratch/homes/ada"));
         assert_eq!(cfg.git_config_global, PathBuf::from("/mloscratch/homes/ada/.gitconfig"));
         assert_eq!(cfg.uv_cache_dir, PathBuf::from("/mloscratch/homes/ada/.cache/uv"));
@@ -238,10 +233,10 @@ mod tests {
 
     #[test]
     fn set_scratch_home_paths_win_over_the_defaults_each_in_its_field() {
-        let vars = with(&[("GIT_CONFIG_GLOBAL", "/g/config"), ("UV_CACHE_DIR", "/uv/cache"), ("UV_PYTHON_INSTALL_DIR", "relative")]);
+        let vars = test_vars(&[("GIT_CONFIG_GLOBAL", "/g/config"), ("UV_CACHE_DIR", "/uv/cache"), ("UV_PYTHON_INSTALL_DIR", "relative")]);
         let err = PodConfig::from_lookup(lookup(&vars)).unwrap_err();
         assert_eq!(err.to_string(), "invalid configuration, nothing changed: UV_PYTHON_INSTALL_DIR=\"relative\": must be an absolute path");
-        let vars = with(&[("GIT_CONFIG_GLOBAL", "/g/config"), ("UV_CACHE_DIR", "/uv/cache")]);
+        let vars = test_vars(&[("GIT_CONFIG_GLOBAL", "/g/config"), ("UV_CACHE_DIR", "/uv/cache")]);
         let Setup::Bootstrap(cfg) = PodConfig::from_lookup(lookup(&vars)).unwrap() else { panic!("bootstrap expected") };
         assert_eq!(cfg.git_config_global, PathBuf::from("/g/config"));
         assert_eq!(cfg.uv_cache_dir, PathBuf::from("/uv/cache"));
@@ -250,7 +245,7 @@ mod tests {
 
     #[test]
     fn every_bad_value_is_reported_by_name() {
-        let vars = with(&[("NB_USER", "a:b"), ("NB_UID", "0"), ("NB_GID", "4294967296"), ("NB_GROUP", "root"), ("WORKING_DIR", "relative/dir")]);
+        let vars = test_vars(&[("NB_USER", "a:b"), ("NB_UID", "0"), ("NB_GID", "4294967296"), ("NB_GROUP", "root"), ("WORKING_DIR", "relative/dir")]);
         let err = PodConfig::from_lookup(lookup(&vars)).unwrap_err();
         assert_eq!(
             err.to_string(),
@@ -264,7 +259,7 @@ mod tests {
     #[test]
     fn hostile_names_and_ids_are_refused() {
         for (k, v) in [("NB_USER", "-rf"), ("NB_USER", "a\nb"), ("NB_USER", "root"), ("NB_USER", &*"a".repeat(33)), ("NB_UID", "-1"), ("NB_UID", "4294967296"), ("SCRATCH_SEED_USER", "x y")] {
-            let vars = with(&[(k, Box::leak(v.to_owned().into_boxed_str()))]);
+            let vars = test_vars(&[(k, Box::leak(v.to_owned().into_boxed_str()))]);
             let err = PodConfig::from_lookup(lookup(&vars)).unwrap_err();
             assert!(err.to_string().contains(k), "{k}={v:?}: {err}");
         }
@@ -272,7 +267,7 @@ mod tests {
 
     #[test]
     fn secret_is_not_printed_by_debug() {
-        let vars = with(&[("SSH_PRIVATE_KEY_B64", "c2VjcmV0")]);
+        let vars = test_vars(&[("SSH_PRIVATE_KEY_B64", "c2VjcmV0")]);
         let setup = PodConfig::from_lookup(lookup(&vars)).unwrap();
         assert!(!format!("{setup:?}").contains("c2VjcmV0"));
     }
