@@ -188,11 +188,7 @@ impl Accounts {
         }
         self.group.update(|_| true, |g| rename_member(&mut g.members, from, to));
         if let Some(gs) = &mut self.gshadow {
-            gs.update(|_| true, |g| {
-                let a = rename_member(&mut g.admins, from, to);
-                let m = rename_member(&mut g.members, from, to);
-                a || m
-            });
+            gs.update(|_| true, |g| g.edit_both_lists(|list| rename_member(list, from, to)));
         }
     }
 
@@ -204,11 +200,7 @@ impl Accounts {
         }
         self.group.update(|_| true, |g| remove_member(&mut g.members, name));
         if let Some(gs) = &mut self.gshadow {
-            gs.update(|_| true, |g| {
-                let a = remove_member(&mut g.admins, name);
-                let m = remove_member(&mut g.members, name);
-                a || m
-            });
+            gs.update(|_| true, |g| g.edit_both_lists(|list| remove_member(list, name)));
         }
     }
 

@@ -18,6 +18,14 @@ impl Gshadow {
     pub fn new(name: &str) -> Self {
         Gshadow { name: name.to_owned(), password: "!".to_owned(), admins: Vec::new(), members: Vec::new() }
     }
+
+    /// Applies a member-list edit to both lists, admins and members: a user
+    /// renamed or removed goes from both. True if either changed.
+    pub fn edit_both_lists(&mut self, edit: impl Fn(&mut Vec<String>) -> bool) -> bool {
+        let admins = edit(&mut self.admins);
+        let members = edit(&mut self.members);
+        admins || members
+    }
 }
 
 impl Entry for Gshadow {
