@@ -41,36 +41,27 @@ impl Scope {
         Scope::Descendants
     }
 
-    /// Sends `signo` to every process in scope (except ourselves). Returns
-    /// how many were signalled; for [`Scope::Namespace`] that is 0 or 1,
-    /// meaning "none" or "some", as `kill(-1)` does not count.
-    pub fn signal_all(self, signo: i32) -> usize {
+    /// Sends `signo` to every process in scope (except ourselves). The
+    /// caller learns what is left by reaping, not from here.
+    pub fn signal_all(self, signo: i32) {
         match self {
             Scope::Namespace => {
                 // SAFETY: kill has no memory-safety preconditions. pid -1
                 // from PID 1 reaches every process of the namespace except
                 // PID 1 itself (kill(2)).
-                let rc = unsafe { libc::kill(-1, signo) };
-                match rc {
-                    0 => 1,
-                    _ => {
-                        let errno = Errno::last();
-                        if errno != Errno::ESRCH {
-                            tracing::warn!("kill(-1, {signo}): {errno}");
-                        }
-                        0
+                if unsafe { libc::kill(-1, signo) } != 0 {
+                    let errno = Errno::last();
+                    if errno != Errno::ESRCH {
+                        tracing::warn!("kill(-1, {signo}): {errno}");
                     }
                 }
             }
             Scope::Descendants => {
-                let mut signalled = 0;
                 for pid in descendants(std::process::id() as i32) {
-                    // SAFETY: as above; pid is a positive process id.
-                    if unsafe { libc::kill(pid, signo) } == 0 {
-                        signalled += 1;
-                    }
+                    // SAFETY: as above; pid is a positive process id. One
+                    // that exited meanwhile (ESRCH) needs nothing.
+                    unsafe { libc::kill(pid, signo) };
                 }
-                signalled
             }
         }
     }
