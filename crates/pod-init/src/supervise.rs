@@ -118,7 +118,7 @@ fn supervise_inner(options: &Options, exec: impl FnOnce() -> Infallible) -> Resu
 /// The child side of the fork: terminal, signal state, then the command.
 fn start_child(saved: &signals::Saved, exec: impl FnOnce() -> Infallible) -> ! {
     if let Err((step, errno)) = tty::isolate_child() {
-        child_fail(step.as_str(), errno);
+        child_fail(step, errno);
     }
     if let Err(errno) = saved.restore_in_child() {
         child_fail("restoring the signal mask", errno);

@@ -12,32 +12,17 @@ use std::os::fd::BorrowedFd;
 use nix::errno::Errno;
 use nix::unistd::{Pid, getpgrp, isatty, setpgid, tcsetpgrp};
 
-/// Which step failed, for the child's one-line error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Step {
-    NewGroup,
-    Foreground,
-}
-
-impl Step {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Step::NewGroup => "setpgid",
-            Step::Foreground => "tcsetpgrp",
-        }
-    }
-}
-
 /// Puts the calling (child) process into a new process group and, when
-/// stdin is a terminal, makes that group the foreground one.
+/// stdin is a terminal, makes that group the foreground one. An error
+/// names the failed call, for the child's one-line message.
 ///
 /// Async-signal-safe (setpgid, isatty, tcsetpgrp only). Must run while
 /// SIGTTOU is still blocked and ignored: tcsetpgrp from a background group
 /// raises SIGTTOU, which would otherwise stop the child.
-pub fn isolate_child() -> Result<(), (Step, Errno)> {
+pub fn isolate_child() -> Result<(), (&'static str, Errno)> {
     // A group of its own: group signalling (POD_INIT_SIGNAL_GROUP) and the
     // terminal's foreground group both need the command to lead one.
-    setpgid(Pid::from_raw(0), Pid::from_raw(0)).map_err(|e| (Step::NewGroup, e))?;
+    setpgid(Pid::from_raw(0), Pid::from_raw(0)).map_err(|e| ("setpgid", e))?;
     // SAFETY: fd 0 stays open for the duration of this call; it is only
     // borrowed to query and configure the terminal, never closed.
     let stdin = unsafe { BorrowedFd::borrow_raw(libc::STDIN_FILENO) };
@@ -49,6 +34,6 @@ pub fn isolate_child() -> Result<(), (Step, Errno)> {
         // passed in without a session); ENXIO: no controlling terminal at
         // all. Both leave nothing to hand over, as in tini.
         Ok(()) | Err(Errno::ENOTTY) | Err(Errno::ENXIO) => Ok(()),
-        Err(e) => Err((Step::Foreground, e)),
+        Err(e) => Err(("tcsetpgrp", e)),
     }
 }
