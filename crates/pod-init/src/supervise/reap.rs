@@ -48,8 +48,6 @@ impl End {
 pub struct Sweep {
     /// How the watched child ended, if it was among the reaped.
     pub watched: Option<End>,
-    /// How many processes were reaped.
-    pub reaped: usize,
     /// Whether any child is still alive. `false` means waitpid said ECHILD:
     /// PID 1 (or the subreaper) has no child and therefore no descendant
     /// left, since every live descendant has a live ancestor chain that ends
@@ -62,7 +60,6 @@ pub struct Sweep {
 pub fn sweep(watched: Option<libc::pid_t>) -> Result<Sweep, Errno> {
     let mut result = Sweep {
         watched: None,
-        reaped: 0,
         children_left: true,
     };
     loop {
@@ -82,7 +79,6 @@ pub fn sweep(watched: Option<libc::pid_t>) -> Result<Sweep, Errno> {
                 other => return Err(other),
             },
             pid => {
-                result.reaped += 1;
                 let end = End::from_wait_status(status);
                 if Some(pid) == watched {
                     result.watched = end;
