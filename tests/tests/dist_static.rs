@@ -51,7 +51,7 @@ fn pod_init_runs_a_busybox_command_as_pid_1() -> Result {
     let root = BusyboxRoot::new()?;
     let script = "echo pid1=$(readlink /proc/1/exe); echo me=$$ parent=$PPID; exit 7";
     let out = root.run(&binaries::pod_init(), &["/bin/sh", "-c", script])?;
-    assert_eq!(out.status, 7, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+    out.assert_status(7);
     let lines: Vec<&str> = out.stdout.lines().collect();
     // PID 1 is the binary under test (the harness installs it under a
     // name containing `under-test`), and the command is its child.
@@ -63,7 +63,7 @@ fn pod_init_runs_a_busybox_command_as_pid_1() -> Result {
     let me = lines.get(1).copied().unwrap_or_default();
     assert!(me.ends_with(" parent=1") && !me.starts_with("me=1 "), "{}", out.stdout);
     // It said why it did not bootstrap: the variables are missing.
-    assert!(out.stderr.contains("NB_USER"), "{}", out.stderr);
+    out.assert_logged("NB_USER");
     Ok(())
 }
 
@@ -71,7 +71,7 @@ fn pod_init_runs_a_busybox_command_as_pid_1() -> Result {
 fn submit_prints_its_help_as_pid_1() -> Result {
     let root = BusyboxRoot::new()?;
     let out = root.run(&binaries::submit(), &["--help"])?;
-    assert_eq!(out.status, 0, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+    out.assert_success();
     assert!(out.stdout.contains("Usage: "), "{}", out.stdout);
     assert!(out.stdout.contains("--dry-run"), "{}", out.stdout);
     Ok(())
