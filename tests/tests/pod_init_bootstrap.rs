@@ -52,13 +52,6 @@ fn key_pair() -> (String, String) {
     (private, public.trim_end().to_owned())
 }
 
-/// Asserts that pod-init's log (its stderr) has `text`, showing the whole
-/// log when it does not.
-#[track_caller]
-fn assert_logged(out: &Output, text: &str) {
-    assert!(out.stderr.contains(text), "log lacks {text:?}:\n{}", out.stderr);
-}
-
 /// A fresh sandbox, with the root squash on scratch proven before the test
 /// relies on it.
 fn squashed_sandbox() -> std::result::Result<Sandbox, Error> {
@@ -291,7 +284,7 @@ fn restart_leaves_etc_byte_identical_and_keeps_scratch() -> Result {
     assert_eq!(after, before, "/etc changed on restart");
     assert_eq!(listing(&sb)?.stdout, etc_before, "/etc entries (names, sizes, mtimes) changed on restart");
     for step in ["accounts: nothing to change", "sudo: nothing to change", "home: nothing to change"] {
-        assert_logged(&second, step);
+        second.assert_logged(step);
     }
     // The key is recreated every start and still works.
     as_ada(&sb, "ssh-keygen -y -f ~/.ssh/id_ed25519 >/dev/null")?.assert_success();
@@ -306,12 +299,12 @@ fn placeholder_user_and_group_holding_the_ids_are_renamed() -> Result {
     let out = sb.run(&pod(&["id"], PLACEHOLDER_ID, PLACEHOLDER_ID, &key.0, &key.1))?;
     out.assert_success();
     assert_eq!(out.stdout, "uid=1000(ada) gid=1000(MLO-unit) groups=1000(MLO-unit),4(adm),27(sudo)\n", "{}", out.stderr);
-    assert_logged(&out, "renamed user placeholder (uid 1000) to ada");
-    assert_logged(&out, "renamed group placeholder (gid 1000) to MLO-unit");
+    out.assert_logged("renamed user placeholder (uid 1000) to ada");
+    out.assert_logged("renamed group placeholder (gid 1000) to MLO-unit");
     // Its home moved with it (`usermod -d -m`): the skeleton files are now
     // the researcher's. On overlayfs (a container's root, and this one) the
     // image's directory cannot be renamed, so it is copied, as usermod does.
-    assert_logged(&out, "home: copied /home/placeholder into /home/ada");
+    out.assert_logged("home: copied /home/placeholder into /home/ada");
     let home = sb.exec(["stat", "-c", "%U %a %n", "/home/ada", "/home/ada/.profile", "/home/ada/.bashrc"])?;
     home.assert_success();
     assert_eq!(home.stdout, "ada 700 /home/ada\nada 644 /home/ada/.profile\nada 644 /home/ada/.bashrc\n");
@@ -332,7 +325,7 @@ fn placeholder_user_and_group_holding_the_ids_are_renamed() -> Result {
     // A second start of the renamed pod changes nothing.
     let again = sb.run(&pod(&["true"], PLACEHOLDER_ID, PLACEHOLDER_ID, &key.0, &key.1))?;
     again.assert_success();
-    assert_logged(&again, "accounts: nothing to change");
+    again.assert_logged("accounts: nothing to change");
     Ok(())
 }
 
@@ -346,7 +339,7 @@ fn missing_variables_run_the_command_unchanged() -> Result {
     assert_eq!(env.get("FOO").map(String::as_str), Some("bar"));
     assert_eq!(env.get("NB_USER").map(String::as_str), Some(USER));
     assert!(!env.contains_key("SSH_PRIVATE_KEY_B64"));
-    assert_logged(&out, "missing NB_UID, NB_GROUP, NB_GID, SCRATCH_HOME_ROOT, WORKING_DIR");
+    out.assert_logged("missing NB_UID, NB_GROUP, NB_GID, SCRATCH_HOME_ROOT, WORKING_DIR");
     assert_eq!(sb.host_path("/etc/passwd"), Some(sb.rootfs().join("etc/passwd")), "/etc/passwd was copied up: it changed");
     assert!(sb.host_path("/home/ada").is_none());
     Ok(())
@@ -358,7 +351,7 @@ fn invalid_values_stop_the_pod_before_any_change() -> Result {
     let spec = ada_pod(&["true"], &key).env("NB_UID", "0").env("NB_USER", "-rf");
     let out = sb.run(&spec)?;
     out.assert_status(1);
-    assert_logged(&out, "pod-init: invalid configuration, nothing changed: NB_USER=\"-rf\": must start with a letter or '_'; NB_UID=\"0\": must not be 0 (root)");
+    out.assert_logged("pod-init: invalid configuration, nothing changed: NB_USER=\"-rf\": must start with a letter or '_'; NB_UID=\"0\": must not be 0 (root)");
     assert_eq!(sb.host_path("/etc/passwd"), Some(sb.rootfs().join("etc/passwd")));
     assert!(!Path::new(&sb.scratch_path(scratch_home())).exists());
     Ok(())
@@ -391,7 +384,7 @@ fn bind_mounted_passwd_stops_before_changing_any_account_file() -> Result {
     let (sb, key) = sandbox_and_key()?;
     let out = sb.run(&ada_pod_after("cp /etc/passwd /passwd.outside && mount --bind /passwd.outside /etc/passwd", "true", &key))?;
     out.assert_status(2);
-    assert_logged(&out, "pod-init: accounts: /etc/passwd: cannot be replaced (it is a mount point (bind-mounted?)); not changing any account file");
+    out.assert_logged("pod-init: accounts: /etc/passwd: cannot be replaced (it is a mount point (bind-mounted?)); not changing any account file");
     assert_eq!(account_files(&sb)?, rootfs_account_files(&sb), "an account file changed");
     Ok(())
 }
@@ -402,7 +395,7 @@ fn read_only_etc_stops_on_first_start_and_is_fine_on_restart() -> Result {
     let read_only = "mount --bind /etc /etc && mount -o remount,bind,ro /etc";
     let out = sb.run(&ada_pod_after(read_only, "true", &key))?;
     out.assert_status(2);
-    assert_logged(&out, "cannot be replaced (read-only file system); not changing any account file");
+    out.assert_logged("cannot be replaced (read-only file system); not changing any account file");
     assert_eq!(account_files(&sb)?, rootfs_account_files(&sb));
     // Once the accounts are right, a read-only /etc is no obstacle: a
     // restart writes nothing there.
@@ -419,8 +412,8 @@ fn missing_seed_user_skips_scratch_with_a_warning_and_runs_in_home() -> Result {
     let out = sb.run(&ada_pod(&["pwd"], &key).env("SCRATCH_SEED_USER", "nosuchseed"))?;
     out.assert_success();
     assert_eq!(out.stdout, "/home/ada\n");
-    assert_logged(&out, "scratch: seed user nosuchseed is not in /etc/passwd; scratch directories not created");
-    assert_logged(&out, &format!("pod-init: warning: cannot enter {}: no such file or directory; running in /home/ada", working_dir()));
+    out.assert_logged("scratch: seed user nosuchseed is not in /etc/passwd; scratch directories not created");
+    out.assert_logged(&format!("pod-init: warning: cannot enter {}: no such file or directory; running in /home/ada", working_dir()));
     // Nothing was made as the seed; what the user's own group rights allowed
     // (their scratch home, for the history file) belongs to the user.
     assert!(!sb.scratch_path(working_dir()).exists());
@@ -439,8 +432,8 @@ fn scratch_not_mounted_warns_and_the_job_still_runs_with_its_ssh_key() -> Result
     let out = sb.run(&spec)?;
     out.assert_success();
     assert_eq!(out.stdout, "/home/ada\n");
-    assert_logged(&out, "scratch: cannot create /mnt/scratch/homes/ada: Permission denied");
-    assert_logged(&out, "scratch: incomplete (see above); continuing");
+    out.assert_logged("scratch: cannot create /mnt/scratch/homes/ada: Permission denied");
+    out.assert_logged("scratch: incomplete (see above); continuing");
     as_ada(&sb, "ssh-keygen -y -f ~/.ssh/id_ed25519 >/dev/null")?.assert_success();
     Ok(())
 }
@@ -451,8 +444,8 @@ fn working_dir_that_cannot_be_created_falls_back_to_home() -> Result {
     let out = sb.run(&ada_pod(&["pwd"], &key).env("WORKING_DIR", "/proc/no-such-dir"))?;
     out.assert_success();
     assert_eq!(out.stdout, "/home/ada\n");
-    assert_logged(&out, "scratch: cannot create /proc/no-such-dir");
-    assert_logged(&out, "pod-init: warning: cannot enter /proc/no-such-dir: no such file or directory; running in /home/ada");
+    out.assert_logged("scratch: cannot create /proc/no-such-dir");
+    out.assert_logged("pod-init: warning: cannot enter /proc/no-such-dir: no such file or directory; running in /home/ada");
     Ok(())
 }
 
@@ -464,7 +457,7 @@ fn ssh_dir_symlinked_to_scratch_is_replaced_and_the_target_kept() -> Result {
     as_ada(&sb, &format!("rm -rf ~/.ssh && mkdir {sh}/keys && echo keep > {sh}/keys/precious && ln -s {sh}/keys ~/.ssh"))?.assert_success();
     let out = sb.run(&ada_pod(&["true"], &key))?;
     out.assert_success();
-    assert_logged(&out, "ssh: removed /home/ada/.ssh (was a symlink)");
+    out.assert_logged("ssh: removed /home/ada/.ssh (was a symlink)");
     assert_eq!(fs::read_to_string(sb.scratch_path(format!("{sh}/keys/precious")))?, "keep\n");
     assert_eq!(stat(&sb, &[format!("{HOME}/.ssh")])?.get(&format!("{HOME}/.ssh")).map(String::as_str), Some("ada:MLO-unit 700 directory"));
     as_ada(&sb, "ssh-keygen -y -f ~/.ssh/id_ed25519 >/dev/null")?.assert_success();
@@ -477,7 +470,7 @@ fn private_key_that_is_not_base64_is_reported_and_skipped() -> Result {
     let out = sb.run(&ada_pod(&["/bin/sh", "-c", "ls -A ~/.ssh; env | grep -c SSH_PRIVATE_KEY_B64 || true"], &key).env("SSH_PRIVATE_KEY_B64", "%%% not base64 %%%"))?;
     out.assert_success();
     assert_eq!(out.stdout, "id_rsa.pub\nknown_hosts\n0\n", "{}", out.stderr);
-    assert_logged(&out, "ssh: SSH_PRIVATE_KEY_B64: not valid base64");
+    out.assert_logged("ssh: SSH_PRIVATE_KEY_B64: not valid base64");
     assert!(!out.stderr.contains("%%% not base64"), "the value was logged");
     Ok(())
 }
@@ -502,8 +495,8 @@ fn image_without_docker_dir_gets_an_empty_shell_dir_and_a_warning() -> Result {
     let out = sb.run(&ada_pod_after("rm -rf /docker", "ls -A $ZDOTDIR", &key))?;
     out.assert_success();
     assert_eq!(out.stdout, "", "{}", out.stderr);
-    assert_logged(&out, "/docker/.zshrc not in the image");
-    assert_logged(&out, "/docker/oh-my-zsh not in the image; no oh-my-zsh");
+    out.assert_logged("/docker/.zshrc not in the image");
+    out.assert_logged("/docker/oh-my-zsh not in the image; no oh-my-zsh");
     Ok(())
 }
 
@@ -512,10 +505,10 @@ fn command_not_found_is_127_and_not_executable_is_126() -> Result {
     let (sb, key) = sandbox_and_key()?;
     let out = sb.run(&ada_pod(&["no-such-command"], &key))?;
     out.assert_status(127);
-    assert_logged(&out, "\npod-init: cannot run no-such-command: command not found\n");
+    out.assert_logged("\npod-init: cannot run no-such-command: command not found\n");
     let out = sb.run(&ada_pod(&["/etc/hostname"], &key))?;
     out.assert_status(126);
-    assert_logged(&out, "\npod-init: cannot run /etc/hostname: permission denied (not executable?)\n");
+    out.assert_logged("\npod-init: cannot run /etc/hostname: permission denied (not executable?)\n");
     Ok(())
 }
 
@@ -552,7 +545,7 @@ fn a_researcher_with_the_seeds_uid_still_gets_scratch() -> Result {
     let out = sb.run(&pod(&["/bin/sh", "-c", "id -un; pwd"], SEED_UID, LAB_GID, &key.0, &key.1))?;
     out.assert_success();
     assert_eq!(out.stdout, format!("ada\n{}\n", working_dir()), "{}", out.stderr);
-    assert_logged(&out, &format!("renamed user {SEED_USER} (uid {SEED_UID}) to ada"));
+    out.assert_logged(&format!("renamed user {SEED_USER} (uid {SEED_UID}) to ada"));
     let wd = working_dir();
     assert_eq!(stat(&sb, std::slice::from_ref(&wd))?.get(&wd).map(String::as_str), Some("ada:MLO-unit 770 directory"));
     Ok(())
@@ -564,7 +557,7 @@ fn a_root_owned_home_with_a_stale_zshrc_is_handed_over_and_linked() -> Result {
     let out = sb.run(&ada_pod_after("mkdir -p /home/ada && echo stale > /home/ada/.zshrc", "readlink ~/.zshrc", &key))?;
     out.assert_success();
     assert_eq!(out.stdout, format!("{}/.shell/.zshrc\n", scratch_home()), "{}", out.stderr);
-    assert_logged(&out, &format!("home: chowned /home/ada from 0:0 to {UID}:{LAB_GID}"));
+    out.assert_logged(&format!("home: chowned /home/ada from 0:0 to {UID}:{LAB_GID}"));
     assert_eq!(stat(&sb, &[HOME.to_owned()])?.get(HOME).map(String::as_str), Some("ada:MLO-unit 755 directory"));
     Ok(())
 }
