@@ -198,7 +198,7 @@ fn restart_note(times: &StartTimes, passthrough: Option<&StartTimes>) -> Option<
     let largest: Vec<String> = steps.iter().take(3).map(|s| format!("{} {}", s.step, ms(s.time))).collect();
     let logged = total.unwrap_or_default();
     let bare = passthrough.map_or_else(String::new, |p| {
-        format!(" (pod-init with no bootstrap at all costs {:+.2} ms, so its own start and supervision are not it)", p.overhead_ms)
+        format!(" (for comparison, pod-init with no bootstrap at all, only its start, the command's fork and exec and the supervision: {:+.2} ms)", p.overhead_ms)
     });
     Some(format!(
         "restart in place costs {} over the bare container (target {}). pod-init logs {} for its bootstrap, largest steps: {}; the other {} falls outside pod-init's own clock{bare}: the command's privilege drop, chdir and exec, reaping the bootstrap's helper processes, the container layer's extra work for what the bootstrap touched, and run-to-run noise (about 0.5 ms between benches). \

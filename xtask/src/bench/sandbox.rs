@@ -16,7 +16,6 @@ use anyhow::{Context, Result, anyhow, bail};
 use nb_tests::sandbox::{self, LAB_GID, RunSpec, SCRATCH_MOUNT, SEED_USER, Sandbox};
 
 use super::stats::{median, median_f64};
-use crate::cmd::Cmd;
 use common::env::EnvVars;
 
 /// The researcher the bootstrap creates (uid not in the rootfs, so the
@@ -75,57 +74,17 @@ fn baseline_spec() -> RunSpec {
         .timeout(TIMEOUT)
 }
 
-/// The `ctr-run.sh` command line for `spec` in `sb`, wrapped in
-/// `timeout`.
-///
-/// `Sandbox::run` waits by polling every 5 ms, which is fine for tests but
-/// quantizes a millisecond measurement; here the same container is started
-/// from the spec's own fields and waited for with a blocking wait.
-fn container_cmd(sb: &Sandbox, spec: &RunSpec) -> Cmd {
-    let mut cmd = Cmd::new("timeout")
-        .args(["--kill-after=5", &TIMEOUT.as_secs().to_string()])
-        .path_arg(&sandbox::scripts_dir().join("ctr-run.sh"))
-        .arg("--rootfs")
-        .path_arg(sb.rootfs())
-        .arg("--state")
-        .path_arg(&sb.dir().join("state"))
-        .arg("--scratch")
-        .path_arg(&sb.scratch_root());
-    if spec.squash {
-        cmd = cmd.arg("--squash");
-    }
-    if let Some((uid, gid)) = spec.as_user {
-        cmd = cmd.args(["--user".to_owned(), format!("{uid}:{gid}")]);
-    }
-    let pod_init = spec
-        .pod_init_mode
-        .map(|mode| (nb_tests::binaries::pod_init(), common::image::POD_INIT_PATH.to_owned(), mode));
-    for (host, path, mode) in spec.install.iter().cloned().chain(pod_init) {
-        cmd = cmd.arg("--install").path_arg(&host).args([path, format!("{mode:o}")]);
-    }
-    for (name, value) in &spec.env {
-        cmd = cmd.args(["--env".to_owned(), format!("{name}={value}")]);
-    }
-    cmd.arg("--").args(spec.argv.iter().cloned())
-}
-
-/// Runs one container and returns its wall time and its stderr (pod-init's
-/// log); a non-zero exit is an error that shows both streams.
+/// Runs one container through the tests' harness and returns its wall time
+/// and its stderr (pod-init's log); a non-zero exit is an error that shows
+/// both streams. The harness waits on a pidfd, so the time is not quantized.
 fn timed_run(sb: &Sandbox, spec: &RunSpec) -> Result<(Duration, String)> {
-    let cmd = container_cmd(sb, spec);
     let start = Instant::now();
-    let out = cmd.output()?;
+    let out = sb.run(spec).map_err(|e| anyhow!("{e}"))?;
     let elapsed = start.elapsed();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    if !out.status.success() {
-        bail!(
-            "the container {:?} exited {}:\n{}{stderr}",
-            spec.argv,
-            out.status,
-            String::from_utf8_lossy(&out.stdout)
-        );
+    if out.status != 0 {
+        bail!("the container {:?} exited {}:\n{}{}", spec.argv, out.status, out.stdout, out.stderr);
     }
-    Ok((elapsed, stderr))
+    Ok((elapsed, out.stderr))
 }
 
 fn new_sandbox() -> Result<Sandbox> {
