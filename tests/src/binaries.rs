@@ -12,10 +12,7 @@ pub const MUSL_TARGET: &str = "x86_64-unknown-linux-musl";
 
 /// The workspace root (this package lives in `<root>/tests`).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."))
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
 }
 
 /// The cargo target directory in use: `CARGO_TARGET_DIR` (relative to the

@@ -210,7 +210,9 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> io::Result<Option<Request>
             headers.push((k.trim().to_owned(), v.trim().to_owned()));
         }
     }
-    let header = |name: &str| headers.iter().find(|(k, _): &&(String, String)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
+    let header = |name: &str| {
+        headers.iter().find(|(k, _): &&(String, String)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
+    };
     let mut body = Vec::new();
     if let Some(len) = header("Content-Length").and_then(|l| l.parse::<usize>().ok()) {
         body.resize(len, 0);
@@ -273,10 +275,9 @@ fn respond(request: &Request, shared: &Shared) -> (u16, &'static str, Vec<u8>) {
                 .to_string()
                 .into_bytes(),
         ),
-        ("GET", "/openapi/v3") => json(
-            200,
-            serde_json::json!({"paths": {"api/v1": {"serverRelativeURL": "/openapi/v3/api/v1?hash=fake"}}}),
-        ),
+        ("GET", "/openapi/v3") => {
+            json(200, serde_json::json!({"paths": {"api/v1": {"serverRelativeURL": "/openapi/v3/api/v1?hash=fake"}}}))
+        }
         ("GET", "/openapi/v3/api/v1") => json(
             200,
             serde_json::json!({

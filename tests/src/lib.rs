@@ -5,7 +5,7 @@
 //! so what is tested is what goes into the image.
 
 pub mod binaries;
-pub mod sandbox;
 pub mod fake_apiserver;
 pub mod runai_grammar;
+pub mod sandbox;
 pub mod submit_harness;

@@ -185,9 +185,8 @@ fn parse_exec(name: &str, rest: &[&str]) -> Result<Parsed, GrammarError> {
 }
 
 fn lookup(command: &Command, long: Option<&str>, short: Option<char>) -> Result<Flag, GrammarError> {
-    let found = SUBMIT_FLAGS
-        .iter()
-        .find(|f| long.is_some_and(|l| l == f.long) || (short.is_some() && short == f.short));
+    let found =
+        SUBMIT_FLAGS.iter().find(|f| long.is_some_and(|l| l == f.long) || (short.is_some() && short == f.short));
     let shown = long.map_or_else(|| format!("-{}", short.unwrap_or('?')), |l| format!("--{l}"));
     let Some(flag) = found else { return err(format!("unknown flag: {shown}")) };
     let allowed = match (flag.scope, command) {
@@ -363,7 +362,7 @@ mod tests {
     fn accepts_the_wrapper_shape() {
         let parsed = p("submit --name a1 -p proj --image img:1 --gpu 0.5 --run-as-uid 5 --pvc c:/mnt \
                         --allow-privilege-escalation --interactive -e A=1 -e B=SECRET:s-1,B -- /bin/zsh -c x")
-            .unwrap();
+        .unwrap();
         assert_eq!(parsed.command, Command::Submit);
         assert!(parsed.is_set("interactive"));
         assert_eq!(parsed.values("environment"), ["A=1", "B=SECRET:s-1,B"]);

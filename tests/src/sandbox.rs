@@ -211,11 +211,7 @@ pub fn require_root() -> Result<()> {
 
 fn run_script(script: &str, args: &[&Path]) -> Result<()> {
     let path = scripts_dir().join(script);
-    let out = Command::new(&path)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(io_err("cannot run", &path))?;
+    let out = Command::new(&path).args(args).stdin(Stdio::null()).output().map_err(io_err("cannot run", &path))?;
     if out.status.success() {
         Ok(())
     } else {
@@ -251,9 +247,8 @@ pub fn rootfs() -> Result<PathBuf> {
                 return Ok(prebuilt);
             }
             let dest = sandbox_dir().join("rootfs");
-            run_script("mkrootfs.sh", &[&dest]).map_err(|e| {
-                format!("{e}\n(it needs debootstrap and the Debian mirror; or set NB_SANDBOX_ROOTFS)")
-            })?;
+            run_script("mkrootfs.sh", &[&dest])
+                .map_err(|e| format!("{e}\n(it needs debootstrap and the Debian mirror; or set NB_SANDBOX_ROOTFS)"))?;
             Ok(dest)
         })
         .clone()
@@ -316,10 +311,7 @@ impl RunSpec {
     {
         Self {
             argv: argv.into_iter().map(Into::into).collect(),
-            env: vec![
-                ("PATH".into(), CONTAINER_PATH.into()),
-                ("HOSTNAME".into(), "ctr".into()),
-            ],
+            env: vec![("PATH".into(), CONTAINER_PATH.into()), ("HOSTNAME".into(), "ctr".into())],
             as_user: None,
             squash: true,
             pod_init_mode: None,
@@ -342,8 +334,7 @@ impl RunSpec {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let argv = std::iter::once(common::image::POD_INIT_PATH.to_string())
-            .chain(command.into_iter().map(Into::into));
+        let argv = std::iter::once(common::image::POD_INIT_PATH.to_string()).chain(command.into_iter().map(Into::into));
         let mut spec = Self::new(argv);
         spec.pod_init_mode = Some(common::image::POD_INIT_MODE);
         spec
@@ -436,9 +427,8 @@ impl RunSpec {
         if let Some((uid, gid)) = self.as_user {
             cmd.arg("--user").arg(format!("{uid}:{gid}"));
         }
-        let pod_init = self
-            .pod_init_mode
-            .map(|mode| (binaries::pod_init(), common::image::POD_INIT_PATH.to_string(), mode));
+        let pod_init =
+            self.pod_init_mode.map(|mode| (binaries::pod_init(), common::image::POD_INIT_PATH.to_string(), mode));
         for (host, path, mode) in self.install.iter().cloned().chain(pod_init) {
             if !host.is_file() {
                 return Err(Error(format!("sandbox: {} to install is not a file", host.display())));
@@ -554,10 +544,7 @@ impl Sandbox {
     /// `homes/ada`.
     pub fn scratch_path(&self, path: impl AsRef<Path>) -> PathBuf {
         let path = path.as_ref();
-        let rel = path
-            .strip_prefix(SCRATCH_MOUNT)
-            .or_else(|_| path.strip_prefix("/"))
-            .unwrap_or(path);
+        let rel = path.strip_prefix(SCRATCH_MOUNT).or_else(|_| path.strip_prefix("/")).unwrap_or(path);
         self.scratch_root().join(rel)
     }
 
@@ -689,8 +676,8 @@ pub fn runs_dir() -> Result<PathBuf> {
     }
     let base = sandbox_dir();
     fs::create_dir_all(&base).map_err(io_err("cannot create", &base))?;
-    let on_overlay = nix::sys::statfs::statfs(&base)
-        .is_ok_and(|fs| fs.filesystem_type() == nix::sys::statfs::OVERLAYFS_SUPER_MAGIC);
+    let on_overlay =
+        nix::sys::statfs::statfs(&base).is_ok_and(|fs| fs.filesystem_type() == nix::sys::statfs::OVERLAYFS_SUPER_MAGIC);
     Ok(if on_overlay { PathBuf::from("/dev/shm/nb-sandbox-runs") } else { base.join("runs") })
 }
 
@@ -701,10 +688,7 @@ fn run_dir(prefix: &str) -> Result<tempfile::TempDir> {
     fs::create_dir_all(&runs).map_err(io_err("cannot create", &runs))?;
     static SWEPT: std::sync::Once = std::sync::Once::new();
     SWEPT.call_once(|| sweep_stale_runs(&runs));
-    tempfile::Builder::new()
-        .prefix(prefix)
-        .tempdir_in(&runs)
-        .map_err(io_err("cannot create a directory in", &runs))
+    tempfile::Builder::new().prefix(prefix).tempdir_in(&runs).map_err(io_err("cannot create a directory in", &runs))
 }
 
 /// Remove what killed test processes left in `runs` (their directories
@@ -884,10 +868,7 @@ impl Running {
                 return Ok(());
             }
             if matches!(self.child.try_wait(), Ok(Some(_))) {
-                return Err(Error(format!(
-                    "sandbox: the container exited before {} appeared",
-                    path.display()
-                )));
+                return Err(Error(format!("sandbox: the container exited before {} appeared", path.display())));
             }
             thread::sleep(Duration::from_millis(10));
         }
@@ -1118,10 +1099,7 @@ impl BusyboxRoot {
         let name = binary.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let target = format!("/under-test/{name}");
         let argv = std::iter::once(target.as_str()).chain(args.iter().copied());
-        let spec = RunSpec::new(argv)
-            .env("PATH", "/bin:/sbin")
-            .bind_scratch()
-            .install(binary, target.as_str(), 0o755);
+        let spec = RunSpec::new(argv).env("PATH", "/bin:/sbin").bind_scratch().install(binary, target.as_str(), 0o755);
         Running::start(&spec, &self.root, dir.path())?.wait()
     }
 }

@@ -21,7 +21,10 @@ fn libc_files(dir: &Path) -> Vec<String> {
     for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
         let path = entry.path();
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with("libc.") || name.starts_with("libc-") || name.starts_with("ld-") || name.starts_with("ld.so")
+        if name.starts_with("libc.")
+            || name.starts_with("libc-")
+            || name.starts_with("ld-")
+            || name.starts_with("ld.so")
         {
             found.push(path.display().to_string());
         }
@@ -55,11 +58,7 @@ fn pod_init_runs_a_busybox_command_as_pid_1() -> Result {
     let lines: Vec<&str> = out.stdout.lines().collect();
     // PID 1 is the binary under test (the harness installs it under a
     // name containing `under-test`), and the command is its child.
-    assert!(
-        lines.first().is_some_and(|l| l.starts_with("pid1=/") && l.contains("under-test")),
-        "{}",
-        out.stdout
-    );
+    assert!(lines.first().is_some_and(|l| l.starts_with("pid1=/") && l.contains("under-test")), "{}", out.stdout);
     let me = lines.get(1).copied().unwrap_or_default();
     assert!(me.ends_with(" parent=1") && !me.starts_with("me=1 "), "{}", out.stdout);
     // It said why it did not bootstrap: the variables are missing.

@@ -15,7 +15,9 @@ use std::fs;
 use std::path::Path;
 
 use base64::Engine;
-use nb_tests::sandbox::{Error, LAB_GID, Output, PLACEHOLDER, PLACEHOLDER_ID, RunSpec, SCRATCH_MOUNT, SEED_UID, SEED_USER, Sandbox};
+use nb_tests::sandbox::{
+    Error, LAB_GID, Output, PLACEHOLDER, PLACEHOLDER_ID, RunSpec, SCRATCH_MOUNT, SEED_UID, SEED_USER, Sandbox,
+};
 
 type Result = std::result::Result<(), Error>;
 
@@ -79,7 +81,10 @@ fn pod(command: &[&str], uid: u32, gid: u32, private_key: &str, public_key: &str
         ("HF_HOME", hf_home()),
         ("SSH_PRIVATE_KEY_B64", base64::engine::general_purpose::STANDARD.encode(pasted)),
         ("SSH_PUBLIC_KEY", public_key.to_owned()),
-        ("SSH_KNOWN_HOSTS", "github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl".to_owned()),
+        (
+            "SSH_KNOWN_HOSTS",
+            "github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl".to_owned(),
+        ),
         ("GIT_USER_NAME", "Ada Lovelace".to_owned()),
         ("GIT_USER_EMAIL", "ada@epfl.ch".to_owned()),
         ("WANDB_API_KEY", "kept-for-the-job".to_owned()),
@@ -121,12 +126,7 @@ fn stat(sb: &Sandbox, paths: &[String]) -> std::result::Result<BTreeMap<String, 
     argv.extend(paths.iter().cloned());
     let out = sb.exec(argv)?;
     out.assert_success();
-    Ok(out
-        .stdout
-        .lines()
-        .filter_map(|l| l.split_once('|'))
-        .map(|(n, rest)| (n.to_owned(), rest.to_owned()))
-        .collect())
+    Ok(out.stdout.lines().filter_map(|l| l.split_once('|')).map(|(n, rest)| (n.to_owned(), rest.to_owned())).collect())
 }
 
 #[test]
@@ -138,7 +138,12 @@ fn first_start_mirrors_the_identity_and_runs_the_command_as_the_user() -> Result
 
     // What the command saw.
     let mut lines = out.stdout.lines();
-    assert_eq!(lines.next(), Some(format!("uid={UID}(ada) gid={LAB_GID}(MLO-unit) groups={LAB_GID}(MLO-unit),4(adm),27(sudo)").as_str()), "{}", out.stderr);
+    assert_eq!(
+        lines.next(),
+        Some(format!("uid={UID}(ada) gid={LAB_GID}(MLO-unit) groups={LAB_GID}(MLO-unit),4(adm),27(sudo)").as_str()),
+        "{}",
+        out.stderr
+    );
     assert_eq!(lines.next(), Some(working_dir().as_str()));
     let env = env_map(&out.stdout);
     let expected = [
@@ -166,10 +171,17 @@ fn first_start_mirrors_the_identity_and_runs_the_command_as_the_user() -> Result
     assert_eq!(getent.stdout, format!("ada:x:{UID}:{LAB_GID}::/home/ada:/bin/zsh\n"));
     let getent = sb.exec(["getent", "group", GROUP, "sudo", "adm"])?;
     assert_eq!(getent.stdout, "MLO-unit:x:83070:\nsudo:x:27:ada\nadm:x:4:ada\n");
-    assert_eq!(sb.exec(["getent", "passwd", SEED_USER])?.stdout.split(':').nth(3), Some("83070"), "the seed keeps its group");
+    assert_eq!(
+        sb.exec(["getent", "passwd", SEED_USER])?.stdout.split(':').nth(3),
+        Some("83070"),
+        "the seed keeps its group"
+    );
     let su = sb.exec(["su", "-", USER, "-c", "id"])?;
     su.assert_success();
-    assert_eq!(su.stdout, format!("uid={UID}(ada) gid={LAB_GID}(MLO-unit) groups={LAB_GID}(MLO-unit),4(adm),27(sudo)\n"));
+    assert_eq!(
+        su.stdout,
+        format!("uid={UID}(ada) gid={LAB_GID}(MLO-unit) groups={LAB_GID}(MLO-unit),4(adm),27(sudo)\n")
+    );
     // The password is the user name (what users are told), checked by PAM
     // through su run by an unprivileged user.
     let su_pw = sb.run(&RunSpec::sh("echo ada | su ada -c 'id -un'").as_user(PLACEHOLDER_ID, PLACEHOLDER_ID))?;
@@ -181,7 +193,10 @@ fn first_start_mirrors_the_identity_and_runs_the_command_as_the_user() -> Result
     // SSH: ssh accepts the key (mode, ownership, newline) as the user.
     let derived = as_ada(&sb, "ssh-keygen -y -f ~/.ssh/id_ed25519")?;
     derived.assert_success();
-    assert_eq!(derived.stdout.split_whitespace().take(2).collect::<Vec<_>>(), key.1.split_whitespace().take(2).collect::<Vec<_>>());
+    assert_eq!(
+        derived.stdout.split_whitespace().take(2).collect::<Vec<_>>(),
+        key.1.split_whitespace().take(2).collect::<Vec<_>>()
+    );
     let private = sb.read_file(format!("{HOME}/.ssh/id_ed25519"))?;
     assert_eq!(String::from_utf8_lossy(&private), key.0, "CRs stripped, final newline restored");
 
@@ -192,32 +207,35 @@ fn first_start_mirrors_the_identity_and_runs_the_command_as_the_user() -> Result
 
     // Owners and modes of everything created.
     let sh = scratch_home();
-    let modes = stat(&sb, &[
-        HOME.into(),
-        format!("{HOME}/.ssh"),
-        format!("{HOME}/.ssh/id_ed25519"),
-        format!("{HOME}/.ssh/id_ed25519.pub"),
-        format!("{HOME}/.ssh/known_hosts"),
-        "/etc/sudoers.d/nb-user".into(),
-        "/etc/passwd".into(),
-        "/etc/shadow".into(),
-        "/etc/group".into(),
-        "/etc/gshadow".into(),
-        sh.clone(),
-        working_dir(),
-        hf_home(),
-        format!("{sh}/.shell"),
-        format!("{sh}/.shell/.zshrc"),
-        format!("{sh}/.shell/.oh-my-zsh"),
-        format!("{sh}/.zsh_history"),
-        format!("{sh}/.gitconfig"),
-        format!("{sh}/.cache/uv"),
-        format!("{sh}/.uv"),
-        format!("{sh}/.vscode"),
-        format!("{sh}/.vscode-server"),
-        format!("{sh}/.cursor"),
-        format!("{sh}/.cursor-server"),
-    ])?;
+    let modes = stat(
+        &sb,
+        &[
+            HOME.into(),
+            format!("{HOME}/.ssh"),
+            format!("{HOME}/.ssh/id_ed25519"),
+            format!("{HOME}/.ssh/id_ed25519.pub"),
+            format!("{HOME}/.ssh/known_hosts"),
+            "/etc/sudoers.d/nb-user".into(),
+            "/etc/passwd".into(),
+            "/etc/shadow".into(),
+            "/etc/group".into(),
+            "/etc/gshadow".into(),
+            sh.clone(),
+            working_dir(),
+            hf_home(),
+            format!("{sh}/.shell"),
+            format!("{sh}/.shell/.zshrc"),
+            format!("{sh}/.shell/.oh-my-zsh"),
+            format!("{sh}/.zsh_history"),
+            format!("{sh}/.gitconfig"),
+            format!("{sh}/.cache/uv"),
+            format!("{sh}/.uv"),
+            format!("{sh}/.vscode"),
+            format!("{sh}/.vscode-server"),
+            format!("{sh}/.cursor"),
+            format!("{sh}/.cursor-server"),
+        ],
+    )?;
     let want = [
         (HOME.to_owned(), "ada:MLO-unit 700 directory"),
         (format!("{HOME}/.ssh"), "ada:MLO-unit 700 directory"),
@@ -258,7 +276,12 @@ fn first_start_mirrors_the_identity_and_runs_the_command_as_the_user() -> Result
         )
     );
     // The staged shell files were copied, and zsh as the user loads them.
-    let zsh = as_ada(&sb, &format!("ZDOTDIR={sh}/.shell ZSH={sh}/.shell/.oh-my-zsh zsh -ic 'echo omz=$NB_FAKE_OMZ_LOADED umask=$(umask)'"))?;
+    let zsh = as_ada(
+        &sb,
+        &format!(
+            "ZDOTDIR={sh}/.shell ZSH={sh}/.shell/.oh-my-zsh zsh -ic 'echo omz=$NB_FAKE_OMZ_LOADED umask=$(umask)'"
+        ),
+    )?;
     assert!(zsh.stdout.contains("omz=1 umask=007"), "{} {}", zsh.stdout, zsh.stderr);
     Ok(())
 }
@@ -271,14 +294,23 @@ fn restart_leaves_etc_byte_identical_and_keeps_scratch() -> Result {
         &key,
     ))?;
     first.assert_success();
-    let etc_files = ["passwd", "group", "shadow", "gshadow", "passwd-", "group-", "shadow-", "gshadow-", "sudoers.d/nb-user"];
+    let etc_files =
+        ["passwd", "group", "shadow", "gshadow", "passwd-", "group-", "shadow-", "gshadow-", "sudoers.d/nb-user"];
     let before: Vec<String> = etc_files.iter().map(|f| sb.read_etc(f)).collect::<std::result::Result<_, _>>()?;
-    let listing = |sb: &Sandbox| sb.exec(["sh", "-c", "ls -la --time-style=+%s.%N /etc | grep -v -e ' \\.$' -e ' \\.\\.$'"]);
+    let listing =
+        |sb: &Sandbox| sb.exec(["sh", "-c", "ls -la --time-style=+%s.%N /etc | grep -v -e ' \\.$' -e ' \\.\\.$'"]);
     let etc_before = listing(&sb)?.stdout;
 
-    let second = sb.run(&ada_pod(&["/bin/sh", "-c", "cat \"$SCRATCH_HOME/result\" \"$HISTFILE\"; tail -n1 \"$ZDOTDIR/.zshrc\""], &key))?;
+    let second = sb.run(&ada_pod(
+        &["/bin/sh", "-c", "cat \"$SCRATCH_HOME/result\" \"$HISTFILE\"; tail -n1 \"$ZDOTDIR/.zshrc\""],
+        &key,
+    ))?;
     second.assert_success();
-    eprintln!("first start: bootstrap done in {}; restart: bootstrap done in {}", bootstrap_time(&first.stderr), bootstrap_time(&second.stderr));
+    eprintln!(
+        "first start: bootstrap done in {}; restart: bootstrap done in {}",
+        bootstrap_time(&first.stderr),
+        bootstrap_time(&second.stderr)
+    );
     assert_eq!(second.stdout, "work\nls\n# mine\n", "scratch content kept, .zshrc not copied again");
     let after: Vec<String> = etc_files.iter().map(|f| sb.read_etc(f)).collect::<std::result::Result<_, _>>()?;
     assert_eq!(after, before, "/etc changed on restart");
@@ -298,7 +330,11 @@ fn placeholder_user_and_group_holding_the_ids_are_renamed() -> Result {
     // gets both, and the placeholder disappears under its old name.
     let out = sb.run(&pod(&["id"], PLACEHOLDER_ID, PLACEHOLDER_ID, &key.0, &key.1))?;
     out.assert_success();
-    assert_eq!(out.stdout, "uid=1000(ada) gid=1000(MLO-unit) groups=1000(MLO-unit),4(adm),27(sudo)\n", "{}", out.stderr);
+    assert_eq!(
+        out.stdout, "uid=1000(ada) gid=1000(MLO-unit) groups=1000(MLO-unit),4(adm),27(sudo)\n",
+        "{}",
+        out.stderr
+    );
     out.assert_logged("renamed user placeholder (uid 1000) to ada");
     out.assert_logged("renamed group placeholder (gid 1000) to MLO-unit");
     // Its home moved with it (`usermod -d -m`): the skeleton files are now
@@ -317,7 +353,10 @@ fn placeholder_user_and_group_holding_the_ids_are_renamed() -> Result {
     for file in ["shadow", "gshadow"] {
         let text = sb.read_etc(file)?;
         assert!(!text.contains(PLACEHOLDER), "{file} still names the placeholder:\n{text}");
-        assert!(text.lines().any(|l| l.starts_with(if file == "shadow" { "ada:$6$" } else { "MLO-unit:" })), "{file}:\n{text}");
+        assert!(
+            text.lines().any(|l| l.starts_with(if file == "shadow" { "ada:$6$" } else { "MLO-unit:" })),
+            "{file}:\n{text}"
+        );
     }
     // The tools that validate the files agree they are consistent.
     sb.exec(["pwck", "-r", "-q"])?.assert_success();
@@ -332,7 +371,12 @@ fn placeholder_user_and_group_holding_the_ids_are_renamed() -> Result {
 #[test]
 fn missing_variables_run_the_command_unchanged() -> Result {
     let sb = squashed_sandbox()?;
-    let out = sb.run(&RunSpec::pod_init(["/bin/sh", "-c", "id -u; pwd; env"]).env("NB_USER", USER).env("SSH_PRIVATE_KEY_B64", "c2VjcmV0").env("FOO", "bar"))?;
+    let out = sb.run(
+        &RunSpec::pod_init(["/bin/sh", "-c", "id -u; pwd; env"])
+            .env("NB_USER", USER)
+            .env("SSH_PRIVATE_KEY_B64", "c2VjcmV0")
+            .env("FOO", "bar"),
+    )?;
     out.assert_success();
     assert!(out.stdout.starts_with("0\n/\n"), "{}", out.stdout);
     let env = env_map(&out.stdout);
@@ -340,7 +384,11 @@ fn missing_variables_run_the_command_unchanged() -> Result {
     assert_eq!(env.get("NB_USER").map(String::as_str), Some(USER));
     assert!(!env.contains_key("SSH_PRIVATE_KEY_B64"));
     out.assert_logged("missing NB_UID, NB_GROUP, NB_GID, SCRATCH_HOME_ROOT, WORKING_DIR");
-    assert_eq!(sb.host_path("/etc/passwd"), Some(sb.rootfs().join("etc/passwd")), "/etc/passwd was copied up: it changed");
+    assert_eq!(
+        sb.host_path("/etc/passwd"),
+        Some(sb.rootfs().join("etc/passwd")),
+        "/etc/passwd was copied up: it changed"
+    );
     assert!(sb.host_path("/home/ada").is_none());
     Ok(())
 }
@@ -357,7 +405,6 @@ fn invalid_values_stop_the_pod_before_any_change() -> Result {
     Ok(())
 }
 
-
 // --- Hostile and broken environments (issue 7): each ends with a clear
 // message and a defined outcome, continue with a warning or stop unchanged.
 
@@ -365,7 +412,11 @@ fn invalid_values_stop_the_pod_before_any_change() -> Result {
 /// container) and then execs pod-init with `command`.
 fn ada_pod_after(prepare: &str, command: &str, key: &(String, String)) -> RunSpec {
     let mut spec = ada_pod(&[], key);
-    spec.argv = vec!["/bin/sh".into(), "-c".into(), format!("{prepare} && exec {} /bin/sh -c '{command}'", common::image::POD_INIT_PATH)];
+    spec.argv = vec![
+        "/bin/sh".into(),
+        "-c".into(),
+        format!("{prepare} && exec {} /bin/sh -c '{command}'", common::image::POD_INIT_PATH),
+    ];
     spec
 }
 
@@ -376,13 +427,20 @@ fn account_files(sb: &Sandbox) -> std::result::Result<Vec<String>, Error> {
 }
 
 fn rootfs_account_files(sb: &Sandbox) -> Vec<String> {
-    ACCOUNT_FILES.iter().map(|f| fs::read_to_string(sb.rootfs().join("etc").join(f)).expect("rootfs /etc file")).collect()
+    ACCOUNT_FILES
+        .iter()
+        .map(|f| fs::read_to_string(sb.rootfs().join("etc").join(f)).expect("rootfs /etc file"))
+        .collect()
 }
 
 #[test]
 fn bind_mounted_passwd_stops_before_changing_any_account_file() -> Result {
     let (sb, key) = sandbox_and_key()?;
-    let out = sb.run(&ada_pod_after("cp /etc/passwd /passwd.outside && mount --bind /passwd.outside /etc/passwd", "true", &key))?;
+    let out = sb.run(&ada_pod_after(
+        "cp /etc/passwd /passwd.outside && mount --bind /passwd.outside /etc/passwd",
+        "true",
+        &key,
+    ))?;
     out.assert_status(2);
     out.assert_logged("pod-init: accounts: /etc/passwd: cannot be replaced (it is a mount point (bind-mounted?)); not changing any account file");
     assert_eq!(account_files(&sb)?, rootfs_account_files(&sb), "an account file changed");
@@ -413,7 +471,10 @@ fn missing_seed_user_skips_scratch_with_a_warning_and_runs_in_home() -> Result {
     out.assert_success();
     assert_eq!(out.stdout, "/home/ada\n");
     out.assert_logged("scratch: seed user nosuchseed is not in /etc/passwd; scratch directories not created");
-    out.assert_logged(&format!("pod-init: warning: cannot enter {}: no such file or directory; running in /home/ada", working_dir()));
+    out.assert_logged(&format!(
+        "pod-init: warning: cannot enter {}: no such file or directory; running in /home/ada",
+        working_dir()
+    ));
     // Nothing was made as the seed; what the user's own group rights allowed
     // (their scratch home, for the history file) belongs to the user.
     assert!(!sb.scratch_path(working_dir()).exists());
@@ -445,7 +506,9 @@ fn working_dir_that_cannot_be_created_falls_back_to_home() -> Result {
     out.assert_success();
     assert_eq!(out.stdout, "/home/ada\n");
     out.assert_logged("scratch: cannot create /proc/no-such-dir");
-    out.assert_logged("pod-init: warning: cannot enter /proc/no-such-dir: no such file or directory; running in /home/ada");
+    out.assert_logged(
+        "pod-init: warning: cannot enter /proc/no-such-dir: no such file or directory; running in /home/ada",
+    );
     Ok(())
 }
 
@@ -454,12 +517,19 @@ fn ssh_dir_symlinked_to_scratch_is_replaced_and_the_target_kept() -> Result {
     let (sb, key) = sandbox_and_key()?;
     sb.run(&ada_pod(&["true"], &key))?.assert_success();
     let sh = scratch_home();
-    as_ada(&sb, &format!("rm -rf ~/.ssh && mkdir {sh}/keys && echo keep > {sh}/keys/precious && ln -s {sh}/keys ~/.ssh"))?.assert_success();
+    as_ada(
+        &sb,
+        &format!("rm -rf ~/.ssh && mkdir {sh}/keys && echo keep > {sh}/keys/precious && ln -s {sh}/keys ~/.ssh"),
+    )?
+    .assert_success();
     let out = sb.run(&ada_pod(&["true"], &key))?;
     out.assert_success();
     out.assert_logged("ssh: removed /home/ada/.ssh (was a symlink)");
     assert_eq!(fs::read_to_string(sb.scratch_path(format!("{sh}/keys/precious")))?, "keep\n");
-    assert_eq!(stat(&sb, &[format!("{HOME}/.ssh")])?.get(&format!("{HOME}/.ssh")).map(String::as_str), Some("ada:MLO-unit 700 directory"));
+    assert_eq!(
+        stat(&sb, &[format!("{HOME}/.ssh")])?.get(&format!("{HOME}/.ssh")).map(String::as_str),
+        Some("ada:MLO-unit 700 directory")
+    );
     as_ada(&sb, "ssh-keygen -y -f ~/.ssh/id_ed25519 >/dev/null")?.assert_success();
     Ok(())
 }
@@ -467,7 +537,10 @@ fn ssh_dir_symlinked_to_scratch_is_replaced_and_the_target_kept() -> Result {
 #[test]
 fn private_key_that_is_not_base64_is_reported_and_skipped() -> Result {
     let (sb, key) = sandbox_and_key()?;
-    let out = sb.run(&ada_pod(&["/bin/sh", "-c", "ls -A ~/.ssh; env | grep -c SSH_PRIVATE_KEY_B64 || true"], &key).env("SSH_PRIVATE_KEY_B64", "%%% not base64 %%%"))?;
+    let out = sb.run(
+        &ada_pod(&["/bin/sh", "-c", "ls -A ~/.ssh; env | grep -c SSH_PRIVATE_KEY_B64 || true"], &key)
+            .env("SSH_PRIVATE_KEY_B64", "%%% not base64 %%%"),
+    )?;
     out.assert_success();
     assert_eq!(out.stdout, "id_rsa.pub\nknown_hosts\n0\n", "{}", out.stderr);
     out.assert_logged("ssh: SSH_PRIVATE_KEY_B64: not valid base64");
@@ -554,7 +627,8 @@ fn a_researcher_with_the_seeds_uid_still_gets_scratch() -> Result {
 #[test]
 fn a_root_owned_home_with_a_stale_zshrc_is_handed_over_and_linked() -> Result {
     let (sb, key) = sandbox_and_key()?;
-    let out = sb.run(&ada_pod_after("mkdir -p /home/ada && echo stale > /home/ada/.zshrc", "readlink ~/.zshrc", &key))?;
+    let out =
+        sb.run(&ada_pod_after("mkdir -p /home/ada && echo stale > /home/ada/.zshrc", "readlink ~/.zshrc", &key))?;
     out.assert_success();
     assert_eq!(out.stdout, format!("{}/.shell/.zshrc\n", scratch_home()), "{}", out.stderr);
     out.assert_logged(&format!("home: chowned /home/ada from 0:0 to {UID}:{LAB_GID}"));

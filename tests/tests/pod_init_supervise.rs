@@ -34,16 +34,14 @@ fn working_dir() -> String {
 /// started as the researcher's uid and the lab gid, with the variables
 /// `submit` sets, so the setuid start does the bootstrap.
 fn setuid_pod(script: &str) -> RunSpec {
-    RunSpec::pod_init(["/bin/sh", "-c", script])
-        .as_user(UID, LAB_GID)
-        .envs([
-            (EnvVars::NB_USER, USER.to_owned()),
-            (EnvVars::NB_UID, UID.to_string()),
-            (EnvVars::NB_GROUP, "MLO-unit".to_owned()),
-            (EnvVars::NB_GID, LAB_GID.to_string()),
-            (EnvVars::SCRATCH_HOME_ROOT, format!("{SCRATCH_MOUNT}/homes")),
-            (EnvVars::WORKING_DIR, working_dir()),
-        ])
+    RunSpec::pod_init(["/bin/sh", "-c", script]).as_user(UID, LAB_GID).envs([
+        (EnvVars::NB_USER, USER.to_owned()),
+        (EnvVars::NB_UID, UID.to_string()),
+        (EnvVars::NB_GROUP, "MLO-unit".to_owned()),
+        (EnvVars::NB_GID, LAB_GID.to_string()),
+        (EnvVars::SCRATCH_HOME_ROOT, format!("{SCRATCH_MOUNT}/homes")),
+        (EnvVars::WORKING_DIR, working_dir()),
+    ])
 }
 
 /// pod-init as PID 1 started by root without the bootstrap's variables: it
@@ -60,12 +58,7 @@ fn in_working_dir(sb: &Sandbox, name: &str) -> PathBuf {
 /// Starts `spec`, waits for the job's `ready` file, sends `signal` to the
 /// container's PID 1 from the host (as the kubelet does), and waits for
 /// the end.
-fn signal_when_ready(
-    sb: &Sandbox,
-    spec: &RunSpec,
-    ready: &Path,
-    signal: Signal,
-) -> std::result::Result<Output, Error> {
+fn signal_when_ready(sb: &Sandbox, spec: &RunSpec, ready: &Path, signal: Signal) -> std::result::Result<Output, Error> {
     let mut running = sb.spawn(spec)?;
     running.wait_for_path(ready, READY_WAIT)?;
     running.signal(signal)?;
@@ -84,12 +77,7 @@ fn sigterm_from_outside_reaches_the_job_which_checkpoints_and_the_container_exit
     let ready = in_working_dir(&sb, "ready");
     let out = signal_when_ready(&sb, &setuid_pod(script), &ready, Signal::SIGTERM)?;
     out.assert_success();
-    assert_eq!(
-        read(&in_working_dir(&sb, "checkpoint")),
-        "checkpointed\n",
-        "{}",
-        out.stderr
-    );
+    assert_eq!(read(&in_working_dir(&sb, "checkpoint")), "checkpointed\n", "{}", out.stderr);
     out.assert_logged("forwarding SIGTERM to the command");
     Ok(())
 }
@@ -109,8 +97,7 @@ fn a_job_killed_by_sigkill_makes_the_container_exit_137() -> Result {
 }
 
 /// `pid name state` of every process of the namespace, from inside.
-const LIST_PROCESSES: &str =
-    r"sed -n 's/^\([0-9]*\) (\(.*\)) \(.\) .*/\1 \2 \3/p' /proc/[0-9]*/stat 2>/dev/null";
+const LIST_PROCESSES: &str = r"sed -n 's/^\([0-9]*\) (\(.*\)) \(.\) .*/\1 \2 \3/p' /proc/[0-9]*/stat 2>/dev/null";
 
 #[test]
 fn double_forked_orphans_leave_no_zombie_in_the_namespace() -> Result {
@@ -127,20 +114,10 @@ fn double_forked_orphans_leave_no_zombie_in_the_namespace() -> Result {
     let out = sb.run(&plain_pod(&script))?;
     out.assert_success();
     let lines: Vec<&str> = out.stdout.lines().collect();
-    assert!(
-        lines.contains(&"1 pod-init S"),
-        "PID 1 not in the listing:\n{}",
-        out.stdout
-    );
-    let left: Vec<&&str> = lines
-        .iter()
-        .filter(|l| l.ends_with(" Z") || l.contains(" sleep ") || l.contains(" true "))
-        .collect();
-    assert!(
-        left.is_empty(),
-        "left in the namespace: {left:?}\n{}",
-        out.stdout
-    );
+    assert!(lines.contains(&"1 pod-init S"), "PID 1 not in the listing:\n{}", out.stdout);
+    let left: Vec<&&str> =
+        lines.iter().filter(|l| l.ends_with(" Z") || l.contains(" sleep ") || l.contains(" true ")).collect();
+    assert!(left.is_empty(), "left in the namespace: {left:?}\n{}", out.stdout);
     Ok(())
 }
 
@@ -176,12 +153,7 @@ fn signal_group_option_reaches_the_jobs_workers() -> Result {
     let spec = plain_pod(&script).env(EnvVars::POD_INIT_SIGNAL_GROUP, "1");
     let out = signal_when_ready(&sb, &spec, &sb.scratch_path("ready"), Signal::SIGTERM)?;
     out.assert_success();
-    assert_eq!(
-        read(&sb.scratch_path("worker.out")),
-        "worker\n",
-        "{}",
-        out.stderr
-    );
+    assert_eq!(read(&sb.scratch_path("worker.out")), "worker\n", "{}", out.stderr);
     out.assert_logged("forwarding SIGTERM to the command's process group");
     Ok(())
 }
@@ -189,9 +161,7 @@ fn signal_group_option_reaches_the_jobs_workers() -> Result {
 #[test]
 fn a_bad_supervisor_variable_stops_the_pod_before_anything_runs() -> Result {
     let sb = Sandbox::new()?;
-    let out = sb.run(
-        &plain_pod(&format!("touch {SCRATCH_MOUNT}/ran")).env(EnvVars::POD_INIT_KILL_GRACE_MS, "2s"),
-    )?;
+    let out = sb.run(&plain_pod(&format!("touch {SCRATCH_MOUNT}/ran")).env(EnvVars::POD_INIT_KILL_GRACE_MS, "2s"))?;
     out.assert_status(1);
     out.assert_logged("pod-init: POD_INIT_KILL_GRACE_MS=\"2s\": must be a whole number of milliseconds");
     assert!(!sb.scratch_path("ran").exists(), "the command ran");
@@ -219,12 +189,7 @@ fn an_interactive_job_leads_the_terminals_foreground_group_and_gets_ctrl_c() -> 
         .map(|l| l.split_whitespace().collect())
         .unwrap_or_default();
     assert_eq!(ids.len(), 3, "{}", out.stdout);
-    assert_eq!(
-        (ids[1], ids[2]),
-        (ids[0], ids[0]),
-        "pid, pgrp, tty foreground group:\n{}",
-        out.stdout
-    );
+    assert_eq!((ids[1], ids[2]), (ids[0], ids[0]), "pid, pgrp, tty foreground group:\n{}", out.stdout);
     assert!(out.stdout.contains("interrupted"), "{}", out.stdout);
     Ok(())
 }
@@ -233,11 +198,7 @@ fn an_interactive_job_leads_the_terminals_foreground_group_and_gets_ctrl_c() -> 
 fn ids_and_caps(status: &str) -> Vec<String> {
     status
         .lines()
-        .filter(|l| {
-            ["Uid:", "Gid:", "CapInh:", "CapPrm:", "CapEff:", "CapAmb:"]
-                .iter()
-                .any(|p| l.starts_with(p))
-        })
+        .filter(|l| ["Uid:", "Gid:", "CapInh:", "CapPrm:", "CapEff:", "CapAmb:"].iter().any(|p| l.starts_with(p)))
         .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
         .collect()
 }
@@ -249,12 +210,7 @@ fn the_setuid_start_bootstraps_and_the_job_runs_as_the_user_unable_to_regain_roo
     let script = "cat /proc/self/status; setpriv --reuid=0 id -u 2>&1; echo setpriv=$?";
     let out = sb.run(&setuid_pod(script))?;
     out.assert_success();
-    assert!(
-        sb.read_etc("passwd")?
-            .contains(&format!("{USER}:x:{UID}:{LAB_GID}:")),
-        "no bootstrap:\n{}",
-        out.stderr
-    );
+    assert!(sb.read_etc("passwd")?.contains(&format!("{USER}:x:{UID}:{LAB_GID}:")), "no bootstrap:\n{}", out.stderr);
     out.assert_logged("bootstrap done in");
     let lines = ids_and_caps(&out.stdout);
     let expected = [
@@ -268,9 +224,7 @@ fn the_setuid_start_bootstraps_and_the_job_runs_as_the_user_unable_to_regain_roo
     assert_eq!(lines, expected, "{}", out.stdout);
     // setpriv asks for setresuid(0, 0, 0), as an exploit would.
     assert!(
-        out.stdout
-            .contains("setresuid failed: Operation not permitted")
-            && out.stdout.contains("setpriv=1"),
+        out.stdout.contains("setresuid failed: Operation not permitted") && out.stdout.contains("setpriv=1"),
         "the job could become root again:\n{}",
         out.stdout
     );
@@ -297,11 +251,7 @@ fn a_setuid_start_without_the_variables_runs_the_command_as_the_user_not_root() 
         "{}",
         out.stdout
     );
-    assert!(
-        lines.contains(&"CapEff: 0000000000000000".to_owned()),
-        "{}",
-        out.stdout
-    );
+    assert!(lines.contains(&"CapEff: 0000000000000000".to_owned()), "{}", out.stdout);
     Ok(())
 }
 
@@ -343,27 +293,17 @@ fn the_setuid_binary_run_again_by_the_user_grants_nothing() -> Result {
             format!("{}=/tmp", EnvVars::WORKING_DIR),
         ])
         .collect();
-    let script = format!(
-        "env {} {POD_INIT_PATH} sh -c 'grep ^Uid: /proc/self/status; exit 7'; echo inner=$?",
-        forged.join(" ")
-    );
+    let script =
+        format!("env {} {POD_INIT_PATH} sh -c 'grep ^Uid: /proc/self/status; exit 7'; echo inner=$?", forged.join(" "));
     let out = sb.run(&setuid_pod(&script))?;
     out.assert_success();
-    assert!(
-        out.stdout
-            .contains(&format!("Uid:\t{UID}\t{UID}\t{UID}\t{UID}")),
-        "{}",
-        out.stdout
-    );
+    assert!(out.stdout.contains(&format!("Uid:\t{UID}\t{UID}\t{UID}\t{UID}")), "{}", out.stdout);
     assert!(out.stdout.contains("inner=7"), "{}", out.stdout);
     out.assert_logged("not the container's first process");
     out.assert_logged("setuid root not honoured");
     let passwd = sb.read_etc("passwd")?;
     let sudoers = sb.read_file("/etc/sudoers.d/nb-user")?;
-    assert!(
-        !passwd.contains("mallory") && !String::from_utf8_lossy(&sudoers).contains("mallory"),
-        "{passwd}"
-    );
+    assert!(!passwd.contains("mallory") && !String::from_utf8_lossy(&sudoers).contains("mallory"), "{passwd}");
 
     // A later setuid start as PID 1 over the same state finds the marker.
     let marker = sb.read_file(common::image::POD_INIT_MARKER);
@@ -372,12 +312,7 @@ fn the_setuid_binary_run_again_by_the_user_grants_nothing() -> Result {
     let out = sb.run(&again)?;
     out.assert_success();
     out.assert_logged("the bootstrap already ran in this container");
-    assert!(
-        out.stdout
-            .contains(&format!("Uid:\t{UID}\t{UID}\t{UID}\t{UID}")),
-        "{}",
-        out.stdout
-    );
+    assert!(out.stdout.contains(&format!("Uid:\t{UID}\t{UID}\t{UID}\t{UID}")), "{}", out.stdout);
     assert_eq!(sb.read_etc("passwd")?, passwd, "/etc/passwd changed");
     Ok(())
 }
@@ -397,40 +332,23 @@ fn pid1_environ_holds_no_private_key() -> Result {
     let out = running.wait()?;
     out.assert_success();
     let host_view = String::from_utf8_lossy(&host_view?).into_owned();
-    assert!(
-        host_view.contains("NB_USER=ada"),
-        "not PID 1's environ: {host_view:?}"
-    );
+    assert!(host_view.contains("NB_USER=ada"), "not PID 1's environ: {host_view:?}");
     let inside_view = read(&in_working_dir(&sb, "pid1-environ"));
-    assert!(
-        inside_view.contains("NB_USER=ada"),
-        "sudo could not read /proc/1/environ: {inside_view}\n{}",
-        out.stderr
-    );
+    assert!(inside_view.contains("NB_USER=ada"), "sudo could not read /proc/1/environ: {inside_view}\n{}", out.stderr);
     for (view, text) in [
         ("host", &host_view),
         ("sudo in the pod", &inside_view),
         ("the job's own", &read(&in_working_dir(&sb, "job-environ"))),
     ] {
         assert!(!text.contains(secret), "the key is readable in {view} view");
-        assert!(
-            !text.contains("SSH_PRIVATE_KEY_B64"),
-            "the variable's name is left in {view} view"
-        );
+        assert!(!text.contains("SSH_PRIVATE_KEY_B64"), "the variable's name is left in {view} view");
     }
     Ok(())
 }
 
 /// The `VmRSS:` of a process, in KiB.
 fn rss_kib(status: &str) -> Option<u64> {
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()
+    status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.trim().trim_end_matches("kB").trim().parse().ok()
 }
 
 #[test]
@@ -444,9 +362,7 @@ fn pod_init_stays_small_while_it_supervises_a_sleeping_job() -> Result {
     // sleep has no handler: the forwarded SIGTERM kills it.
     out.assert_status(128 + 15);
     let rss = rss_kib(&status).unwrap_or_else(|| panic!("no VmRSS in PID 1's status:\n{status}"));
-    eprintln!(
-        "pod-init VmRSS while supervising a sleeping job (after a setuid bootstrap): {rss} KiB"
-    );
+    eprintln!("pod-init VmRSS while supervising a sleeping job (after a setuid bootstrap): {rss} KiB");
     // A budget, not a timing: a static binary under 1 MiB with no runtime
     // should stay within a few MiB; more means something leaked or grew.
     assert!(rss > 0 && rss < 8 * 1024, "VmRSS {rss} KiB");

@@ -11,8 +11,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use nb_tests::sandbox::{
-    BusyboxRoot, Error, LAB_GID, LAB_GROUP, NOBODY, PLACEHOLDER, PLACEHOLDER_ID, RUNTIME_CAP_BOUNDING_SET, RunSpec, SCRATCH_MOUNT,
-    SEED_UID, SEED_USER, Sandbox,
+    BusyboxRoot, Error, LAB_GID, LAB_GROUP, NOBODY, PLACEHOLDER, PLACEHOLDER_ID, RUNTIME_CAP_BOUNDING_SET, RunSpec,
+    SCRATCH_MOUNT, SEED_UID, SEED_USER, Sandbox,
 };
 use nix::sys::signal::Signal;
 
@@ -108,9 +108,8 @@ fn root_is_squashed_on_scratch_as_on_nfs() -> Result {
     fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(0o1777)).map_err(Error::from)?;
 
     // Root (all capabilities in the container) is nobody on scratch.
-    let out = sb.run(&RunSpec::sh(
-        "touch /scratch/tmp/by-root; chown 0 /scratch/homes 2>&1; ls /scratch/homes 2>&1; true",
-    ))?;
+    let out =
+        sb.run(&RunSpec::sh("touch /scratch/tmp/by-root; chown 0 /scratch/homes 2>&1; ls /scratch/homes 2>&1; true"))?;
     assert!(out.stdout.contains("Operation not permitted"), "chown as root: {}", out.stdout);
     assert!(out.stdout.contains("Permission denied"), "ls homes as root: {}", out.stdout);
     assert_eq!(owner(&tmp.join("by-root")), (NOBODY, NOBODY, 0o644));
@@ -122,8 +121,7 @@ fn root_is_squashed_on_scratch_as_on_nfs() -> Result {
     assert_eq!(owner(&sb.scratch_path("homes/ada")), (SEED_UID, LAB_GID, 0o770));
 
     // A member of the lab group writes there, a non-member cannot.
-    sb.run(&RunSpec::sh("umask 007; echo hi > /scratch/homes/ada/f").as_user(123_456, LAB_GID))?
-        .assert_success();
+    sb.run(&RunSpec::sh("umask 007; echo hi > /scratch/homes/ada/f").as_user(123_456, LAB_GID))?.assert_success();
     assert_eq!(owner(&sb.scratch_path("homes/ada/f")), (123_456, LAB_GID, 0o660));
     let outsider = sb.run(&RunSpec::sh("echo hi > /scratch/homes/ada/g").as_user(123_457, 1000))?;
     assert_ne!(outsider.status, 0);
@@ -378,8 +376,7 @@ fn for_a_non_root_user_squashed_scratch_behaves_like_a_plain_disk() -> Result {
     let mut results = Vec::new();
     for squash in [true, false] {
         let sb = Sandbox::new()?;
-        sb.run(&RunSpec::sh("umask 007; mkdir /scratch/homes/ada").as_user(SEED_UID, LAB_GID))?
-            .assert_success();
+        sb.run(&RunSpec::sh("umask 007; mkdir /scratch/homes/ada").as_user(SEED_UID, LAB_GID))?.assert_success();
         let mut spec = RunSpec::sh(USER_FILE_OPS).as_user(123_456, LAB_GID);
         if !squash {
             spec = spec.bind_scratch();

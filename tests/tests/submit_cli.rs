@@ -50,8 +50,23 @@ submit: dry run: the pod would run: cd ~/proj && source .venv/bin/activate && py
 fn dry_run_prints_the_whole_command_and_only_key_names() {
     let env = room();
     let run = env.run(&[
-        "--dry-run", "-n", "demo-job", "-g", "1", "--cpus", "4", "--memory", "32G", "--node-type", "h100",
-        "--exp-folder", "~/proj", "--venv", ".venv", "-c", "python train.py --lr '1e-3'",
+        "--dry-run",
+        "-n",
+        "demo-job",
+        "-g",
+        "1",
+        "--cpus",
+        "4",
+        "--memory",
+        "32G",
+        "--node-type",
+        "h100",
+        "--exp-folder",
+        "~/proj",
+        "--venv",
+        ".venv",
+        "-c",
+        "python train.py --lr '1e-3'",
     ]);
     assert_eq!(run.code, Some(0), "{run}");
     assert_eq!(run.stdout, DRY_RUN_STDOUT, "{run}");
@@ -75,7 +90,10 @@ fn dry_run_line_is_one_pasteable_command_the_runai_grammar_accepts() {
     assert_eq!(parsed.value("workers"), Some("2"));
     assert_eq!(parsed.value("backoff-limit"), Some("0"));
     assert!(!parsed.is_set("interactive"));
-    assert!(run.stderr.starts_with("submit: --workers makes this a distributed training job (--train is implied)\n"), "{run}");
+    assert!(
+        run.stderr.starts_with("submit: --workers makes this a distributed training job (--train is implied)\n"),
+        "{run}"
+    );
 }
 
 #[test]
@@ -97,7 +115,10 @@ fn sync_only_dry_run_prints_the_kubectl_line() {
     let env = room();
     let run = env.run(&["--dry-run", "--sync-secret-only"]);
     assert_eq!(run.code, Some(0), "{run}");
-    assert_eq!(run.stdout, "kubectl apply --server-side --force-conflicts --field-manager=submit --request-timeout=60s -f -\n");
+    assert_eq!(
+        run.stdout,
+        "kubectl apply --server-side --force-conflicts --field-manager=submit --request-timeout=60s -f -\n"
+    );
 }
 
 #[test]
@@ -277,7 +298,10 @@ EXTRA_SECRET_KEYS=
         assert!(environment.contains(&expected), "{expected} missing: {environment:?}");
     }
     // A key left empty behind its comment is empty, not the comment.
-    assert!(!environment.iter().any(|e| e.starts_with("WANDB_API_KEY=") || e.starts_with("GIT_USER_NAME=")), "{environment:?}");
+    assert!(
+        !environment.iter().any(|e| e.starts_with("WANDB_API_KEY=") || e.starts_with("GIT_USER_NAME=")),
+        "{environment:?}"
+    );
     assert!(!environment.iter().any(|e| e.starts_with("UV_PYTHON=")), "{environment:?}");
     assert_eq!(parsed.value("project"), Some("mlo-ada"));
 
@@ -285,7 +309,10 @@ EXTRA_SECRET_KEYS=
     env.write_env("# copy me\nLDAP_USERNAME=<you> # TODO: your Gaspar name\nLDAP_UID=00000 # TODO\n");
     let run = env.run(&["--dry"]);
     assert_eq!(run.code, Some(1), "{run}");
-    assert_eq!(run.stderr, "submit: .env:2: fill in LDAP_USERNAME: it still holds the template placeholder \"<you>\"\n");
+    assert_eq!(
+        run.stderr,
+        "submit: .env:2: fill in LDAP_USERNAME: it still holds the template placeholder \"<you>\"\n"
+    );
 }
 
 /// As in the wrapper, an empty value means the flag's default (the

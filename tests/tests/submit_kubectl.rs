@@ -116,8 +116,7 @@ fn submission_applies_the_secret_server_side_then_runs_runai_once() {
     let parsed = runai_grammar::parse(argv).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(parsed.value("name"), Some("job-1"));
     assert_eq!(parsed.value("gpu"), Some("1"));
-    let secret_refs: Vec<&str> =
-        parsed.values("environment").into_iter().filter(|e| e.contains("=SECRET:")).collect();
+    let secret_refs: Vec<&str> = parsed.values("environment").into_iter().filter(|e| e.contains("=SECRET:")).collect();
     assert_eq!(
         secret_refs,
         [
@@ -134,7 +133,10 @@ fn submission_applies_the_secret_server_side_then_runs_runai_once() {
         "The job 'job-1' has been submitted successfully\n\nJob submitted. Handy commands:\nrunai describe job job-1\nrunai logs job-1\n\
          runai exec job-1 -it -- zsh\nrunai delete job job-1\n"
     );
-    assert!(run.stderr.contains(&format!("submit: synced the Secret {SECRET} in namespace {NAMESPACE} (13 keys)")), "{run}");
+    assert!(
+        run.stderr.contains(&format!("submit: synced the Secret {SECRET} in namespace {NAMESPACE} (13 keys)")),
+        "{run}"
+    );
     for value in [WANDB, HF] {
         assert!(!run.stdout.contains(value) && !run.stderr.contains(value), "{value} shown: {run}");
     }
@@ -237,7 +239,10 @@ fn runai_missing_is_reported_before_the_secret_is_touched() {
         env.run(&["-n", "job-6"])
     };
     assert_eq!(run.code, Some(1), "{run}");
-    assert_eq!(run.stderr, "submit: runai not found on PATH: install the run:ai CLI, or pass --dry-run to see the command\n");
+    assert_eq!(
+        run.stderr,
+        "submit: runai not found on PATH: install the run:ai CLI, or pass --dry-run to see the command\n"
+    );
     assert!(server.patches().is_empty(), "the Secret was changed although runai is missing");
     assert_eq!(env.kubectl_calls(), 0);
 }
@@ -249,7 +254,8 @@ fn runai_failure_passes_its_exit_code_through() {
     let run = env.run(&["-n", "job-7"]);
     assert_eq!(run.code, Some(3), "{run}");
     assert!(
-        run.stderr.ends_with("submit: runai failed (exit status 3); the Secret was synced, the job was not submitted\n"),
+        run.stderr
+            .ends_with("submit: runai failed (exit status 3); the Secret was synced, the job was not submitted\n"),
         "{run}"
     );
     assert_eq!(server.patches().len(), 1);

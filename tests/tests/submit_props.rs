@@ -177,16 +177,12 @@ fn check(input: &Input, accepted: &Cell<usize>, refused: &Cell<usize>) -> Result
         Some(0) => {
             accepted.set(accepted.get() + 1);
             prop_assert_eq!(run.stdout.lines().count(), 1, "{}", run);
-            let words = shlex::split(run.stdout.trim_end_matches('\n'))
-                .unwrap_or_else(|| panic!("not shell words: {run}"));
+            let words =
+                shlex::split(run.stdout.trim_end_matches('\n')).unwrap_or_else(|| panic!("not shell words: {run}"));
             prop_assert_eq!(&words[0], "runai");
-            let parsed = runai_grammar::parse(&words[1..])
-                .unwrap_or_else(|e| panic!("grammar rejects: {e}\n{run}"));
+            let parsed = runai_grammar::parse(&words[1..]).unwrap_or_else(|e| panic!("grammar rejects: {e}\n{run}"));
             let distributed = input.workers.unwrap_or(0) > 0;
-            prop_assert_eq!(
-                &parsed.command,
-                if distributed { &Command::SubmitDistPytorch } else { &Command::Submit }
-            );
+            prop_assert_eq!(&parsed.command, if distributed { &Command::SubmitDistPytorch } else { &Command::Submit });
             prop_assert_eq!(parsed.is_set("interactive"), !input.train && !distributed);
             let cc = &parsed.container_command;
             prop_assert_eq!(cc.len(), 3, "{:?}", cc);
@@ -209,10 +205,7 @@ fn check(input: &Input, accepted: &Cell<usize>, refused: &Cell<usize>) -> Result
         Some(1) => {
             refused.set(refused.get() + 1);
             prop_assert!(run.stdout.is_empty(), "{}", run);
-            prop_assert!(
-                run.stderr.starts_with("submit: ") || run.stderr.starts_with("error: "),
-                "{}", run
-            );
+            prop_assert!(run.stderr.starts_with("submit: ") || run.stderr.starts_with("error: "), "{}", run);
             prop_assert!(!run.stderr.contains("panicked"), "{}", run);
         }
         _ => prop_assert!(false, "unexpected exit: {}", run),

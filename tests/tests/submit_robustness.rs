@@ -124,11 +124,7 @@ fn bad_files_are_refused_before_kubectl_runs() {
             [BASE.as_bytes(), b"HF_TOKEN=a\0b\n"].concat(),
             "submit: .env:10: HF_TOKEN must not contain a NUL character\n".into(),
         ),
-        (
-            "not UTF-8",
-            [BASE.as_bytes(), b"HF_TOKEN=\xff\xfe\n"].concat(),
-            "submit: .env: not UTF-8 text\n".into(),
-        ),
+        ("not UTF-8", [BASE.as_bytes(), b"HF_TOKEN=\xff\xfe\n"].concat(), "submit: .env: not UTF-8 text\n".into()),
         (
             "over the 1 MiB Secret limit",
             format!("{BASE}HF_TOKEN={big}\n").into_bytes(),

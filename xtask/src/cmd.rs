@@ -28,12 +28,7 @@ pub struct Cmd {
 
 impl Cmd {
     pub fn new(program: impl Into<String>) -> Self {
-        Cmd {
-            program: program.into(),
-            args: Vec::new(),
-            env: Vec::new(),
-            dir: None,
-        }
+        Cmd { program: program.into(), args: Vec::new(), env: Vec::new(), dir: None }
     }
 
     /// `$CARGO` when xtask runs under cargo (the same toolchain that built
@@ -86,10 +81,7 @@ impl Cmd {
     /// Runs the command with inherited stdio; a non-zero exit is an error
     /// that quotes the command.
     pub fn run(&self) -> Result<()> {
-        let output = self
-            .expression()
-            .run()
-            .with_context(|| format!("cannot start `{self}`"))?;
+        let output = self.expression().run().with_context(|| format!("cannot start `{self}`"))?;
         if !output.status.success() {
             bail!("`{self}` failed ({})", output.status);
         }
@@ -106,11 +98,7 @@ impl Cmd {
             .run()
             .with_context(|| format!("cannot start `{self}`"))?;
         if !output.status.success() {
-            bail!(
-                "`{self}` failed ({}): {}",
-                output.status,
-                String::from_utf8_lossy(&output.stderr).trim()
-            );
+            bail!("`{self}` failed ({}): {}", output.status, String::from_utf8_lossy(&output.stderr).trim());
         }
         String::from_utf8(output.stdout).with_context(|| format!("`{self}` printed non-UTF-8"))
     }
@@ -118,11 +106,7 @@ impl Cmd {
     /// Runs the command with stdout and stderr captured, whatever its exit
     /// status. For probes and measurements that interpret the status.
     pub fn output(&self) -> Result<std::process::Output> {
-        self.expression()
-            .stdout_capture()
-            .stderr_capture()
-            .run()
-            .with_context(|| format!("cannot start `{self}`"))
+        self.expression().stdout_capture().stderr_capture().run().with_context(|| format!("cannot start `{self}`"))
     }
 }
 
@@ -212,25 +196,14 @@ mod tests {
 
     #[test]
     fn display_is_shell_quoted() {
-        let cmd = Cmd::new("docker")
-            .args(["build", "--build-arg", "LDAP_GROUPNAME=MLO unit"])
-            .arg("it's");
-        assert_eq!(
-            cmd.to_string(),
-            r#"docker build --build-arg 'LDAP_GROUPNAME=MLO unit' "it's""#
-        );
+        let cmd = Cmd::new("docker").args(["build", "--build-arg", "LDAP_GROUPNAME=MLO unit"]).arg("it's");
+        assert_eq!(cmd.to_string(), r#"docker build --build-arg 'LDAP_GROUPNAME=MLO unit' "it's""#);
     }
 
     #[test]
     fn display_shows_directory_and_environment() {
-        let cmd = Cmd::new("cargo")
-            .arg("test")
-            .env("NB_SUBMIT_BIN", "/t/dist/submit")
-            .dir("/w s");
-        assert_eq!(
-            cmd.to_string(),
-            "cd '/w s' && NB_SUBMIT_BIN=/t/dist/submit cargo test"
-        );
+        let cmd = Cmd::new("cargo").arg("test").env("NB_SUBMIT_BIN", "/t/dist/submit").dir("/w s");
+        assert_eq!(cmd.to_string(), "cd '/w s' && NB_SUBMIT_BIN=/t/dist/submit cargo test");
     }
 
     #[test]

@@ -33,10 +33,7 @@ impl Dist {
     /// Where `dist` puts its binaries (whether or not they exist yet).
     pub fn location() -> Self {
         let dir = dist_dir();
-        Dist {
-            submit: dir.join("submit"),
-            pod_init: dir.join("pod-init"),
-        }
+        Dist { submit: dir.join("submit"), pod_init: dir.join("pod-init") }
     }
 
     pub fn paths(&self) -> [(&'static str, &Path); 2] {
@@ -95,8 +92,7 @@ pub fn run(runner: &Runner) -> Result<Dist> {
 
     ensure_musl_target()?;
     runner.run(&build_cmd())?;
-    fs::create_dir_all(dist_dir())
-        .with_context(|| format!("cannot create {}", dist_dir().display()))?;
+    fs::create_dir_all(dist_dir()).with_context(|| format!("cannot create {}", dist_dir().display()))?;
     for (name, dest) in dist.paths() {
         let built = project::musl_release_dir().join(name);
         let linkage = check_static(&built)?;
@@ -107,14 +103,9 @@ pub fn run(runner: &Runner) -> Result<Dist> {
             .with_context(|| format!("cannot copy {} to {}", built.display(), partial.display()))?;
         fs::rename(&partial, dest)
             .with_context(|| format!("cannot rename {} to {}", partial.display(), dest.display()))?;
-        let size = fs::metadata(dest)
-            .with_context(|| format!("cannot stat {}", dest.display()))?
-            .len();
-        let budget = if name == "pod-init" {
-            format!(" (budget {})", human_size(POD_INIT_BUDGET))
-        } else {
-            String::new()
-        };
+        let size = fs::metadata(dest).with_context(|| format!("cannot stat {}", dest.display()))?.len();
+        let budget =
+            if name == "pod-init" { format!(" (budget {})", human_size(POD_INIT_BUDGET)) } else { String::new() };
         eprintln!("dist: {:<48} {:>9}{budget}  {linkage}", dest.display(), human_size(size));
     }
     Ok(dist)
@@ -151,10 +142,7 @@ mod tests {
     #[test]
     fn build_command_targets_musl_for_both_packages() {
         let line = build_cmd().to_string();
-        assert!(
-            line.ends_with(" build --release --target x86_64-unknown-linux-musl -p submit -p pod-init"),
-            "{line}"
-        );
+        assert!(line.ends_with(" build --release --target x86_64-unknown-linux-musl -p submit -p pod-init"), "{line}");
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use common::env::{DEFAULT_SCRATCH_SEED_UID, DEFAULT_SCRATCH_SEED_USER, EnvVars};
-use common::image::{POD_INIT_MODE, POD_INIT_PATH, STAGED_OH_MY_ZSH, STAGED_ZSHRC, STAGE_DIR};
+use common::image::{POD_INIT_MODE, POD_INIT_PATH, STAGE_DIR, STAGED_OH_MY_ZSH, STAGED_ZSHRC};
 
 use crate::project;
 
@@ -36,14 +36,8 @@ pub const SEED_UID_ARG: &str = "SCRATCH_SEED_UID";
 /// The build arguments `cargo xtask image` passes, in the order it passes
 /// them; the Dockerfile must declare each (docker only warns otherwise, and
 /// the value would be silently dropped).
-pub const BUILD_ARG_NAMES: [&str; 6] = [
-    "LDAP_USERNAME",
-    "LDAP_UID",
-    "LDAP_GROUPNAME",
-    "LDAP_GID",
-    EnvVars::SCRATCH_SEED_USER,
-    SEED_UID_ARG,
-];
+pub const BUILD_ARG_NAMES: [&str; 6] =
+    ["LDAP_USERNAME", "LDAP_UID", "LDAP_GROUPNAME", "LDAP_GID", EnvVars::SCRATCH_SEED_USER, SEED_UID_ARG];
 
 /// File names inside the staged build context.
 pub const CONTEXT_DOCKERFILE: &str = "Dockerfile";
@@ -83,10 +77,7 @@ pub fn blocks() -> Vec<Block> {
     );
     let _ = writeln!(pod_init, "ENTRYPOINT [\"{POD_INIT_PATH}\"]");
 
-    vec![
-        Block { name: "seed-account", body: seed_account },
-        Block { name: "pod-init", body: pod_init },
-    ]
+    vec![Block { name: "seed-account", body: seed_account }, Block { name: "pod-init", body: pod_init }]
 }
 
 fn begin_marker(name: &str) -> String {
@@ -111,24 +102,16 @@ pub enum Drift {
 impl std::fmt::Display for Drift {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Drift::MissingMarkers(name) => write!(
-                f,
-                "docker/Dockerfile has no `{}` ... `{}` region",
-                begin_marker(name),
-                end_marker(name)
-            ),
-            Drift::Stale(name) => write!(
-                f,
-                "docker/Dockerfile region `{name}` does not match crates/common: run `cargo xtask codegen`"
-            ),
-            Drift::Entrypoint => write!(
-                f,
-                "docker/Dockerfile must have exactly one ENTRYPOINT, [\"{POD_INIT_PATH}\"]"
-            ),
-            Drift::UndeclaredArg(name) => write!(
-                f,
-                "docker/Dockerfile does not declare `ARG {name}`, which `cargo xtask image` passes"
-            ),
+            Drift::MissingMarkers(name) => {
+                write!(f, "docker/Dockerfile has no `{}` ... `{}` region", begin_marker(name), end_marker(name))
+            }
+            Drift::Stale(name) => {
+                write!(f, "docker/Dockerfile region `{name}` does not match crates/common: run `cargo xtask codegen`")
+            }
+            Drift::Entrypoint => write!(f, "docker/Dockerfile must have exactly one ENTRYPOINT, [\"{POD_INIT_PATH}\"]"),
+            Drift::UndeclaredArg(name) => {
+                write!(f, "docker/Dockerfile does not declare `ARG {name}`, which `cargo xtask image` passes")
+            }
         }
     }
 }
@@ -203,10 +186,7 @@ pub fn instructions(text: &str) -> Vec<Instruction> {
             None => {
                 current.push_str(trimmed);
                 let (keyword, rest) = current.split_once(char::is_whitespace).unwrap_or((&current, ""));
-                out.push(Instruction {
-                    keyword: keyword.to_ascii_uppercase(),
-                    rest: rest.trim().to_owned(),
-                });
+                out.push(Instruction { keyword: keyword.to_ascii_uppercase(), rest: rest.trim().to_owned() });
                 current.clear();
             }
         }
@@ -216,11 +196,7 @@ pub fn instructions(text: &str) -> Vec<Instruction> {
 
 /// The names declared by `ARG` instructions.
 fn declared_args(instructions: &[Instruction]) -> Vec<&str> {
-    instructions
-        .iter()
-        .filter(|i| i.keyword == "ARG")
-        .filter_map(|i| i.rest.split('=').next())
-        .collect()
+    instructions.iter().filter(|i| i.keyword == "ARG").filter_map(|i| i.rest.split('=').next()).collect()
 }
 
 /// The strings of an exec-form (`["a", "b"]`) instruction argument. Enough
@@ -266,20 +242,12 @@ mod tests {
         assert_eq!(cmd.len(), 1, "exactly one CMD: {cmd:?}");
         assert_eq!(exec_form(&cmd[0].rest), Some(vec!["zsh".to_owned()]));
 
-        let runs: Vec<&str> = instructions
-            .iter()
-            .filter(|i| i.keyword == "RUN")
-            .map(|i| i.rest.as_str())
-            .collect();
+        let runs: Vec<&str> = instructions.iter().filter(|i| i.keyword == "RUN").map(|i| i.rest.as_str()).collect();
         let chmod = format!("chmod {POD_INIT_MODE:o} {POD_INIT_PATH}");
         let chown = format!("chown root:root {POD_INIT_PATH}");
         assert!(runs.iter().any(|r| r.contains(&chmod) && r.contains(&chown)), "no `{chown} && {chmod}`");
 
-        let copies: Vec<&str> = instructions
-            .iter()
-            .filter(|i| i.keyword == "COPY")
-            .map(|i| i.rest.as_str())
-            .collect();
+        let copies: Vec<&str> = instructions.iter().filter(|i| i.keyword == "COPY").map(|i| i.rest.as_str()).collect();
         assert!(copies.contains(&format!("{CONTEXT_POD_INIT} {POD_INIT_PATH}").as_str()), "{copies:?}");
         assert!(copies.contains(&format!("{CONTEXT_ZSHRC} {STAGED_ZSHRC}").as_str()), "{copies:?}");
         assert!(runs.iter().any(|r| r.contains(&format!(" {STAGED_OH_MY_ZSH} "))), "oh-my-zsh not staged");

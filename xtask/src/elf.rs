@@ -97,9 +97,7 @@ pub fn linkage(bytes: &[u8]) -> Result<Linkage, NotElf> {
                     .zip(size)
                     .and_then(|(offset, size)| bytes.get(offset..offset + size))
                     .ok_or(NotElf("interpreter path outside the file"))?;
-                let interpreter = String::from_utf8_lossy(path)
-                    .trim_end_matches('\0')
-                    .to_owned();
+                let interpreter = String::from_utf8_lossy(path).trim_end_matches('\0').to_owned();
                 return Ok(Linkage::Dynamic { interpreter });
             }
             PT_DYNAMIC => dynamic = true,
@@ -163,10 +161,7 @@ mod tests {
             other => panic!("/bin/true should be dynamic, got {other:?}"),
         }
         let busybox = std::fs::read("/bin/busybox");
-        assert!(
-            busybox.is_ok(),
-            "/bin/busybox missing: install busybox-static (.ci/install-deps)"
-        );
+        assert!(busybox.is_ok(), "/bin/busybox missing: install busybox-static (.ci/install-deps)");
         let linkage = linkage(&busybox.unwrap_or_default());
         assert!(linkage.as_ref().is_ok_and(Linkage::is_static), "{linkage:?}");
     }

@@ -74,11 +74,7 @@ pub struct ImageConfig {
 }
 
 fn reject(field: &str, value: &str, reason: Reason) -> ValidationError {
-    ValidationError {
-        field: field.to_owned(),
-        value: value.to_owned(),
-        reason,
-    }
+    ValidationError { field: field.to_owned(), value: value.to_owned(), reason }
 }
 
 /// Checks one part of an image reference against docker's grammar:
@@ -101,9 +97,7 @@ impl ImageArgs {
     /// variable the user knows (`LDAP_UID`, `TAG`, ...).
     pub fn validate(&self) -> Result<ImageConfig, ValidationError> {
         // host[:port]: letters, digits, dots, dashes, one colon.
-        reference_part("REGISTRY", &self.registry, 255, |c| {
-            c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':')
-        })?;
+        reference_part("REGISTRY", &self.registry, 255, |c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'))?;
         // docker: lower-case path components joined by `/`.
         reference_part("IMAGE_PATH", &self.image_path, 255, |c| {
             c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-' | '/')
@@ -112,9 +106,7 @@ impl ImageArgs {
             return Err(reject("IMAGE_PATH", &self.image_path, Reason::BadChar('/')));
         }
         // docker: a word character, then up to 127 of word, `.` or `-`.
-        reference_part("TAG", &self.tag, 128, |c| {
-            c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')
-        })?;
+        reference_part("TAG", &self.tag, 128, |c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))?;
         if self.tag.starts_with(['.', '-']) {
             return Err(reject("TAG", &self.tag, Reason::BadFirstChar));
         }
@@ -154,9 +146,7 @@ pub fn plan(config: &ImageConfig, context: &Path) -> Plan {
         build = build.arg("--build-arg").arg(format!("{name}={value}"));
     }
     let build = build.args(["--tag", &config.reference]).path_arg(context);
-    let push = config
-        .push
-        .then(|| Cmd::new("docker").args(["push", &config.reference]));
+    let push = config.push.then(|| Cmd::new("docker").args(["push", &config.reference]));
     Plan { build, push }
 }
 
@@ -197,11 +187,7 @@ fn stage(runner: &Runner, dist: &Dist, context: &Path) -> Result<()> {
     runner.announce(&format!(
         "stage {}: {}",
         context.display(),
-        files
-            .iter()
-            .map(|(from, to)| format!("{to} (from {})", from.display()))
-            .collect::<Vec<_>>()
-            .join(", ")
+        files.iter().map(|(from, to)| format!("{to} (from {})", from.display())).collect::<Vec<_>>().join(", ")
     ));
     if runner.is_dry() {
         return Ok(());
@@ -282,10 +268,7 @@ mod tests {
              --build-arg SCRATCH_SEED_USER=mljaggi-admin --build-arg SCRATCH_SEED_UID=177449 \
              --tag reg.example:5000/team/img:v2 /ctx"
         );
-        assert_eq!(
-            plan.push.map(|p| p.to_string()),
-            Some("docker push reg.example:5000/team/img:v2".to_owned())
-        );
+        assert_eq!(plan.push.map(|p| p.to_string()), Some("docker push reg.example:5000/team/img:v2".to_owned()));
     }
 
     #[test]

@@ -27,7 +27,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "cargo xtask", bin_name = "cargo xtask", about = "Project automation: static builds, the image, tests, benchmarks")]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    about = "Project automation: static builds, the image, tests, benchmarks"
+)]
 struct Flags {
     #[command(subcommand)]
     task: Task,

@@ -15,10 +15,7 @@ pub const MUSL_TARGET: &str = "x86_64-unknown-linux-musl";
 
 /// The workspace root (xtask lives in `<root>/xtask`).
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."))
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
 }
 
 /// The cargo target directory: `CARGO_TARGET_DIR` (relative to the root if

@@ -25,9 +25,7 @@ pub fn sandbox_rootfs() -> PathBuf {
 
 /// The sandbox script that builds [`sandbox_rootfs`].
 pub fn mkrootfs_cmd() -> Cmd {
-    Cmd::new("bash")
-        .path_arg(&project::root().join("tests/sandbox/mkrootfs.sh"))
-        .path_arg(&sandbox_rootfs())
+    Cmd::new("bash").path_arg(&project::root().join("tests/sandbox/mkrootfs.sh")).path_arg(&sandbox_rootfs())
 }
 
 /// `cargo test` over every package and target, with the dist binaries.
@@ -60,15 +58,9 @@ mod tests {
 
     #[test]
     fn cargo_test_gets_the_dist_binaries_and_extra_arguments() {
-        let dist = Dist {
-            submit: PathBuf::from("/t/dist/submit"),
-            pod_init: PathBuf::from("/t/dist/pod-init"),
-        };
+        let dist = Dist { submit: PathBuf::from("/t/dist/submit"), pod_init: PathBuf::from("/t/dist/pod-init") };
         let line = cargo_test_cmd(&dist, &["--".to_owned(), "--nocapture".to_owned()]).to_string();
-        assert!(
-            line.contains("NB_SUBMIT_BIN=/t/dist/submit NB_POD_INIT_BIN=/t/dist/pod-init "),
-            "{line}"
-        );
+        assert!(line.contains("NB_SUBMIT_BIN=/t/dist/submit NB_POD_INIT_BIN=/t/dist/pod-init "), "{line}");
         assert!(line.ends_with(" test --workspace --all-targets --no-fail-fast -- --nocapture"), "{line}");
     }
 }

@@ -31,10 +31,7 @@ fn text(bytes: &[u8]) -> String {
 
 /// The lines every dry run starts with: the dist build and the staging.
 fn preamble() -> String {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(|p| p.display().to_string()).unwrap_or_default();
     format!(
         "cd {root} && cargo build --release --target x86_64-unknown-linux-musl -p submit -p pod-init\n\
          copy submit and pod-init from /tmp/nb-target/x86_64-unknown-linux-musl/release to /tmp/nb-target/dist and check they are static\n\
@@ -129,8 +126,8 @@ fn bad_input_names_the_field_and_prints_no_command() {
 /// depend on whether a daemon happens to run.
 #[test]
 fn without_an_engine_it_says_so_and_suggests_dry_run() {
-    let client = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .any(|dir| dir.join("docker").is_file());
+    let client =
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()).any(|dir| dir.join("docker").is_file());
     assert!(
         client,
         "this test needs the docker client (not an engine) on PATH: apt-get install docker.io, or any docker CLI"
@@ -150,5 +147,8 @@ fn without_docker_at_all_it_says_so_and_suggests_dry_run() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     assert!(stderr.starts_with("xtask: cannot run docker ("), "{stderr}");
-    assert!(stderr.trim_end().ends_with("install Docker to build the image, or pass --dry-run to print the commands"), "{stderr}");
+    assert!(
+        stderr.trim_end().ends_with("install Docker to build the image, or pass --dry-run to print the commands"),
+        "{stderr}"
+    );
 }

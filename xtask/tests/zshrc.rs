@@ -6,10 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 fn zshrc() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../docker/zshrc")
-        .display()
-        .to_string()
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../docker/zshrc").display().to_string()
 }
 
 fn zsh(script: &str) -> (bool, String, String) {
@@ -47,8 +44,9 @@ fn sets_umask_007_and_survives_a_missing_oh_my_zsh() {
 #[test]
 fn loads_oh_my_zsh_from_where_pod_init_points_zsh() {
     let dir = std::env::temp_dir().join(format!("zshrc-test-{}", std::process::id()));
-    let created = std::fs::create_dir_all(&dir)
-        .and_then(|()| std::fs::write(dir.join("oh-my-zsh.sh"), "echo \"loaded $ZSH theme=$ZSH_THEME plugins=$plugins\"\n"));
+    let created = std::fs::create_dir_all(&dir).and_then(|()| {
+        std::fs::write(dir.join("oh-my-zsh.sh"), "echo \"loaded $ZSH theme=$ZSH_THEME plugins=$plugins\"\n")
+    });
     assert!(created.is_ok(), "{created:?}");
     let (ok, stdout, stderr) = zsh(&format!("ZSH={}; source {}", dir.display(), zshrc()));
     let _ = std::fs::remove_dir_all(&dir);

@@ -54,11 +54,7 @@ impl fmt::Display for Reason {
 }
 
 fn reject(field: &str, value: &str, reason: Reason) -> ValidationError {
-    ValidationError {
-        field: field.to_owned(),
-        value: value.to_owned(),
-        reason,
-    }
+    ValidationError { field: field.to_owned(), value: value.to_owned(), reason }
 }
 
 /// The longest user or group name `useradd` accepts on glibc systems.
@@ -81,10 +77,7 @@ pub fn account_name(field: &str, value: &str) -> Result<(), ValidationError> {
     let Some(first) = chars.next() else {
         return Err(reject(field, value, Reason::Empty));
     };
-    if let Some(bad) = value
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
-    {
+    if let Some(bad) = value.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))) {
         return Err(reject(field, value, Reason::BadChar(bad)));
     }
     if !(first.is_ascii_alphabetic() || first == '_') {
@@ -130,10 +123,7 @@ pub fn job_name(field: &str, value: &str) -> Result<(), ValidationError> {
     let Some(first) = value.chars().next() else {
         return Err(reject(field, value, Reason::Empty));
     };
-    if let Some(bad) = value
-        .chars()
-        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
-    {
+    if let Some(bad) = value.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')) {
         return Err(reject(field, value, Reason::BadChar(bad)));
     }
     if !first.is_ascii_lowercase() {

@@ -38,7 +38,11 @@ pub struct Env {
 impl Env {
     /// pod-init's own environment and arguments.
     pub fn from_process() -> Self {
-        Env { vars: std::env::vars_os().collect(), argv: std::env::args_os().skip(1).collect(), root: PathBuf::from("/") }
+        Env {
+            vars: std::env::vars_os().collect(),
+            argv: std::env::args_os().skip(1).collect(),
+            root: PathBuf::from("/"),
+        }
     }
 
     /// The value of `name`, if set. Bytes that are not UTF-8 become U+FFFD,
@@ -154,7 +158,8 @@ pub fn run(input: &Env) -> Result<Launch, BootstrapError> {
             None
         }
     });
-    let material = SshMaterial { private_key, public_key: cfg.ssh_public_key.clone(), known_hosts: cfg.ssh_known_hosts.clone() };
+    let material =
+        SshMaterial { private_key, public_key: cfg.ssh_public_key.clone(), known_hosts: cfg.ssh_known_hosts.clone() };
     userstate::prepare(&cfg, &user, &material, copy_home_from.as_deref());
     drop(material);
 
@@ -167,7 +172,12 @@ pub fn run(input: &Env) -> Result<Launch, BootstrapError> {
         user.groups,
         cfg.working_dir.display()
     );
-    Ok(Launch { argv, env: env::command_env(&input.vars, &overrides), cwd: Some(cfg.working_dir.clone()), identity: Some(user) })
+    Ok(Launch {
+        argv,
+        env: env::command_env(&input.vars, &overrides),
+        cwd: Some(cfg.working_dir.clone()),
+        identity: Some(user),
+    })
 }
 
 fn log_changes(step: &str, changes: &[String]) {
@@ -202,7 +212,14 @@ mod tests {
 
     #[test]
     fn bad_config_stops_before_touching_root() {
-        let vars = [("NB_USER", "ada"), ("NB_UID", "0"), ("NB_GROUP", "g"), ("NB_GID", "5"), ("SCRATCH_HOME_ROOT", "/s"), ("WORKING_DIR", "/s")];
+        let vars = [
+            ("NB_USER", "ada"),
+            ("NB_UID", "0"),
+            ("NB_GROUP", "g"),
+            ("NB_GID", "5"),
+            ("SCRATCH_HOME_ROOT", "/s"),
+            ("WORKING_DIR", "/s"),
+        ];
         let err = run(&input(&vars, &["true"])).unwrap_err();
         assert_eq!(err.exit_code(), 1);
         assert!(err.to_string().contains("NB_UID=\"0\": must not be 0 (root)"), "{err}");
@@ -211,7 +228,10 @@ mod tests {
     #[test]
     fn a_name_that_is_not_utf8_is_invalid_not_missing() {
         use std::os::unix::ffi::OsStringExt;
-        let mut env = input(&[("NB_UID", "5"), ("NB_GROUP", "g"), ("NB_GID", "5"), ("SCRATCH_HOME_ROOT", "/s"), ("WORKING_DIR", "/s")], &["true"]);
+        let mut env = input(
+            &[("NB_UID", "5"), ("NB_GROUP", "g"), ("NB_GID", "5"), ("SCRATCH_HOME_ROOT", "/s"), ("WORKING_DIR", "/s")],
+            &["true"],
+        );
         env.vars.push(("NB_USER".into(), OsString::from_vec(b"ad\xffa".to_vec())));
         let err = run(&env).unwrap_err();
         assert_eq!(err.exit_code(), 1);

@@ -92,7 +92,9 @@ impl PodConfig {
         let user = required(EnvVars::NB_USER);
         let group = required(EnvVars::NB_GROUP);
         let seed_user = get(EnvVars::SCRATCH_SEED_USER).unwrap_or_else(|| env::DEFAULT_SCRATCH_SEED_USER.to_owned());
-        for (field, value) in [(EnvVars::NB_USER, &user), (EnvVars::NB_GROUP, &group), (EnvVars::SCRATCH_SEED_USER, &seed_user)] {
+        for (field, value) in
+            [(EnvVars::NB_USER, &user), (EnvVars::NB_GROUP, &group), (EnvVars::SCRATCH_SEED_USER, &seed_user)]
+        {
             if let Err(e) = validate::account_name(field, value) {
                 bad.push(e.into());
             }
@@ -116,13 +118,14 @@ impl PodConfig {
         };
         let root_str = required(EnvVars::SCRATCH_HOME_ROOT);
         let scratch_home_root = path(EnvVars::SCRATCH_HOME_ROOT, Some(root_str.clone()));
-        let scratch_home_str = get(EnvVars::SCRATCH_HOME).unwrap_or_else(|| env::default_scratch_home(&root_str, &user));
+        let scratch_home_str =
+            get(EnvVars::SCRATCH_HOME).unwrap_or_else(|| env::default_scratch_home(&root_str, &user));
         let scratch_home = path(EnvVars::SCRATCH_HOME, Some(scratch_home_str.clone()));
         let working_dir = path(EnvVars::WORKING_DIR, get(EnvVars::WORKING_DIR));
         let hf_home = get(EnvVars::HF_HOME).map(|v| path(EnvVars::HF_HOME, Some(v)));
         // The same defaults `submit` sets, in env::UNDER_SCRATCH_HOME's order.
-        let [git_config_global, uv_cache_dir, uv_python_install_dir] =
-            env::under_scratch_home(&scratch_home_str).map(|(name, default)| path(name, Some(get(name).unwrap_or(default))));
+        let [git_config_global, uv_cache_dir, uv_python_install_dir] = env::under_scratch_home(&scratch_home_str)
+            .map(|(name, default)| path(name, Some(get(name).unwrap_or(default))));
 
         if !bad.is_empty() {
             return Err(ConfigError(bad));
@@ -220,7 +223,9 @@ mod tests {
 
     #[test]
     fn defaults_derive_from_scratch_home() {
-        let Setup::Bootstrap(cfg) = PodConfig::from_lookup(lookup(&TEST_VARS)).unwrap() else { panic!("bootstrap expected") };
+        let Setup::Bootstrap(cfg) = PodConfig::from_lookup(lookup(&TEST_VARS)).unwrap() else {
+            panic!("bootstrap expected")
+        };
         assert_eq!(cfg.scratch_home, PathBuf::from("/mloscratch/homes/ada"));
         assert_eq!(cfg.git_config_global, PathBuf::from("/mloscratch/homes/ada/.gitconfig"));
         assert_eq!(cfg.uv_cache_dir, PathBuf::from("/mloscratch/homes/ada/.cache/uv"));
@@ -233,11 +238,20 @@ mod tests {
 
     #[test]
     fn set_scratch_home_paths_win_over_the_defaults_each_in_its_field() {
-        let vars = test_vars(&[("GIT_CONFIG_GLOBAL", "/g/config"), ("UV_CACHE_DIR", "/uv/cache"), ("UV_PYTHON_INSTALL_DIR", "relative")]);
+        let vars = test_vars(&[
+            ("GIT_CONFIG_GLOBAL", "/g/config"),
+            ("UV_CACHE_DIR", "/uv/cache"),
+            ("UV_PYTHON_INSTALL_DIR", "relative"),
+        ]);
         let err = PodConfig::from_lookup(lookup(&vars)).unwrap_err();
-        assert_eq!(err.to_string(), "invalid configuration, nothing changed: UV_PYTHON_INSTALL_DIR=\"relative\": must be an absolute path");
+        assert_eq!(
+            err.to_string(),
+            "invalid configuration, nothing changed: UV_PYTHON_INSTALL_DIR=\"relative\": must be an absolute path"
+        );
         let vars = test_vars(&[("GIT_CONFIG_GLOBAL", "/g/config"), ("UV_CACHE_DIR", "/uv/cache")]);
-        let Setup::Bootstrap(cfg) = PodConfig::from_lookup(lookup(&vars)).unwrap() else { panic!("bootstrap expected") };
+        let Setup::Bootstrap(cfg) = PodConfig::from_lookup(lookup(&vars)).unwrap() else {
+            panic!("bootstrap expected")
+        };
         assert_eq!(cfg.git_config_global, PathBuf::from("/g/config"));
         assert_eq!(cfg.uv_cache_dir, PathBuf::from("/uv/cache"));
         assert_eq!(cfg.uv_python_install_dir, PathBuf::from("/mloscratch/homes/ada/.uv"));
@@ -245,7 +259,13 @@ mod tests {
 
     #[test]
     fn every_bad_value_is_reported_by_name() {
-        let vars = test_vars(&[("NB_USER", "a:b"), ("NB_UID", "0"), ("NB_GID", "4294967296"), ("NB_GROUP", "root"), ("WORKING_DIR", "relative/dir")]);
+        let vars = test_vars(&[
+            ("NB_USER", "a:b"),
+            ("NB_UID", "0"),
+            ("NB_GID", "4294967296"),
+            ("NB_GROUP", "root"),
+            ("WORKING_DIR", "relative/dir"),
+        ]);
         let err = PodConfig::from_lookup(lookup(&vars)).unwrap_err();
         assert_eq!(
             err.to_string(),
@@ -258,7 +278,15 @@ mod tests {
 
     #[test]
     fn hostile_names_and_ids_are_refused() {
-        for (k, v) in [("NB_USER", "-rf"), ("NB_USER", "a\nb"), ("NB_USER", "root"), ("NB_USER", &*"a".repeat(33)), ("NB_UID", "-1"), ("NB_UID", "4294967296"), ("SCRATCH_SEED_USER", "x y")] {
+        for (k, v) in [
+            ("NB_USER", "-rf"),
+            ("NB_USER", "a\nb"),
+            ("NB_USER", "root"),
+            ("NB_USER", &*"a".repeat(33)),
+            ("NB_UID", "-1"),
+            ("NB_UID", "4294967296"),
+            ("SCRATCH_SEED_USER", "x y"),
+        ] {
             let vars = test_vars(&[(k, Box::leak(v.to_owned().into_boxed_str()))]);
             let err = PodConfig::from_lookup(lookup(&vars)).unwrap_err();
             assert!(err.to_string().contains(k), "{k}={v:?}: {err}");

@@ -34,11 +34,8 @@ pub fn bootstrap_overrides(cfg: &PodConfig, shell: &str) -> Vec<(&'static str, O
 /// `base` without the consumed variables, with `overrides` replacing or
 /// adding entries, in the original order (new ones at the end).
 pub fn command_env(base: &[(OsString, OsString)], overrides: &[(&str, OsString)]) -> Vec<CString> {
-    let mut out: Vec<(OsString, OsString)> = base
-        .iter()
-        .filter(|(k, _)| !CONSUMED_BY_POD_INIT.iter().any(|c| OsStr::new(c) == k))
-        .cloned()
-        .collect();
+    let mut out: Vec<(OsString, OsString)> =
+        base.iter().filter(|(k, _)| !CONSUMED_BY_POD_INIT.iter().any(|c| OsStr::new(c) == k)).cloned().collect();
     for (key, value) in overrides {
         match out.iter_mut().find(|(k, _)| k == key) {
             Some(slot) => slot.1 = value.clone(),
@@ -62,10 +59,11 @@ mod tests {
 
     #[test]
     fn private_key_is_removed_and_overrides_applied() {
-        let base: Vec<(OsString, OsString)> = [("PATH", "/bin"), ("SSH_PRIVATE_KEY_B64", "c2VjcmV0"), ("HOME", "/root"), ("HF_TOKEN", "hf")]
-            .iter()
-            .map(|(k, v)| ((*k).into(), (*v).into()))
-            .collect();
+        let base: Vec<(OsString, OsString)> =
+            [("PATH", "/bin"), ("SSH_PRIVATE_KEY_B64", "c2VjcmV0"), ("HOME", "/root"), ("HF_TOKEN", "hf")]
+                .iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect();
         let env = command_env(&base, &[("HOME", "/home/ada".into()), ("USER", "ada".into())]);
         let env: Vec<&str> = env.iter().map(|c| c.to_str().unwrap()).collect();
         assert_eq!(env, ["PATH=/bin", "HOME=/home/ada", "HF_TOKEN=hf", "USER=ada"]);

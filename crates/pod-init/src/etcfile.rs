@@ -135,12 +135,8 @@ fn lock_file(file: &Path, deadline: Instant, timeout: Duration) -> Result<PathBu
     let tmp = with_suffix(file, &format!(".{me}"));
     // A leftover from an earlier PID 1 with our pid (a restarted container).
     let _ = fs::remove_file(&tmp);
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(io_err(&tmp, "create"))?;
+    let mut f =
+        OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp).map_err(io_err(&tmp, "create"))?;
     let written = f.write_all(me.to_string().as_bytes()).and_then(|()| f.sync_all());
     drop(f);
     let result = written.map_err(io_err(&tmp, "write")).and_then(|()| link_lock(&tmp, &lock, deadline, timeout));
@@ -176,8 +172,14 @@ fn link_lock(tmp: &Path, lock: &Path, deadline: Instant, timeout: Duration) -> R
                     _ => {
                         // Dead holder, our own pid (a previous PID 1 of this
                         // container) or no pid at all: nobody can be holding it.
-                        tracing::warn!("{}: taking over stale lock (holder {})", lock.display(), holder.map_or("unknown".to_owned(), |p| p.to_string()));
-                        fs::remove_file(lock).or_else(|e| if e.kind() == io::ErrorKind::NotFound { Ok(()) } else { Err(e) }).map_err(io_err(lock, "remove stale lock"))?;
+                        tracing::warn!(
+                            "{}: taking over stale lock (holder {})",
+                            lock.display(),
+                            holder.map_or("unknown".to_owned(), |p| p.to_string())
+                        );
+                        fs::remove_file(lock)
+                            .or_else(|e| if e.kind() == io::ErrorKind::NotFound { Ok(()) } else { Err(e) })
+                            .map_err(io_err(lock, "remove stale lock"))?;
                     }
                 }
             }
@@ -232,7 +234,13 @@ pub fn check_replaceable(path: &Path) -> Result<(), EtcError> {
 
 /// Replaces `path` with `new` (temp file, fsync, `-` backup, rename, fsync of
 /// the directory). The caller holds the lock and checked the content differs.
-pub fn replace(path: &Path, old: Option<&[u8]>, new: &[u8], ownership: Ownership, backup: bool) -> Result<(), EtcError> {
+pub fn replace(
+    path: &Path,
+    old: Option<&[u8]>,
+    new: &[u8],
+    ownership: Ownership,
+    backup: bool,
+) -> Result<(), EtcError> {
     let (uid, gid, mode) = match ownership {
         Ownership::Fixed { uid, gid, mode } => (uid, gid, mode),
         Ownership::KeepOriginal => match fs::metadata(path) {
@@ -306,7 +314,8 @@ mod tests {
         assert_eq!(fs::read(&passwd).unwrap(), b"new\n");
         assert_eq!(fs::read(dir.path().join("passwd-")).unwrap(), b"old\n");
         assert_eq!(fs::metadata(&passwd).unwrap().mode() & 0o7777, 0o640);
-        let mut names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        let mut names: Vec<_> =
+            fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
         names.sort();
         assert_eq!(names, [".pwd.lock", "passwd", "passwd-"], "lock released, no temp left");
         assert_eq!(needs_write(&passwd, b"new\n").unwrap(), None, "same content: nothing to write");
@@ -371,7 +380,8 @@ mod tests {
     fn fixed_ownership_sets_mode() {
         let dir = etc();
         let f = dir.path().join("nb-user");
-        replace(&f, None, b"x\n", Ownership::Fixed { uid: sys::getuid(), gid: sys::getgid(), mode: 0o440 }, false).unwrap();
+        replace(&f, None, b"x\n", Ownership::Fixed { uid: sys::getuid(), gid: sys::getgid(), mode: 0o440 }, false)
+            .unwrap();
         assert_eq!(fs::metadata(&f).unwrap().mode() & 0o7777, 0o440);
     }
 }

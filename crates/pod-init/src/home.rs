@@ -33,7 +33,11 @@ pub fn ensure(home: &Path, uid: u32, gid: u32) -> io::Result<Vec<String>> {
             // Only root can put something at /home/<user>: it is the image's,
             // and a home must be a directory.
             fs::remove_file(home)?;
-            done.push(format!("removed {} (was a {})", home.display(), if m.file_type().is_symlink() { "symlink" } else { "file" }));
+            done.push(format!(
+                "removed {} (was a {})",
+                home.display(),
+                if m.file_type().is_symlink() { "symlink" } else { "file" }
+            ));
             false
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => false,
@@ -43,10 +47,7 @@ pub fn ensure(home: &Path, uid: u32, gid: u32) -> io::Result<Vec<String>> {
         DirBuilder::new().mode(MODE).create(home)?;
         done.push(format!("created {}", home.display()));
     }
-    let dir: File = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW)
-        .open(home)?;
+    let dir: File = OpenOptions::new().read(true).custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW).open(home)?;
     let m = dir.metadata()?;
     if (m.uid(), m.gid()) != (uid, gid) {
         sys::fchown(&dir, uid, gid)?;

@@ -57,12 +57,7 @@ impl Launch {
     /// The command with the current environment, ids and directory: what
     /// runs when the bootstrap is skipped.
     pub fn unchanged(argv: Vec<CString>, env: Vec<CString>) -> Self {
-        Launch {
-            argv,
-            env,
-            cwd: None,
-            identity: None,
-        }
+        Launch { argv, env, cwd: None, identity: None }
     }
 
     /// Drops privileges, enters the working directory and executes the
@@ -109,10 +104,10 @@ impl Launch {
 
     /// The value of `name` in the command's environment.
     fn env_value(&self, name: &[u8]) -> Option<&[u8]> {
-        self.env.iter().map(|kv| kv.as_bytes()).find_map(|kv| {
-            kv.strip_prefix(name)
-                .and_then(|rest| rest.strip_prefix(b"="))
-        })
+        self.env
+            .iter()
+            .map(|kv| kv.as_bytes())
+            .find_map(|kv| kv.strip_prefix(name).and_then(|rest| rest.strip_prefix(b"=")))
     }
 
     /// `execvpe` with the command's own `PATH`: a name with a `/` is
@@ -191,12 +186,7 @@ impl std::fmt::Display for SwitchError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.errno {
             0 => write!(f, "{}: refused", self.step),
-            errno => write!(
-                f,
-                "{}: {}",
-                self.step,
-                std::io::Error::from_raw_os_error(errno)
-            ),
+            errno => write!(f, "{}: {}", self.step, std::io::Error::from_raw_os_error(errno)),
         }
     }
 }
@@ -241,18 +231,8 @@ pub fn switch_identity(id: &Identity) -> Result<(), SwitchError> {
 }
 
 fn fail_drop(what: &[u8], errno: i32) -> ! {
-    let reason: &[u8] = if errno == 0 {
-        b"refused"
-    } else {
-        errno_text(errno)
-    };
-    write_stderr(&[
-        b"pod-init: cannot drop privileges: ",
-        what,
-        b": ",
-        reason,
-        b"\n",
-    ]);
+    let reason: &[u8] = if errno == 0 { b"refused" } else { errno_text(errno) };
+    write_stderr(&[b"pod-init: cannot drop privileges: ", what, b": ", reason, b"\n"]);
     exit(EXIT_CANNOT_EXECUTE)
 }
 
@@ -369,31 +349,19 @@ mod tests {
     }
 
     fn sh(script: &str, env: &[&str]) -> Launch {
-        Launch::unchanged(
-            vec![c("sh"), c("-c"), c(script)],
-            env.iter().map(|s| c(s)).collect(),
-        )
+        Launch::unchanged(vec![c("sh"), c("-c"), c(script)], env.iter().map(|s| c(s)).collect())
     }
 
     #[test]
     fn searches_the_commands_path_and_passes_the_environment() {
-        let (code, _) = run(&sh(
-            "test \"$FOO\" = bar && exit 7",
-            &["PATH=/nonexistent:/usr/bin:/bin", "FOO=bar"],
-        ));
+        let (code, _) = run(&sh("test \"$FOO\" = bar && exit 7", &["PATH=/nonexistent:/usr/bin:/bin", "FOO=bar"]));
         assert_eq!(code, 7);
     }
 
     #[test]
     fn not_found_is_127_with_a_message() {
         let launch = Launch::unchanged(vec![c("no-such-command-x")], vec![c("PATH=/usr/bin:/bin")]);
-        assert_eq!(
-            run(&launch),
-            (
-                127,
-                "pod-init: cannot run no-such-command-x: command not found\n".to_owned()
-            )
-        );
+        assert_eq!(run(&launch), (127, "pod-init: cannot run no-such-command-x: command not found\n".to_owned()));
         let launch = Launch::unchanged(vec![c("/no/such/path")], vec![]);
         assert_eq!(run(&launch).0, 127);
     }
@@ -405,13 +373,7 @@ mod tests {
         std::fs::write(&script, "#!/bin/sh\nexit 0\n").unwrap();
         let path = format!("PATH={}", dir.path().display());
         let launch = Launch::unchanged(vec![c("job")], vec![c(&path)]);
-        assert_eq!(
-            run(&launch),
-            (
-                126,
-                "pod-init: cannot run job: permission denied (not executable?)\n".to_owned()
-            )
-        );
+        assert_eq!(run(&launch), (126, "pod-init: cannot run job: permission denied (not executable?)\n".to_owned()));
     }
 
     #[test]
@@ -451,11 +413,7 @@ mod tests {
             panic!("this test needs root (it drops privileges): run the tests as root, as CI does");
         }
         let launch = Launch {
-            identity: Some(Identity {
-                uid: 4242,
-                gid: 4343,
-                groups: vec![4444, 4545],
-            }),
+            identity: Some(Identity { uid: 4242, gid: 4343, groups: vec![4444, 4545] }),
             ..sh(
                 "test \"$(id -u):$(id -g):$(id -G)\" = \"4242:4343:4343 4444 4545\" || exit 3; \
                   grep -q '^Uid:[[:space:]]*4242[[:space:]]*4242[[:space:]]*4242' /proc/self/status || exit 4; \

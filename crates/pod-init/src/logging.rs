@@ -12,7 +12,13 @@ fn level(value: Option<&str>) -> (LevelFilter, Option<String>) {
         None => (LevelFilter::INFO, None),
         Some(l) => match l.parse::<LevelFilter>() {
             Ok(f) => (f, None),
-            Err(_) => (LevelFilter::INFO, Some(format!("{}={l:?}: not a level (error, warn, info, debug, trace, off); using info", common::env::EnvVars::POD_INIT_LOG))),
+            Err(_) => (
+                LevelFilter::INFO,
+                Some(format!(
+                    "{}={l:?}: not a level (error, warn, info, debug, trace, off); using info",
+                    common::env::EnvVars::POD_INIT_LOG
+                )),
+            ),
         },
     }
 }
@@ -40,6 +46,9 @@ mod tests {
         assert_eq!(level(Some("WARN")), (LevelFilter::WARN, None));
         let (filter, warning) = level(Some("loud"));
         assert_eq!(filter, LevelFilter::INFO);
-        assert_eq!(warning.unwrap(), "POD_INIT_LOG=\"loud\": not a level (error, warn, info, debug, trace, off); using info");
+        assert_eq!(
+            warning.unwrap(),
+            "POD_INIT_LOG=\"loud\": not a level (error, warn, info, debug, trace, off); using info"
+        );
     }
 }

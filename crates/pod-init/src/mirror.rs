@@ -36,7 +36,12 @@ pub struct EtcFiles {
 impl EtcFiles {
     /// The files under `etc` (`/etc` in a pod, a temp dir in tests).
     pub fn new(etc: &Path) -> Self {
-        EtcFiles { group: etc.join("group"), gshadow: etc.join("gshadow"), passwd: etc.join("passwd"), shadow: etc.join("shadow") }
+        EtcFiles {
+            group: etc.join("group"),
+            gshadow: etc.join("gshadow"),
+            passwd: etc.join("passwd"),
+            shadow: etc.join("shadow"),
+        }
     }
 
     fn all(&self) -> [&PathBuf; 4] {
@@ -157,10 +162,7 @@ fn pending_writes<'a>(files: &'a EtcFiles, accounts: &Accounts) -> Result<Vec<Pe
 /// The login shell: zsh as the seed image had, else bash, else sh.
 pub fn pick_shell(root: &Path) -> &'static str {
     const SHELLS: [&str; 5] = ["/bin/zsh", "/usr/bin/zsh", "/bin/bash", "/usr/bin/bash", "/bin/sh"];
-    SHELLS
-        .into_iter()
-        .find(|s| root.join(s.trim_start_matches('/')).exists())
-        .unwrap_or("/bin/sh")
+    SHELLS.into_iter().find(|s| root.join(s.trim_start_matches('/')).exists()).unwrap_or("/bin/sh")
 }
 
 #[cfg(test)]
@@ -196,7 +198,11 @@ mod tests {
     }
 
     const DEBIAN: [(&str, &str, u32); 4] = [
-        ("passwd", "root:x:0:0:root:/root:/bin/bash\n# a comment\n+@nis\nseed:x:1001:83070::/home/seed:/bin/bash\n", 0o644),
+        (
+            "passwd",
+            "root:x:0:0:root:/root:/bin/bash\n# a comment\n+@nis\nseed:x:1001:83070::/home/seed:/bin/bash\n",
+            0o644,
+        ),
         ("group", "root:x:0:\nadm:x:4:\nsudo:x:27:\nseedgrp:x:83070:\r\n", 0o644),
         ("shadow", "root:*:19000:0:99999:7:::\nseed:!:19000:0:99999:7:::", 0o640),
         ("gshadow", "root:*::\nadm:*::\nsudo:*::\nseedgrp:!::\n", 0o640),
@@ -212,8 +218,16 @@ mod tests {
         assert_eq!(accounts.supplementary_gids("ada"), [4, 27]);
         let passwd = fs::read_to_string(&files.passwd).unwrap();
         assert!(passwd.starts_with("root:x:0:0:root:/root:/bin/bash\n# a comment\n"), "{passwd}");
-        assert!(passwd.ends_with("+@nis\nseed:x:1001:83070::/home/seed:/bin/bash\nada:x:177449:83070::/home/ada:/bin/zsh\n"), "{passwd}");
-        assert_eq!(fs::read_to_string(&files.group).unwrap(), "root:x:0:\nadm:x:4:ada\nsudo:x:27:ada\nMLO-unit:x:83070:\r\n", "an edited line keeps its CRLF");
+        assert!(
+            passwd
+                .ends_with("+@nis\nseed:x:1001:83070::/home/seed:/bin/bash\nada:x:177449:83070::/home/ada:/bin/zsh\n"),
+            "{passwd}"
+        );
+        assert_eq!(
+            fs::read_to_string(&files.group).unwrap(),
+            "root:x:0:\nadm:x:4:ada\nsudo:x:27:ada\nMLO-unit:x:83070:\r\n",
+            "an edited line keeps its CRLF"
+        );
         let shadow = fs::read_to_string(&files.shadow).unwrap();
         assert!(shadow.starts_with("root:*:19000:0:99999:7:::\nseed:!:19000:0:99999:7:::\nada:$6$"), "{shadow}");
         assert!(password::verifies("ada", shadow.lines().last().unwrap().split(':').nth(1).unwrap()));
@@ -252,7 +266,11 @@ mod tests {
     #[test]
     fn placeholder_rename_cut_short_at_every_step_is_finished_by_the_rerun() {
         const PLACEHOLDER: [(&str, &str, u32); 4] = [
-            ("passwd", "root:x:0:0:root:/root:/bin/bash\nplaceholder:x:177449:1000::/home/placeholder:/bin/bash\n", 0o644),
+            (
+                "passwd",
+                "root:x:0:0:root:/root:/bin/bash\nplaceholder:x:177449:1000::/home/placeholder:/bin/bash\n",
+                0o644,
+            ),
             ("group", "root:x:0:\nsudo:x:27:placeholder\nplaceholder:x:83070:\n", 0o644),
             ("shadow", "root:*:19000:0:99999:7:::\nplaceholder:!:19000:0:99999:7:::\n", 0o640),
             ("gshadow", "root:*::\nsudo:*::placeholder\nplaceholder:!::\n", 0o640),
@@ -261,9 +279,19 @@ mod tests {
             let dir = etc_with(&PLACEHOLDER);
             crash_at(&format!("{n}:renamed"), dir.path());
             mirror(&EtcFiles::new(dir.path()), &config("ada", "177449"), "/bin/zsh").unwrap();
-            let all: String = ["passwd", "group", "shadow", "gshadow"].iter().map(|f| fs::read_to_string(dir.path().join(f)).unwrap()).collect();
-            assert!(!all.contains("placeholder:") && !all.contains(",placeholder") && !all.contains(":placeholder"), "after a crash at {n}:renamed:\n{all}");
-            assert_eq!(fs::read_to_string(dir.path().join("gshadow")).unwrap(), "root:*::\nsudo:*::ada\nMLO-unit:!::\n", "{n}");
+            let all: String = ["passwd", "group", "shadow", "gshadow"]
+                .iter()
+                .map(|f| fs::read_to_string(dir.path().join(f)).unwrap())
+                .collect();
+            assert!(
+                !all.contains("placeholder:") && !all.contains(",placeholder") && !all.contains(":placeholder"),
+                "after a crash at {n}:renamed:\n{all}"
+            );
+            assert_eq!(
+                fs::read_to_string(dir.path().join("gshadow")).unwrap(),
+                "root:*::\nsudo:*::ada\nMLO-unit:!::\n",
+                "{n}"
+            );
         }
     }
 
@@ -341,7 +369,8 @@ mod tests {
         let reference = etc_with(&DEBIAN);
         mirror(&EtcFiles::new(reference.path()), &config("ada", "177449"), "/bin/zsh").unwrap();
         let names = ["gshadow", "group", "shadow", "passwd"];
-        let new: Vec<String> = names.iter().map(|n| normalized(n, &fs::read(reference.path().join(n)).unwrap())).collect();
+        let new: Vec<String> =
+            names.iter().map(|n| normalized(n, &fs::read(reference.path().join(n)).unwrap())).collect();
         let old: Vec<String> = names
             .iter()
             .map(|n| DEBIAN.iter().find(|(f, ..)| f == n).map(|(_, c, _)| normalized(n, c.as_bytes())).unwrap())
@@ -365,7 +394,11 @@ mod tests {
             // The rerun takes over the dead child's locks and finishes the job.
             mirror(&EtcFiles::new(dir.path()), &config("ada", "177449"), "/bin/zsh").unwrap();
             for (i, n) in names.iter().enumerate() {
-                assert_eq!(normalized(n, &fs::read(dir.path().join(n)).unwrap()), new[i], "step {step}: {n} after the rerun");
+                assert_eq!(
+                    normalized(n, &fs::read(dir.path().join(n)).unwrap()),
+                    new[i],
+                    "step {step}: {n} after the rerun"
+                );
             }
             let left: Vec<String> = fs::read_dir(dir.path())
                 .unwrap()

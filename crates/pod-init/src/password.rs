@@ -28,9 +28,8 @@ pub fn hash(password: &str) -> Option<String> {
     let mut salt = [0u8; 12];
     sys::random_bytes(&mut salt).ok()?;
     let params = Params::new(Params::ROUNDS_MIN).ok()?;
-    let hashed = ShaCrypt::new(Algorithm::Sha512Crypt, params)
-        .hash_password_with_salt(password.as_bytes(), &salt)
-        .ok()?;
+    let hashed =
+        ShaCrypt::new(Algorithm::Sha512Crypt, params).hash_password_with_salt(password.as_bytes(), &salt).ok()?;
     Some(hashed.as_str().to_owned())
 }
 

@@ -72,10 +72,7 @@ impl fmt::Display for Denial {
             Denial::NotPid1 { pid } => {
                 write!(f, "not the container's first process (pid {pid}, not 1)")
             }
-            Denial::AlreadyStarted => write!(
-                f,
-                "the bootstrap already ran in this container ({marker} exists)"
-            ),
+            Denial::AlreadyStarted => write!(f, "the bootstrap already ran in this container ({marker} exists)"),
             Denial::MarkerUnusable(why) => {
                 write!(f, "cannot claim the run-once marker {marker}: {why}")
             }
@@ -143,13 +140,7 @@ pub fn classify() -> Result<Start, PrivilegeError> {
                     let groups = nix::unistd::getgroups().map_err(PrivilegeError::ReadIds)?;
                     let groups = groups.into_iter().map(Gid::as_raw).collect();
                     become_root()?;
-                    Ok(Start::SetuidInit {
-                        real: Identity {
-                            uid: ruid,
-                            gid: rgid,
-                            groups,
-                        },
-                    })
+                    Ok(Start::SetuidInit { real: Identity { uid: ruid, gid: rgid, groups } })
                 }
                 Some(why) => {
                     drop_to_real_ids(ruid, rgid)?;
@@ -198,12 +189,8 @@ fn set_all_ids(uid: u32, gid: u32) -> Result<(), (&'static str, Errno)> {
 fn verify_dropped(uid: u32, gid: u32) -> Result<(), PrivilegeError> {
     let uids = getresuid().map_err(PrivilegeError::ReadIds)?;
     let gids = getresgid().map_err(PrivilegeError::ReadIds)?;
-    let all_uid = [uids.real, uids.effective, uids.saved]
-        .iter()
-        .all(|u| u.as_raw() == uid);
-    let all_gid = [gids.real, gids.effective, gids.saved]
-        .iter()
-        .all(|g| g.as_raw() == gid);
+    let all_uid = [uids.real, uids.effective, uids.saved].iter().all(|u| u.as_raw() == uid);
+    let all_gid = [gids.real, gids.effective, gids.saved].iter().all(|g| g.as_raw() == gid);
     if !all_uid || !all_gid {
         return Err(PrivilegeError::Regainable(uid));
     }
@@ -235,10 +222,7 @@ mod tests {
 
     #[test]
     fn denials_say_why() {
-        assert_eq!(
-            Denial::NotPid1 { pid: 57 }.to_string(),
-            "not the container's first process (pid 57, not 1)"
-        );
+        assert_eq!(Denial::NotPid1 { pid: 57 }.to_string(), "not the container's first process (pid 57, not 1)");
         assert_eq!(
             Denial::AlreadyStarted.to_string(),
             "the bootstrap already ran in this container (/run/pod-init.started exists)"
@@ -263,12 +247,8 @@ mod tests {
                     drop_to_real_ids(4242, 4343).ok()?;
                     let uids = getresuid().ok()?;
                     let gids = getresgid().ok()?;
-                    let dropped = [uids.real, uids.effective, uids.saved]
-                        .iter()
-                        .all(|u| u.as_raw() == 4242)
-                        && [gids.real, gids.effective, gids.saved]
-                            .iter()
-                            .all(|g| g.as_raw() == 4343);
+                    let dropped = [uids.real, uids.effective, uids.saved].iter().all(|u| u.as_raw() == 4242)
+                        && [gids.real, gids.effective, gids.saved].iter().all(|g| g.as_raw() == 4343);
                     let root = Uid::from_raw(0);
                     let stuck = setresuid(root, root, root) == Err(Errno::EPERM);
                     Some(if dropped && stuck { 0 } else { 3 })

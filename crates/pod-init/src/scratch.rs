@@ -63,7 +63,9 @@ fn ensure_dir(dir: &Path, uid: u32) -> bool {
 /// Creates `dirs` as `seed` in a forked child. Never fails the bootstrap.
 pub fn prepare(seed_name: &str, seed: Option<Identity>, dirs: &[PathBuf]) {
     let Some(seed) = seed else {
-        tracing::warn!("scratch: seed user {seed_name} is not in /etc/passwd; scratch directories not created (set SCRATCH_SEED_USER)");
+        tracing::warn!(
+            "scratch: seed user {seed_name} is not in /etc/passwd; scratch directories not created (set SCRATCH_SEED_USER)"
+        );
         return;
     };
     let uid = seed.uid;
@@ -78,7 +80,6 @@ pub fn prepare(seed_name: &str, seed: Option<Identity>, dirs: &[PathBuf]) {
         Err(e) => tracing::warn!("scratch: cannot fork the seed's child: {e}; continuing"),
     }
 }
-
 
 #[cfg(test)]
 mod tests {

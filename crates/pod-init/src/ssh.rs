@@ -72,11 +72,7 @@ pub fn key_file_name(pem: &str) -> &'static str {
             _ => "id_rsa",
         };
     }
-    if pem.contains("BEGIN EC PRIVATE KEY") {
-        "id_ecdsa"
-    } else {
-        "id_rsa"
-    }
+    if pem.contains("BEGIN EC PRIVATE KEY") { "id_ecdsa" } else { "id_rsa" }
 }
 
 /// The key type string of an `openssh-key-v1` blob: the first string of
@@ -157,19 +153,18 @@ pub fn recreate(home: &Path, material: &SshMaterial) -> io::Result<Vec<String>> 
         write_new(&dir.join("known_hosts"), &text_file(hosts), 0o644)?;
         written.push("known_hosts (0644)".to_owned());
     }
-    done.push(format!("recreated {} (0700): {}", dir.display(), if written.is_empty() { "empty".to_owned() } else { written.join(", ") }));
+    done.push(format!(
+        "recreated {} (0700): {}",
+        dir.display(),
+        if written.is_empty() { "empty".to_owned() } else { written.join(", ") }
+    ));
     Ok(done)
 }
 
 /// A new file (never an existing one, never through a symlink) with `mode`
 /// set exactly, whatever the umask.
 fn write_new(path: &Path, content: &str, mode: u32) -> io::Result<()> {
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)?;
+    let mut f = OpenOptions::new().write(true).create_new(true).mode(mode).custom_flags(libc::O_NOFOLLOW).open(path)?;
     f.set_permissions(fs::Permissions::from_mode(mode))?;
     f.write_all(content.as_bytes())?;
     f.sync_all()
@@ -209,14 +204,18 @@ mod tests {
         let pem = keygen("ed25519", &[]);
         let crlf = pem.trim_end().replace('\n', "\r\n");
         let b64 = STANDARD.encode(crlf);
-        let wrapped: String = b64.as_bytes().chunks(60).map(|c| format!("{}\n", std::str::from_utf8(c).unwrap())).collect();
+        let wrapped: String =
+            b64.as_bytes().chunks(60).map(|c| format!("{}\n", std::str::from_utf8(c).unwrap())).collect();
         assert_eq!(decode_private_key(&wrapped).unwrap(), pem);
     }
 
     #[test]
     fn bad_key_values_are_named() {
         let err = decode_private_key("c2Vj!mV0").unwrap_err();
-        assert_eq!(err.to_string(), "SSH_PRIVATE_KEY_B64: not valid base64 (a character outside base64 at offset 4, whitespace ignored)");
+        assert_eq!(
+            err.to_string(),
+            "SSH_PRIVATE_KEY_B64: not valid base64 (a character outside base64 at offset 4, whitespace ignored)"
+        );
         assert_eq!(decode_private_key(&STANDARD.encode([0xff, 0xfe])), Err(KeyError::NotText));
         assert_eq!(decode_private_key(&STANDARD.encode("hello")), Err(KeyError::NotAKey));
         assert!(KeyError::NotAKey.to_string().starts_with("SSH_PRIVATE_KEY_B64: "));
@@ -228,7 +227,11 @@ mod tests {
         let elsewhere = tempfile::tempdir().unwrap();
         fs::write(elsewhere.path().join("precious"), "keep").unwrap();
         std::os::unix::fs::symlink(elsewhere.path(), home.path().join(".ssh")).unwrap();
-        let material = SshMaterial { private_key: Some(keygen("ed25519", &[])), public_key: Some("ssh-ed25519 AAAA x".into()), known_hosts: Some("github.com ssh-ed25519 AAAA".into()) };
+        let material = SshMaterial {
+            private_key: Some(keygen("ed25519", &[])),
+            public_key: Some("ssh-ed25519 AAAA x".into()),
+            known_hosts: Some("github.com ssh-ed25519 AAAA".into()),
+        };
         let log = recreate(home.path(), &material).unwrap();
         assert!(log[0].starts_with("removed "), "{log:?}");
         assert_eq!(fs::read_to_string(elsewhere.path().join("precious")).unwrap(), "keep");

@@ -41,7 +41,8 @@ pub fn ensure(root: &Path, user: &str) -> Result<Outcome, EtcError> {
         return Ok(Outcome::NoSudo);
     }
     let content = rule(user);
-    let right_owner = fs::symlink_metadata(&path).is_ok_and(|m| m.is_file() && m.uid() == 0 && m.gid() == 0 && m.mode() & 0o7777 == MODE);
+    let right_owner = fs::symlink_metadata(&path)
+        .is_ok_and(|m| m.is_file() && m.uid() == 0 && m.gid() == 0 && m.mode() & 0o7777 == MODE);
     let old = etcfile::needs_write(&path, content.as_bytes())?;
     if old.is_none() && right_owner {
         return Ok(Outcome::Unchanged);
@@ -76,6 +77,11 @@ mod tests {
             .arg(&path)
             .output()
             .expect("visudo not found: apt-get install sudo");
-        assert!(out.status.success(), "visudo -cf: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "visudo -cf: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }

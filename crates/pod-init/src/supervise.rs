@@ -136,11 +136,7 @@ fn child_fail(what: &str, errno: Errno) -> ! {
 }
 
 /// Forwards signals and reaps until the command ends.
-fn watch(
-    child: libc::pid_t,
-    options: &Options,
-    waited: &nix::sys::signal::SigSet,
-) -> Result<End, Failure> {
+fn watch(child: libc::pid_t, options: &Options, waited: &nix::sys::signal::SigSet) -> Result<End, Failure> {
     loop {
         // No timeout needed: SIGCHLD is blocked and in the set, so a child
         // that ends at any moment leaves it pending and wakes this wait.
@@ -169,11 +165,7 @@ fn forward(received: Received, child: libc::pid_t, group: bool) {
     if received.signo == libc::SIGWINCH {
         tracing::debug!(from = received.sender, "forwarding {name} to {target}");
     } else {
-        tracing::info!(
-            from = received.sender,
-            "forwarding {name} to {}",
-            describe_target(child, group)
-        );
+        tracing::info!(from = received.sender, "forwarding {name} to {}", describe_target(child, group));
     }
     // SAFETY: kill has no memory-safety preconditions.
     if unsafe { libc::kill(target, received.signo) } != 0 {
@@ -183,11 +175,7 @@ fn forward(received: Received, child: libc::pid_t, group: bool) {
 }
 
 fn describe_target(child: libc::pid_t, group: bool) -> String {
-    if group {
-        format!("the command's process group {child}")
-    } else {
-        format!("the command (pid {child})")
-    }
+    if group { format!("the command's process group {child}") } else { format!("the command (pid {child})") }
 }
 
 fn describe(end: End) -> String {
@@ -200,31 +188,19 @@ fn describe(end: End) -> String {
 /// After the command: SIGTERM what is left, wait up to `grace` for it to
 /// go, SIGKILL the rest, and reap. Returns as soon as nothing is left, so a
 /// job that cleans up after itself costs no wait at all.
-fn end_leftovers(
-    scope: Scope,
-    grace: Duration,
-    waited: &nix::sys::signal::SigSet,
-) -> Result<(), Errno> {
+fn end_leftovers(scope: Scope, grace: Duration, waited: &nix::sys::signal::SigSet) -> Result<(), Errno> {
     if !reap::sweep(None)?.children_left {
         return Ok(());
     }
-    tracing::info!(
-        "sending SIGTERM to the processes the command left behind; SIGKILL in {} ms",
-        grace.as_millis()
-    );
+    tracing::info!("sending SIGTERM to the processes the command left behind; SIGKILL in {} ms", grace.as_millis());
     scope.signal_all(libc::SIGTERM);
     if reap_until_gone(Instant::now() + grace, waited)? {
         return Ok(());
     }
-    tracing::warn!(
-        "processes still running after {} ms; sending SIGKILL",
-        grace.as_millis()
-    );
+    tracing::warn!("processes still running after {} ms; sending SIGKILL", grace.as_millis());
     scope.signal_all(libc::SIGKILL);
     if !reap_until_gone(Instant::now() + REAP_AFTER_KILL, waited)? {
-        tracing::warn!(
-            "some processes did not die after SIGKILL (stuck in the kernel?); leaving them"
-        );
+        tracing::warn!("some processes did not die after SIGKILL (stuck in the kernel?); leaving them");
     }
     Ok(())
 }
@@ -243,10 +219,7 @@ fn reap_until_gone(deadline: Instant, waited: &nix::sys::signal::SigSet) -> Resu
         }
         if let Some(received) = signals::wait(waited, Some(left))? {
             if received.signo != libc::SIGCHLD {
-                tracing::debug!(
-                    "ignoring {}: the command has already ended",
-                    signals::name(received.signo)
-                );
+                tracing::debug!("ignoring {}: the command has already ended", signals::name(received.signo));
             }
         }
     }

@@ -37,10 +37,7 @@ pub fn try_write_lock(file: &File) -> io::Result<bool> {
 /// Whether a process exists: `kill(pid, 0)` checks without signalling.
 /// EPERM means it exists but belongs to someone else.
 pub fn process_alive(pid: i32) -> bool {
-    !matches!(
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
-        Err(Errno::ESRCH)
-    )
+    !matches!(nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None), Err(Errno::ESRCH))
 }
 
 /// Whether the file system holding `dir` is mounted read-only.
@@ -57,9 +54,7 @@ pub fn is_mount_point(path: &Path) -> bool {
         return false;
     };
     let wanted = path.to_string_lossy();
-    info.lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .any(|mp| unescape_mountinfo(mp) == wanted)
+    info.lines().filter_map(|l| l.split(' ').nth(4)).any(|mp| unescape_mountinfo(mp) == wanted)
 }
 
 /// mountinfo writes space, tab, newline and backslash as `\ooo`.
@@ -70,9 +65,7 @@ fn unescape_mountinfo(s: &str) -> String {
     while i < b.len() {
         // Three octal digits worth at most 0o377: a larger value (which the
         // kernel never writes) would overflow a byte, so it stays literal.
-        let octal = b
-            .get(i + 1..i + 4)
-            .filter(|d| b[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        let octal = b.get(i + 1..i + 4).filter(|d| b[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)));
         let value = octal.map(|d| d.iter().fold(0u32, |v, c| v * 8 + u32::from(c - b'0')));
         if let Some(byte) = value.and_then(|v| u8::try_from(v).ok()) {
             out.push(byte);
@@ -114,10 +107,7 @@ pub fn random_suffix() -> String {
         let pid = std::process::id().to_le_bytes();
         bytes[..4].copy_from_slice(&pid);
     }
-    bytes
-        .iter()
-        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
-        .collect()
+    bytes.iter().map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char).collect()
 }
 
 /// `fchown` on an open file: no path, so no symlink race.
@@ -155,12 +145,7 @@ pub enum ChildOutcome {
 /// Runs `step` in a forked child that switched fully to `id` with `umask`,
 /// so every file operation is checked by the kernel as that user: root never
 /// touches a path the user or the seed controls. The child logs for itself.
-pub fn run_as(
-    id: &Identity,
-    umask: u32,
-    what: &str,
-    step: impl FnOnce() -> bool,
-) -> io::Result<ChildOutcome> {
+pub fn run_as(id: &Identity, umask: u32, what: &str, step: impl FnOnce() -> bool) -> io::Result<ChildOutcome> {
     // SAFETY: pod-init is single-threaded during the bootstrap (no thread
     // has been spawned), so the child may allocate and log.
     match unsafe { fork() }? {
@@ -171,11 +156,7 @@ pub fn run_as(
                     step()
                 }
                 Err(e) => {
-                    tracing::error!(
-                        "{what}: cannot switch to uid {} gid {}: {e}",
-                        id.uid,
-                        id.gid
-                    );
+                    tracing::error!("{what}: cannot switch to uid {} gid {}: {e}", id.uid, id.gid);
                     false
                 }
             };
@@ -205,19 +186,13 @@ mod tests {
     fn mountinfo_escapes_are_decoded() {
         assert_eq!(unescape_mountinfo("/a\\040b\\011c"), "/a b\tc");
         assert_eq!(unescape_mountinfo("/plain\\"), "/plain\\");
-        assert_eq!(
-            unescape_mountinfo("/back\\134slash\\777"),
-            "/back\\slash\\777",
-            "over a byte: kept as written"
-        );
+        assert_eq!(unescape_mountinfo("/back\\134slash\\777"), "/back\\slash\\777", "over a byte: kept as written");
     }
 
     #[test]
     fn proc_and_root_are_mount_points_files_are_not() {
         assert!(is_mount_point(Path::new("/proc")));
-        assert!(!is_mount_point(Path::new(
-            "/etc/hostname-not-a-mount-point"
-        )));
+        assert!(!is_mount_point(Path::new("/etc/hostname-not-a-mount-point")));
     }
 
     #[test]

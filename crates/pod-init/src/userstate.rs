@@ -65,7 +65,8 @@ pub fn prepare(cfg: &PodConfig, user: &Identity, ssh: &SshMaterial, old_home: Op
 /// image's stage directory (`/docker`), copied once: afterwards they are the
 /// user's to change.
 fn shell_state(cfg: &PodConfig, stage: &Path) -> io::Result<Vec<String>> {
-    let staged = |constant: &str| stage.join(Path::new(constant).strip_prefix(image::STAGE_DIR).unwrap_or(Path::new(constant)));
+    let staged =
+        |constant: &str| stage.join(Path::new(constant).strip_prefix(image::STAGE_DIR).unwrap_or(Path::new(constant)));
     let mut done = Vec::new();
     let zdotdir = cfg.zdotdir();
     done.extend(ensure_dir(&zdotdir)?);
@@ -117,7 +118,9 @@ fn remove_stale_partials(zdotdir: &Path) {
         // The name first: only a partial copy is worth an lstat (on NFS
         // scratch, a round trip each).
         let is_partial = entry.file_name().to_str().is_some_and(|n| n.starts_with(PARTIAL_PREFIX));
-        let old = || entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| t.elapsed().is_ok_and(|age| age > STALE_PARTIAL));
+        let old = || {
+            entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| t.elapsed().is_ok_and(|age| age > STALE_PARTIAL))
+        };
         if is_partial && old() && fs::remove_dir_all(entry.path()).is_ok() {
             tracing::info!("shell: removed {}, a copy cut short by an earlier start", entry.path().display());
         }
@@ -182,12 +185,7 @@ fn touch(path: &Path, mode: u32) -> io::Result<Option<String>> {
         DirBuilder::new().recursive(true).mode(0o770).create(parent)?;
     }
     let existed = found.is_some();
-    let f = OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(mode)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)?;
+    let f = OpenOptions::new().append(true).create(true).mode(mode).custom_flags(libc::O_NOFOLLOW).open(path)?;
     let before = f.metadata()?.permissions().mode() & 0o7777;
     if before != mode {
         f.set_permissions(fs::Permissions::from_mode(mode))?;
@@ -237,7 +235,11 @@ fn ensure_link(link: &Path, target: &Path) -> io::Result<Option<String>> {
         }
         Ok(m) if m.is_dir() => {
             if fs::remove_dir(link).is_err() {
-                return Ok(Some(format!("kept {}: a directory with content, not linked to {}", link.display(), target.display())));
+                return Ok(Some(format!(
+                    "kept {}: a directory with content, not linked to {}",
+                    link.display(),
+                    target.display()
+                )));
             }
         }
         Ok(_) => fs::remove_file(link)?,
@@ -292,7 +294,10 @@ fn git_identity(cfg: &PodConfig) -> io::Result<Vec<String>> {
         let set = GitConfig { value: Some(value), ..get };
         let out = set.command().output()?;
         if !out.status.success() {
-            return Err(io::Error::other(format!("git config --global {key}: {}", String::from_utf8_lossy(&out.stderr).trim())));
+            return Err(io::Error::other(format!(
+                "git config --global {key}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
         }
         done.push(format!("set {key}"));
     }
@@ -400,9 +405,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("gitconfig");
         let file_str = file.to_str().unwrap();
-        let cfg = crate::config::for_tests(&[("GIT_CONFIG_GLOBAL", file_str), ("GIT_USER_NAME", "Ada L"), ("GIT_USER_EMAIL", "ada@epfl.ch")]);
+        let cfg = crate::config::for_tests(&[
+            ("GIT_CONFIG_GLOBAL", file_str),
+            ("GIT_USER_NAME", "Ada L"),
+            ("GIT_USER_EMAIL", "ada@epfl.ch"),
+        ]);
         let read = |key| {
-            let out = GitConfig { file: &file, home: dir.path(), key, value: None }.command().output().expect("git not found: apt-get install git");
+            let out = GitConfig { file: &file, home: dir.path(), key, value: None }
+                .command()
+                .output()
+                .expect("git not found: apt-get install git");
             String::from_utf8(out.stdout).unwrap()
         };
         assert_eq!(git_identity(&cfg).unwrap(), ["set user.name", "set user.email"]);

@@ -99,7 +99,10 @@ pub fn run(cli: Cli, ctx: &Context) -> Result<Outcome> {
             say("--workers makes this a distributed training job (--train is implied)");
         }
         for key in &spec.unset_secret_keys {
-            say(&format!("warning: EXTRA_SECRET_KEYS lists {key}, but {} gives it no value; the pod will not get it", env.path().display()));
+            say(&format!(
+                "warning: EXTRA_SECRET_KEYS lists {key}, but {} gives it no value; the pod will not get it",
+                env.path().display()
+            ));
         }
     }
     let manifest = match sync {
@@ -117,7 +120,9 @@ pub fn run(cli: Cli, ctx: &Context) -> Result<Outcome> {
 
     // Check that both programs exist before the first one changes anything.
     if sync && find_on_path(KUBECTL, ctx.path.as_ref()).is_none() {
-        bail!("kubectl not found on PATH: install it (Debian: apt-get install kubernetes-client), or pass --skip-secret-sync");
+        bail!(
+            "kubectl not found on PATH: install it (Debian: apt-get install kubernetes-client), or pass --skip-secret-sync"
+        );
     }
     if runai_cmd.is_some() && find_on_path(RUNAI, ctx.path.as_ref()).is_none() {
         bail!("runai not found on PATH: install the run:ai CLI, or pass --dry-run to see the command");
@@ -187,7 +192,8 @@ const KILL_GRACE: Duration = Duration::from_secs(5);
 /// Runs the server-side apply and turns its failure into a message that
 /// carries kubectl's own words, minus any secret value.
 fn sync_secret(manifest: Manifest, env: &EnvFile, timeout: Seconds) -> Result<()> {
-    let (name, namespace, keys) = (manifest.name().to_owned(), manifest.namespace().to_owned(), manifest.keys().to_vec());
+    let (name, namespace, keys) =
+        (manifest.name().to_owned(), manifest.namespace().to_owned(), manifest.keys().to_vec());
     let inv = kubectl::apply_secret(manifest, timeout);
     let done = inv.run_captured(timeout.as_duration() + KILL_GRACE).map_err(|e| match e {
         RunError::TimedOut { .. } => {

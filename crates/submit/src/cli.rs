@@ -200,9 +200,7 @@ mod tests {
 
     #[test]
     fn node_types_repeat_or_split_on_commas() {
-        let cli =
-            Cli::try_parse_from(["submit", "--node-type", "h100,a100-40g", "--node-type", "v100"])
-                .unwrap();
+        let cli = Cli::try_parse_from(["submit", "--node-type", "h100,a100-40g", "--node-type", "v100"]).unwrap();
         assert_eq!(cli.node_type, [NodeType::H100, NodeType::A10040g, NodeType::V100]);
         assert!(Cli::try_parse_from(["submit", "--node-type", "k80"]).is_err());
     }
@@ -218,17 +216,16 @@ mod tests {
 
     #[test]
     fn empty_text_values_mean_not_given() {
-        let cli = Cli::try_parse_from(["submit", "-n", "", "-c", "", "-t", "", "--memory", "", "-i", "", "--venv", " "])
-            .unwrap()
-            .without_empty_values();
+        let cli =
+            Cli::try_parse_from(["submit", "-n", "", "-c", "", "-t", "", "--memory", "", "-i", "", "--venv", " "])
+                .unwrap()
+                .without_empty_values();
         assert_eq!((cli.name, cli.command, cli.time, cli.memory, cli.image), (None, None, None, None, None));
         assert_eq!(cli.venv.as_deref(), Some(" "));
     }
 
     #[test]
     fn sync_only_and_skip_sync_conflict() {
-        assert!(
-            Cli::try_parse_from(["submit", "--sync-secret-only", "--skip-secret-sync"]).is_err()
-        );
+        assert!(Cli::try_parse_from(["submit", "--sync-secret-only", "--skip-secret-sync"]).is_err());
     }
 }

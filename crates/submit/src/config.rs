@@ -67,9 +67,7 @@ pub enum ConfigError {
     Duplicate { path: PathBuf, key: String, line: usize, first: usize },
     #[error("{path}:{line}: {key} must not contain a NUL character")]
     Nul { path: PathBuf, key: String, line: usize },
-    #[error(
-        "{path}:{line}: {key} cannot be a Kubernetes Secret key: use at most 253 letters, digits, '-', '_' or '.'"
-    )]
+    #[error("{path}:{line}: {key} cannot be a Kubernetes Secret key: use at most 253 letters, digits, '-', '_' or '.'")]
     BadKey { path: PathBuf, key: String, line: usize },
     #[error("{path}:{line}: fill in {key}: it still holds the template placeholder {placeholder:?}")]
     Placeholder { path: PathBuf, key: String, line: usize, placeholder: String },
@@ -80,10 +78,7 @@ impl EnvFile {
     /// line ends are read as plain ones, so a file saved by a Windows
     /// editor means the same as the Unix one.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let bytes = std::fs::read(path).map_err(|reason| ConfigError::Read {
-            path: path.to_owned(),
-            reason,
-        })?;
+        let bytes = std::fs::read(path).map_err(|reason| ConfigError::Read { path: path.to_owned(), reason })?;
         let text = String::from_utf8(bytes).map_err(|_| ConfigError::NotUtf8 { path: path.to_owned() })?;
         Self::parse(path, &text)
     }
@@ -152,10 +147,7 @@ impl EnvFile {
 
     /// Every key with a non-empty value, in sorted order.
     pub fn non_empty(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.entries
-            .iter()
-            .filter(|(_, e)| !e.value.is_empty())
-            .map(|(k, e)| (k.as_str(), e.value.as_str()))
+        self.entries.iter().filter(|(_, e)| !e.value.is_empty()).map(|(k, e)| (k.as_str(), e.value.as_str()))
     }
 
     /// Fails on the first key in `keys` whose value is still a template
@@ -195,9 +187,8 @@ pub fn find_placeholder(value: &str, whole_only: bool) -> Option<&str> {
     if value.len() >= 2 && value.bytes().all(|b| b == b'0') {
         return Some(value);
     }
-    let is_word = |s: &str| {
-        !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ' '))
-    };
+    let is_word =
+        |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ' '));
     if whole_only {
         let inner = value.strip_prefix('<')?.strip_suffix('>')?;
         return is_word(inner).then_some(value);
@@ -234,10 +225,7 @@ fn has_open_quote(content: &str) -> bool {
 /// multi-line value ends after the line that names its key.
 fn definition_line(lines: &[&str], key: &str, end_line: usize) -> usize {
     let last = end_line.min(lines.len());
-    (1..=last)
-        .rev()
-        .find(|&n| assigns(lines[n - 1], key))
-        .unwrap_or(end_line)
+    (1..=last).rev().find(|&n| assigns(lines[n - 1], key)).unwrap_or(end_line)
 }
 
 fn assigns(line: &str, key: &str) -> bool {
@@ -326,7 +314,10 @@ mod tests {
     #[test]
     fn errors_name_the_line() {
         let err = parse("A=1\n\nB=two words\n").unwrap_err();
-        assert_eq!(err.to_string(), "test.env:3: cannot parse this line; write KEY=value, and quote a value that has spaces");
+        assert_eq!(
+            err.to_string(),
+            "test.env:3: cannot parse this line; write KEY=value, and quote a value that has spaces"
+        );
         let err = parse("A=1\nmy-key=2\n").unwrap_err();
         assert!(err.to_string().starts_with("test.env:2: cannot parse"), "{err}");
         let err = parse("A=1\nB=\"open\nC=3\n").unwrap_err();
@@ -349,11 +340,7 @@ mod tests {
     #[test]
     fn errors_never_show_values() {
         let secret = "hunter2-very-secret";
-        for text in [
-            format!("A={secret} oops\n"),
-            format!("A=\"{secret}\nB"),
-            format!("A={secret}\nA={secret}\n"),
-        ] {
+        for text in [format!("A={secret} oops\n"), format!("A=\"{secret}\nB"), format!("A={secret}\nA={secret}\n")] {
             let err = parse(&text).unwrap_err();
             assert!(!err.to_string().contains(secret), "{err}");
         }

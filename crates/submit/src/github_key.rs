@@ -73,9 +73,7 @@ fn read_if_present(path: &Path, explicit: bool, setting: &'static str) -> Result
     match std::fs::read(path) {
         Ok(bytes) => Ok(Some(bytes)),
         Err(e) if e.kind() == io::ErrorKind::NotFound && !explicit => Ok(None),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            Err(KeyError::Missing { path: path.to_owned(), setting })
-        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(KeyError::Missing { path: path.to_owned(), setting }),
         Err(reason) => Err(KeyError::Unreadable { path: path.to_owned(), setting, reason }),
     }
 }

@@ -38,11 +38,7 @@ impl Invocation {
     /// The command line as one line of POSIX shell: pasted into a shell it
     /// runs exactly this argv. The stdin is not part of it.
     pub fn shell_line(&self) -> String {
-        std::iter::once(&self.program)
-            .chain(&self.args)
-            .map(|word| shell_quote(word))
-            .collect::<Vec<_>>()
-            .join(" ")
+        std::iter::once(&self.program).chain(&self.args).map(|word| shell_quote(word)).collect::<Vec<_>>().join(" ")
     }
 }
 
@@ -117,11 +113,8 @@ impl Invocation {
     /// would leave that one running with our pipes.
     pub fn run_captured(&self, timeout: Duration) -> Result<Finished, RunError> {
         let program = self.program.as_str();
-        let mut expr = duct::cmd(program, &self.args)
-            .stdout_null()
-            .stderr_capture()
-            .unchecked()
-            .before_spawn(|command| {
+        let mut expr =
+            duct::cmd(program, &self.args).stdout_null().stderr_capture().unchecked().before_spawn(|command| {
                 command.process_group(0);
                 Ok(())
             });
@@ -131,10 +124,7 @@ impl Invocation {
         };
         let handle = expr.start().map_err(|e| spawn_error(program, e))?;
         match handle.wait_timeout(timeout) {
-            Ok(Some(output)) => Ok(Finished {
-                status: output.status,
-                stderr: output.stderr.clone(),
-            }),
+            Ok(Some(output)) => Ok(Finished { status: output.status, stderr: output.stderr.clone() }),
             Ok(None) => {
                 for pid in handle.pids() {
                     kill_group(pid);
@@ -148,10 +138,7 @@ impl Invocation {
     /// Runs the command attached to our terminal and returns its status.
     pub fn run_attached(&self) -> Result<ExitStatus, RunError> {
         let program = self.program.as_str();
-        let output = duct::cmd(program, &self.args)
-            .unchecked()
-            .run()
-            .map_err(|e| spawn_error(program, e))?;
+        let output = duct::cmd(program, &self.args).unchecked().run().map_err(|e| spawn_error(program, e))?;
         Ok(output.status)
     }
 }

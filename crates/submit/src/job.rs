@@ -59,20 +59,23 @@ fn check_key<T>(
 pub fn secret_target(cli: &Cli, env: &EnvFile) -> Result<SecretTarget> {
     let name = flag_or_key(cli.secret_name.as_deref(), "--secret-name", env, keys::RUNAI_SECRET_NAME)?;
     if !secret::is_dns1123_subdomain(name) {
-        let origin = if cli.secret_name.is_some() { "--secret-name: ".to_owned() } else { at(env, keys::RUNAI_SECRET_NAME) };
+        let origin =
+            if cli.secret_name.is_some() { "--secret-name: ".to_owned() } else { at(env, keys::RUNAI_SECRET_NAME) };
         bail!("{origin}{name:?} is not a valid Secret name: use lower-case letters, digits, '-' and '.'");
     }
     let (ns_key, namespace) = match env.get(keys::K8S_NAMESPACE) {
         Some(ns) => (keys::K8S_NAMESPACE, ns),
         None => (
             keys::RUNAI_PROJECT,
-            env.get(keys::RUNAI_PROJECT).ok_or_else(|| {
-                anyhow!("{}: set K8S_NAMESPACE or RUNAI_PROJECT", env.path().display())
-            })?,
+            env.get(keys::RUNAI_PROJECT)
+                .ok_or_else(|| anyhow!("{}: set K8S_NAMESPACE or RUNAI_PROJECT", env.path().display()))?,
         ),
     };
     if !secret::is_dns1123_label(namespace) {
-        bail!("{}{ns_key}={namespace:?} is not a valid namespace: use at most 63 lower-case letters, digits and '-'", at(env, ns_key));
+        bail!(
+            "{}{ns_key}={namespace:?} is not a valid namespace: use at most 63 lower-case letters, digits and '-'",
+            at(env, ns_key)
+        );
     }
     Ok(SecretTarget { name: name.to_owned(), namespace: namespace.to_owned() })
 }
@@ -97,7 +100,10 @@ fn pod_secret_keys(env: &EnvFile, literal_names: &[&str]) -> Result<(Vec<String>
             );
         }
         if literal_names.contains(&extra) {
-            bail!("{}EXTRA_SECRET_KEYS: {extra} is set by submit itself and cannot come from the Secret", at(env, keys::EXTRA_SECRET_KEYS));
+            bail!(
+                "{}EXTRA_SECRET_KEYS: {extra} is set by submit itself and cannot come from the Secret",
+                at(env, keys::EXTRA_SECRET_KEYS)
+            );
         }
         wanted.push(extra.to_owned());
     }
@@ -111,11 +117,8 @@ fn pod_secret_keys(env: &EnvFile, literal_names: &[&str]) -> Result<(Vec<String>
 /// A count of GPUs or CPUs: a non-negative decimal, fractions allowed,
 /// written back in its shortest form (`1.50` becomes `1.5`).
 fn quantity_number(flag: &str, value: &str, allow_zero: bool) -> Result<String> {
-    let parsed: Option<f64> = value
-        .bytes()
-        .all(|b| b.is_ascii_digit() || b == b'.')
-        .then(|| value.parse().ok())
-        .flatten();
+    let parsed: Option<f64> =
+        value.bytes().all(|b| b.is_ascii_digit() || b == b'.').then(|| value.parse().ok()).flatten();
     match parsed {
         Some(n) if n.is_finite() && n <= 1e6 && (allow_zero || n > 0.0) => Ok(format!("{n}")),
         _ if allow_zero => bail!("{flag}={value:?}: must be a number such as 1 or 0.5"),
@@ -129,10 +132,9 @@ fn memory_quantity(value: &str) -> Result<String> {
     let digits = value.bytes().take_while(|b| b.is_ascii_digit() || *b == b'.').count();
     let (number, suffix) = value.split_at(digits);
     let number_ok = !number.is_empty() && number.matches('.').count() <= 1 && number != ".";
-    let suffix_ok = matches!(
-        suffix,
-        "" | "Ki" | "Mi" | "Gi" | "Ti" | "Pi" | "Ei" | "k" | "K" | "M" | "G" | "T" | "P" | "E"
-    ) || (suffix.len() > 1 && suffix.starts_with(['e', 'E']) && suffix[1..].bytes().all(|b| b.is_ascii_digit()));
+    let suffix_ok =
+        matches!(suffix, "" | "Ki" | "Mi" | "Gi" | "Ti" | "Pi" | "Ei" | "k" | "K" | "M" | "G" | "T" | "P" | "E")
+            || (suffix.len() > 1 && suffix.starts_with(['e', 'E']) && suffix[1..].bytes().all(|b| b.is_ascii_digit()));
     if number_ok && suffix_ok {
         Ok(value.to_owned())
     } else {
@@ -201,7 +203,10 @@ pub fn job_spec(
 
     let project = env.get(keys::RUNAI_PROJECT).unwrap_or(&target.namespace).to_owned();
     if !secret::is_dns1123_label(&project) {
-        bail!("{}RUNAI_PROJECT={project:?} is not a valid project name: use at most 63 lower-case letters, digits and '-'", at(env, keys::RUNAI_PROJECT));
+        bail!(
+            "{}RUNAI_PROJECT={project:?} is not a valid project name: use at most 63 lower-case letters, digits and '-'",
+            at(env, keys::RUNAI_PROJECT)
+        );
     }
     let image = flag_or_key(cli.image.as_deref(), "--image", env, keys::RUNAI_IMAGE)?.to_owned();
     if image.chars().any(char::is_whitespace) {
@@ -376,7 +381,8 @@ mod tests {
 
     #[test]
     fn flags_override_the_file() {
-        let spec = build(&["--uid", "5000", "--gid", "6000", "-i", "img:2", "--pvc", "other", "-t", "30m"], "").unwrap();
+        let spec =
+            build(&["--uid", "5000", "--gid", "6000", "-i", "img:2", "--pvc", "other", "-t", "30m"], "").unwrap();
         assert_eq!((spec.uid, spec.gid), (5000, 6000));
         assert_eq!(env_of(&spec, "NB_UID"), "5000");
         assert_eq!(spec.image, "img:2");
@@ -395,7 +401,10 @@ mod tests {
         let spec = build(&[], "EXTRA_SECRET_KEYS=' OPENAI_API_KEY , EMPTY_ONE'\nOPENAI_API_KEY=sk\n").unwrap();
         assert_eq!(spec.secret_keys, ["HF_TOKEN", "OPENAI_API_KEY"]);
         let err = build(&[], "EXTRA_SECRET_KEYS=HOME\n").unwrap_err();
-        assert_eq!(err.to_string(), "t.env:11: EXTRA_SECRET_KEYS: HOME is set by submit itself and cannot come from the Secret");
+        assert_eq!(
+            err.to_string(),
+            "t.env:11: EXTRA_SECRET_KEYS: HOME is set by submit itself and cannot come from the Secret"
+        );
         let err = build(&[], "EXTRA_SECRET_KEYS=a.b\n").unwrap_err();
         assert!(err.to_string().contains("\"a.b\" is not a variable name"), "{err}");
     }
@@ -406,14 +415,26 @@ mod tests {
             (&["--uid", "abc"], "", "--uid=\"abc\": must be a whole number"),
             (&["--gid", "0"], "", "--gid=\"0\": must not be 0 (root)"),
             (&["--name", "Bad_Name"], "", "--name=\"Bad_Name\": must not contain 'B'"),
-            (&["-t", "12x"], "", "--time=\"12x\" is not a duration: use a number with d, h, m or s, such as 12h, 30m or 2d6h30m"),
+            (
+                &["-t", "12x"],
+                "",
+                "--time=\"12x\" is not a duration: use a number with d, h, m or s, such as 12h, 30m or 2d6h30m",
+            ),
             (&["-g", "two"], "", "--gpus=\"two\": must be a number such as 1 or 0.5"),
             (&["--cpus", "0"], "", "--cpus=\"0\": must be a number greater than 0, such as 4 or 0.5"),
             (&["--memory", "32X"], "", "--memory=\"32X\": must be a Kubernetes quantity such as 32G, 512Mi or 1.5Gi"),
             (&["-c", " "], "", "--command must not be empty"),
             (&["-p", "0"], "", "--port=0: must be between 1 and 65535"),
-            (&[], "SCRATCH_MOUNT_PATH=scratch\n", "t.env:11: SCRATCH_MOUNT_PATH=\"scratch\": must be an absolute path in the pod"),
-            (&["--secret-name", "Bad"], "", "--secret-name: \"Bad\" is not a valid Secret name: use lower-case letters, digits, '-' and '.'"),
+            (
+                &[],
+                "SCRATCH_MOUNT_PATH=scratch\n",
+                "t.env:11: SCRATCH_MOUNT_PATH=\"scratch\": must be an absolute path in the pod",
+            ),
+            (
+                &["--secret-name", "Bad"],
+                "",
+                "--secret-name: \"Bad\" is not a valid Secret name: use lower-case letters, digits, '-' and '.'",
+            ),
             (&["-c", "x", "-t", "0s"], "", "--time=\"0s\" must be longer than zero"),
         ];
         for (args, extra, message) in cases {
@@ -426,7 +447,8 @@ mod tests {
     fn file_values_are_checked_with_their_line() {
         let env = "LDAP_USERNAME=ada\nLDAP_UID=12a\n";
         let cli = Cli::try_parse_from(["submit", "--secret-name", "s"]).unwrap();
-        let env = EnvFile::parse(Path::new("t.env"), &format!("{env}RUNAI_PROJECT=p\nLDAP_GROUPNAME=g\nLDAP_GID=5\n")).unwrap();
+        let env = EnvFile::parse(Path::new("t.env"), &format!("{env}RUNAI_PROJECT=p\nLDAP_GROUPNAME=g\nLDAP_GID=5\n"))
+            .unwrap();
         let target = secret_target(&cli, &env).unwrap();
         let err = job_spec(&cli, &env, &target, || Ok("x".into())).unwrap_err();
         assert_eq!(err.to_string(), "t.env:2: LDAP_UID=\"12a\": must be a whole number");
@@ -438,7 +460,10 @@ mod tests {
         let env = EnvFile::parse(Path::new("t.env"), "RUNAI_PROJECT=p\nRUNAI_SECRET_NAME=s\n").unwrap();
         let target = secret_target(&cli, &env).unwrap();
         let err = job_spec(&cli, &env, &target, || Ok("x".into())).unwrap_err();
-        assert_eq!(err.to_string(), "t.env: LDAP_USERNAME is not set; add it (examples/user.env.example shows every key)");
+        assert_eq!(
+            err.to_string(),
+            "t.env: LDAP_USERNAME is not set; add it (examples/user.env.example shows every key)"
+        );
         let env = EnvFile::parse(Path::new("t.env"), "RUNAI_PROJECT=p\n").unwrap();
         let err = secret_target(&cli, &env).unwrap_err();
         assert_eq!(err.to_string(), "RUNAI_SECRET_NAME is not set in t.env and --secret-name is not given");

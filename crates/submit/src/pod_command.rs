@@ -43,11 +43,7 @@ impl PodScript {
     /// does not stop the job, as a login would not.
     pub fn argv(&self) -> [String; 3] {
         let payload = BASE64.encode(self.script());
-        [
-            POD_SHELL.to_owned(),
-            "-c".to_owned(),
-            format!("source ~/.zshrc; eval \"$(printf %s {payload} | base64 -d)\""),
-        ]
+        [POD_SHELL.to_owned(), "-c".to_owned(), format!("source ~/.zshrc; eval \"$(printf %s {payload} | base64 -d)\"")]
     }
 }
 
@@ -83,10 +79,7 @@ mod tests {
     fn snippet_is_fixed_text_around_base64() {
         let [shell, flag, snippet] = script("echo 'hi' \"$USER\"; exit 3").argv();
         assert_eq!((shell.as_str(), flag.as_str()), ("/bin/zsh", "-c"));
-        assert_eq!(
-            snippet,
-            "source ~/.zshrc; eval \"$(printf %s ZWNobyAnaGknICIkVVNFUiI7IGV4aXQgMw== | base64 -d)\""
-        );
+        assert_eq!(snippet, "source ~/.zshrc; eval \"$(printf %s ZWNobyAnaGknICIkVVNFUiI7IGV4aXQgMw== | base64 -d)\"");
         assert_eq!(decode_snippet(&snippet).unwrap(), "echo 'hi' \"$USER\"; exit 3");
     }
 

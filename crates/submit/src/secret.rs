@@ -191,10 +191,7 @@ mod tests {
         for bad in ["", ".", "..", "..a", "a b", "a/b", "ä", "a=b", &"k".repeat(254)] {
             assert!(!is_valid_key(bad), "{bad}");
         }
-        assert_eq!(
-            Manifest::build("s", "ns", [("a b", "1")]).unwrap_err(),
-            SecretError::BadKey { key: "a b".into() }
-        );
+        assert_eq!(Manifest::build("s", "ns", [("a b", "1")]).unwrap_err(), SecretError::BadKey { key: "a b".into() });
     }
 
     #[test]
@@ -228,10 +225,7 @@ mod tests {
     #[test]
     fn redaction_removes_plain_and_base64_forms() {
         let text = "error: value hunter2-secret and aHVudGVyMi1zZWNyZXQ= and abc";
-        assert_eq!(
-            redact(text, ["hunter2-secret", "abc"]),
-            "error: value <redacted> and <redacted> and abc"
-        );
+        assert_eq!(redact(text, ["hunter2-secret", "abc"]), "error: value <redacted> and <redacted> and abc");
     }
 
     proptest::proptest! {

@@ -22,17 +22,12 @@ use nb_tests::runai_grammar::{self, Command};
 
 fn record(argv: &[String], error: Option<&str>) {
     let Some(path) = std::env::var_os("RUNAI_DOUBLE_LOG") else { return };
-    let unix_nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
+    let unix_nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     let line = serde_json::json!({
         "argv": argv, "accepted": error.is_none(), "error": error, "unix_nanos": unix_nanos.to_string(),
     });
-    let written = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .and_then(|mut f| writeln!(f, "{line}"));
+    let written =
+        std::fs::OpenOptions::new().create(true).append(true).open(&path).and_then(|mut f| writeln!(f, "{line}"));
     if let Err(e) = written {
         eprintln!("runai (test double): cannot write {}: {e}", path.to_string_lossy());
     }

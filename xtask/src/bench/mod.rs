@@ -53,7 +53,12 @@ fn sizes(dist: &Dist, notes: &mut Vec<String>) -> Result<Section> {
             ));
         }
         rows.push(if name == "pod-init" {
-            Row::with_target(what, human_size(size), format!("<= {}", human_size(POD_INIT_BUDGET)), size <= POD_INIT_BUDGET)
+            Row::with_target(
+                what,
+                human_size(size),
+                format!("<= {}", human_size(POD_INIT_BUDGET)),
+                size <= POD_INIT_BUDGET,
+            )
         } else {
             Row::info(what, human_size(size))
         });
@@ -83,23 +88,14 @@ fn starts(runs: u32) -> Result<(Section, Vec<(Start, StartTimes)>)> {
         });
         all.push((start, times));
     }
-    Ok((
-        Section {
-            title: format!("pod start in the sandbox (median of {runs})"),
-            rows,
-        },
-        all,
-    ))
+    Ok((Section { title: format!("pod start in the sandbox (median of {runs})"), rows }, all))
 }
 
 /// pod-init's own per-step times, one row per step with a value per kind
 /// of start.
 fn step_times(starts: &[(Start, StartTimes)]) -> Section {
-    let per_start: Vec<_> = starts
-        .iter()
-        .filter(|(start, _)| *start != Start::Passthrough)
-        .map(|(_, t)| steps::medians(&t.logs))
-        .collect();
+    let per_start: Vec<_> =
+        starts.iter().filter(|(start, _)| *start != Start::Passthrough).map(|(_, t)| steps::medians(&t.logs)).collect();
     let mut names: Vec<String> = Vec::new();
     for (steps, _) in &per_start {
         for step in steps {
@@ -126,10 +122,7 @@ fn step_times(starts: &[(Start, StartTimes)]) -> Section {
         })
         .collect();
     rows.push(Row::info("total, as pod-init logs it (`bootstrap done in`)", value(&|(_, total)| *total)));
-    Section {
-        title: "pod-init's own time per step, from its log (first pod / new pod / restart)".to_owned(),
-        rows,
-    }
+    Section { title: "pod-init's own time per step, from its log (first pod / new pod / restart)".to_owned(), rows }
 }
 
 fn memory(notes: &mut Vec<String>) -> Result<Section> {
@@ -171,10 +164,7 @@ fn submission(runner: &Runner, runs: u32, notes: &mut Vec<String>) -> Result<Sec
         title: "submit".to_owned(),
         rows: vec![
             Row::info(format!("`submit --dry-run` on examples/demo.env, median of {runs}"), ms(dry)),
-            Row::info(
-                "processes started by a dry run (kubectl + runai)",
-                format!("{}", dry_kubectl + dry_runai),
-            ),
+            Row::info("processes started by a dry run (kubectl + runai)", format!("{}", dry_kubectl + dry_runai)),
             Row::with_target("kubectl processes per real submission", real.kubectl.to_string(), "1", real.kubectl == 1),
             Row::with_target("runai processes per real submission", real.runai.to_string(), "1", real.runai == 1),
             Row::info("one real submission, wall (real kubectl, fake API server, runai double)", ms(real.wall)),
@@ -215,12 +205,7 @@ fn restart_note(times: &StartTimes, passthrough: Option<&StartTimes>) -> Option<
 }
 
 fn machine() -> String {
-    format!(
-        "{} x {}, Linux {}",
-        host::cpu_count(),
-        host::cpu_model(),
-        host::kernel_release()
-    )
+    format!("{} x {}, Linux {}", host::cpu_count(), host::cpu_model(), host::kernel_release())
 }
 
 fn today() -> Result<String> {
@@ -257,13 +242,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         "memory: /proc/<pid>/status of the container's PID 1, read from the host once pod-init's child is `sleep`".to_owned(),
         "submit: the dist binary in the tests' clean room (cleared environment, temp HOME); the dry run reads examples/demo.env; the real submission runs the real kubectl against the tests' fake API server and the runai test double, both behind call counters (the old wrapper started a Python interpreter and two kubectl processes per submission)".to_owned(),
     ];
-    let report = Report {
-        machine: machine(),
-        date: today()?,
-        method,
-        sections,
-        notes,
-    };
+    let report = Report { machine: machine(), date: today()?, method, sections, notes };
 
     let table = report.table();
     // The table is this task's output.

@@ -50,19 +50,12 @@ fn pod_env() -> Vec<(&'static str, String)> {
 /// pod-init, setuid root, started with the researcher's ids as the pod's
 /// `runAsUser`/`runAsGroup` start it, running `command`.
 pub fn pod_init_spec(command: &[&str]) -> RunSpec {
-    RunSpec::pod_init(command.iter().copied())
-        .envs(pod_env())
-        .as_user(UID, LAB_GID)
-        .bind_scratch()
-        .timeout(TIMEOUT)
+    RunSpec::pod_init(command.iter().copied()).envs(pod_env()).as_user(UID, LAB_GID).bind_scratch().timeout(TIMEOUT)
 }
 
 /// pod-init as in [`pod_init_spec`] but without the pod's variables.
 fn passthrough_spec() -> RunSpec {
-    RunSpec::pod_init(["/bin/true"])
-        .as_user(UID, LAB_GID)
-        .bind_scratch()
-        .timeout(TIMEOUT)
+    RunSpec::pod_init(["/bin/true"]).as_user(UID, LAB_GID).bind_scratch().timeout(TIMEOUT)
 }
 
 /// The same container, pod-init installed but not run: `/bin/true` is PID 1.
@@ -191,11 +184,8 @@ pub fn measure(start: Start, runs: u32) -> Result<StartTimes> {
             }
         }
     }
-    let differences: Vec<f64> = with
-        .iter()
-        .zip(&without)
-        .map(|(w, b)| (w.as_secs_f64() - b.as_secs_f64()) * 1000.0)
-        .collect();
+    let differences: Vec<f64> =
+        with.iter().zip(&without).map(|(w, b)| (w.as_secs_f64() - b.as_secs_f64()) * 1000.0).collect();
     let overhead_ms = median_f64(&differences).context("no runs")?;
     Ok(StartTimes {
         pod_init: median(&with).context("no runs")?,
@@ -207,8 +197,8 @@ pub fn measure(start: Start, runs: u32) -> Result<StartTimes> {
 
 /// A `/proc/<pid>/status` field in KiB (`VmRSS`, `VmHWM`).
 fn status_kib(pid: i32, field: &str) -> Result<u64> {
-    let status = fs::read_to_string(format!("/proc/{pid}/status"))
-        .with_context(|| format!("cannot read /proc/{pid}/status"))?;
+    let status =
+        fs::read_to_string(format!("/proc/{pid}/status")).with_context(|| format!("cannot read /proc/{pid}/status"))?;
     status
         .lines()
         .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
@@ -235,26 +225,18 @@ pub struct Memory {
 /// host.
 pub fn supervising_memory() -> Result<Memory> {
     let sb = new_sandbox()?;
-    let running = sb
-        .spawn(&pod_init_spec(&["sleep", "60"]))
-        .map_err(|e| anyhow!("{e}"))?;
+    let running = sb.spawn(&pod_init_spec(&["sleep", "60"])).map_err(|e| anyhow!("{e}"))?;
     let init = running.init_host_pid().map_err(|e| anyhow!("{e}"))?.as_raw();
     let host_pid = u32::try_from(init).context("bad pid")?;
     let deadline = Instant::now() + TIMEOUT;
     // The bootstrap is over once PID 1's child is the job itself.
-    while !sandbox::children(host_pid)
-        .into_iter()
-        .any(|c| exe_name(c).as_deref() == Some("sleep"))
-    {
+    while !sandbox::children(host_pid).into_iter().any(|c| exe_name(c).as_deref() == Some("sleep")) {
         if Instant::now() > deadline {
             bail!("pod-init did not start `sleep` within {TIMEOUT:?}");
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    let memory = Memory {
-        rss_kib: status_kib(init, "VmRSS")?,
-        peak_kib: status_kib(init, "VmHWM")?,
-    };
+    let memory = Memory { rss_kib: status_kib(init, "VmRSS")?, peak_kib: status_kib(init, "VmHWM")? };
     // Dropping `running` kills the container.
     drop(running);
     Ok(memory)

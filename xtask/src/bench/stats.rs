@@ -26,7 +26,6 @@ pub fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

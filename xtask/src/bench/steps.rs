@@ -166,7 +166,9 @@ mod tests {
 
     #[test]
     fn other_lines_are_ignored_and_medians_fill_missing_steps() {
-        let noisy = format!("pod-init: something unstamped\n{FIRST}2026-11-28T21:07:36.600000Z  INFO the command ended: exit 0 pid=7\n");
+        let noisy = format!(
+            "pod-init: something unstamped\n{FIRST}2026-11-28T21:07:36.600000Z  INFO the command ended: exit 0 pid=7\n"
+        );
         let second = "\
 2026-11-28T23:59:59.999000Z  INFO bootstrapping bench
 2026-11-29T00:00:00.001000Z  INFO accounts: nothing to change

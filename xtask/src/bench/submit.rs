@@ -29,11 +29,7 @@ const DEMO_NAMESPACE: &str = "runai-mlo-ada";
 
 /// Builds the runai test double (a binary of nb-tests) and returns its path.
 pub fn build_runai_double(runner: &Runner) -> Result<PathBuf> {
-    runner.run(
-        &Cmd::cargo()
-            .args(["build", "--quiet", "-p", "nb-tests", "--bin", "runai"])
-            .dir(project::root()),
-    )?;
+    runner.run(&Cmd::cargo().args(["build", "--quiet", "-p", "nb-tests", "--bin", "runai"]).dir(project::root()))?;
     Ok(project::target_dir().join("debug").join("runai"))
 }
 
@@ -82,9 +78,5 @@ pub fn real(runai_double: &Path) -> Result<Submission> {
     if run.code != Some(0) {
         bail!("a real submission of {demo} failed:\n{run}");
     }
-    Ok(Submission {
-        kubectl: env.kubectl_calls(),
-        runai: env.runai_calls().len(),
-        wall,
-    })
+    Ok(Submission { kubectl: env.kubectl_calls(), runai: env.runai_calls().len(), wall })
 }

@@ -21,15 +21,15 @@ pub struct Row {
 
 impl Row {
     pub fn info(what: impl Into<String>, value: impl Into<String>) -> Self {
-        Row {
-            what: what.into(),
-            value: value.into(),
-            target: String::new(),
-            met: String::new(),
-        }
+        Row { what: what.into(), value: value.into(), target: String::new(), met: String::new() }
     }
 
-    pub fn with_target(what: impl Into<String>, value: impl Into<String>, target: impl Into<String>, met: bool) -> Self {
+    pub fn with_target(
+        what: impl Into<String>,
+        value: impl Into<String>,
+        target: impl Into<String>,
+        met: bool,
+    ) -> Self {
         Row {
             what: what.into(),
             value: value.into(),
@@ -116,10 +116,7 @@ mod tests {
             method: vec!["medians of 21 runs".to_owned()],
             sections: vec![Section {
                 title: "sizes".to_owned(),
-                rows: vec![
-                    Row::with_target("pod-init", "600.0 KiB", "<= 1 MiB", true),
-                    Row::info("a|b", "1"),
-                ],
+                rows: vec![Row::with_target("pod-init", "600.0 KiB", "<= 1 MiB", true), Row::info("a|b", "1")],
             }],
             notes: vec![],
         };

@@ -57,15 +57,21 @@ impl Accounts {
                 changes.push(format!("renamed group {holder} (gid {gid}) to {name}"));
             }
             (None, Some(old_gid)) => {
-                self.group.update(|g| g.name == name, |g| {
-                    g.gid = gid;
-                    true
-                });
+                self.group.update(
+                    |g| g.name == name,
+                    |g| {
+                        g.gid = gid;
+                        true
+                    },
+                );
                 // groupmod -g moves the users whose primary group it was.
-                self.passwd.update(|u| u.gid == old_gid, |u| {
-                    u.gid = gid;
-                    true
-                });
+                self.passwd.update(
+                    |u| u.gid == old_gid,
+                    |u| {
+                        u.gid = gid;
+                        true
+                    },
+                );
                 changes.push(format!("changed gid of group {name} from {old_gid} to {gid}"));
             }
             (None, None) => {
@@ -97,15 +103,21 @@ impl Accounts {
     }
 
     fn rename_group(&mut self, from: &str, to: &str) {
-        self.group.update(|g| g.name == from, |g| {
-            g.name = to.to_owned();
-            true
-        });
-        if let Some(gs) = &mut self.gshadow {
-            gs.update(|g| g.name == from, |g| {
+        self.group.update(
+            |g| g.name == from,
+            |g| {
                 g.name = to.to_owned();
                 true
-            });
+            },
+        );
+        if let Some(gs) = &mut self.gshadow {
+            gs.update(
+                |g| g.name == from,
+                |g| {
+                    g.name = to.to_owned();
+                    true
+                },
+            );
         }
     }
 
@@ -121,16 +133,22 @@ impl Accounts {
             (Some(holder), named) => {
                 if let Some(old_uid) = named {
                     self.remove_user(name);
-                    changes.push(format!("removed user {name} (uid {old_uid}): uid {} belongs to user {holder}", spec.uid));
+                    changes.push(format!(
+                        "removed user {name} (uid {old_uid}): uid {} belongs to user {holder}",
+                        spec.uid
+                    ));
                 }
                 self.rename_user(&holder, name);
                 changes.push(format!("renamed user {holder} (uid {}) to {name}", spec.uid));
             }
             (None, Some(old_uid)) => {
-                self.passwd.update(|u| u.name == name, |u| {
-                    u.uid = spec.uid;
-                    true
-                });
+                self.passwd.update(
+                    |u| u.name == name,
+                    |u| {
+                        u.uid = spec.uid;
+                        true
+                    },
+                );
                 changes.push(format!("changed uid of user {name} from {old_uid} to {}", spec.uid));
             }
             (None, None) => {
@@ -151,22 +169,25 @@ impl Accounts {
             changes.push(format!("removed {malformed} malformed line(s) naming user {name}"));
         }
         let mut fixed = Vec::new();
-        self.passwd.update(|u| u.name == name, |u| {
-            let before = u.clone();
-            if u.gid != spec.gid {
-                u.gid = spec.gid;
-                fixed.push(format!("primary gid {} -> {}", before.gid, spec.gid));
-            }
-            if u.home != spec.home {
-                u.home = spec.home.to_owned();
-                fixed.push(format!("home {} -> {}", before.home, spec.home));
-            }
-            if u.shell != spec.shell {
-                u.shell = spec.shell.to_owned();
-                fixed.push(format!("shell {} -> {}", before.shell, spec.shell));
-            }
-            *u != before
-        });
+        self.passwd.update(
+            |u| u.name == name,
+            |u| {
+                let before = u.clone();
+                if u.gid != spec.gid {
+                    u.gid = spec.gid;
+                    fixed.push(format!("primary gid {} -> {}", before.gid, spec.gid));
+                }
+                if u.home != spec.home {
+                    u.home = spec.home.to_owned();
+                    fixed.push(format!("home {} -> {}", before.home, spec.home));
+                }
+                if u.shell != spec.shell {
+                    u.shell = spec.shell.to_owned();
+                    fixed.push(format!("shell {} -> {}", before.shell, spec.shell));
+                }
+                *u != before
+            },
+        );
         if !fixed.is_empty() {
             changes.push(format!("user {name}: {}", fixed.join(", ")));
         }
@@ -181,10 +202,13 @@ impl Accounts {
         };
         self.passwd.update(|u| u.name == from, rename);
         if let Some(sh) = &mut self.shadow {
-            sh.update(|s| s.name == from, |s| {
-                s.name = to.to_owned();
-                true
-            });
+            sh.update(
+                |s| s.name == from,
+                |s| {
+                    s.name = to.to_owned();
+                    true
+                },
+            );
         }
         self.group.update(|_| true, |g| rename_member(&mut g.members, from, to));
         if let Some(gs) = &mut self.gshadow {
@@ -236,10 +260,13 @@ impl Accounts {
             Some(entry) if verifies(&entry.hash) => Vec::new(),
             Some(_) => {
                 let hash = new_hash();
-                shadow.update(|s| s.name == user, |s| {
-                    s.hash = hash.clone();
-                    true
-                });
+                shadow.update(
+                    |s| s.name == user,
+                    |s| {
+                        s.hash = hash.clone();
+                        true
+                    },
+                );
                 vec![format!("set the password of {user}")]
             }
             None => {
@@ -261,7 +288,8 @@ impl Accounts {
     /// The groups `user` runs with besides its primary one, from /etc/group
     /// (static musl has no `initgroups`).
     pub fn supplementary_gids(&self, user: &str) -> Vec<u32> {
-        let mut gids: Vec<u32> = self.group.entries().filter(|g| g.members.iter().any(|m| m == user)).map(|g| g.gid).collect();
+        let mut gids: Vec<u32> =
+            self.group.entries().filter(|g| g.members.iter().any(|m| m == user)).map(|g| g.gid).collect();
         gids.sort_unstable();
         gids.dedup();
         gids
@@ -290,7 +318,8 @@ mod tests {
         String::from_utf8(db.render()).unwrap()
     }
 
-    const ADA: UserSpec<'static> = UserSpec { name: "ada", uid: 177449, gid: 83070, home: "/home/ada", shell: "/bin/zsh" };
+    const ADA: UserSpec<'static> =
+        UserSpec { name: "ada", uid: 177449, gid: 83070, home: "/home/ada", shell: "/bin/zsh" };
 
     fn bootstrap(a: &mut Accounts) -> Vec<String> {
         let mut changes = a.ensure_group("MLO-unit", 83070);
@@ -304,13 +333,16 @@ mod tests {
     fn fresh_image_gets_group_user_memberships_and_password() {
         let mut a = accounts(PASSWD, GROUP, SHADOW, GSHADOW);
         let changes = bootstrap(&mut a);
-        assert_eq!(changes, [
-            "renamed group seedgrp (gid 83070) to MLO-unit",
-            "added user ada (uid 177449)",
-            "added ada to group sudo",
-            "added ada to group adm",
-            "added shadow entry for ada",
-        ]);
+        assert_eq!(
+            changes,
+            [
+                "renamed group seedgrp (gid 83070) to MLO-unit",
+                "added user ada (uid 177449)",
+                "added ada to group sudo",
+                "added ada to group adm",
+                "added shadow entry for ada",
+            ]
+        );
         assert_eq!(text(&a.group), "root:x:0:\nsudo:x:27:ada\nadm:x:4:syslog,ada\nMLO-unit:x:83070:\n");
         assert_eq!(text(a.gshadow.as_ref().unwrap()), "root:*::\nsudo:*::ada\nadm:*::syslog,ada\nMLO-unit:!::\n");
         assert!(text(&a.passwd).ends_with("ada:x:177449:83070::/home/ada:/bin/zsh\n"));
@@ -357,16 +389,27 @@ mod tests {
         let changes = bootstrap(&mut a);
         assert_eq!(changes[..2], ["added group MLO-unit (gid 83070)", "added gshadow entry for MLO-unit"]);
         assert_eq!(changes[2], "renamed user placeholder (uid 177449) to ada");
-        assert_eq!(changes[3], "user ada: primary gid 100 -> 83070, home /home/placeholder -> /home/ada, shell /bin/bash -> /bin/zsh");
+        assert_eq!(
+            changes[3],
+            "user ada: primary gid 100 -> 83070, home /home/placeholder -> /home/ada, shell /bin/bash -> /bin/zsh"
+        );
         assert_eq!(text(&a.passwd), "root:x:0:0:root:/root:/bin/bash\nada:x:177449:83070:P:/home/ada:/bin/zsh\n");
         assert_eq!(text(&a.group), "root:x:0:\nsudo:x:27:ada\nusers:x:100:\nadm:x:4:ada\nMLO-unit:x:83070:\n");
-        assert_eq!(text(a.gshadow.as_ref().unwrap()), "root:*::\nsudo:*:ada:ada\nusers:!::\nadm:*::ada\nMLO-unit:!::\n");
+        assert_eq!(
+            text(a.gshadow.as_ref().unwrap()),
+            "root:*::\nsudo:*:ada:ada\nusers:!::\nadm:*::ada\nMLO-unit:!::\n"
+        );
         assert_eq!(text(a.shadow.as_ref().unwrap()), "root:*:19000:0:99999:7:::\nada:HASH:19000:0:99999:7:::\n");
     }
 
     #[test]
     fn user_with_the_name_but_another_uid_gets_the_uid() {
-        let mut a = accounts("ada:x:1000:1000::/home/ada:/bin/zsh\n", "ada:x:1000:\nMLO-unit:x:83070:\n", "ada:HASH:1:0:99999:7:::\n", "");
+        let mut a = accounts(
+            "ada:x:1000:1000::/home/ada:/bin/zsh\n",
+            "ada:x:1000:\nMLO-unit:x:83070:\n",
+            "ada:HASH:1:0:99999:7:::\n",
+            "",
+        );
         let changes = a.ensure_user(&ADA);
         assert_eq!(changes, ["changed uid of user ada from 1000 to 177449", "user ada: primary gid 1000 -> 83070"]);
         assert_eq!(text(&a.passwd), "ada:x:177449:83070::/home/ada:/bin/zsh\n");
@@ -399,7 +442,13 @@ mod tests {
     fn name_and_gid_held_by_different_groups_the_gid_holder_wins() {
         let mut a = accounts("", "MLO-unit:x:500:\nph:x:83070:x\n", "", "MLO-unit:!::\nph:!::x\n");
         let changes = a.ensure_group("MLO-unit", 83070);
-        assert_eq!(changes, ["removed group MLO-unit (gid 500): gid 83070 belongs to group ph", "renamed group ph (gid 83070) to MLO-unit"]);
+        assert_eq!(
+            changes,
+            [
+                "removed group MLO-unit (gid 500): gid 83070 belongs to group ph",
+                "renamed group ph (gid 83070) to MLO-unit"
+            ]
+        );
         assert_eq!(text(&a.group), "MLO-unit:x:83070:x\n");
         assert_eq!(text(a.gshadow.as_ref().unwrap()), "MLO-unit:!::x\n");
     }

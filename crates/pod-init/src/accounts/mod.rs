@@ -52,11 +52,7 @@ fn fields<const N: usize>(line: &str) -> Option<[&str; N]> {
 
 /// Splits a comma-separated member list; the empty string is no members.
 fn members(field: &str) -> Vec<String> {
-    if field.is_empty() {
-        Vec::new()
-    } else {
-        field.split(',').map(str::to_owned).collect()
-    }
+    if field.is_empty() { Vec::new() } else { field.split(',').map(str::to_owned).collect() }
 }
 
 /// One line of a database file.
@@ -84,17 +80,16 @@ impl<T: Entry> Db<T> {
         let mut lines = Vec::new();
         let mut rest = bytes;
         while !rest.is_empty() {
-            let (body, ending, next): (&[u8], &'static [u8], &[u8]) =
-                match rest.iter().position(|&b| b == b'\n') {
-                    Some(i) if i > 0 && rest[i - 1] == b'\r' => (&rest[..i - 1], b"\r\n", &rest[i + 1..]),
-                    Some(i) => (&rest[..i], b"\n", &rest[i + 1..]),
-                    // A last line ending in a lone CR: the CR is kept as the
-                    // line's ending, so the line parses as the CRLF lines do
-                    // and appending an entry (which completes it to CRLF)
-                    // does not change how it reads.
-                    None if rest.ends_with(b"\r") => (&rest[..rest.len() - 1], b"\r", &[]),
-                    None => (rest, b"", &[]),
-                };
+            let (body, ending, next): (&[u8], &'static [u8], &[u8]) = match rest.iter().position(|&b| b == b'\n') {
+                Some(i) if i > 0 && rest[i - 1] == b'\r' => (&rest[..i - 1], b"\r\n", &rest[i + 1..]),
+                Some(i) => (&rest[..i], b"\n", &rest[i + 1..]),
+                // A last line ending in a lone CR: the CR is kept as the
+                // line's ending, so the line parses as the CRLF lines do
+                // and appending an entry (which completes it to CRLF)
+                // does not change how it reads.
+                None if rest.ends_with(b"\r") => (&rest[..rest.len() - 1], b"\r", &[]),
+                None => (rest, b"", &[]),
+            };
             let line = match std::str::from_utf8(body).ok().and_then(T::parse) {
                 Some(entry) => Line::Entry { entry, original: Some(body.to_vec()) },
                 None => Line::Other(body.to_vec()),
@@ -121,9 +116,7 @@ impl<T: Entry> Db<T> {
         let mut out = Vec::new();
         for (line, ending) in &self.lines {
             match line {
-                Line::Entry { original: Some(bytes), .. } | Line::Other(bytes) => {
-                    out.extend_from_slice(bytes)
-                }
+                Line::Entry { original: Some(bytes), .. } | Line::Other(bytes) => out.extend_from_slice(bytes),
                 Line::Entry { entry, original: None } => out.extend_from_slice(entry.to_string().as_bytes()),
             }
             out.extend_from_slice(ending);
@@ -290,10 +283,13 @@ mod tests {
         let mut unparsed_removed = parse();
         assert_eq!(unparsed_removed.remove_unparsed_named("broken line"), 0);
         let mut updated = parse();
-        updated.update(|e| e.name == "last", |e| {
-            e.shell = "/bin/sh".into();
-            true
-        });
+        updated.update(
+            |e| e.name == "last",
+            |e| {
+                e.shell = "/bin/sh".into();
+                true
+            },
+        );
         // An update that reports no change leaves the original bytes.
         let mut untouched = parse();
         untouched.update(|e| e.name == "last", |_| false);
@@ -322,10 +318,13 @@ mod tests {
     #[test]
     fn editing_one_entry_keeps_crlf_and_others() {
         let mut db: Db<Passwd> = Db::parse(b"a:x:1:1::/a:/bin/sh\r\nb:x:2:2::/b:/bin/sh\r\n");
-        db.update(|e| e.name == "b", |e| {
-            e.shell = "/bin/zsh".into();
-            true
-        });
+        db.update(
+            |e| e.name == "b",
+            |e| {
+                e.shell = "/bin/zsh".into();
+                true
+            },
+        );
         assert_eq!(db.render(), b"a:x:1:1::/a:/bin/sh\r\nb:x:2:2::/b:/bin/zsh\r\n");
     }
 
@@ -356,15 +355,17 @@ mod tests {
             "[^\n]{0,16}",
         ];
         let ending = prop_oneof![Just(&b"\n"[..]), Just(&b"\r\n"[..]), Just(&b""[..])];
-        (proptest::collection::vec((line, ending, proptest::collection::vec(any::<u8>(), 0..2)), 0..12)).prop_map(|lines| {
-            let mut out = Vec::new();
-            for (line, ending, noise) in lines {
-                out.extend_from_slice(line.as_bytes());
-                out.extend_from_slice(&noise);
-                out.extend_from_slice(ending);
-            }
-            out
-        })
+        (proptest::collection::vec((line, ending, proptest::collection::vec(any::<u8>(), 0..2)), 0..12)).prop_map(
+            |lines| {
+                let mut out = Vec::new();
+                for (line, ending, noise) in lines {
+                    out.extend_from_slice(line.as_bytes());
+                    out.extend_from_slice(&noise);
+                    out.extend_from_slice(ending);
+                }
+                out
+            },
+        )
     }
 
     proptest::proptest! {

@@ -72,7 +72,16 @@ mod tests {
 
     #[test]
     fn rejects_what_it_cannot_edit_safely() {
-        for line in ["", "#a:x:1:1::/:/bin/sh", "+a:x:1:1::/:/bin/sh", "-a", "a:x:1:1::/", "a:x:1:1::/:/bin/sh:extra", "a:x:-1:1::/:/bin/sh", ":x:1:1::/:/bin/sh"] {
+        for line in [
+            "",
+            "#a:x:1:1::/:/bin/sh",
+            "+a:x:1:1::/:/bin/sh",
+            "-a",
+            "a:x:1:1::/",
+            "a:x:1:1::/:/bin/sh:extra",
+            "a:x:-1:1::/:/bin/sh",
+            ":x:1:1::/:/bin/sh",
+        ] {
             assert_eq!(Passwd::parse(line), None, "{line:?}");
         }
     }

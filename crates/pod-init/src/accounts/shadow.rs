@@ -21,7 +21,15 @@ impl Shadow {
         Shadow {
             name: name.to_owned(),
             hash: hash.to_owned(),
-            ageing: [days_since_epoch.to_string(), "0".into(), "99999".into(), "7".into(), String::new(), String::new(), String::new()],
+            ageing: [
+                days_since_epoch.to_string(),
+                "0".into(),
+                "99999".into(),
+                "7".into(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ],
         }
     }
 }
@@ -29,11 +37,7 @@ impl Shadow {
 impl Entry for Shadow {
     fn parse(line: &str) -> Option<Self> {
         let [name, hash, a, b, c, d, e, f, g] = fields::<9>(line)?;
-        Some(Shadow {
-            name: name.to_owned(),
-            hash: hash.to_owned(),
-            ageing: [a, b, c, d, e, f, g].map(str::to_owned),
-        })
+        Some(Shadow { name: name.to_owned(), hash: hash.to_owned(), ageing: [a, b, c, d, e, f, g].map(str::to_owned) })
     }
 
     fn name(&self) -> &str {

@@ -24,10 +24,7 @@ impl fmt::Display for Claim {
         match self {
             Claim::Exists => f.write_str("it already exists"),
             Claim::UntrustedDirectory { dir, uid, mode } => {
-                write!(
-                    f,
-                    "{dir} is owned by uid {uid} with mode {mode:o}; it must be root's and writable by root only"
-                )
+                write!(f, "{dir} is owned by uid {uid} with mode {mode:o}; it must be root's and writable by root only")
             }
             Claim::Io(e) => write!(f, "{e}"),
         }
@@ -42,11 +39,7 @@ pub fn claim(path: &Path, owner: (u32, u32)) -> Result<(), Claim> {
     let meta = std::fs::symlink_metadata(dir).map_err(Claim::Io)?;
     let mode = meta.mode() & 0o7777;
     if !meta.is_dir() || meta.uid() != owner.0 || mode & 0o022 != 0 {
-        return Err(Claim::UntrustedDirectory {
-            dir: dir.display().to_string(),
-            uid: meta.uid(),
-            mode,
-        });
+        return Err(Claim::UntrustedDirectory { dir: dir.display().to_string(), uid: meta.uid(), mode });
     }
     // O_CREAT|O_EXCL fails on anything already at the path, a dangling
     // symlink included (open(2)), so the claim cannot be redirected.
@@ -56,13 +49,7 @@ pub fn claim(path: &Path, owner: (u32, u32)) -> Result<(), Claim> {
         .mode(0o444)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(path)
-        .map_err(|e| {
-            if e.kind() == io::ErrorKind::AlreadyExists {
-                Claim::Exists
-            } else {
-                Claim::Io(e)
-            }
-        })?;
+        .map_err(|e| if e.kind() == io::ErrorKind::AlreadyExists { Claim::Exists } else { Claim::Io(e) })?;
     // In a setuid start the new file's group is the user's gid (the
     // effective gid); make it root's like the rest of /run.
     std::os::unix::fs::fchown(&file, Some(owner.0), Some(owner.1)).map_err(Claim::Io)?;
@@ -74,10 +61,7 @@ mod tests {
     use super::*;
 
     fn own_ids() -> (u32, u32) {
-        (
-            nix::unistd::geteuid().as_raw(),
-            nix::unistd::getegid().as_raw(),
-        )
+        (nix::unistd::geteuid().as_raw(), nix::unistd::getegid().as_raw())
     }
 
     fn private_dir() -> tempfile::TempDir {
@@ -92,10 +76,7 @@ mod tests {
         assert!(claim(&marker, own_ids()).is_ok());
         assert!(matches!(claim(&marker, own_ids()), Err(Claim::Exists)));
         let meta = std::fs::metadata(&marker).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            (meta.uid(), meta.gid(), meta.mode() & 0o777),
-            (own_ids().0, own_ids().1, 0o444)
-        );
+        assert_eq!((meta.uid(), meta.gid(), meta.mode() & 0o777), (own_ids().0, own_ids().1, 0o444));
     }
 
     #[test]
@@ -116,28 +97,16 @@ mod tests {
         std::fs::set_permissions(&open, std::os::unix::fs::PermissionsExt::from_mode(0o1777))
             .unwrap_or_else(|e| panic!("{e}"));
         let err = claim(&open.join("pod-init.started"), own_ids());
-        assert!(
-            matches!(err, Err(Claim::UntrustedDirectory { mode: 0o1777, .. })),
-            "{err:?}"
-        );
+        assert!(matches!(err, Err(Claim::UntrustedDirectory { mode: 0o1777, .. })), "{err:?}");
         let message = err.err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(
-            message.ends_with("with mode 1777; it must be root's and writable by root only"),
-            "{message}"
-        );
+        assert!(message.ends_with("with mode 1777; it must be root's and writable by root only"), "{message}");
     }
 
     #[test]
     fn a_directory_of_someone_else_is_not_trusted() {
         let dir = private_dir();
         let (uid, gid) = own_ids();
-        let err = claim(
-            &dir.path().join("pod-init.started"),
-            (uid.wrapping_add(1), gid),
-        );
-        assert!(
-            matches!(err, Err(Claim::UntrustedDirectory { .. })),
-            "{err:?}"
-        );
+        let err = claim(&dir.path().join("pod-init.started"), (uid.wrapping_add(1), gid));
+        assert!(matches!(err, Err(Claim::UntrustedDirectory { .. })), "{err:?}");
     }
 }

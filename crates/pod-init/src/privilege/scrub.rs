@@ -30,12 +30,8 @@ pub fn scrub_own_environ(names: &[&str]) -> io::Result<usize> {
         return Ok(0);
     }
     let stat = std::fs::read_to_string("/proc/self/stat")?;
-    let (start, end) = env_bounds(&stat).ok_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::InvalidData,
-            "no environment bounds in /proc/self/stat",
-        )
-    })?;
+    let (start, end) = env_bounds(&stat)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no environment bounds in /proc/self/stat"))?;
     // SAFETY: [start, end) is this process's initial environment block as
     // the kernel reports it: mapped, readable and writable for the whole
     // life of the process (it lies in the main thread's stack area, and
@@ -74,11 +70,9 @@ fn entries_named(block: &[u8], names: &[&str]) -> Vec<Range<usize>> {
     let mut ranges = Vec::new();
     let mut offset = 0;
     for entry in block.split(|&b| b == 0) {
-        let matches = names.iter().any(|name| {
-            entry
-                .strip_prefix(name.as_bytes())
-                .is_some_and(|rest| rest.first() == Some(&b'='))
-        });
+        let matches = names
+            .iter()
+            .any(|name| entry.strip_prefix(name.as_bytes()).is_some_and(|rest| rest.first() == Some(&b'=')));
         if matches {
             ranges.push(offset..offset + entry.len());
         }
@@ -132,16 +126,8 @@ mod tests {
                 !after.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()),
                 "the key is still in /proc/self/environ"
             );
-            assert!(
-                !after.windows(19).any(|w| w == b"SSH_PRIVATE_KEY_B64"),
-                "the name is still there"
-            );
-            assert!(
-                after
-                    .windows(CHILD_MARK.len())
-                    .any(|w| w == CHILD_MARK.as_bytes()),
-                "other entries must survive"
-            );
+            assert!(!after.windows(19).any(|w| w == b"SSH_PRIVATE_KEY_B64"), "the name is still there");
+            assert!(after.windows(CHILD_MARK.len()).any(|w| w == CHILD_MARK.as_bytes()), "other entries must survive");
             assert_eq!(std::env::var_os("SSH_PRIVATE_KEY_B64"), None);
             return;
         }

@@ -29,10 +29,7 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options {
-            signal_group: false,
-            kill_grace: DEFAULT_KILL_GRACE,
-        }
+        Options { signal_group: false, kill_grace: DEFAULT_KILL_GRACE }
     }
 }
 
@@ -71,12 +68,8 @@ impl Options {
             };
         }
         if let Some(value) = lookup(EnvVars::POD_INIT_KILL_GRACE_MS) {
-            let millis = value
-                .trim()
-                .parse::<u64>()
-                .ok()
-                .filter(|&ms| ms <= MAX_KILL_GRACE_MS)
-                .ok_or_else(|| OptionError {
+            let millis =
+                value.trim().parse::<u64>().ok().filter(|&ms| ms <= MAX_KILL_GRACE_MS).ok_or_else(|| OptionError {
                     var: EnvVars::POD_INIT_KILL_GRACE_MS,
                     value: value.clone(),
                     reason: "must be a whole number of milliseconds, at most 3600000 (an hour)",
@@ -92,42 +85,19 @@ mod tests {
     use super::*;
 
     fn parse(pairs: &[(&str, &str)]) -> Result<Options, OptionError> {
-        Options::from_lookup(|key| {
-            pairs
-                .iter()
-                .find(|(k, _)| *k == key)
-                .map(|(_, v)| (*v).to_owned())
-        })
+        Options::from_lookup(|key| pairs.iter().find(|(k, _)| *k == key).map(|(_, v)| (*v).to_owned()))
     }
 
     #[test]
     fn unset_means_defaults() {
-        assert_eq!(
-            parse(&[]),
-            Ok(Options {
-                signal_group: false,
-                kill_grace: Duration::from_secs(2)
-            })
-        );
+        assert_eq!(parse(&[]), Ok(Options { signal_group: false, kill_grace: Duration::from_secs(2) }));
     }
 
     #[test]
     fn values_are_read() {
-        let options = parse(&[
-            ("POD_INIT_SIGNAL_GROUP", "1"),
-            ("POD_INIT_KILL_GRACE_MS", "250"),
-        ]);
-        assert_eq!(
-            options,
-            Ok(Options {
-                signal_group: true,
-                kill_grace: Duration::from_millis(250)
-            })
-        );
-        assert_eq!(
-            parse(&[("POD_INIT_SIGNAL_GROUP", "no")]).map(|o| o.signal_group),
-            Ok(false)
-        );
+        let options = parse(&[("POD_INIT_SIGNAL_GROUP", "1"), ("POD_INIT_KILL_GRACE_MS", "250")]);
+        assert_eq!(options, Ok(Options { signal_group: true, kill_grace: Duration::from_millis(250) }));
+        assert_eq!(parse(&[("POD_INIT_SIGNAL_GROUP", "no")]).map(|o| o.signal_group), Ok(false));
     }
 
     #[test]
@@ -140,21 +110,12 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_variable_and_the_reason() {
-        let err = parse(&[("POD_INIT_KILL_GRACE_MS", "2s")])
-            .err()
-            .map(|e| e.to_string());
+        let err = parse(&[("POD_INIT_KILL_GRACE_MS", "2s")]).err().map(|e| e.to_string());
         assert_eq!(
             err.as_deref(),
-            Some(
-                "POD_INIT_KILL_GRACE_MS=\"2s\": must be a whole number of milliseconds, at most 3600000 (an hour)"
-            )
+            Some("POD_INIT_KILL_GRACE_MS=\"2s\": must be a whole number of milliseconds, at most 3600000 (an hour)")
         );
-        let err = parse(&[("POD_INIT_SIGNAL_GROUP", "maybe")])
-            .err()
-            .map(|e| e.to_string());
-        assert_eq!(
-            err.as_deref(),
-            Some("POD_INIT_SIGNAL_GROUP=\"maybe\": must be 1/true/yes or 0/false/no")
-        );
+        let err = parse(&[("POD_INIT_SIGNAL_GROUP", "maybe")]).err().map(|e| e.to_string());
+        assert_eq!(err.as_deref(), Some("POD_INIT_SIGNAL_GROUP=\"maybe\": must be 1/true/yes or 0/false/no"));
     }
 }

@@ -58,10 +58,7 @@ pub struct Sweep {
 /// Reaps every child that has ended, without blocking, and reports whether
 /// `watched` (the command, if still of interest) was among them.
 pub fn sweep(watched: Option<libc::pid_t>) -> Result<Sweep, Errno> {
-    let mut result = Sweep {
-        watched: None,
-        children_left: true,
-    };
+    let mut result = Sweep { watched: None, children_left: true };
     loop {
         let mut status: libc::c_int = 0;
         // SAFETY: waitpid writes one int through a valid pointer. The raw
@@ -107,14 +104,8 @@ mod tests {
         // Layout of a Linux wait status: exit code in bits 8..16, the
         // terminating signal in bits 0..7, 0x80 for a core dump.
         assert_eq!(End::from_wait_status(42 << 8), Some(End::Exited(42)));
-        assert_eq!(
-            End::from_wait_status(libc::SIGKILL),
-            Some(End::Signaled(libc::SIGKILL))
-        );
-        assert_eq!(
-            End::from_wait_status(libc::SIGSEGV | 0x80),
-            Some(End::Signaled(libc::SIGSEGV))
-        );
+        assert_eq!(End::from_wait_status(libc::SIGKILL), Some(End::Signaled(libc::SIGKILL)));
+        assert_eq!(End::from_wait_status(libc::SIGSEGV | 0x80), Some(End::Signaled(libc::SIGSEGV)));
         // Stopped by SIGSTOP: 0x7f in the low byte.
         assert_eq!(End::from_wait_status((libc::SIGSTOP << 8) | 0x7f), None);
     }

@@ -34,9 +34,7 @@ impl Scope {
         // PR_SET_CHILD_SUBREAPER: orphaned descendants are reparented to us
         // instead of the namespace's init, so we can reap them.
         if let Err(e) = prctl::set_child_subreaper(true) {
-            tracing::warn!(
-                "cannot become a child subreaper ({e}): orphans of the command will not be reaped here"
-            );
+            tracing::warn!("cannot become a child subreaper ({e}): orphans of the command will not be reaped here");
         }
         Scope::Descendants
     }
@@ -79,11 +77,7 @@ pub fn descendants(root: i32) -> Vec<i32> {
     };
     let mut parents = Vec::new();
     for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|name| name.parse::<i32>().ok())
-        else {
+        let Some(pid) = entry.file_name().to_str().and_then(|name| name.parse::<i32>().ok()) else {
             continue;
         };
         // A process may exit between readdir and read: skip it silently.
@@ -163,10 +157,6 @@ mod tests {
         let found = descendants(std::process::id() as i32);
         let _ = child.kill();
         let _ = child.wait();
-        assert!(
-            found.contains(&(child.id() as i32)),
-            "{found:?} lacks {}",
-            child.id()
-        );
+        assert!(found.contains(&(child.id() as i32)), "{found:?} lacks {}", child.id());
     }
 }

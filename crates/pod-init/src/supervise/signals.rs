@@ -12,23 +12,14 @@
 use std::time::Duration;
 
 use nix::errno::Errno;
-use nix::sys::signal::{
-    SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal, sigaction, sigprocmask,
-};
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal, sigaction, sigprocmask};
 use nix::sys::time::TimeSpec;
 
 /// Signals raised by the CPU for the faulting thread itself. Blocking them is
 /// undefined (a blocked SIGSEGV kills the process anyway) and they are never
 /// meant for the child, so they stay unblocked, as in tini.
-const SYNCHRONOUS: [Signal; 7] = [
-    Signal::SIGFPE,
-    Signal::SIGILL,
-    Signal::SIGSEGV,
-    Signal::SIGBUS,
-    Signal::SIGABRT,
-    Signal::SIGTRAP,
-    Signal::SIGSYS,
-];
+const SYNCHRONOUS: [Signal; 7] =
+    [Signal::SIGFPE, Signal::SIGILL, Signal::SIGSEGV, Signal::SIGBUS, Signal::SIGABRT, Signal::SIGTRAP, Signal::SIGSYS];
 
 /// What PID 1 changed about signals, kept so the child can undo it before
 /// it execs the command.
@@ -61,11 +52,7 @@ pub fn block_for_supervision() -> Result<Saved, Errno> {
     let mut mask = SigSet::empty();
     // sigprocmask, not pthread_sigmask: PID 1 is single-threaded, and the
     // mask is inherited by the child across fork.
-    sigprocmask(
-        SigmaskHow::SIG_SETMASK,
-        Some(&waited_set()),
-        Some(&mut mask),
-    )?;
+    sigprocmask(SigmaskHow::SIG_SETMASK, Some(&waited_set()), Some(&mut mask))?;
     let ignore = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
     let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
     // SAFETY: installing SIG_IGN/SIG_DFL runs no code of ours in signal
@@ -130,9 +117,7 @@ pub struct Received {
 pub fn wait(set: &SigSet, timeout: Option<Duration>) -> Result<Option<Received>, Errno> {
     let mut info = std::mem::MaybeUninit::<libc::siginfo_t>::zeroed();
     let timespec = timeout.map(TimeSpec::from_duration);
-    let timespec_ptr = timespec.as_ref().map_or(std::ptr::null(), |t| {
-        AsRef::<libc::timespec>::as_ref(t) as *const _
-    });
+    let timespec_ptr = timespec.as_ref().map_or(std::ptr::null(), |t| AsRef::<libc::timespec>::as_ref(t) as *const _);
     // SAFETY: `set` is a valid sigset, `info` is writable storage for one
     // siginfo_t, and the timespec pointer is null or points to a live value.
     let signo = unsafe { libc::sigtimedwait(set.as_ref(), info.as_mut_ptr(), timespec_ptr) };
@@ -169,13 +154,7 @@ mod tests {
         for signal in SYNCHRONOUS {
             assert!(!set.contains(signal), "{signal} must stay unblocked");
         }
-        for signal in [
-            Signal::SIGTERM,
-            Signal::SIGINT,
-            Signal::SIGHUP,
-            Signal::SIGCHLD,
-            Signal::SIGWINCH,
-        ] {
+        for signal in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP, Signal::SIGCHLD, Signal::SIGWINCH] {
             assert!(set.contains(signal), "{signal} must be waited for");
         }
     }

@@ -47,24 +47,14 @@ fn job(script: &str, extra_env: &[&str]) -> Launch {
         .filter_map(|kv| kv.split_once('='))
         .map(|(name, value)| (name.into(), value.into()))
         .collect();
-    Launch::unchanged(
-        vec![c("sh"), c("-c"), c(script)],
-        crate::env::command_env(&base, &[]),
-    )
+    Launch::unchanged(vec![c("sh"), c("-c"), c(script)], crate::env::command_env(&base, &[]))
 }
 
 /// Forks; the child runs `setup`, then supervises `launch` with `options`
 /// and reports; the parent runs `outside` with the child's pid, then
 /// collects the report.
-fn supervised(
-    setup: impl FnOnce(),
-    launch: Launch,
-    options: Options,
-    outside: impl FnOnce(Pid),
-) -> Report {
-    let _serial = SERIAL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+fn supervised(setup: impl FnOnce(), launch: Launch, options: Options, outside: impl FnOnce(Pid)) -> Report {
+    let _serial = SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let (read_end, write_end) = nix::unistd::pipe().unwrap_or_else(|e| panic!("pipe: {e}"));
     // SAFETY: the child runs the supervisor, which allocates; glibc keeps
     // malloc usable in a forked child of a threaded process, and nothing
@@ -102,11 +92,7 @@ fn supervised(
 
 /// Reads the report; kills the child and fails if it hangs.
 fn read_with_deadline(fd: std::os::fd::OwnedFd, child: Pid, limit: Duration) -> String {
-    let mut poll = libc::pollfd {
-        fd: fd.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
+    let mut poll = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
     let ms = i32::try_from(limit.as_millis()).unwrap_or(i32::MAX);
     // SAFETY: one valid pollfd.
     let ready = unsafe { libc::poll(&mut poll, 1, ms) };
@@ -123,11 +109,7 @@ fn read_with_deadline(fd: std::os::fd::OwnedFd, child: Pid, limit: Duration) -> 
 fn wait_for(path: &Path) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while !path.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "{} never appeared",
-            path.display()
-        );
+        assert!(Instant::now() < deadline, "{} never appeared", path.display());
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -148,10 +130,7 @@ impl Dir {
 }
 
 fn quick() -> Options {
-    Options {
-        signal_group: false,
-        kill_grace: Duration::from_millis(200),
-    }
+    Options { signal_group: false, kill_grace: Duration::from_millis(200) }
 }
 
 /// A clean end with `code`: nothing left to reap.
@@ -199,12 +178,7 @@ fn sigterm_sent_to_the_supervisor_reaches_the_command() {
         m = marker.display(),
         r = ready.display()
     );
-    let report = supervised(
-        || {},
-        job(&script, &[]),
-        quick(),
-        send_when_ready(&ready, Signal::SIGTERM),
-    );
+    let report = supervised(|| {}, job(&script, &[]), quick(), send_when_ready(&ready, Signal::SIGTERM));
     assert_eq!(report, exited(0));
     assert_eq!(read(&marker), "checkpointed\n");
 }
@@ -213,20 +187,12 @@ fn sigterm_sent_to_the_supervisor_reaches_the_command() {
 fn every_catchable_signal_is_forwarded() {
     let dir = Dir::new();
     let (ready, log) = (dir.path("ready"), dir.path("log"));
-    let names = [
-        "HUP", "INT", "QUIT", "USR1", "USR2", "WINCH", "ALRM", "TSTP", "CONT", "PWR",
-    ];
+    let names = ["HUP", "INT", "QUIT", "USR1", "USR2", "WINCH", "ALRM", "TSTP", "CONT", "PWR"];
     let mut script = String::new();
     for name in names {
-        script.push_str(&format!(
-            "trap 'echo {name} >> {log}' {name}; ",
-            log = log.display()
-        ));
+        script.push_str(&format!("trap 'echo {name} >> {log}' {name}; ", log = log.display()));
     }
-    script.push_str(&format!(
-        "trap 'exit 0' TERM; touch {r}; while :; do sleep 0.02; done",
-        r = ready.display()
-    ));
+    script.push_str(&format!("trap 'exit 0' TERM; touch {r}; while :; do sleep 0.02; done", r = ready.display()));
     let report = supervised(
         || {},
         job(&script, &[]),
@@ -260,20 +226,9 @@ fn the_command_is_never_killed_on_a_timer() {
     // supervisor forwards and waits; the kubelet owns the deadline.
     let dir = Dir::new();
     let ready = dir.path("ready");
-    let script = format!(
-        "trap '' TERM; touch {r}; sleep 0.5; exit 4",
-        r = ready.display()
-    );
-    let options = Options {
-        signal_group: false,
-        kill_grace: Duration::from_millis(10),
-    };
-    let report = supervised(
-        || {},
-        job(&script, &[]),
-        options,
-        send_when_ready(&ready, Signal::SIGTERM),
-    );
+    let script = format!("trap '' TERM; touch {r}; sleep 0.5; exit 4", r = ready.display());
+    let options = Options { signal_group: false, kill_grace: Duration::from_millis(10) };
+    let report = supervised(|| {}, job(&script, &[]), options, send_when_ready(&ready, Signal::SIGTERM));
     assert_eq!(report, exited(4));
 }
 
@@ -289,12 +244,7 @@ fn orphans_are_adopted_by_the_subreaper() {
         s = stat.display()
     );
     let mut supervisor = None;
-    let report = supervised(
-        || {},
-        job(&script, &[]),
-        quick(),
-        |pid| supervisor = Some(pid.as_raw()),
-    );
+    let report = supervised(|| {}, job(&script, &[]), quick(), |pid| supervisor = Some(pid.as_raw()));
     assert_eq!(report, exited(0));
     assert_eq!(scope::parent_from_stat(&read(&stat)), supervisor);
 }
@@ -313,12 +263,7 @@ fn orphaned_zombies_are_reaped_while_the_command_runs() {
         o = out.display()
     );
     let report = supervised(|| {}, job(&script, &[]), quick(), |_| {});
-    assert_eq!(
-        report,
-        exited(0),
-        "children of the supervisor: {}",
-        read(&out)
-    );
+    assert_eq!(report, exited(0), "children of the supervisor: {}", read(&out));
 }
 
 #[test]
@@ -331,10 +276,7 @@ fn leftovers_get_sigterm_when_the_command_exits() {
         m = marker.display(),
         r = ready.display()
     );
-    let options = Options {
-        signal_group: false,
-        kill_grace: Duration::from_secs(20),
-    };
+    let options = Options { signal_group: false, kill_grace: Duration::from_secs(20) };
     let report = supervised(|| {}, job(&script, &[]), options, |_| {});
     assert_eq!(report, exited(5));
     assert_eq!(read(&marker), "flushed\n");
@@ -354,10 +296,7 @@ fn leftovers_that_ignore_sigterm_are_killed_after_the_grace() {
     assert_eq!(report, exited(0));
     let sleeper = read(&pid_file).trim().parse::<i32>().unwrap_or(0);
     assert!(sleeper > 0, "no pid recorded");
-    assert!(
-        !Path::new(&format!("/proc/{sleeper}")).exists(),
-        "the sleeper {sleeper} survived"
-    );
+    assert!(!Path::new(&format!("/proc/{sleeper}")).exists(), "the sleeper {sleeper} survived");
 }
 
 /// A command with a worker in its process group; both write a file when
@@ -377,54 +316,27 @@ fn usr1_to_command_and_worker(signal_group: bool) -> (Option<String>, Option<Str
         m = main.display(),
         r = ready.display()
     );
-    let options = Options {
-        signal_group,
-        ..quick()
-    };
-    let report = supervised(
-        || {},
-        job(&script, &[]),
-        options,
-        send_when_ready(&ready, Signal::SIGUSR1),
-    );
+    let options = Options { signal_group, ..quick() };
+    let report = supervised(|| {}, job(&script, &[]), options, send_when_ready(&ready, Signal::SIGUSR1));
     assert_eq!(report, exited(0));
-    (
-        std::fs::read_to_string(&main).ok(),
-        std::fs::read_to_string(&worker).ok(),
-    )
+    (std::fs::read_to_string(&main).ok(), std::fs::read_to_string(&worker).ok())
 }
 
 #[test]
 fn group_mode_signals_the_whole_process_group() {
     let (main, worker) = usr1_to_command_and_worker(true);
-    assert_eq!(
-        (main.as_deref(), worker.as_deref()),
-        (Some("m\n"), Some("w\n"))
-    );
+    assert_eq!((main.as_deref(), worker.as_deref()), (Some("m\n"), Some("w\n")));
 }
 
 #[test]
 fn default_mode_signals_the_command_alone() {
     let (main, worker) = usr1_to_command_and_worker(false);
-    assert_eq!(
-        (main.as_deref(), worker.as_deref()),
-        (Some("m\n"), None),
-        "the worker got the command's signal"
-    );
+    assert_eq!((main.as_deref(), worker.as_deref()), (Some("m\n"), None), "the worker got the command's signal");
 }
 
 #[test]
 fn the_command_starts_with_the_signal_state_pod_init_was_given() {
-    let status = output_of(
-        || {},
-        |out| {
-            format!(
-                "grep -E '^Sig(Blk|Ign)' /proc/self/status > {}",
-                out.display()
-            )
-        },
-        &[],
-    );
+    let status = output_of(|| {}, |out| format!("grep -E '^Sig(Blk|Ign)' /proc/self/status > {}", out.display()), &[]);
     let mask = |field: &str| {
         status
             .lines()
@@ -435,12 +347,7 @@ fn the_command_starts_with_the_signal_state_pod_init_was_given() {
     assert_eq!(mask("SigBlk:"), 0, "the command inherited blocked signals");
     let bit = |signo: i32| 1u64 << (signo - 1);
     for signo in [libc::SIGPIPE, libc::SIGTTIN, libc::SIGTTOU, libc::SIGCHLD] {
-        assert_eq!(
-            mask("SigIgn:") & bit(signo),
-            0,
-            "{} is ignored in the command",
-            signals::name(signo)
-        );
+        assert_eq!(mask("SigIgn:") & bit(signo), 0, "{} is ignored in the command", signals::name(signo));
     }
 }
 
@@ -448,12 +355,7 @@ fn the_command_starts_with_the_signal_state_pod_init_was_given() {
 fn the_command_leads_its_group_and_owns_the_terminal() {
     // Fields after the name in /proc/<pid>/stat: state ppid pgrp session
     // tty_nr tpgid.
-    let script = |out: &Path| {
-        format!(
-            "set -- $(sed 's/.*) //' /proc/$$/stat); echo \"$$ $3 $6\" > {}",
-            out.display()
-        )
-    };
+    let script = |out: &Path| format!("set -- $(sed 's/.*) //' /proc/$$/stat); echo \"$$ $3 $6\" > {}", out.display());
     let with_terminal = || {
         // A session of our own with a pty as controlling terminal and
         // stdin, as an interactive `runai submit --interactive` has.
@@ -469,14 +371,8 @@ fn the_command_leads_its_group_and_owns_the_terminal() {
     let ids = output_of(with_terminal, script, &[]);
     let fields: Vec<&str> = ids.split_whitespace().collect();
     assert_eq!(fields.len(), 3, "{ids:?}");
-    assert_eq!(
-        fields[1], fields[0],
-        "the command is not its own group leader: {ids:?}"
-    );
-    assert_eq!(
-        fields[2], fields[0],
-        "the command's group is not the terminal's foreground group: {ids:?}"
-    );
+    assert_eq!(fields[1], fields[0], "the command is not its own group leader: {ids:?}");
+    assert_eq!(fields[2], fields[0], "the command's group is not the terminal's foreground group: {ids:?}");
 }
 
 #[test]
@@ -487,22 +383,10 @@ fn pid1_leaves_its_directory_and_the_command_keeps_it() {
         move || {
             let _ = std::env::set_current_dir(&start);
         },
-        |out| {
-            format!(
-                "echo \"$(readlink /proc/$PPID/cwd) $(pwd -P)\" > {}",
-                out.display()
-            )
-        },
+        |out| format!("echo \"$(readlink /proc/$PPID/cwd) $(pwd -P)\" > {}", out.display()),
         &[],
     );
-    let expected = format!(
-        "/ {}\n",
-        dir.0
-            .path()
-            .canonicalize()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default()
-    );
+    let expected = format!("/ {}\n", dir.0.path().canonicalize().map(|p| p.display().to_string()).unwrap_or_default());
     assert_eq!(dirs, expected);
 }
 
@@ -511,28 +395,15 @@ fn consumed_secrets_never_reach_the_command() {
     let env = output_of(
         || {},
         |out| format!("env > {}", out.display()),
-        &[
-            "SSH_PRIVATE_KEY_B64=c2VjcmV0",
-            "SSH_PRIVATE_KEY_B64_NOT=kept",
-            "KEEP=1",
-        ],
+        &["SSH_PRIVATE_KEY_B64=c2VjcmV0", "SSH_PRIVATE_KEY_B64_NOT=kept", "KEEP=1"],
     );
-    assert!(
-        !env.contains("c2VjcmV0"),
-        "the key reached the command: {env}"
-    );
-    assert!(
-        env.contains("KEEP=1\n") && env.contains("SSH_PRIVATE_KEY_B64_NOT=kept\n"),
-        "{env}"
-    );
+    assert!(!env.contains("c2VjcmV0"), "the key reached the command: {env}");
+    assert!(env.contains("KEEP=1\n") && env.contains("SSH_PRIVATE_KEY_B64_NOT=kept\n"), "{env}");
 }
 
 #[test]
 fn a_command_that_cannot_start_reports_127() {
-    let launch = Launch::unchanged(
-        vec![c("no-such-command-anywhere")],
-        vec![c("PATH=/usr/bin:/bin")],
-    );
+    let launch = Launch::unchanged(vec![c("no-such-command-anywhere")], vec![c("PATH=/usr/bin:/bin")]);
     let report = supervised(|| {}, launch, quick(), |_| {});
     assert_eq!(report, exited(127));
 }
