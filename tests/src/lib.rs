@@ -4,6 +4,10 @@
 //! Tests only ever run the release builds that ship (`x86_64-unknown-linux-musl`),
 //! so what is tested is what goes into the image.
 
+// The harness is where the tests start processes: the binaries under test, the
+// sandbox scripts and the real tools they are checked against.
+#![allow(clippy::disallowed_methods, reason = "the test harness runs the binaries and tools it tests against")]
+
 pub mod binaries;
 pub mod fake_apiserver;
 pub mod runai_grammar;

@@ -40,6 +40,7 @@ fn hf_home() -> String {
 }
 
 /// A fresh ed25519 key pair made by the real ssh-keygen: (private, public).
+#[allow(clippy::disallowed_methods, reason = "keys come from the real ssh-keygen")]
 fn key_pair() -> (String, String) {
     let dir = tempfile::tempdir().expect("temp dir");
     let key = dir.path().join("k");

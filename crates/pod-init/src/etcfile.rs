@@ -322,6 +322,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::disallowed_methods, reason = "a dead pid comes from a real child that exited")]
     fn stale_lock_of_dead_process_is_taken_over() {
         let dir = etc();
         let passwd = dir.path().join("passwd");
@@ -354,6 +355,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::disallowed_methods, reason = "a live pid comes from a real child")]
     fn lock_of_live_process_times_out_naming_it() {
         let dir = etc();
         let passwd = dir.path().join("passwd");

@@ -336,6 +336,7 @@ mod tests {
 
     /// Runs [`crash_child`] on `dir` in a new process (this test binary) that
     /// must die by SIGKILL at `step`.
+    #[allow(clippy::disallowed_methods, reason = "the crash is a real SIGKILL of a child process")]
     fn crash_at(step: &str, dir: &Path) {
         use std::os::unix::process::ExitStatusExt;
         let status = std::process::Command::new(std::env::current_exe().unwrap())

@@ -177,6 +177,7 @@ mod tests {
     use std::os::unix::fs::MetadataExt;
 
     /// Generates a key of `kind` with the real ssh-keygen.
+    #[allow(clippy::disallowed_methods, reason = "keys come from the real ssh-keygen")]
     fn keygen(kind: &str, format: &[&str]) -> String {
         let dir = tempfile::tempdir().unwrap();
         let key = dir.path().join("k");

@@ -196,6 +196,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::disallowed_methods, reason = "a dead pid comes from a real child that exited")]
     fn dead_pid_is_not_alive() {
         let mut child = std::process::Command::new("true").spawn().unwrap();
         let pid = child.id() as i32;

@@ -84,6 +84,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::disallowed_methods, reason = "the snippet is checked by a real shell")]
     fn snippet_runs_the_script_in_a_real_shell() {
         // zsh is not on every build machine; sh has the same `eval` and
         // `$(...)` semantics for this snippet once `source` is swapped out.

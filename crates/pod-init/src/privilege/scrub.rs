@@ -112,6 +112,7 @@ mod tests {
     /// The real thing needs a process whose initial environment holds the
     /// key, so the test re-runs itself (this one test) with one.
     #[test]
+    #[allow(clippy::disallowed_methods, reason = "the erased environment is read from a real child's /proc")]
     fn the_key_is_erased_from_the_real_proc_environ() {
         if std::env::var_os(CHILD_MARK).is_some() {
             let before = std::fs::read("/proc/self/environ").unwrap_or_default();

@@ -149,6 +149,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::disallowed_methods, reason = "descendants are looked up for a real child")]
     fn own_children_are_found_in_the_real_proc() {
         let mut child = match std::process::Command::new("sleep").arg("5").spawn() {
             Ok(child) => child,
