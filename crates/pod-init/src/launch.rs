@@ -409,8 +409,8 @@ mod tests {
 
     #[test]
     fn drops_to_the_identity_and_cannot_regain_root() {
-        if !nix::unistd::Uid::effective().is_root() {
-            panic!("this test needs root (it drops privileges): run the tests as root, as CI does");
+        if !crate::testing::root_or_skip("it drops privileges") {
+            return;
         }
         let launch = Launch {
             identity: Some(Identity { uid: 4242, gid: 4343, groups: vec![4444, 4545] }),

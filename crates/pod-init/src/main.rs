@@ -23,6 +23,8 @@ mod ssh;
 mod sudoers;
 mod supervise;
 mod sys;
+#[cfg(test)]
+mod testing;
 mod userstate;
 
 use std::process::ExitCode;
