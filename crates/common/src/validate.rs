@@ -1,4 +1,4 @@
-//! Validation of the names and numbers that end up in /etc files, in
+//! Validation of the names, numbers and paths that end up in /etc files, in
 //! Kubernetes object names and on the runai command line.
 //!
 //! Both sides validate: `submit` so that a typo is caught on the laptop
@@ -32,6 +32,7 @@ pub enum Reason {
     Root,
     Reserved,
     BadEnd,
+    NotAbsolute,
 }
 
 impl fmt::Display for Reason {
@@ -49,6 +50,7 @@ impl fmt::Display for Reason {
             Reason::Root => f.write_str("must not be 0 (root)"),
             Reason::Reserved => f.write_str("is reserved for the system (root)"),
             Reason::BadEnd => f.write_str("must end with a letter or digit"),
+            Reason::NotAbsolute => f.write_str("must be an absolute path"),
         }
     }
 }
@@ -138,6 +140,28 @@ pub fn job_name(field: &str, value: &str) -> Result<(), ValidationError> {
     Ok(())
 }
 
+/// Checks a path in the pod: it must be absolute (the bootstrap creates it
+/// and must not resolve it against whatever directory it runs in).
+pub fn absolute_path(field: &str, value: &str) -> Result<(), ValidationError> {
+    if value.starts_with('/') { Ok(()) } else { Err(reject(field, value, Reason::NotAbsolute)) }
+}
+
+/// Whether `name` is a valid object name for a Secret or a PVC: a
+/// DNS-1123 subdomain (`[a-z0-9]([-a-z0-9.]*[a-z0-9])?`, at most 253).
+pub fn is_dns1123_subdomain(name: &str) -> bool {
+    let ok_edge = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    name.len() <= 253
+        && ok_edge(name.as_bytes().first())
+        && ok_edge(name.as_bytes().last())
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'.'))
+}
+
+/// Whether `name` is a valid namespace or run:ai project name: a DNS-1123
+/// label (a subdomain without '.', at most 63 characters).
+pub fn is_dns1123_label(name: &str) -> bool {
+    name.len() <= 63 && !name.contains('.') && is_dns1123_subdomain(name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,6 +237,38 @@ mod tests {
         let long = "a".repeat(64);
         assert_eq!(job_name("--name", &long).unwrap_err().reason, Reason::TooLong { max: 63 });
         assert_eq!(job_name("--name", &long[..63]), Ok(()));
+    }
+
+    #[test]
+    fn paths_must_be_absolute() {
+        assert_eq!(absolute_path("WORKING_DIR", "/mloscratch/homes/ada"), Ok(()));
+        for bad in ["", "relative/dir", "./x", "~/x"] {
+            assert_eq!(absolute_path("WORKING_DIR", bad).unwrap_err().reason, Reason::NotAbsolute, "{bad:?}");
+        }
+        assert_eq!(
+            absolute_path("WORKING_DIR", "relative/dir").unwrap_err().to_string(),
+            "WORKING_DIR=\"relative/dir\": must be an absolute path"
+        );
+    }
+
+    #[test]
+    fn object_names_are_dns1123_subdomains() {
+        for ok in ["a", "runai-mlo-ada-env", "a.b", "0a"] {
+            assert!(is_dns1123_subdomain(ok), "{ok}");
+        }
+        for bad in ["", "A", "-a", "a-", "a_b", "a b", &"a".repeat(254)] {
+            assert!(!is_dns1123_subdomain(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn namespaces_are_dns1123_labels() {
+        for ok in ["a", "runai-mlo-ada", "0a", &"a".repeat(63)] {
+            assert!(is_dns1123_label(ok), "{ok}");
+        }
+        for bad in ["", "a.b", "A", "-a", "a-", &"a".repeat(64)] {
+            assert!(!is_dns1123_label(bad), "{bad}");
+        }
     }
 
     proptest::proptest! {

@@ -11,10 +11,10 @@ use common::validate;
 
 use crate::cli::Cli;
 use crate::config::EnvFile;
+use crate::duration;
 use crate::keys;
 use crate::pod_command::PodScript;
 use crate::runai::{JobSpec, Mode};
-use crate::{duration, secret};
 
 /// Where the Secret goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,7 +58,7 @@ fn check_key<T>(
 /// The Secret's name and namespace.
 pub fn secret_target(cli: &Cli, env: &EnvFile) -> Result<SecretTarget> {
     let name = flag_or_key(cli.secret_name.as_deref(), "--secret-name", env, keys::RUNAI_SECRET_NAME)?;
-    if !secret::is_dns1123_subdomain(name) {
+    if !validate::is_dns1123_subdomain(name) {
         let origin =
             if cli.secret_name.is_some() { "--secret-name: ".to_owned() } else { at(env, keys::RUNAI_SECRET_NAME) };
         bail!("{origin}{name:?} is not a valid Secret name: use lower-case letters, digits, '-' and '.'");
@@ -71,7 +71,7 @@ pub fn secret_target(cli: &Cli, env: &EnvFile) -> Result<SecretTarget> {
                 .ok_or_else(|| anyhow!("{}: set K8S_NAMESPACE or RUNAI_PROJECT", env.path().display()))?,
         ),
     };
-    if !secret::is_dns1123_label(namespace) {
+    if !validate::is_dns1123_label(namespace) {
         bail!(
             "{}{ns_key}={namespace:?} is not a valid namespace: use at most 63 lower-case letters, digits and '-'",
             at(env, ns_key)
@@ -202,7 +202,7 @@ pub fn job_spec(
     };
 
     let project = env.get(keys::RUNAI_PROJECT).unwrap_or(&target.namespace).to_owned();
-    if !secret::is_dns1123_label(&project) {
+    if !validate::is_dns1123_label(&project) {
         bail!(
             "{}RUNAI_PROJECT={project:?} is not a valid project name: use at most 63 lower-case letters, digits and '-'",
             at(env, keys::RUNAI_PROJECT)
@@ -213,7 +213,7 @@ pub fn job_spec(
         bail!("image {image:?} must not contain white space");
     }
     let pvc = flag_or_key(cli.pvc.as_deref(), "--pvc", env, keys::SCRATCH_PVC)?.to_owned();
-    if !secret::is_dns1123_subdomain(&pvc) {
+    if !validate::is_dns1123_subdomain(&pvc) {
         bail!("PVC name {pvc:?} is not valid: use lower-case letters, digits, '-' and '.'");
     }
 

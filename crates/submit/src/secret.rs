@@ -27,22 +27,6 @@ pub fn is_valid_key(key: &str) -> bool {
         && !key.starts_with("..")
 }
 
-/// Whether `name` is a valid object name for a Secret or a PVC: a
-/// DNS-1123 subdomain (`[a-z0-9]([-a-z0-9.]*[a-z0-9])?`, at most 253).
-pub fn is_dns1123_subdomain(name: &str) -> bool {
-    let ok_edge = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-    name.len() <= 253
-        && ok_edge(name.as_bytes().first())
-        && ok_edge(name.as_bytes().last())
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'.'))
-}
-
-/// Whether `name` is a valid namespace or run:ai project name: a DNS-1123
-/// label (a subdomain without '.', at most 63 characters).
-pub fn is_dns1123_label(name: &str) -> bool {
-    name.len() <= 63 && !name.contains('.') && is_dns1123_subdomain(name)
-}
-
 /// Why no manifest could be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SecretError {
@@ -200,26 +184,6 @@ mod tests {
         assert!(Manifest::build("s", "ns", [("A", at_limit.as_str()), ("B", "y")]).is_ok());
         let err = Manifest::build("s", "ns", [("A", at_limit.as_str()), ("B", "yz")]).unwrap_err();
         assert_eq!(err, SecretError::TooLarge { bytes: MAX_SECRET_BYTES + 1, largest: "A".into() });
-    }
-
-    #[test]
-    fn object_names_are_dns1123_subdomains() {
-        for ok in ["a", "runai-mlo-ada-env", "a.b", "0a"] {
-            assert!(is_dns1123_subdomain(ok), "{ok}");
-        }
-        for bad in ["", "A", "-a", "a-", "a_b", "a b", &"a".repeat(254)] {
-            assert!(!is_dns1123_subdomain(bad), "{bad}");
-        }
-    }
-
-    #[test]
-    fn namespaces_are_dns1123_labels() {
-        for ok in ["a", "runai-mlo-ada", "0a", &"a".repeat(63)] {
-            assert!(is_dns1123_label(ok), "{ok}");
-        }
-        for bad in ["", "a.b", "A", "-a", "a-", &"a".repeat(64)] {
-            assert!(!is_dns1123_label(bad), "{bad}");
-        }
     }
 
     #[test]
