@@ -332,3 +332,75 @@ fn empty_values_mean_the_defaults() {
     assert_eq!(parsed.value("image"), Some("ic-registry.epfl.ch/mlo/mlo-base:uv1"));
     assert!(run.stderr.ends_with("submit: dry run: the pod would run: sleep 43200\n"), "{run}");
 }
+
+/// The flags as people type them from argparse habit, each with what runai
+/// gets: several pools after one `--node-type` (or repeated, or with
+/// commas) as one comma-joined `--node-pools`, a bare `--node-type` as any
+/// pool, and unambiguous prefixes of long options.
+#[test]
+fn argparse_habits_reach_runai_as_the_wrapper_sent_them() {
+    type Check = fn(&runai_grammar::Parsed) -> bool;
+    let cases: [(&[&str], &str, Check); 12] = [
+        (&["--node-type", "h100", "h200"], "two values after one flag", |p| {
+            p.value("node-pools") == Some("h100,h200") && p.is_set("preemptible")
+        }),
+        (&["--node-type", "h100", "--node-type", "v100"], "repeated flag", |p| {
+            p.value("node-pools") == Some("h100,v100")
+        }),
+        (&["--node-type", "a100-40g,v100"], "commas", |p| {
+            p.value("node-pools") == Some("a100-40g,v100") && !p.is_set("preemptible")
+        }),
+        (&["--node-type"], "bare flag: any pool", |p| p.value("node-pools").is_none() && p.is_set("interactive")),
+        (&["--node-type", "h200", "--train"], "training on h200 is not preemptible", |p| {
+            p.value("node-pools") == Some("h200") && !p.is_set("preemptible") && !p.is_set("interactive")
+        }),
+        (&["--gpu", "2"], "--gpu for --gpus", |p| p.value("gpu") == Some("2")),
+        (&["--cpu", "4"], "--cpu for --cpus", |p| p.value("cpu") == Some("4")),
+        (&["--mem", "16G"], "--mem for --memory", |p| p.value("memory") == Some("16G")),
+        (&["--mem=16G", "--large"], "--mem=, --large for --large-shm", |p| {
+            p.value("memory") == Some("16G") && p.is_set("large-shm")
+        }),
+        (&["--host"], "--host for --host-ipc", |p| p.is_set("host-ipc")),
+        (&["--work", "1"], "--work for --workers", |p| {
+            p.command == runai_grammar::Command::SubmitDistPytorch && p.value("workers") == Some("1")
+        }),
+        (&["--back", "3", "--tr"], "--back for --backofflimit, --tr for --train", |p| {
+            p.value("backoff-limit") == Some("3")
+        }),
+    ];
+    for (args, what, check) in cases {
+        let env = room();
+        let mut argv = vec!["--dry", "-n", "habit"];
+        argv.extend_from_slice(args);
+        let run = env.run(&argv);
+        assert_eq!(run.code, Some(0), "{what}: {run}");
+        let words = shlex::split(run.stdout.trim_end()).unwrap_or_else(|| panic!("{what}: not shell words: {run}"));
+        let parsed = runai_grammar::parse(&words[1..]).unwrap_or_else(|e| panic!("{what}: {e}\n{run}"));
+        assert!(check(&parsed), "{what}: {}", run.stdout);
+    }
+
+    // --exp reaches the pod's script as --exp-folder.
+    let run = room().run(&["--dry", "--exp", "~/thesis"]);
+    assert!(run.stderr.ends_with("submit: dry run: the pod would run: cd ~/thesis && sleep 43200\n"), "{run}");
+}
+
+/// A prefix that starts several options is refused, naming all of them,
+/// before anything runs.
+#[test]
+fn an_ambiguous_prefix_is_refused_naming_the_candidates() {
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["--s", "x"],
+            "error: ambiguous option '--s' could match --sync-secret-only, --skip-secret-sync, --secret-name\n",
+        ),
+        (&["--n", "job"], "error: ambiguous option '--n' could match --name, --node-type\n"),
+        (&["--dry", "--h"], "error: ambiguous option '--h' could match --host-ipc, --help\n"),
+    ];
+    for (args, first_line) in cases {
+        let env = room();
+        let run = env.run(args);
+        assert_eq!(run.code, Some(1), "{args:?}: {run}");
+        assert!(run.stderr.starts_with(first_line), "{args:?}: {run}");
+        assert!(run.stdout.is_empty() && env.runai_calls().is_empty(), "{args:?}: {run}");
+    }
+}

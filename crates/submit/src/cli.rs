@@ -4,17 +4,20 @@
 //! that a researcher can switch without relearning; conventional spellings
 //! (`--dry-run`, `--backoff-limit`) are aliases. Values are parsed here only
 //! as far as their type goes; the rules that need the `.env` too live in
-//! `job.rs`.
+//! `job.rs`. As with argparse, a long option may be shortened to any prefix
+//! that names only one option (`--gpu 2`, `--mem 16G`).
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{CommandFactory as _, Parser, ValueEnum};
 use clap_complete::Shell;
 
 /// Submit a run:ai job described by a `.env` file, after syncing the file's
 /// secret keys into a Kubernetes Secret.
 #[derive(Debug, Parser)]
-#[command(name = "submit", version, about, max_term_width = 100)]
+#[command(name = "submit", version, about, max_term_width = 100, infer_long_args = true)]
 pub struct Cli {
     /// Job name; default `<user>-<YYYYmmdd-HHMMSS>` (local time)
     #[arg(short = 'n', long)]
@@ -101,8 +104,9 @@ pub struct Cli {
     #[arg(long, visible_alias = "backoff-limit", value_name = "N", default_value_t = 0)]
     pub backofflimit: u32,
 
-    /// GPU node pool(s), in order of preference; repeat or separate with commas
-    #[arg(long, value_name = "TYPE", value_delimiter = ',')]
+    /// GPU node pool(s), in order of preference: several values after the
+    /// flag, repeated flags or commas; none means any pool
+    #[arg(long, value_name = "TYPE", value_delimiter = ',', num_args = 0..)]
     pub node_type: Vec<NodeType>,
 
     /// Share the host's IPC namespace
@@ -123,6 +127,23 @@ pub struct Cli {
 }
 
 impl Cli {
+    /// Parses `args` (the program name first). An ambiguous prefix of a
+    /// long option is refused naming every option it could mean, as
+    /// argparse does; clap alone would call it unknown.
+    pub fn parse_args<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        Self::try_parse_from(args).map_err(|err| match ambiguous_prefix(&err) {
+            Some((given, candidates)) => Self::command().error(
+                ErrorKind::UnknownArgument,
+                format!("ambiguous option '{given}' could match {}", candidates.join(", ")),
+            ),
+            None => err,
+        })
+    }
+
     /// An empty value for a text flag means "not given", as it did in the
     /// wrapper, so that `-t "$TIME"` with `TIME` unset still gets the
     /// default. Values of white space only are left for validation to refuse.
@@ -145,6 +166,29 @@ impl Cli {
         }
         self
     }
+}
+
+/// For an unknown `--prefix` that starts two or more long options: the
+/// option as given and the options it could mean, in `--help` order.
+fn ambiguous_prefix(err: &clap::Error) -> Option<(String, Vec<String>)> {
+    if err.kind() != ErrorKind::UnknownArgument {
+        return None;
+    }
+    let Some(ContextValue::String(given)) = err.get(ContextKind::InvalidArg) else { return None };
+    let prefix = given.strip_prefix("--")?.split('=').next()?;
+    if prefix.is_empty() {
+        return None;
+    }
+    let mut command = Cli::command();
+    command.build();
+    let candidates: Vec<String> = command
+        .get_arguments()
+        .filter(|arg| {
+            arg.get_long().into_iter().chain(arg.get_all_aliases().into_iter().flatten()).any(|l| l.starts_with(prefix))
+        })
+        .filter_map(|arg| arg.get_long().map(|l| format!("--{l}")))
+        .collect();
+    (candidates.len() > 1).then(|| (given.clone(), candidates))
 }
 
 /// The GPU node pools of the RCP cluster that the wrapper knew.
@@ -203,6 +247,49 @@ mod tests {
         let cli = Cli::try_parse_from(["submit", "--node-type", "h100,a100-40g", "--node-type", "v100"]).unwrap();
         assert_eq!(cli.node_type, [NodeType::H100, NodeType::A10040g, NodeType::V100]);
         assert!(Cli::try_parse_from(["submit", "--node-type", "k80"]).is_err());
+    }
+
+    #[test]
+    fn node_types_take_several_values_after_one_flag_or_none() {
+        let cli = Cli::parse_args(["submit", "--node-type", "h100", "h200", "--dry"]).unwrap();
+        assert_eq!(cli.node_type, [NodeType::H100, NodeType::H200]);
+        assert!(cli.dry);
+        let cli = Cli::parse_args(["submit", "--node-type"]).unwrap();
+        assert_eq!(cli.node_type, []);
+        let cli = Cli::parse_args(["submit", "--node-type", "--train"]).unwrap();
+        assert_eq!((cli.node_type.as_slice(), cli.train), (&[][..], true));
+    }
+
+    #[test]
+    fn unambiguous_prefixes_of_long_options_work_as_in_argparse() {
+        let cli =
+            Cli::parse_args(["submit", "--gpu", "2", "--cpu", "4", "--mem=16G", "--large", "--host", "--exp", "e"])
+                .unwrap();
+        assert_eq!((cli.gpus.as_str(), cli.cpus.as_deref(), cli.memory.as_deref()), ("2", Some("4"), Some("16G")));
+        assert!(cli.large_shm && cli.host_ipc);
+        assert_eq!(cli.exp_folder.as_deref(), Some("e"));
+        let cli = Cli::parse_args(["submit", "--work", "3", "--dr", "--backoff", "2"]).unwrap();
+        assert_eq!((cli.workers, cli.dry, cli.backofflimit), (3, true, 2));
+    }
+
+    #[test]
+    fn an_ambiguous_prefix_names_every_option_it_could_mean() {
+        let err = Cli::parse_args(["submit", "--s", "x"]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::UnknownArgument);
+        let text = err.to_string();
+        assert!(
+            text.starts_with(
+                "error: ambiguous option '--s' could match --sync-secret-only, --skip-secret-sync, --secret-name\n"
+            ),
+            "{text}"
+        );
+        let err = Cli::parse_args(["submit", "--n=x"]).unwrap_err();
+        assert!(
+            err.to_string().starts_with("error: ambiguous option '--n' could match --name, --node-type\n"),
+            "{err}"
+        );
+        let err = Cli::parse_args(["submit", "--frobnicate"]).unwrap_err();
+        assert!(err.to_string().contains("unexpected argument '--frobnicate'"), "{err}");
     }
 
     #[test]

@@ -92,9 +92,10 @@ pub fn submit_command(spec: &JobSpec) -> Invocation {
     if let Some(port) = spec.port {
         push("--port", &port.to_string());
     }
+    // v1 takes the pools, in order of preference, as one comma-joined value.
     let pools: Vec<&str> = spec.node_types.iter().filter_map(|t| t.pool()).collect();
     if !pools.is_empty() {
-        push("--node-pools", &pools.join(" "));
+        push("--node-pools", &pools.join(","));
     }
     if spec.distributed() {
         push("--workers", &spec.workers.to_string());
@@ -239,7 +240,7 @@ pub(crate) mod tests {
         s.node_types = vec![NodeType::A10040g, NodeType::V100];
         let a = args(&s);
         assert!(!a.contains(&"--preemptible".to_owned()));
-        assert!(a.windows(2).any(|w| w == ["--node-pools", "a100-40g v100"]));
+        assert!(a.windows(2).any(|w| w == ["--node-pools", "a100-40g,v100"]));
     }
 
     #[test]
