@@ -201,9 +201,15 @@ fn bad_input_is_refused_with_a_clear_message() {
         ),
         (
             "line that does not parse",
-            Some(format!("{DEMO}GIT_USER_NAME2=Ada Lovelace\n")),
+            Some(format!("{DEMO}GIT_USER_NAME2 Ada Lovelace\n")),
             vec![],
-            "submit: .env:25: cannot parse this line; write KEY=value, and quote a value that has spaces\n".into(),
+            "submit: .env:25: cannot parse this line; write KEY=value, or start a comment with #\n".into(),
+        ),
+        (
+            "unclosed quote",
+            Some(format!("{DEMO}OPENAI_API_KEY='sk-1\n")),
+            vec![],
+            "submit: .env:25: the quoted value of OPENAI_API_KEY is never closed; end it with '\n".into(),
         ),
     ];
     for (what, env_text, args, message) in cases {

@@ -55,7 +55,7 @@ fn awkward_values_reach_the_secret_byte_for_byte() {
          SSH_KNOWN_HOSTS=\"github.com ssh-ed25519 AAAA1\ngitlab.com ssh-ed25519 AAAA2\"\n\
          GIT_USER_EMAIL=ada@example.org # trailing comment\n\
          EXTRA_SECRET_KEYS=PASSWORD\n\
-         PASSWORD=\"it's a \\\"pass\\\" with \\\\ backslash\"\n"
+         PASSWORD=\"it's a \"pass\" with \\\\ backslash\"\n"
     );
     let (env, server) = setup(&text);
     let run = env.run(&["--sync-secret-only"]);
@@ -66,8 +66,68 @@ fn awkward_values_reach_the_secret_byte_for_byte() {
     assert_eq!(value_of(&data, "GIT_USER_NAME"), "Zoë Ångström 李 🚀");
     assert_eq!(value_of(&data, "SSH_KNOWN_HOSTS"), "github.com ssh-ed25519 AAAA1\ngitlab.com ssh-ed25519 AAAA2");
     assert_eq!(value_of(&data, "GIT_USER_EMAIL"), "ada@example.org");
-    assert_eq!(value_of(&data, "PASSWORD"), "it's a \"pass\" with \\ backslash");
+    assert_eq!(value_of(&data, "PASSWORD"), "it's a \"pass\" with \\\\ backslash");
     let found = env.files_holding(&["Zoë Ångström", "x # not a comment", "it's a \"pass\""]);
+    assert!(found.is_empty(), "{found:?}");
+}
+
+/// A `.env` written the way people write it for the wrapper: values with
+/// spaces unquoted, spaces around `=`, comments after values, tokens with
+/// `$` and `#`. The Secret kubectl sends holds exactly what the wrapper's
+/// parser read from the same lines (a `#` in a quoted value or inside a word
+/// kept, where the wrapper cut it), and nothing else.
+#[test]
+fn a_file_written_as_people_write_it_reaches_the_secret_exactly() {
+    let text = "\
+# ada's cluster settings
+LDAP_USERNAME = ada
+LDAP_UID=123456   # id -u
+LDAP_GROUPNAME=MLO-unit
+LDAP_GID = 83070
+RUNAI_PROJECT=mlo-ada # TODO: done
+K8S_NAMESPACE=runai-mlo-ada
+RUNAI_IMAGE=reg.example/img:1
+RUNAI_SECRET_NAME=ada-env
+SCRATCH_PVC=mlo-scratch
+
+  # secrets
+WANDB_API_KEY= # TODO: optional
+HF_TOKEN=hf_Ab$cD$$ef${X}z   # my token
+GITHUB_TOKEN='ghp_$HOME$1'
+GIT_USER_NAME=Jane van Doe
+GIT_USER_EMAIL = jane@example.org   # work address
+SSH_KNOWN_HOSTS=\"github.com ssh-ed25519 AAAA#1\"
+EXTRA_SECRET_KEYS=DB_PASSWORD
+DB_PASSWORD=pa#ss w$rd
+";
+    let (env, server) = setup(text);
+    let run = env.run(&["--sync-secret-only"]);
+    assert_eq!(run.code, Some(0), "{run}");
+    let data: Vec<(String, String)> =
+        secret_data(&server).into_iter().map(|(k, v)| (k, String::from_utf8(v).unwrap())).collect();
+    let expected: Vec<(String, String)> = [
+        ("DB_PASSWORD", "pa#ss w$rd"),
+        ("EXTRA_SECRET_KEYS", "DB_PASSWORD"),
+        ("GITHUB_TOKEN", "ghp_$HOME$1"),
+        ("GIT_USER_EMAIL", "jane@example.org"),
+        ("GIT_USER_NAME", "Jane van Doe"),
+        ("HF_TOKEN", "hf_Ab$cD$$ef${X}z"),
+        ("K8S_NAMESPACE", "runai-mlo-ada"),
+        ("LDAP_GID", "83070"),
+        ("LDAP_GROUPNAME", "MLO-unit"),
+        ("LDAP_UID", "123456"),
+        ("LDAP_USERNAME", "ada"),
+        ("RUNAI_IMAGE", "reg.example/img:1"),
+        ("RUNAI_PROJECT", "mlo-ada"),
+        ("RUNAI_SECRET_NAME", "ada-env"),
+        ("SCRATCH_PVC", "mlo-scratch"),
+        ("SSH_KNOWN_HOSTS", "github.com ssh-ed25519 AAAA#1"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    assert_eq!(data, expected);
+    let found = env.files_holding(&["hf_Ab$cD$$ef${X}z", "ghp_$HOME$1", "pa#ss w$rd"]);
     assert!(found.is_empty(), "{found:?}");
 }
 
@@ -105,19 +165,32 @@ fn bad_files_are_refused_before_kubectl_runs() {
             ),
         ),
         (
-            "key kubectl rejects: dash is not a dotenv key",
-            format!("{BASE}my-token=v\n").into_bytes(),
-            "submit: .env:10: cannot parse this line; write KEY=value, and quote a value that has spaces\n".into(),
+            "key with a space",
+            format!("{BASE}MY TOKEN=v\n").into_bytes(),
+            "submit: .env:10: MY TOKEN cannot be a Kubernetes Secret key: use at most 253 letters, digits, '-', '_' or '.'\n"
+                .into(),
         ),
         (
             "key with non-ASCII letters",
             format!("{BASE}TÖKEN=v\n").into_bytes(),
-            "submit: .env:10: cannot parse this line; write KEY=value, and quote a value that has spaces\n".into(),
+            "submit: .env:10: TÖKEN cannot be a Kubernetes Secret key: use at most 253 letters, digits, '-', '_' or '.'\n"
+                .into(),
+        ),
+        (
+            "line without =",
+            format!("{BASE}HF_TOKEN hf_x\n").into_bytes(),
+            "submit: .env:10: cannot parse this line; write KEY=value, or start a comment with #\n".into(),
         ),
         (
             "unclosed quote",
             format!("{BASE}HF_TOKEN=\"abc\nWANDB_API_KEY=x\n").into_bytes(),
-            "submit: .env:11: a quoted value is never closed\n".into(),
+            "submit: .env:10: the quoted value of HF_TOKEN is never closed; end it with \"\n".into(),
+        ),
+        (
+            "text after the closing quote",
+            format!("{BASE}GIT_USER_NAME='Ada' Lovelace\n").into_bytes(),
+            "submit: .env:10: GIT_USER_NAME has text after its closing '; quote the whole value, or put # before a comment\n"
+                .into(),
         ),
         (
             "NUL byte in a value",

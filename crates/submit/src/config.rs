@@ -1,20 +1,29 @@
-//! Reading the researcher's `.env` into a map, with dotenv semantics.
+//! Reading the researcher's `.env` into a map, the way the Python wrapper
+//! (`csub.py`) read it, so that a file written for it means the same here.
 //!
-//! dotenvy does the parsing (quotes, `#` in quoted values, inline comments,
-//! multi-line quoted values, `export KEY=`), but never into our own process
-//! environment: the values are secrets and our environment is inherited by
-//! every child we start. What dotenvy does not give is the line of each entry,
-//! and every error here names the file and the line; [`LineFeeder`] hands
-//! dotenvy one physical line per read so we can count them.
+//! One `KEY=value` per line; spaces around the key, the `=` and an
+//! unquoted value do not count (`LDAP_GID = 83070`, `GIT_USER_NAME=Jane van
+//! Doe`); `#` starts a comment at the start of a line or of a value, or
+//! after a space (`HF_TOKEN=hf_x   # my token`). Values are literal: no
+//! `$VAR` expansion and no backslash escapes, because a token containing `$`
+//! or `\` must reach the Secret byte for byte. A pair of `'` or `"` around a
+//! value only delimits it: what is between them is kept as it is, `#`
+//! included, and a quoted value may span lines (known_hosts entries). The
+//! closing quote is the first one followed by nothing but white space or a
+//! comment, so `'O'Brien'` is `O'Brien`, as with the wrapper.
+//!
+//! Beyond the wrapper, every error names the file and the line (and the key
+//! when there is one), a byte-order mark and Windows line ends are read as
+//! the Unix file, and a duplicate key is refused rather than the last one
+//! silently winning. The values are secrets and never enter our own process
+//! environment (it is inherited by every child we start).
 //!
 //! Values never appear in an error message or a `Debug` output: only keys.
 
-use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
 
 /// One `KEY=value` of the file.
 #[derive(Clone, PartialEq, Eq)]
@@ -59,10 +68,14 @@ pub enum ConfigError {
     Read { path: PathBuf, reason: io::Error },
     #[error("{path}: not UTF-8 text")]
     NotUtf8 { path: PathBuf },
-    #[error("{path}:{line}: cannot parse this line; write KEY=value, and quote a value that has spaces")]
+    #[error("{path}:{line}: cannot parse this line; write KEY=value, or start a comment with #")]
     Parse { path: PathBuf, line: usize },
-    #[error("{path}:{line}: a quoted value is never closed")]
-    Unterminated { path: PathBuf, line: usize },
+    #[error("{path}:{line}: the quoted value of {key} is never closed; end it with {quote}")]
+    Unterminated { path: PathBuf, key: String, line: usize, quote: char },
+    #[error(
+        "{path}:{line}: {key} has text after its closing {quote}; quote the whole value, or put # before a comment"
+    )]
+    TextAfterQuote { path: PathBuf, key: String, line: usize, quote: char },
     #[error("{path}:{line}: {key} is already set on line {first}; keep only one")]
     Duplicate { path: PathBuf, key: String, line: usize, first: usize },
     #[error("{path}:{line}: {key} must not contain a NUL character")]
@@ -87,24 +100,36 @@ impl EnvFile {
     pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let text = text.replace("\r\n", "\n");
-        let lines: Vec<&str> = text.split('\n').collect();
-        let lines_read = Rc::new(Cell::new(0));
-        let feeder = LineFeeder { rest: text.as_bytes(), lines_read: Rc::clone(&lines_read) };
+        let mut lines = text.split('\n').enumerate().map(|(i, line)| (i + 1, line));
         let mut entries: BTreeMap<String, Entry> = BTreeMap::new();
-        for item in dotenvy::from_read_iter(feeder) {
-            let end_line = lines_read.get().max(1);
-            let (key, value) = item.map_err(|err| match err {
-                dotenvy::Error::LineParse(content, column) => {
-                    if column + 1 >= content.len() && has_open_quote(&content) {
-                        ConfigError::Unterminated { path: path.to_owned(), line: end_line }
-                    } else {
-                        ConfigError::Parse { path: path.to_owned(), line: end_line }
-                    }
+        while let Some((line, raw)) = lines.next() {
+            let content = raw.trim_start();
+            if content.is_empty() || content.starts_with('#') {
+                continue;
+            }
+            let Some((key, rest)) = content.split_once('=') else {
+                return Err(ConfigError::Parse { path: path.to_owned(), line });
+            };
+            let key = key.trim_end();
+            let key = key.strip_prefix("export").filter(|k| k.starts_with(char::is_whitespace)).unwrap_or(key);
+            let key = key.trim_start().to_owned();
+            if key.is_empty() {
+                return Err(ConfigError::Parse { path: path.to_owned(), line });
+            }
+            let rest = rest.trim_start();
+            let value = match rest.chars().next() {
+                Some(quote @ ('\'' | '"')) => {
+                    quoted_value(&rest[1..], quote, &mut lines).map_err(|problem| match problem {
+                        QuoteProblem::NeverClosed => {
+                            ConfigError::Unterminated { path: path.to_owned(), key: key.clone(), line, quote }
+                        }
+                        QuoteProblem::TextAfter => {
+                            ConfigError::TextAfterQuote { path: path.to_owned(), key: key.clone(), line, quote }
+                        }
+                    })?
                 }
-                dotenvy::Error::Io(reason) => ConfigError::Read { path: path.to_owned(), reason },
-                _ => ConfigError::Parse { path: path.to_owned(), line: end_line },
-            })?;
-            let line = definition_line(&lines, &key, end_line);
+                _ => rest[..comment_start(rest)].trim_end().to_owned(),
+            };
             if let Some(first) = entries.get(&key) {
                 let first = match first.origin {
                     Origin::Line(n) => n,
@@ -206,59 +231,59 @@ pub fn find_placeholder(value: &str, whole_only: bool) -> Option<&str> {
     None
 }
 
-/// Whether `content` (a line dotenvy gave up on) ends inside a quote.
-fn has_open_quote(content: &str) -> bool {
-    let (mut single, mut double, mut escaped) = (false, false, false);
-    for c in content.chars() {
-        match c {
-            _ if escaped => escaped = false,
-            '\\' if !single => escaped = true,
-            '\'' if !double => single = !single,
-            '"' if !single => double = !double,
-            _ => {}
+/// Where the comment of an unquoted value starts: at a `#` that begins
+/// the value or follows white space; the value's length if it has none.
+fn comment_start(value: &str) -> usize {
+    let mut previous = None;
+    for (i, c) in value.char_indices() {
+        if c == '#' && previous.is_none_or(char::is_whitespace) {
+            return i;
         }
+        previous = Some(c);
     }
-    single || double
+    value.len()
 }
 
-/// The 1-based line at or before `end_line` where `key` is assigned. A
-/// multi-line value ends after the line that names its key.
-fn definition_line(lines: &[&str], key: &str, end_line: usize) -> usize {
-    let last = end_line.min(lines.len());
-    (1..=last).rev().find(|&n| assigns(lines[n - 1], key)).unwrap_or(end_line)
+/// Why a quoted value could not be read.
+enum QuoteProblem {
+    /// No closing quote before the end of the file.
+    NeverClosed,
+    /// The opening line has the quote again, but with more text after it
+    /// (`KEY="a" b`): a mistake, not the start of a multi-line value.
+    TextAfter,
 }
 
-fn assigns(line: &str, key: &str) -> bool {
-    let line = line.trim_start();
-    let line = match line.strip_prefix("export") {
-        Some(rest) if rest.starts_with(char::is_whitespace) => rest.trim_start(),
-        _ => line,
-    };
-    line.strip_prefix(key).is_some_and(|rest| rest.trim_start().starts_with('='))
-}
-
-/// A reader that returns at most one line per `read`, so that dotenvy's
-/// buffered reader never holds more than the line it is parsing and
-/// `lines_read` is the number of the last line it consumed.
-struct LineFeeder<'a> {
-    rest: &'a [u8],
-    lines_read: Rc<Cell<usize>>,
-}
-
-impl Read for LineFeeder<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.rest.is_empty() || buf.is_empty() {
-            return Ok(0);
-        }
-        let line_len = self.rest.iter().position(|&b| b == b'\n').map_or(self.rest.len(), |i| i + 1);
-        let n = line_len.min(buf.len());
-        buf[..n].copy_from_slice(&self.rest[..n]);
-        self.rest = &self.rest[n..];
-        if n == line_len {
-            self.lines_read.set(self.lines_read.get() + 1);
-        }
-        Ok(n)
+/// The value that opens with `quote` and continues with `first` (the rest
+/// of its line); further lines are taken from `lines` until one holds the
+/// closing quote.
+fn quoted_value<'a>(
+    first: &'a str,
+    quote: char,
+    lines: &mut impl Iterator<Item = (usize, &'a str)>,
+) -> Result<String, QuoteProblem> {
+    match closing_quote(first, quote) {
+        Some(end) => return Ok(first[..end].to_owned()),
+        None if first.contains(quote) => return Err(QuoteProblem::TextAfter),
+        None => {}
     }
+    let mut value = first.to_owned();
+    for (_, line) in lines {
+        value.push('\n');
+        if let Some(end) = closing_quote(line, quote) {
+            value.push_str(&line[..end]);
+            return Ok(value);
+        }
+        value.push_str(line);
+    }
+    Err(QuoteProblem::NeverClosed)
+}
+
+/// The first `quote` in `text` followed only by white space or a comment.
+fn closing_quote(text: &str, quote: char) -> Option<usize> {
+    text.match_indices(quote).map(|(i, _)| i).find(|&i| {
+        let after = text[i + quote.len_utf8()..].trim_start();
+        after.is_empty() || after.starts_with('#')
+    })
 }
 
 #[cfg(test)]
@@ -273,60 +298,88 @@ mod tests {
         &env.entries[key].value
     }
 
+    /// Lines as people write them, each with the value the wrapper's parser
+    /// gives, except where noted.
     #[test]
-    fn dotenv_semantics() {
-        let env = parse(concat!(
-            "# comment\n",
-            "PLAIN=abc\n",
-            "INLINE=abc # a comment\n",
-            "HASH_IN_QUOTES=\"a # b\"\n",
-            "SINGLE='it''s $HOME'\n",
-            "DOUBLE=\"say \\\"hi\\\"\"\n",
-            "export EXPORTED=yes\n",
-            "EMPTY=\n",
-            "MULTI=\"line one\n",
-            "line two\"\n",
-            "AFTER=1\n",
-            "UNICODE='grüezi ✓'\n",
-        ))
-        .unwrap();
-        assert_eq!(value(&env, "PLAIN"), "abc");
-        assert_eq!(value(&env, "INLINE"), "abc");
-        assert_eq!(value(&env, "HASH_IN_QUOTES"), "a # b");
-        assert_eq!(value(&env, "SINGLE"), "its $HOME");
-        assert_eq!(value(&env, "DOUBLE"), "say \"hi\"");
-        assert_eq!(value(&env, "EXPORTED"), "yes");
-        assert_eq!(env.get("EMPTY"), None);
-        assert_eq!(value(&env, "MULTI"), "line one\nline two");
-        assert_eq!(value(&env, "UNICODE"), "grüezi ✓");
-        assert_eq!(env.line_of("PLAIN"), Some(2));
-        assert_eq!(env.line_of("MULTI"), Some(9));
-        assert_eq!(env.line_of("AFTER"), Some(11));
+    fn values_read_as_the_wrapper_reads_them() {
+        let as_the_wrapper = [
+            ("GIT_USER_NAME=Jane van Doe", "Jane van Doe"),
+            ("LDAP_GID = 83070", "83070"),
+            ("  LDAP_GID=83070  ", "83070"),
+            ("HF_TOKEN=hf_x   # my token", "hf_x"),
+            ("HF_TOKEN= # TODO: add your token", ""),
+            ("WANDB_API_KEY='k'  # quoted, then a comment", "k"),
+            ("TOKEN=ab$cd${EF}$", "ab$cd${EF}$"),
+            ("TOKEN=\"ab$HOME\"", "ab$HOME"),
+            ("TOKEN='ab$HOME'", "ab$HOME"),
+            (r#"PASSWORD="say \"hi\" \\ \n""#, r#"say \"hi\" \\ \n"#),
+            ("NAME='O'Brien'", "O'Brien"),
+            ("SINGLE='it''s'", "it''s"),
+            ("HALF=it's", "it's"),
+            ("HALF=x\"", "x\""),
+            ("EQ=a=b=c", "a=b=c"),
+            ("SPACES=\"  padded  \"", "  padded  "),
+            ("UNICODE='grüezi ✓'", "grüezi ✓"),
+        ];
+        // Not as the wrapper, which cut a value at its first #, quoted or
+        // glued to a word, and read `export` as part of the key.
+        let better = [
+            ("HASH_IN_QUOTES=\"a # b\"  # c", "a # b"),
+            ("HASH_IN_WORD=abc#def", "abc#def"),
+            ("export EXPORTED=yes", "yes"),
+        ];
+        for (line, expected) in as_the_wrapper.into_iter().chain(better) {
+            let env = parse(&format!("# comment\n\n{line}\n")).unwrap_or_else(|e| panic!("{line}: {e}"));
+            let (key, entry) = env.entries.iter().next().unwrap();
+            assert_eq!(entry.value, expected, "{line}");
+            assert_eq!(env.line_of(key), Some(3), "{line}");
+            if as_the_wrapper.iter().any(|(l, _)| *l == line) {
+                assert_eq!(wrapper_parse(line).get(key).map(String::as_str), Some(expected), "{line}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_quoted_value_may_span_lines() {
+        let env = parse("A=1\nHOSTS=\"github.com ssh-ed25519 A\n  gitlab.com \"x\" y\nlast\"  # hosts\nB=2\n").unwrap();
+        assert_eq!(value(&env, "HOSTS"), "github.com ssh-ed25519 A\n  gitlab.com \"x\" y\nlast");
+        assert_eq!((env.line_of("HOSTS"), env.line_of("B")), (Some(2), Some(5)));
     }
 
     #[test]
     fn crlf_and_bom_read_like_unix_text() {
-        let unix = parse("A=1\nB=\"x\ny\"\nC='q'\n").unwrap();
-        let windows = parse("\u{feff}A=1\r\nB=\"x\r\ny\"\r\nC='q'\r\n").unwrap();
+        let unix = parse("A=1\nB=\"x\ny\"\nC='q' # c\n").unwrap();
+        let windows = parse("\u{feff}A=1\r\nB=\"x\r\ny\"\r\nC='q' # c\r\n").unwrap();
         assert!(windows.entries == unix.entries);
+        assert_eq!(value(&unix, "B"), "x\ny");
     }
 
     #[test]
-    fn errors_name_the_line() {
-        let err = parse("A=1\n\nB=two words\n").unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "test.env:3: cannot parse this line; write KEY=value, and quote a value that has spaces"
-        );
-        let err = parse("A=1\nmy-key=2\n").unwrap_err();
-        assert!(err.to_string().starts_with("test.env:2: cannot parse"), "{err}");
-        let err = parse("A=1\nB=\"open\nC=3\n").unwrap_err();
-        assert_eq!(err.to_string(), "test.env:3: a quoted value is never closed");
+    fn errors_name_the_line_and_the_key() {
+        let cases = [
+            (
+                "A=1\n\nnot an assignment\n",
+                "test.env:3: cannot parse this line; write KEY=value, or start a comment with #",
+            ),
+            ("A=1\n = 2\n", "test.env:2: cannot parse this line; write KEY=value, or start a comment with #"),
+            ("A=1\nHF_TOKEN=\"open\nC=3\n", "test.env:2: the quoted value of HF_TOKEN is never closed; end it with \""),
+            (
+                "A=1\nB='x' y\nC=3\n",
+                "test.env:2: B has text after its closing '; quote the whole value, or put # before a comment",
+            ),
+            (
+                "A=1\nMY KEY=2\n",
+                "test.env:2: MY KEY cannot be a Kubernetes Secret key: use at most 253 letters, digits, '-', '_' or '.'",
+            ),
+        ];
+        for (text, message) in cases {
+            assert_eq!(parse(text).unwrap_err().to_string(), message, "{text:?}");
+        }
     }
 
     #[test]
     fn duplicate_keys_are_refused() {
-        let err = parse("A=1\nB=2\nA=3\n").unwrap_err();
+        let err = parse("A=1\nB=2\nA = 3\n").unwrap_err();
         assert_eq!(err.to_string(), "test.env:3: A is already set on line 1; keep only one");
     }
 
@@ -340,7 +393,12 @@ mod tests {
     #[test]
     fn errors_never_show_values() {
         let secret = "hunter2-very-secret";
-        for text in [format!("A={secret} oops\n"), format!("A=\"{secret}\nB"), format!("A={secret}\nA={secret}\n")] {
+        for text in [
+            format!("A='{secret}' oops\n"),
+            format!("A=\"{secret}\nB"),
+            format!("A={secret}\nA={secret}\n"),
+            format!("{secret}\n"),
+        ] {
             let err = parse(&text).unwrap_err();
             assert!(!err.to_string().contains(secret), "{err}");
         }
@@ -350,13 +408,13 @@ mod tests {
 
     #[test]
     fn placeholders_name_the_key() {
-        let env = parse("LDAP_USERNAME=ada\nRUNAI_PROJECT=mlo-<your-gaspar>\n").unwrap();
+        let env = parse("LDAP_USERNAME=ada\nRUNAI_PROJECT=mlo-<your-gaspar> # TODO\n").unwrap();
         let err = env.reject_placeholders(&[]).unwrap_err();
         assert_eq!(
             err.to_string(),
             "test.env:2: fill in RUNAI_PROJECT: it still holds the template placeholder \"<your-gaspar>\""
         );
-        let env = parse("LDAP_UID=00000\n").unwrap();
+        let env = parse("LDAP_UID=00000 # TODO: id -u\n").unwrap();
         assert!(matches!(env.reject_placeholders(&[]), Err(ConfigError::Placeholder { line: 1, .. })));
         let env = parse("HF_TOKEN='a<b>c'\nWANDB_API_KEY='x > y < z'\n").unwrap();
         assert!(env.reject_placeholders(&["HF_TOKEN", "WANDB_API_KEY"]).is_ok());
@@ -371,6 +429,50 @@ mod tests {
         assert!(err.to_string().contains("user.env.example"));
     }
 
+    /// The wrapper's parser, line for line (`parse_env_file` in its
+    /// utils.py), as the oracle for the files it reads correctly.
+    fn wrapper_parse(text: &str) -> BTreeMap<String, String> {
+        let mut env = BTreeMap::new();
+        for raw in text.lines() {
+            let mut line = raw.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            if let Some((before, _)) = line.split_once('#') {
+                line = before.trim();
+            }
+            let Some((key, value)) = line.split_once('=') else { continue };
+            let value = value.trim();
+            let quoted = value.len() >= 2 && value.starts_with(['\'', '"']) && value.ends_with(&value[..1]);
+            let value = if quoted { &value[1..value.len() - 1] } else { value };
+            env.insert(key.trim().to_owned(), value.to_owned());
+        }
+        env
+    }
+
+    /// A line as people write it: any spaces around the `=`, a value bare
+    /// (spaces inside) or in either quote, an optional trailing comment.
+    fn written_line(key: String) -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let bare = "[A-Za-z0-9$/.:@_+=-]([A-Za-z0-9$/.:@_+= -]{0,20}[A-Za-z0-9$/.:@_+=-])?";
+        let inner = "[A-Za-z0-9$/.:@_+= '\\\\-]{0,20}";
+        let value = prop_oneof![
+            Just(String::new()),
+            bare.prop_map(|v| v),
+            inner.prop_map(|v| format!("\"{v}\"")),
+            inner.prop_map(|v| format!("'{}'", v.replace('\'', ""))),
+        ];
+        (" {0,2}", " {0,2}", value, proptest::option::of("[ \t]{1,3}# [a-z <>]{0,10}"))
+            .prop_map(move |(a, b, v, comment)| format!("{key}{a}={b}{v}{}", comment.unwrap_or_default()))
+    }
+
+    fn written_file() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        proptest::collection::btree_set("[A-Z_][A-Z0-9_]{0,12}", 1..8).prop_flat_map(|keys| {
+            keys.into_iter().map(written_line).collect::<Vec<_>>().prop_map(|lines| lines.join("\n") + "\n")
+        })
+    }
+
     proptest::proptest! {
         #[test]
         fn never_panics(text in "\\PC{0,80}") {
@@ -378,9 +480,17 @@ mod tests {
         }
 
         #[test]
-        fn single_quoted_values_round_trip(v in "[^'\\\\\\x00\\r]{0,40}") {
-            let env = parse(&format!("K='{v}'\n")).unwrap();
+        fn agrees_with_the_wrappers_parser_on_the_lines_it_reads(text in written_file()) {
+            let ours = parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+            let ours: BTreeMap<String, String> = ours.entries.into_iter().map(|(k, e)| (k, e.value)).collect();
+            proptest::prop_assert_eq!(ours, wrapper_parse(&text), "{}", text);
+        }
+
+        #[test]
+        fn quoted_values_are_literal(v in "[^'\\x00\\r\\n]{0,40}", w in "[^\"\\x00\\r\\n]{0,40}") {
+            let env = parse(&format!("K='{v}'\nL=\"{w}\"  # c\n")).unwrap();
             proptest::prop_assert_eq!(&env.entries["K"].value, &v);
+            proptest::prop_assert_eq!(&env.entries["L"].value, &w);
         }
 
         #[test]
