@@ -13,3 +13,4 @@ pub mod fake_apiserver;
 pub mod runai_grammar;
 pub mod sandbox;
 pub mod submit_harness;
+pub mod timeline_hook;

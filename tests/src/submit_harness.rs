@@ -129,6 +129,7 @@ impl SubmitEnv {
         let cache = self.tmp.join("kube-cache").display().to_string();
         self.set_env("KUBECONFIG", &config);
         self.set_env("KUBECACHEDIR", &cache);
+        self.set_env(crate::timeline_hook::APISERVER_VAR, &server.url());
     }
 
     /// `submit` with `args`, run from the project directory in a cleared

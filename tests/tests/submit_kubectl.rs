@@ -34,9 +34,11 @@ fn env_text() -> String {
     )
 }
 
-/// A room wired to a fresh fake API server, with kubectl calls counted.
+/// A room wired to a fresh fake API server that has the scratch claim, with
+/// kubectl calls counted.
 fn setup() -> (SubmitEnv, FakeApiServer) {
     let server = FakeApiServer::start().unwrap_or_else(|e| panic!("fake API server: {e}"));
+    server.add_pvc(NAMESPACE, "mlo-scratch");
     let mut env = SubmitEnv::new(Path::new(RUNAI_DOUBLE));
     env.use_apiserver(&server, NAMESPACE);
     env.count_kubectl_calls();
@@ -104,8 +106,9 @@ fn submission_applies_the_secret_server_side_then_runs_runai_once() {
     let data: Vec<(&str, &str)> = data.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     assert_eq!(data, expected);
 
-    // One kubectl process, one runai process, runai after the PATCH.
-    assert_eq!(env.kubectl_calls(), 1);
+    // Two kubectl processes (the pre-flight check, the apply), one runai
+    // process, runai after the PATCH.
+    assert_eq!(env.kubectl_calls(), 2);
     let calls = env.runai_calls();
     assert_eq!(calls.len(), 1, "{calls:?}");
     assert_eq!(calls[0]["accepted"], true, "{calls:?}");
@@ -205,9 +208,9 @@ fn sync_secret_only_applies_and_does_not_submit() {
 }
 
 #[test]
-fn skip_secret_sync_runs_no_kubectl() {
+fn skip_secret_sync_without_preflight_runs_no_kubectl() {
     let (env, server) = setup();
-    let run = env.run(&["--skip-secret-sync", "-n", "job-4"]);
+    let run = env.run(&["--skip-secret-sync", "--no-preflight", "-n", "job-4"]);
     assert_eq!(run.code, Some(0), "{run}");
     assert!(server.requests().is_empty(), "{:#?}", server.requests());
     assert_eq!(env.kubectl_calls(), 0);
@@ -224,7 +227,7 @@ fn kubectl_missing_is_reported_before_anything_runs() {
     assert_eq!(run.code, Some(1), "{run}");
     assert_eq!(
         run.stderr,
-        "submit: kubectl not found on PATH: install it (Debian: apt-get install kubernetes-client), or pass --skip-secret-sync\n"
+        "submit: kubectl not found on PATH: install it (Debian: apt-get install kubernetes-client), or pass --skip-secret-sync --no-preflight\n"
     );
     assert!(env.runai_calls().is_empty());
 }
@@ -294,7 +297,7 @@ fn hung_kubectl_process_is_killed_after_the_timeout_and_a_grace() {
     let mark = format!("NB_SUBMIT_TEST_MARK={}", env.root().display());
     env.set_env("NB_SUBMIT_TEST_MARK", &env.root().display().to_string());
     let start = Instant::now();
-    let run = env.run(&["-n", "job-9", "--kubectl-timeout", "1s"]);
+    let run = env.run(&["-n", "job-9", "--kubectl-timeout", "1s", "--no-preflight"]);
     let took = start.elapsed();
     assert_eq!(run.code, Some(1), "{run}");
     assert_eq!(

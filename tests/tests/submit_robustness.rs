@@ -228,7 +228,7 @@ fn garbage_from_a_failing_kubectl_is_shown_escaped() {
         "kubectl",
         "#!/bin/sh\ncat >/dev/null\nprintf '\\033[2J\\033[31mboom\\377\\376 hf_secret_value\\n' >&2\nexit 7\n",
     );
-    let run = env.run(&["-n", "job"]);
+    let run = env.run(&["-n", "job", "--no-preflight"]);
     assert_eq!(run.code, Some(1), "{run}");
     assert_eq!(
         run.stderr,
@@ -243,7 +243,7 @@ fn garbage_on_stdout_of_a_succeeding_kubectl_is_ignored() {
     let env = SubmitEnv::new(Path::new(RUNAI_DOUBLE));
     env.write_env(&format!("{BASE}HF_TOKEN=hf_secret_value\n"));
     env.install_script("kubectl", "#!/bin/sh\ncat >/dev/null\nhead -c 200000 /dev/urandom\nexit 0\n");
-    let run = env.run(&["-n", "job"]);
+    let run = env.run(&["-n", "job", "--no-preflight"]);
     assert_eq!(run.code, Some(0), "{run}");
     assert!(run.stderr.contains("submit: synced the Secret ada-env in namespace runai-mlo-ada (10 keys)"), "{run}");
     assert_eq!(env.runai_calls().len(), 1);

@@ -2,7 +2,9 @@
 //! (or, for `--dry-run`, instead) sync the Secret and run runai.
 //!
 //! All checks run before anything changes in the cluster: a bad job name or
-//! a missing runai stops the submission before kubectl is started.
+//! a missing runai stops the submission before kubectl is started, and the
+//! pre-flight check (the scratch PVC exists, the job name is free) runs
+//! before the Secret is synced.
 
 use std::ffi::OsString;
 use std::io::{self, Write as _};
@@ -20,7 +22,7 @@ use crate::invocation::{RunError, describe_status, find_on_path};
 use crate::kubectl::{self, KUBECTL};
 use crate::runai::{self, RUNAI};
 use crate::secret::{self, Manifest};
-use crate::{child_output, clock, duration, github_key, job, keys};
+use crate::{child_output, clock, duration, github_key, job, keys, preflight};
 
 /// How a run ended, for the exit code.
 #[derive(Debug, PartialEq, Eq)]
@@ -119,15 +121,22 @@ pub fn run(cli: Cli, ctx: &Context) -> Result<Outcome> {
     }
 
     // Check that both programs exist before the first one changes anything.
-    if sync && find_on_path(KUBECTL, ctx.path.as_ref()).is_none() {
-        bail!(
-            "kubectl not found on PATH: install it (Debian: apt-get install kubernetes-client), or pass --skip-secret-sync"
-        );
+    let preflight = spec.as_ref().filter(|_| !cli.no_preflight).map(|spec| preflight::Plan {
+        job: &spec.name,
+        namespace: &target.namespace,
+        pvc: &spec.pvc,
+    });
+    if (sync || preflight.is_some()) && find_on_path(KUBECTL, ctx.path.as_ref()).is_none() {
+        let skip = if preflight.is_some() { "--skip-secret-sync --no-preflight" } else { "--skip-secret-sync" };
+        bail!("kubectl not found on PATH: install it (Debian: apt-get install kubernetes-client), or pass {skip}");
     }
     if runai_cmd.is_some() && find_on_path(RUNAI, ctx.path.as_ref()).is_none() {
         bail!("runai not found on PATH: install the run:ai CLI, or pass --dry-run to see the command");
     }
 
+    if let Some(plan) = &preflight {
+        preflight::check(plan, kubectl_timeout, kubectl_timeout.as_duration() + KILL_GRACE)?;
+    }
     if let Some(manifest) = manifest {
         sync_secret(manifest, &env, kubectl_timeout)?;
     }

@@ -117,6 +117,11 @@ pub struct Cli {
     #[arg(long)]
     pub large_shm: bool,
 
+    /// Submit without first checking that the scratch PVC exists and that no
+    /// job of that name has pods
+    #[arg(long)]
+    pub no_preflight: bool,
+
     /// Longest wait for kubectl before giving up (same syntax as --time)
     #[arg(long, value_name = "DURATION", default_value = "60s")]
     pub kubectl_timeout: String,

@@ -76,6 +76,8 @@ pub enum RunError {
 #[derive(Debug)]
 pub struct Finished {
     pub status: ExitStatus,
+    /// Empty unless the output was asked for ([`Invocation::run_for_output`]).
+    pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
 }
 
@@ -113,19 +115,31 @@ impl Invocation {
     /// the real kubectl as its own child, and killing only the dispatcher
     /// would leave that one running with our pipes.
     pub fn run_captured(&self, timeout: Duration) -> Result<Finished, RunError> {
+        self.run_bounded(timeout, false)
+    }
+
+    /// As [`Invocation::run_captured`], with stdout captured too: for a
+    /// command whose output is the answer (a `kubectl get`).
+    pub fn run_for_output(&self, timeout: Duration) -> Result<Finished, RunError> {
+        self.run_bounded(timeout, true)
+    }
+
+    fn run_bounded(&self, timeout: Duration, keep_stdout: bool) -> Result<Finished, RunError> {
         let program = self.program.as_str();
-        let mut expr =
-            duct::cmd(program, &self.args).stdout_null().stderr_capture().unchecked().before_spawn(|command| {
-                command.process_group(0);
-                Ok(())
-            });
+        let mut expr = duct::cmd(program, &self.args).stderr_capture().unchecked().before_spawn(|command| {
+            command.process_group(0);
+            Ok(())
+        });
+        expr = if keep_stdout { expr.stdout_capture() } else { expr.stdout_null() };
         expr = match &self.stdin {
             Some(bytes) => expr.stdin_bytes(bytes.0.clone()),
             None => expr.stdin_null(),
         };
         let handle = expr.start().map_err(|e| spawn_error(program, e))?;
         match handle.wait_timeout(timeout) {
-            Ok(Some(output)) => Ok(Finished { status: output.status, stderr: output.stderr.clone() }),
+            Ok(Some(output)) => {
+                Ok(Finished { status: output.status, stdout: output.stdout.clone(), stderr: output.stderr.clone() })
+            }
             Ok(None) => {
                 for pid in handle.pids() {
                     kill_group(pid);

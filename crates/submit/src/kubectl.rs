@@ -1,5 +1,6 @@
-//! The one kubectl command `submit` runs: a server-side apply of the Secret
-//! manifest, read from stdin.
+//! The kubectl commands `submit` runs: a server-side apply of the Secret
+//! manifest, read from stdin, and before a submission a read of the job's
+//! namespace (the pre-flight check).
 //!
 //! Server-side apply, because client-side apply copies the whole object,
 //! secret data included, into the `last-applied-configuration` annotation,
@@ -43,6 +44,20 @@ pub fn apply_secret_line(request_timeout: Seconds) -> String {
     Invocation::new(KUBECTL, apply_args(request_timeout)).to_string()
 }
 
+fn words(words: &[&str]) -> Vec<String> {
+    words.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// One `kubectl get` of every PersistentVolumeClaim and pod in `namespace`,
+/// as one JSON `List`: the whole pre-flight check in one process.
+pub fn claims_and_pods(namespace: &str, request_timeout: Seconds) -> Invocation {
+    let timeout = format!("--request-timeout={request_timeout}s");
+    Invocation::new(
+        KUBECTL,
+        words(&["get", "persistentvolumeclaims,pods", "--namespace", namespace, "--output", "json", &timeout]),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,5 +75,14 @@ mod tests {
         let json: serde_json::Value = serde_json::from_slice(stdin).unwrap();
         assert_eq!(json["metadata"]["name"], "s");
         assert!(json["metadata"].get("annotations").is_none());
+    }
+
+    #[test]
+    fn reads_before_a_submission() {
+        let t = Seconds(60);
+        assert_eq!(
+            claims_and_pods("ns", t).to_string(),
+            "kubectl get persistentvolumeclaims,pods --namespace ns --output json --request-timeout=60s"
+        );
     }
 }

@@ -17,6 +17,8 @@ mod job;
 mod keys;
 mod kubectl;
 mod pod_command;
+mod pods;
+mod preflight;
 mod runai;
 mod secret;
 

@@ -8,6 +8,9 @@
 //!   against the fake API server's requests.
 //! - `RUNAI_DOUBLE_EXIT`: after an accepted submit, fail with this code
 //!   (stands in for a cluster that refuses the job).
+//! - `RUNAI_DOUBLE_APISERVER`: after an accepted submit, report the job to
+//!   this fake API server, which starts the pod timeline armed for it
+//!   (`nb_tests::timeline_hook`).
 //!
 //! A rejected command line exits 1 with `Error: <reason>` on stderr, as the
 //! real CLI does.
@@ -51,6 +54,10 @@ fn main() -> ExitCode {
                 return ExitCode::from(code);
             }
             let name = parsed.value("name").unwrap_or_default();
+            if let Err(e) = nb_tests::timeline_hook::report_submission(name, parsed.value("image").unwrap_or_default())
+            {
+                eprintln!("runai (test double): {e}");
+            }
             println!("The job '{name}' has been submitted successfully");
         }
         Command::DescribeJob(name) => println!("Name: {name}\nStatus: Running (test double)"),

@@ -1,0 +1,177 @@
+//! The check before a submission: the scratch PVC exists in the namespace,
+//! and no pod of a job with the same name is there. A job submitted with a
+//! wrong claim name waits forever and, on RCP, can be neither seen nor
+//! deleted with runai; a taken name makes runai refuse late or mix two jobs.
+//!
+//! One `kubectl get` of claims and pods answers both, so that a submission
+//! starts at most two kubectl processes (this one and the apply).
+
+use anyhow::{Result, anyhow, bail};
+use serde_json::Value;
+
+use crate::duration::Seconds;
+use crate::invocation::{Invocation, RunError, describe_status};
+use crate::{child_output, kubectl, pods, runai};
+
+/// What the check needs to know about the job.
+#[derive(Debug)]
+pub struct Plan<'a> {
+    pub job: &'a str,
+    pub namespace: &'a str,
+    pub pvc: &'a str,
+}
+
+/// What the namespace holds, as far as the check goes.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Namespace {
+    pub claims: Vec<String>,
+    /// Pods by name, as kubectl printed them.
+    pub pods: Vec<(String, Value)>,
+}
+
+impl Namespace {
+    /// Reads the `List` that `kubectl get persistentvolumeclaims,pods -o json` prints.
+    pub fn parse(json: &[u8]) -> Result<Self, String> {
+        let list: Value = serde_json::from_slice(json).map_err(|e| format!("kubectl printed no JSON list: {e}"))?;
+        let items = list["items"].as_array().ok_or("kubectl printed no list of items")?;
+        let mut ns = Namespace::default();
+        for item in items {
+            let name = item["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+            match item["kind"].as_str() {
+                Some("PersistentVolumeClaim") => ns.claims.push(name),
+                Some("Pod") => ns.pods.push((name, item.clone())),
+                _ => {}
+            }
+        }
+        ns.claims.sort();
+        Ok(ns)
+    }
+}
+
+/// Refuses the submission if the namespace's content rules it out; the
+/// message names what is wrong and what to do.
+pub fn judge(plan: &Plan<'_>, ns: &Namespace) -> Result<()> {
+    if !ns.claims.iter().any(|c| c == plan.pvc) {
+        let there = match ns.claims.is_empty() {
+            true => "there are none".to_owned(),
+            false => format!("the claims there are: {}", ns.claims.join(", ")),
+        };
+        bail!(
+            "the scratch PVC {} does not exist in namespace {} ({there}); fix SCRATCH_PVC in your .env or pass \
+             --pvc; nothing was submitted",
+            plan.pvc,
+            plan.namespace
+        );
+    }
+    let taken: Vec<String> = ns
+        .pods
+        .iter()
+        .filter(|(name, _)| pods::belongs_to(plan.job, name))
+        .map(|(name, pod)| format!("{name} ({})", pods::stage(pod).words()))
+        .collect();
+    if !taken.is_empty() {
+        bail!(
+            "a job named {} already exists in namespace {}: {}; pick another name with -n, or delete it first: {}; \
+             nothing was submitted",
+            plan.job,
+            plan.namespace,
+            taken.join(", "),
+            delete_command(plan.job)
+        );
+    }
+    Ok(())
+}
+
+/// How to delete `job` with the runai CLI in use: the delete among runai's
+/// follow-up commands.
+pub fn delete_command(job: &str) -> String {
+    let commands = runai::follow_up_commands(job);
+    let delete = commands.iter().find(|c| c.args.iter().any(|a| a == "delete"));
+    delete.map_or_else(|| format!("runai delete job {job}"), ToString::to_string)
+}
+
+/// The kubectl command the check runs.
+pub fn command(plan: &Plan<'_>, timeout: Seconds) -> Invocation {
+    kubectl::claims_and_pods(plan.namespace, timeout)
+}
+
+/// Runs the check: one kubectl process, then [`judge`].
+pub fn check(plan: &Plan<'_>, timeout: Seconds, kill_after: std::time::Duration) -> Result<()> {
+    let done = command(plan, timeout).run_for_output(kill_after).map_err(|e| match e {
+        RunError::TimedOut { .. } => anyhow!(
+            "{e}: the cluster did not answer the check before submitting; check your connection and kubeconfig, \
+             or raise --kubectl-timeout; nothing was submitted"
+        ),
+        e => anyhow!(e),
+    })?;
+    if !done.status.success() {
+        let stderr = child_output::for_terminal(&done.stderr);
+        let stderr = if stderr.is_empty() { "(kubectl printed no message)".to_owned() } else { stderr };
+        bail!(
+            "kubectl could not list the claims and pods of namespace {} ({}); nothing was submitted \
+             (--no-preflight skips this check):\n{stderr}",
+            plan.namespace,
+            describe_status(done.status)
+        );
+    }
+    let ns = Namespace::parse(&done.stdout).map_err(|e| {
+        anyhow!("cannot read what kubectl printed for namespace {}: {e}; nothing was submitted", plan.namespace)
+    })?;
+    judge(plan, &ns)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const PLAN: Plan<'static> = Plan { job: "j", namespace: "runai-ada", pvc: "mlo-scratch" };
+
+    fn list(items: Value) -> Vec<u8> {
+        json!({"apiVersion": "v1", "kind": "List", "items": items}).to_string().into_bytes()
+    }
+
+    fn claim(name: &str) -> Value {
+        json!({"kind": "PersistentVolumeClaim", "metadata": {"name": name}})
+    }
+
+    #[test]
+    fn a_missing_claim_is_named_with_the_ones_there() {
+        let ns = Namespace::parse(&list(json!([claim("scratch-b"), claim("home-a")]))).unwrap();
+        let err = judge(&PLAN, &ns).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "the scratch PVC mlo-scratch does not exist in namespace runai-ada (the claims there are: home-a, \
+             scratch-b); fix SCRATCH_PVC in your .env or pass --pvc; nothing was submitted"
+        );
+        let err = judge(&PLAN, &Namespace::parse(&list(json!([]))).unwrap()).unwrap_err().to_string();
+        assert!(err.contains("(there are none)"), "{err}");
+    }
+
+    #[test]
+    fn a_taken_name_is_refused_with_its_state_and_the_delete_command() {
+        let pod = json!({"kind": "Pod", "metadata": {"name": "j-0-0"}, "spec": {"nodeName": "n1"},
+            "status": {"phase": "Running", "containerStatuses": [{"state": {"running": {}}}]}});
+        let other = json!({"kind": "Pod", "metadata": {"name": "j-1-0-0"}});
+        let ns = Namespace::parse(&list(json!([claim("mlo-scratch"), pod, other]))).unwrap();
+        let err = judge(&PLAN, &ns).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "a job named j already exists in namespace runai-ada: j-0-0 (Running on n1); pick another name with -n, \
+             or delete it first: runai delete job j; nothing was submitted"
+        );
+    }
+
+    #[test]
+    fn a_free_name_with_its_claim_passes() {
+        let other = json!({"kind": "Pod", "metadata": {"name": "j-1-0-0"}});
+        let ns = Namespace::parse(&list(json!([claim("mlo-scratch"), other]))).unwrap();
+        judge(&PLAN, &ns).unwrap();
+    }
+
+    #[test]
+    fn output_that_is_not_a_list_is_an_error() {
+        assert!(Namespace::parse(b"No resources found").is_err());
+        assert!(Namespace::parse(b"{}").is_err());
+    }
+}
