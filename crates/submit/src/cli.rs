@@ -290,7 +290,8 @@ mod tests {
         );
         let err = Cli::parse_args(["submit", "--n=x"]).unwrap_err();
         assert!(
-            err.to_string().starts_with("error: ambiguous option '--n' could match --name, --node-type\n"),
+            err.to_string()
+                .starts_with("error: ambiguous option '--n' could match --name, --node-type, --no-preflight\n"),
             "{err}"
         );
         let err = Cli::parse_args(["submit", "--frobnicate"]).unwrap_err();
