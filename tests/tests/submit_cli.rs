@@ -35,7 +35,8 @@ const DRY_RUN_STDOUT: &str = "runai submit --name demo-job --project mlo-ada \
 --environment SSH_PUBLIC_KEY=SECRET:runai-mlo-ada-env,SSH_PUBLIC_KEY \
 --environment WANDB_API_KEY=SECRET:runai-mlo-ada-env,WANDB_API_KEY \
 --allow-privilege-escalation --interactive --preemptible \
--- /bin/zsh -c 'source ~/.zshrc; eval \"$(printf %s Y2Qgfi9wcm9qICYmIHNvdXJjZSAudmVudi9iaW4vYWN0aXZhdGUgJiYgcHl0aG9uIHRyYWluLnB5IC0tbHIgJzFlLTMn | base64 -d)\"'
+-- /bin/zsh -c '_submit_script=\"$(printf %s Y2Qgfi9wcm9qICYmIHNvdXJjZSAudmVudi9iaW4vYWN0aXZhdGUgJiYgcHl0aG9uIHRyYWluLnB5IC0tbHIgJzFlLTMn \
+| base64 -d)\"; printf '\"'\"'%s\\n'\"'\"' \"$_submit_script\"; source ~/.zshrc; eval \"$_submit_script\"'
 ";
 
 const DRY_RUN_STDERR: &str = "submit: dry run: would sync Secret runai-mlo-ada-env in namespace runai-mlo-ada \
@@ -254,9 +255,10 @@ fn usage_errors_exit_1_and_help_exits_0() {
 
 /// A `.env` written for the Python wrapper, filled in and with the
 /// template's trailing `# TODO` comments still on its lines, works as it is
-/// and gives the pod what the wrapper gave it: GITHUB_TOKEN from the Secret,
-/// UV_PYTHON_VERSION under that name, and the file's WORKING_DIR as the
-/// persistent home too.
+/// and gives the pod what the wrapper gives it: GITHUB_TOKEN from the
+/// Secret, UV_PYTHON_VERSION under that name, and a WORKING_DIR below the
+/// home that leaves the persistent home (history, git config, uv) in the
+/// home.
 #[test]
 fn a_file_written_for_the_wrapper_works_unchanged() {
     const WRAPPER_ENV: &str = "\
@@ -295,8 +297,10 @@ EXTRA_SECRET_KEYS=
     let environment = parsed.values("environment");
     for expected in [
         "WORKING_DIR=/mloscratch/homes/ada/thesis",
-        "SCRATCH_HOME=/mloscratch/homes/ada/thesis",
-        "GIT_CONFIG_GLOBAL=/mloscratch/homes/ada/thesis/.gitconfig",
+        "SCRATCH_HOME=/mloscratch/homes/ada",
+        "GIT_CONFIG_GLOBAL=/mloscratch/homes/ada/.gitconfig",
+        "UV_CACHE_DIR=/mloscratch/homes/ada/.cache/uv",
+        "UV_PYTHON_INSTALL_DIR=/mloscratch/homes/ada/.uv",
         "UV_PYTHON_VERSION=3.11",
         "GITHUB_TOKEN=SECRET:runai-mlo-ada-env,GITHUB_TOKEN",
         "HF_TOKEN=SECRET:runai-mlo-ada-env,HF_TOKEN",
@@ -409,4 +413,43 @@ fn an_ambiguous_prefix_is_refused_naming_the_candidates() {
         assert!(run.stderr.starts_with(first_line), "{args:?}: {run}");
         assert!(run.stdout.is_empty() && env.runai_calls().is_empty(), "{args:?}: {run}");
     }
+}
+
+/// The command of the pod, as `submit` hands it to runai, run by the real
+/// zsh with a stub `~/.zshrc`: the log starts with the script, then
+/// `~/.zshrc` is sourced, then the script runs in that shell (in the
+/// experiment folder, with the venv activated) and its exit code is the
+/// shell's.
+#[test]
+#[allow(clippy::disallowed_methods, reason = "the pod command is run by the real zsh")]
+fn the_pod_command_shows_the_script_then_runs_it_after_the_zshrc() {
+    let env = room();
+    let pod_home = env.root().join("pod-home");
+    let exp = pod_home.join("exp dir");
+    std::fs::create_dir_all(exp.join(".venv/bin")).unwrap();
+    std::fs::write(pod_home.join(".zshrc"), "echo zshrc sourced\nexport FROM_ZSHRC=yes\n").unwrap();
+    std::fs::write(exp.join(".venv/bin/activate"), "export FROM_VENV=yes\n").unwrap();
+    let command = r#"printf '%s|' "$FROM_ZSHRC" "$FROM_VENV" "${PWD##*/}" 'it'"'"'s' "a  b" '$HOME'; echo; exit 3"#;
+    let run = env.run(&["--dry", "--exp-folder", "~/'exp dir'", "--venv", ".venv", "-c", command]);
+    assert_eq!(run.code, Some(0), "{run}");
+    let words = shlex::split(run.stdout.trim_end()).unwrap_or_else(|| panic!("not shell words: {run}"));
+    let argv = &words[words.iter().position(|w| w == "--").unwrap_or_else(|| panic!("no --: {run}")) + 1..];
+    assert_eq!(argv.len(), 3, "{argv:?}");
+    let zsh = std::path::Path::new(&argv[0]);
+    assert!(zsh.is_file(), "{} not found: install zsh (.ci/install-deps does)", zsh.display());
+    let out = std::process::Command::new(zsh)
+        .args(&argv[1..])
+        .env_clear()
+        .env("HOME", &pod_home)
+        .env("PATH", "/usr/bin:/bin")
+        .current_dir(&pod_home)
+        .output()
+        .unwrap();
+    let script = format!("cd ~/'exp dir' && source .venv/bin/activate && {command}");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("{script}\nzshrc sourced\nyes|yes|exp dir|it's|a  b|$HOME|\n")
+    );
+    assert_eq!(out.status.code(), Some(3));
 }

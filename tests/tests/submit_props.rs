@@ -159,8 +159,12 @@ fn expected_script(input: &Input) -> (Vec<String>, Option<String>) {
 
 fn decode_payload(snippet: &str) -> String {
     let payload = snippet
-        .strip_prefix("source ~/.zshrc; eval \"$(printf %s ")
-        .and_then(|r| r.strip_suffix(" | base64 -d)\""))
+        .strip_prefix("_submit_script=\"$(printf %s ")
+        .and_then(|r| {
+            r.strip_suffix(
+                " | base64 -d)\"; printf '%s\\n' \"$_submit_script\"; source ~/.zshrc; eval \"$_submit_script\"",
+            )
+        })
         .unwrap_or_else(|| panic!("unexpected pod snippet {snippet:?}"));
     String::from_utf8(BASE64.decode(payload).unwrap()).unwrap()
 }

@@ -220,17 +220,12 @@ pub fn job_spec(
     let mount = pod_path(env, keys::SCRATCH_MOUNT_PATH, || pod_env::DEFAULT_SCRATCH_MOUNT_PATH.to_owned())?;
     let mount_base = mount.trim_end_matches('/').to_owned();
     let root = pod_path(env, keys::SCRATCH_HOME_ROOT, || format!("{mount_base}/homes"))?;
-    // As in the wrapper, a WORKING_DIR of the file is also the persistent
-    // home (shell history, uv, git config) unless SCRATCH_HOME says
-    // otherwise, so that state stays where earlier jobs left it.
-    let configured_working_dir = match env.get(keys::WORKING_DIR) {
-        Some(_) => Some(pod_path(env, keys::WORKING_DIR, String::new)?),
-        None => None,
-    };
-    let scratch_home = pod_path(env, keys::SCRATCH_HOME, || {
-        configured_working_dir.clone().unwrap_or_else(|| pod_env::default_scratch_home(&root, user))
-    })?;
-    let working_dir = configured_working_dir.unwrap_or_else(|| scratch_home.clone());
+    // The persistent home (shell history, git config, uv) is the user's
+    // directory under the root whatever WORKING_DIR is, as in the wrapper:
+    // a project below the home must not become a second home.
+    let home_default = || pod_env::default_scratch_home(&root, user);
+    let scratch_home = pod_path(env, keys::SCRATCH_HOME, home_default)?;
+    let working_dir = pod_path(env, keys::WORKING_DIR, home_default)?;
     let hf_home = pod_path(env, keys::HF_HOME, || format!("{mount_base}/hf_cache"))?;
     let uv_python = env.get(keys::UV_PYTHON_VERSION).unwrap_or(keys::DEFAULT_UV_PYTHON_VERSION);
     let tz = env.get(keys::TZ).unwrap_or(keys::DEFAULT_TZ);
@@ -352,15 +347,22 @@ mod tests {
     }
 
     #[test]
-    fn working_dir_of_the_file_is_also_the_scratch_home_as_in_the_wrapper() {
+    fn a_working_dir_below_the_home_leaves_the_home_where_it_is() {
         let spec = build(&[], "WORKING_DIR=/mloscratch/homes/ada/proj\n").unwrap();
         assert_eq!(env_of(&spec, "WORKING_DIR"), "/mloscratch/homes/ada/proj");
-        assert_eq!(env_of(&spec, "SCRATCH_HOME"), "/mloscratch/homes/ada/proj");
-        assert_eq!(env_of(&spec, "GIT_CONFIG_GLOBAL"), "/mloscratch/homes/ada/proj/.gitconfig");
-        assert_eq!(env_of(&spec, "UV_PYTHON_INSTALL_DIR"), "/mloscratch/homes/ada/proj/.uv");
-        let spec = build(&[], "WORKING_DIR=/mloscratch/homes/ada/proj\nSCRATCH_HOME=/mloscratch/homes/ada\n").unwrap();
-        assert_eq!(env_of(&spec, "WORKING_DIR"), "/mloscratch/homes/ada/proj");
         assert_eq!(env_of(&spec, "SCRATCH_HOME"), "/mloscratch/homes/ada");
+        assert_eq!(env_of(&spec, "GIT_CONFIG_GLOBAL"), "/mloscratch/homes/ada/.gitconfig");
+        assert_eq!(env_of(&spec, "UV_CACHE_DIR"), "/mloscratch/homes/ada/.cache/uv");
+        assert_eq!(env_of(&spec, "UV_PYTHON_INSTALL_DIR"), "/mloscratch/homes/ada/.uv");
+        let spec = build(&[], "SCRATCH_HOME_ROOT=/scratch/h\nWORKING_DIR=/scratch/p\n").unwrap();
+        assert_eq!(
+            (env_of(&spec, "SCRATCH_HOME"), env_of(&spec, "WORKING_DIR")),
+            ("/scratch/h/ada".into(), "/scratch/p".into())
+        );
+        let spec = build(&[], "SCRATCH_HOME=/mloscratch/homes/ada/state\n").unwrap();
+        assert_eq!(env_of(&spec, "SCRATCH_HOME"), "/mloscratch/homes/ada/state");
+        assert_eq!(env_of(&spec, "WORKING_DIR"), "/mloscratch/homes/ada");
+        assert_eq!(env_of(&spec, "GIT_CONFIG_GLOBAL"), "/mloscratch/homes/ada/state/.gitconfig");
         let err = build(&[], "WORKING_DIR=proj\n").unwrap_err();
         assert_eq!(err.to_string(), "t.env:11: WORKING_DIR=\"proj\": must be an absolute path in the pod");
     }

@@ -3,8 +3,9 @@
 //! The user's command crosses three shells' worth of quoting on its way
 //! (ours, runai's argument handling, the pod's zsh). As the wrapper did, the
 //! script travels base64-encoded inside a fixed zsh snippet whose only
-//! variable part is the base64 alphabet, which no shell treats specially; the
-//! pod decodes it and `eval`s it in the same zsh that sourced `~/.zshrc`.
+//! variable part is the base64 alphabet, which no shell treats specially. The
+//! pod decodes it, prints it (so the job's log starts with what it runs, as
+//! the wrapper's did), sources `~/.zshrc` and `eval`s it in that same zsh.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -38,21 +39,27 @@ impl PodScript {
         steps.join(" && ")
     }
 
-    /// The argv after runai's `--`: `/bin/zsh -c <snippet>`. `~/.zshrc` is
-    /// sourced first (it sets the umask and the tool paths); a failure in it
-    /// does not stop the job, as a login would not.
+    /// The argv after runai's `--`: `/bin/zsh -c <snippet>`. The script is
+    /// printed before `~/.zshrc` is sourced (it sets the umask and the tool
+    /// paths), so it comes first in the log; a failure in `~/.zshrc` does not
+    /// stop the job, as a login would not.
     pub fn argv(&self) -> [String; 3] {
         let payload = BASE64.encode(self.script());
-        [POD_SHELL.to_owned(), "-c".to_owned(), format!("source ~/.zshrc; eval \"$(printf %s {payload} | base64 -d)\"")]
+        [POD_SHELL.to_owned(), "-c".to_owned(), format!("{SNIPPET_HEAD}{payload}{SNIPPET_TAIL}")]
     }
 }
+
+/// The snippet around the payload. The decoded script is kept in a variable
+/// whose name no `.zshrc` or script is likely to use.
+const SNIPPET_HEAD: &str = "_submit_script=\"$(printf %s ";
+const SNIPPET_TAIL: &str =
+    " | base64 -d)\"; printf '%s\\n' \"$_submit_script\"; source ~/.zshrc; eval \"$_submit_script\"";
 
 /// Decodes the script back out of a snippet made by [`PodScript::argv`];
 /// for tests, which check the payload survives.
 #[cfg(test)]
 pub fn decode_snippet(snippet: &str) -> Option<String> {
-    let rest = snippet.strip_prefix("source ~/.zshrc; eval \"$(printf %s ")?;
-    let payload = rest.strip_suffix(" | base64 -d)\"")?;
+    let payload = snippet.strip_prefix(SNIPPET_HEAD)?.strip_suffix(SNIPPET_TAIL)?;
     String::from_utf8(BASE64.decode(payload).ok()?).ok()
 }
 
@@ -79,7 +86,11 @@ mod tests {
     fn snippet_is_fixed_text_around_base64() {
         let [shell, flag, snippet] = script("echo 'hi' \"$USER\"; exit 3").argv();
         assert_eq!((shell.as_str(), flag.as_str()), ("/bin/zsh", "-c"));
-        assert_eq!(snippet, "source ~/.zshrc; eval \"$(printf %s ZWNobyAnaGknICIkVVNFUiI7IGV4aXQgMw== | base64 -d)\"");
+        assert_eq!(
+            snippet,
+            "_submit_script=\"$(printf %s ZWNobyAnaGknICIkVVNFUiI7IGV4aXQgMw== | base64 -d)\"; \
+             printf '%s\\n' \"$_submit_script\"; source ~/.zshrc; eval \"$_submit_script\""
+        );
         assert_eq!(decode_snippet(&snippet).unwrap(), "echo 'hi' \"$USER\"; exit 3");
     }
 
@@ -92,7 +103,7 @@ mod tests {
         let [_, _, snippet] = script(command).argv();
         let snippet = snippet.replace("source ~/.zshrc;", ":;");
         let out = std::process::Command::new("sh").arg("-c").arg(&snippet).output().unwrap();
-        assert_eq!(String::from_utf8_lossy(&out.stdout), "a b|c'd|3|e|\n");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{command}\na b|c'd|3|e|\n"));
     }
 
     proptest::proptest! {
@@ -106,10 +117,7 @@ mod tests {
             let [_, _, snippet] = s.argv();
             proptest::prop_assert_eq!(decode_snippet(&snippet), Some(s.script()));
             // The variable part is base64 only: nothing a shell could act on.
-            let payload = snippet
-                .strip_prefix("source ~/.zshrc; eval \"$(printf %s ")
-                .and_then(|r| r.strip_suffix(" | base64 -d)\""))
-                .unwrap();
+            let payload = snippet.strip_prefix(SNIPPET_HEAD).and_then(|r| r.strip_suffix(SNIPPET_TAIL)).unwrap();
             proptest::prop_assert!(payload.bytes().all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b)));
         }
     }
