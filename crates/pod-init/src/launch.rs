@@ -9,15 +9,7 @@
 use std::ffi::{CStr, CString};
 use std::path::PathBuf;
 
-/// The ids the command runs with.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Identity {
-    pub uid: u32,
-    pub gid: u32,
-    /// Supplementary groups, resolved from /etc/group before the fork
-    /// (static musl has no NSS, so `initgroups` is not an option).
-    pub groups: Vec<u32>,
-}
+use crate::identity::{self, Identity};
 
 /// Everything needed to start the user's command.
 #[derive(Debug, Clone)]
@@ -50,9 +42,6 @@ const PATH_MAX: usize = 4096;
 /// allocate.
 const MAX_VECTOR: usize = 8191;
 
-/// Most supplementary groups (Linux `NGROUPS_MAX`).
-const MAX_GROUPS: usize = 65536;
-
 impl Launch {
     /// The command with the current environment, ids and directory: what
     /// runs when the bootstrap is skipped.
@@ -60,8 +49,8 @@ impl Launch {
         Launch { argv, env, cwd: None, identity: None }
     }
 
-    /// Drops privileges, enters the working directory and executes the
-    /// command. Called in the forked child; never returns.
+    /// Drops privileges, sets the umask, enters the working directory and
+    /// executes the command. Called in the forked child; never returns.
     ///
     /// Only async-signal-safe calls from here on (the parent may have had
     /// other threads): no allocation, no lock, no `tracing`. Messages go to
@@ -70,6 +59,11 @@ impl Launch {
         if let Some(id) = &self.identity {
             drop_privileges(id);
         }
+        // Whatever the command (zsh's .zshrc sets the same, a script does
+        // not): files it leaves on scratch stay writable by the lab group,
+        // as the shared HF cache needs. umask(2) cannot fail.
+        // SAFETY: a system call with an integer argument.
+        unsafe { libc::umask(crate::scratch::UMASK) };
         if let Some(cwd) = &self.cwd {
             self.enter(cwd.as_os_str().as_encoded_bytes());
         }
@@ -167,67 +161,11 @@ impl Launch {
     }
 }
 
-/// In the exec child: [`switch_identity`] or exit 126 with the failed step.
+/// In the exec child: [`identity::switch`] or exit 126 with the failed step.
 fn drop_privileges(id: &Identity) {
-    if let Err(e) = switch_identity(id) {
+    if let Err(e) = identity::switch(&identity::Linux, id) {
         fail_drop(e.step.as_bytes(), e.errno);
     }
-}
-
-/// Which step of [`switch_identity`] failed, with its errno (0 when the
-/// step was refused by our own check rather than by the kernel).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SwitchError {
-    pub step: &'static str,
-    pub errno: i32,
-}
-
-impl std::fmt::Display for SwitchError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.errno {
-            0 => write!(f, "{}: refused", self.step),
-            errno => write!(f, "{}: {}", self.step, std::io::Error::from_raw_os_error(errno)),
-        }
-    }
-}
-
-/// Switches this whole process to `id`: setgroups, then all three gids,
-/// then all three uids; then proves root is gone. Order matters: after
-/// setresuid the process may no longer change its groups, and a saved uid
-/// of 0 would let the command switch back. Async-signal-safe (no
-/// allocation), so the exec child and the bootstrap's forked steps
-/// (`sys::run_as`) share it.
-pub fn switch_identity(id: &Identity) -> Result<(), SwitchError> {
-    let fail = |step, errno| Err(SwitchError { step, errno });
-    if id.groups.len() > MAX_GROUPS {
-        return fail("too many supplementary groups", 0);
-    }
-    // SAFETY: setgroups reads `len` gid_t values from a live slice.
-    if unsafe { libc::setgroups(id.groups.len(), id.groups.as_ptr()) } != 0 {
-        // EPERM in a user namespace whose setgroups is "deny": the groups
-        // cannot be changed, so they are not ours to give either. Refuse
-        // rather than run with groups we did not choose.
-        return fail("setgroups", last_errno());
-    }
-    // SAFETY: plain system calls with integer arguments.
-    if unsafe { libc::setresgid(id.gid, id.gid, id.gid) } != 0 {
-        return fail("setresgid", last_errno());
-    }
-    // SAFETY: as above.
-    if unsafe { libc::setresuid(id.uid, id.uid, id.uid) } != 0 {
-        return fail("setresuid", last_errno());
-    }
-    if id.uid != 0 {
-        // SAFETY: as above; the call is expected to fail with EPERM.
-        if unsafe { libc::setresuid(0, 0, 0) } == 0 {
-            return fail("root could be regained after setresuid", 0);
-        }
-        // SAFETY: as above.
-        if unsafe { libc::setresgid(0, 0, 0) } == 0 && id.gid != 0 {
-            return fail("gid 0 could be regained after setresuid", 0);
-        }
-    }
-    Ok(())
 }
 
 fn fail_drop(what: &[u8], errno: i32) -> ! {

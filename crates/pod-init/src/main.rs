@@ -13,6 +13,7 @@ mod env;
 mod etcfile;
 mod failpoint;
 mod home;
+mod identity;
 mod launch;
 mod logging;
 mod mirror;

@@ -29,9 +29,8 @@ use std::fmt;
 use std::path::Path;
 
 use nix::errno::Errno;
-use nix::unistd::{Gid, Uid, getresgid, getresuid, setresgid, setresuid};
 
-use crate::launch::Identity;
+use crate::identity::{self, Identity, SwitchError, Syscall};
 
 pub use scrub::scrub_own_environ;
 
@@ -86,12 +85,10 @@ impl fmt::Display for Denial {
 pub enum PrivilegeError {
     #[error("cannot read this process's ids: {0}")]
     ReadIds(Errno),
-    #[error("cannot drop the setuid root privileges: {step}: {errno}")]
-    Drop { step: &'static str, errno: Errno },
-    #[error("root could be regained after dropping to uid {0}; refusing to run anything")]
-    Regainable(u32),
-    #[error("cannot become root for the bootstrap: {step}: {errno}")]
-    Promote { step: &'static str, errno: Errno },
+    #[error("cannot drop the setuid root privileges: {0}")]
+    Drop(SwitchError),
+    #[error("cannot become root for the bootstrap: {0}")]
+    Promote(SwitchError),
 }
 
 /// Where the privileges come from, by the real and effective uid.
@@ -115,11 +112,12 @@ fn origin(real: u32, effective: u32) -> Origin {
 /// Classifies this start and adjusts the ids accordingly (promotes a
 /// container start to full root, drops any other setuid start at once).
 pub fn classify() -> Result<Start, PrivilegeError> {
-    let uids = getresuid().map_err(PrivilegeError::ReadIds)?;
-    let gids = getresgid().map_err(PrivilegeError::ReadIds)?;
-    let (ruid, rgid) = (uids.real.as_raw(), gids.real.as_raw());
+    let sys = identity::Linux;
+    let read = |errno| PrivilegeError::ReadIds(Errno::from_raw(errno));
+    let [ruid, euid, _] = sys.getresuid().map_err(read)?;
+    let [rgid, ..] = sys.getresgid().map_err(read)?;
     let marker = Path::new(common::image::POD_INIT_MARKER);
-    match origin(ruid, uids.effective.as_raw()) {
+    match origin(ruid, euid) {
         Origin::NoRoot => Ok(Start::Unprivileged { uid: ruid }),
         // Root needs no marker: it could do the bootstrap's work by hand.
         // (Nor does it leave one: pod-init run as root on a workstation
@@ -138,74 +136,20 @@ pub fn classify() -> Result<Start, PrivilegeError> {
                 None => {
                     // Taken before become_root clears them.
                     let groups = nix::unistd::getgroups().map_err(PrivilegeError::ReadIds)?;
-                    let groups = groups.into_iter().map(Gid::as_raw).collect();
-                    become_root()?;
+                    let groups = groups.into_iter().map(nix::unistd::Gid::as_raw).collect();
+                    if let Some(errno) = identity::become_root(&sys).map_err(PrivilegeError::Promote)? {
+                        let errno = Errno::from_raw(errno);
+                        tracing::warn!("setgroups([]) for the bootstrap: {errno}; keeping the user's groups");
+                    }
                     Ok(Start::SetuidInit { real: Identity { uid: ruid, gid: rgid, groups } })
                 }
                 Some(why) => {
-                    drop_to_real_ids(ruid, rgid)?;
+                    identity::drop_setuid(&sys, ruid, rgid).map_err(PrivilegeError::Drop)?;
                     Ok(Start::Dropped { uid: ruid, why })
                 }
             }
         }
     }
-}
-
-/// Makes a setuid container start indistinguishable from a root start:
-/// real, effective and saved ids all 0, no supplementary groups of the
-/// user. The bootstrap and the tools it may run then see plain root.
-fn become_root() -> Result<(), PrivilegeError> {
-    // setgroups first, while the effective uid 0 still carries
-    // CAP_SETGID; groups before gid before uid, as in every privilege
-    // change here. EPERM happens only in a user namespace with setgroups
-    // denied, where the user's groups are all we can have: go on.
-    if let Err(errno) = nix::unistd::setgroups(&[]) {
-        tracing::warn!("setgroups([]) for the bootstrap: {errno}; keeping the user's groups");
-    }
-    set_all_ids(0, 0).map_err(|(step, errno)| PrivilegeError::Promote { step, errno })
-}
-
-/// Gives up the setuid root privileges for good: all three gids, then all
-/// three uids, set to the real ones, then proof that root cannot come back.
-/// Supplementary groups stay as they are: a setuid exec never changes them,
-/// so they are already the user's own.
-pub fn drop_to_real_ids(uid: u32, gid: u32) -> Result<(), PrivilegeError> {
-    set_all_ids(uid, gid).map_err(|(step, errno)| PrivilegeError::Drop { step, errno })?;
-    verify_dropped(uid, gid)
-}
-
-/// Real, effective and saved gid, then the same for the uid. gid first:
-/// after setresuid to a non-root uid the gids could no longer be changed.
-/// All three of each: a saved uid of 0 would let the process switch back
-/// (fixuid's seteuid-only drop kept exactly that until exec).
-fn set_all_ids(uid: u32, gid: u32) -> Result<(), (&'static str, Errno)> {
-    let (u, g) = (Uid::from_raw(uid), Gid::from_raw(gid));
-    setresgid(g, g, g).map_err(|errno| ("setresgid", errno))?;
-    setresuid(u, u, u).map_err(|errno| ("setresuid", errno))
-}
-
-/// Checks the drop as an attacker would test it: every id is the user's,
-/// and asking for root back fails.
-fn verify_dropped(uid: u32, gid: u32) -> Result<(), PrivilegeError> {
-    let uids = getresuid().map_err(PrivilegeError::ReadIds)?;
-    let gids = getresgid().map_err(PrivilegeError::ReadIds)?;
-    let all_uid = [uids.real, uids.effective, uids.saved].iter().all(|u| u.as_raw() == uid);
-    let all_gid = [gids.real, gids.effective, gids.saved].iter().all(|g| g.as_raw() == gid);
-    if !all_uid || !all_gid {
-        return Err(PrivilegeError::Regainable(uid));
-    }
-    if uid != 0 {
-        let root = Uid::from_raw(0);
-        // Expected to fail with EPERM; success means we are root again.
-        if setresuid(root, root, root).is_ok() {
-            return Err(PrivilegeError::Regainable(uid));
-        }
-        let root_gid = Gid::from_raw(0);
-        if gid != 0 && setresgid(root_gid, root_gid, root_gid).is_ok() {
-            return Err(PrivilegeError::Regainable(uid));
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -227,43 +171,5 @@ mod tests {
             Denial::AlreadyStarted.to_string(),
             "the bootstrap already ran in this container (/run/pod-init.started exists)"
         );
-    }
-
-    /// A setuid start, reproduced by root: real uid 4242, effective and
-    /// saved 0. In a forked child, because ids are per process.
-    #[test]
-    fn a_dropped_setuid_start_cannot_regain_root() {
-        if !crate::testing::root_or_skip("it plays a setuid-root start") {
-            return;
-        }
-        // SAFETY: the child only makes system calls and exits with _exit.
-        match unsafe { nix::unistd::fork() } {
-            Err(e) => panic!("fork: {e}"),
-            Ok(nix::unistd::ForkResult::Child) => {
-                let code = (|| {
-                    setresgid(Gid::from_raw(4343), Gid::from_raw(0), Gid::from_raw(0)).ok()?;
-                    setresuid(Uid::from_raw(4242), Uid::from_raw(0), Uid::from_raw(0)).ok()?;
-                    drop_to_real_ids(4242, 4343).ok()?;
-                    let uids = getresuid().ok()?;
-                    let gids = getresgid().ok()?;
-                    let dropped = [uids.real, uids.effective, uids.saved].iter().all(|u| u.as_raw() == 4242)
-                        && [gids.real, gids.effective, gids.saved].iter().all(|g| g.as_raw() == 4343);
-                    let root = Uid::from_raw(0);
-                    let stuck = setresuid(root, root, root) == Err(Errno::EPERM);
-                    Some(if dropped && stuck { 0 } else { 3 })
-                })()
-                .unwrap_or(2);
-                // SAFETY: leave without running the test harness's code.
-                unsafe { libc::_exit(code) }
-            }
-            Ok(nix::unistd::ForkResult::Parent { child }) => {
-                let status = nix::sys::wait::waitpid(child, None);
-                assert_eq!(
-                    status,
-                    Ok(nix::sys::wait::WaitStatus::Exited(child, 0)),
-                    "2: a step failed, 3: root came back"
-                );
-            }
-        }
     }
 }

@@ -12,7 +12,7 @@ use std::fs::{self, DirBuilder};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::launch::Identity;
+use crate::identity::Identity;
 use crate::sys::{self, ChildOutcome};
 
 /// Mode of the shared directories.

@@ -2,9 +2,10 @@
 //! with the reason it is made (the youki / tini style): the rest of the code
 //! reads as steps and does not repeat `unsafe` and errno handling.
 //!
-//! The async-signal-safe path of the final exec lives in `launch.rs`; the
-//! helpers here may allocate, because pod-init is single-threaded until the
-//! command starts, so a forked child of the bootstrap may too.
+//! Id changes live in `identity.rs`, the async-signal-safe path of the
+//! final exec in `launch.rs`; the helpers here may allocate, because
+//! pod-init is single-threaded until the command starts, so a forked child
+//! of the bootstrap may too.
 
 use std::fs::File;
 use std::io;
@@ -15,7 +16,7 @@ use nix::errno::Errno;
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, fork};
 
-use crate::launch::{self, Identity};
+use crate::identity::{self, Identity};
 
 /// Tries once to take a whole-file write lock (`F_SETLK`, not blocking).
 pub fn try_write_lock(file: &File) -> io::Result<bool> {
@@ -150,7 +151,7 @@ pub fn run_as(id: &Identity, umask: u32, what: &str, step: impl FnOnce() -> bool
     // has been spawned), so the child may allocate and log.
     match unsafe { fork() }? {
         ForkResult::Child => {
-            let ok = match launch::switch_identity(id) {
+            let ok = match identity::switch(&identity::Linux, id) {
                 Ok(()) => {
                     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
                     step()

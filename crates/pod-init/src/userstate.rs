@@ -18,7 +18,7 @@ use common::env::EnvVars;
 use common::image;
 
 use crate::config::PodConfig;
-use crate::launch::Identity;
+use crate::identity::Identity;
 use crate::scratch::UMASK;
 use crate::ssh::{self, SshMaterial};
 use crate::sys::{self, ChildOutcome};

@@ -15,7 +15,7 @@ use super::gshadow::Gshadow;
 use super::passwd::Passwd;
 use super::shadow::Shadow;
 use super::{Db, add_member, remove_member, rename_member};
-use crate::launch::Identity;
+use crate::identity::Identity;
 
 /// The four databases, edited together. shadow and gshadow are optional: a
 /// rootfs without them is left without them.
