@@ -325,6 +325,20 @@ fn restart_leaves_etc_byte_identical_and_keeps_scratch() -> Result {
 }
 
 #[test]
+fn a_command_that_is_not_zsh_runs_with_umask_007_and_leaves_group_writable_files() -> Result {
+    let (sb, key) = sandbox_and_key()?;
+    let script = "umask; echo x > \"$SCRATCH_HOME/made-by-the-job\"; stat -c %a \"$SCRATCH_HOME/made-by-the-job\"";
+    let out = sb.run(&ada_pod(&["/bin/sh", "-c", script], &key))?;
+    out.assert_success();
+    assert_eq!(out.stdout, "0007\n660\n", "{}", out.stderr);
+    // Without the bootstrap (its variables missing) the command gets it too.
+    let out = sb.run(&RunSpec::pod_init(["/bin/sh", "-c", "umask"]))?;
+    out.assert_success();
+    assert_eq!(out.stdout, "0007\n", "{}", out.stderr);
+    Ok(())
+}
+
+#[test]
 fn placeholder_user_and_group_holding_the_ids_are_renamed() -> Result {
     let (sb, key) = sandbox_and_key()?;
     // The image's placeholder holds uid 1000 and gid 1000: the researcher

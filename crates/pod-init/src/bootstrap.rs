@@ -3,10 +3,14 @@
 //!
 //! Root does only what needs root and touches only root's files (/etc, the
 //! /home directory entry); scratch is written by the seed user and the
-//! user's files by the user, each in a forked child with their ids. Steps
-//! whose failure leaves the researcher able to work (sudo, scratch, shell
-//! state, ssh) log and go on; a bad configuration or an /etc that cannot be
-//! edited stops the pod before anything is changed.
+//! user's files by the user, each in a forked child with their ids.
+//!
+//! The bootstrap is a list of [`Step`]s of one shape, run in order over a
+//! shared [`Context`]: each has a name, says whether its failure stops the
+//! bootstrap, and reports its [`Change`]s for the log. Steps whose failure
+//! leaves the researcher able to work (sudo, home, scratch, shell state,
+//! ssh) log and go on; a bad configuration or an /etc that cannot be edited
+//! stops the pod before anything is changed.
 //!
 //! The caller decides whether the bootstrap may run at all (the setuid start,
 //! see the supervisor's `privilege` module) and what happens with the
@@ -14,13 +18,15 @@
 
 use std::ffi::{CString, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::config::{ConfigError, PodConfig, Setup};
 use crate::etcfile::EtcError;
+use crate::identity::Identity;
 use crate::launch::Launch;
 use crate::mirror::{self, EtcFiles};
 use crate::ssh::{self, SshMaterial};
+use crate::sys::ChildError;
 use crate::{env, home, scratch, sudoers, userstate};
 
 /// The process's inputs, read once.
@@ -60,10 +66,8 @@ pub enum BootstrapError {
     NoCommand,
     #[error("{0}")]
     Config(#[from] ConfigError),
-    #[error("accounts: {0}")]
-    Accounts(#[from] EtcError),
-    #[error("accounts: user {0} missing after the edit of /etc/passwd")]
-    UserMissing(String),
+    #[error("{step}: {error}")]
+    Step { step: &'static str, error: StepError },
 }
 
 impl BootstrapError {
@@ -72,8 +76,92 @@ impl BootstrapError {
     pub fn exit_code(&self) -> u8 {
         match self {
             BootstrapError::NoCommand | BootstrapError::Config(_) => 1,
-            BootstrapError::Accounts(_) | BootstrapError::UserMissing(_) => 2,
+            BootstrapError::Step { .. } => 2,
         }
+    }
+}
+
+/// Why a step did not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    #[error("{0}")]
+    Etc(#[from] EtcError),
+    #[error("user {0} missing after the edit of /etc/passwd")]
+    UserMissing(String),
+    #[error("seed user {0} is not in /etc/passwd; scratch directories not created (set SCRATCH_SEED_USER)")]
+    SeedMissing(String),
+    #[error("{}: {error}", path.display())]
+    Path { path: PathBuf, error: std::io::Error },
+    #[error("{0}")]
+    Child(#[from] ChildError),
+}
+
+/// One entry of a step's report, for the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Something the step changed, in its own words.
+    Made(String),
+    /// Done in a child as `user`, which logged each change itself.
+    DoneAs { user: String, uid: u32 },
+    /// Left undone for a reason that does not fail the step.
+    Skipped(String),
+}
+
+/// Whether a failed step stops the bootstrap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OnFailure {
+    /// The pod stops, before anything later is changed.
+    Stop,
+    /// Logged; the researcher can still work without it.
+    Continue,
+}
+
+/// One step of the bootstrap, in the bash entrypoint's order.
+struct Step {
+    /// The log prefix.
+    name: &'static str,
+    on_failure: OnFailure,
+    run: fn(&mut Context) -> Result<Vec<Change>, StepError>,
+}
+
+const STEPS: [Step; 5] = [
+    Step { name: "accounts", on_failure: OnFailure::Stop, run: accounts },
+    Step { name: "sudo", on_failure: OnFailure::Continue, run: sudo },
+    Step { name: "home", on_failure: OnFailure::Continue, run: home },
+    Step { name: "scratch", on_failure: OnFailure::Continue, run: scratch },
+    Step { name: "user state", on_failure: OnFailure::Continue, run: user_state },
+];
+
+/// What the steps share: the pod's configuration, and what earlier steps
+/// found out for later ones.
+struct Context<'a> {
+    /// The root whose /etc and /home are edited.
+    root: &'a Path,
+    cfg: PodConfig,
+    shell: &'static str,
+    /// The SSH files to write; the user-state step takes them, so the
+    /// private key is dropped as soon as it is written.
+    ssh: SshMaterial,
+    /// The seed as the image defines it, before the edit: even if NB_USER
+    /// or NB_UID collide with it, scratch is created with the ids that own it.
+    seed: Option<Identity>,
+    /// The home of the account that held NB_UID under another name (the
+    /// image's placeholder): it follows the rename, as `usermod -d -m` did.
+    renamed_home: Option<PathBuf>,
+    /// The researcher's ids, from /etc after the edit.
+    user: Option<Identity>,
+    /// The renamed home when root could not move it: the user copies it.
+    copy_home_from: Option<PathBuf>,
+}
+
+impl Context<'_> {
+    /// `path` (absolute in the pod) under the edited root.
+    fn under_root(&self, path: &Path) -> PathBuf {
+        self.root.join(path.strip_prefix("/").unwrap_or(path))
+    }
+
+    fn user(&self) -> Result<&Identity, StepError> {
+        self.user.as_ref().ok_or_else(|| StepError::UserMissing(self.cfg.user.clone()))
     }
 }
 
@@ -106,51 +194,6 @@ pub fn run(input: &Env) -> Result<Launch, BootstrapError> {
     };
     tracing::info!("bootstrapping {} (uid {}) in group {} (gid {})", cfg.user, cfg.uid, cfg.group, cfg.gid);
 
-    let shell = mirror::pick_shell(&input.root);
-    let files = EtcFiles::new(&input.root.join("etc"));
-    // The seed as the image defines it, before the edit: even if NB_USER or
-    // NB_UID collide with it, scratch is created with the ids that own it.
-    let before = mirror::load(&files)?;
-    let seed = before.identity(&cfg.seed_user);
-    // The home of the account that held NB_UID under another name (the
-    // image's placeholder): it follows the rename, as `usermod -d -m` did.
-    let renamed_home = before.passwd.find(|u| u.uid == cfg.uid && u.name != cfg.user).map(|u| PathBuf::from(&u.home));
-    let (accounts, changes) = mirror::mirror_loaded(&files, before, &cfg, shell)?;
-    log_changes("accounts", &changes);
-
-    match sudoers::ensure(&input.root, &cfg.user) {
-        Ok(sudoers::Outcome::Written) => tracing::info!("sudo: wrote {}", common::image::SUDOERS_DROP_IN),
-        Ok(sudoers::Outcome::Unchanged) => tracing::info!("sudo: nothing to change"),
-        Ok(sudoers::Outcome::NoSudo) => tracing::warn!("sudo: no /etc/sudoers.d (sudo not installed?); no sudo rule"),
-        Err(e) => tracing::warn!("sudo: {e}; continuing without sudo"),
-    }
-
-    let under_root = |path: &std::path::Path| input.root.join(path.strip_prefix("/").unwrap_or(path));
-    let home_dir = under_root(&cfg.home());
-    // Copied by the user instead when it cannot be moved (see userstate).
-    let mut copy_home_from = None;
-    if let Some(old) = renamed_home.map(|old| under_root(&old)) {
-        match home::adopt(&old, &home_dir) {
-            Ok(Some(moved)) => tracing::info!("home: {moved}"),
-            Ok(None) => {}
-            // overlayfs cannot rename a directory of an image layer (EXDEV
-            // without redirect_dir); usermod copies then, and so do we.
-            Err(e) if e.raw_os_error() == Some(libc::EXDEV) => copy_home_from = Some(old),
-            Err(e) => tracing::warn!("home: cannot move {} to {}: {e}; continuing", old.display(), home_dir.display()),
-        }
-    }
-    match home::ensure(&home_dir, cfg.uid, cfg.gid) {
-        Ok(done) => log_changes("home", &done),
-        Err(e) => tracing::warn!("home: {}: {e}; continuing", home_dir.display()),
-    }
-
-    let mut dirs = vec![cfg.scratch_home.clone(), cfg.working_dir.clone()];
-    dirs.extend(cfg.hf_home.clone());
-    // WORKING_DIR is SCRATCH_HOME by default: one check, one log line.
-    dirs.dedup();
-    scratch::prepare(&cfg.seed_user, seed, &dirs);
-
-    let user = accounts.identity(&cfg.user).ok_or_else(|| BootstrapError::UserMissing(cfg.user.clone()))?;
     let private_key = cfg.ssh_private_key_b64.as_ref().and_then(|b64| match ssh::decode_private_key(&b64.0) {
         Ok(key) => Some(key),
         Err(e) => {
@@ -158,12 +201,31 @@ pub fn run(input: &Env) -> Result<Launch, BootstrapError> {
             None
         }
     });
-    let material =
+    let ssh =
         SshMaterial { private_key, public_key: cfg.ssh_public_key.clone(), known_hosts: cfg.ssh_known_hosts.clone() };
-    userstate::prepare(&cfg, &user, &material, copy_home_from.as_deref());
-    drop(material);
+    let mut ctx = Context {
+        root: &input.root,
+        shell: mirror::pick_shell(&input.root),
+        cfg: *cfg,
+        ssh,
+        seed: None,
+        renamed_home: None,
+        user: None,
+        copy_home_from: None,
+    };
+    for step in &STEPS {
+        match (step.run)(&mut ctx) {
+            Ok(changes) => log_changes(step.name, &changes),
+            Err(error) if step.on_failure == OnFailure::Stop => {
+                return Err(BootstrapError::Step { step: step.name, error });
+            }
+            Err(error) => tracing::warn!("{}: {error}; continuing", step.name),
+        }
+    }
 
-    let overrides = env::bootstrap_overrides(&cfg, shell);
+    let user = ctx.user().map_err(|error| BootstrapError::Step { step: "accounts", error })?.clone();
+    let cfg = ctx.cfg;
+    let overrides = env::bootstrap_overrides(&cfg, ctx.shell);
     tracing::info!(
         "command: {} as uid {} gid {} groups {:?} in {}",
         String::from_utf8_lossy(input.argv[0].as_bytes()),
@@ -180,12 +242,84 @@ pub fn run(input: &Env) -> Result<Launch, BootstrapError> {
     })
 }
 
-fn log_changes(step: &str, changes: &[String]) {
+/// Root: the user and group mirrored into /etc (stops the pod on failure:
+/// nothing later makes sense without the account).
+fn accounts(ctx: &mut Context) -> Result<Vec<Change>, StepError> {
+    let files = EtcFiles::new(&ctx.root.join("etc"));
+    let before = mirror::load(&files)?;
+    ctx.seed = before.identity(&ctx.cfg.seed_user);
+    ctx.renamed_home =
+        before.passwd.find(|u| u.uid == ctx.cfg.uid && u.name != ctx.cfg.user).map(|u| PathBuf::from(&u.home));
+    let (accounts, changes) = mirror::mirror_loaded(&files, before, &ctx.cfg, ctx.shell)?;
+    ctx.user = Some(accounts.identity(&ctx.cfg.user).ok_or_else(|| StepError::UserMissing(ctx.cfg.user.clone()))?);
+    Ok(changes.into_iter().map(Change::Made).collect())
+}
+
+/// Root: the passwordless sudo drop-in.
+fn sudo(ctx: &mut Context) -> Result<Vec<Change>, StepError> {
+    Ok(match sudoers::ensure(ctx.root, &ctx.cfg.user)? {
+        sudoers::Outcome::Written => vec![Change::Made(format!("wrote {}", common::image::SUDOERS_DROP_IN))],
+        sudoers::Outcome::Unchanged => vec![],
+        sudoers::Outcome::NoSudo => {
+            vec![Change::Skipped("no /etc/sudoers.d (sudo not installed?); no sudo rule".to_owned())]
+        }
+    })
+}
+
+/// Root: the renamed account's home moved along, then `/home/<user>`
+/// created and given to the user.
+fn home(ctx: &mut Context) -> Result<Vec<Change>, StepError> {
+    let home = ctx.under_root(&ctx.cfg.home());
+    let mut changes = Vec::new();
+    if let Some(old) = ctx.renamed_home.as_deref().map(|old| ctx.under_root(old)) {
+        match home::adopt(&old, &home) {
+            Ok(moved) => changes.extend(moved.map(Change::Made)),
+            // overlayfs cannot rename a directory of an image layer (EXDEV
+            // without redirect_dir); usermod copies then, and so does the
+            // user-state step.
+            Err(e) if e.raw_os_error() == Some(libc::EXDEV) => ctx.copy_home_from = Some(old),
+            Err(e) => {
+                changes.push(Change::Skipped(format!("cannot move {} to {}: {e}", old.display(), home.display())))
+            }
+        }
+    }
+    match home::ensure(&home, ctx.cfg.uid, ctx.cfg.gid) {
+        Ok(done) => changes.extend(done.into_iter().map(Change::Made)),
+        Err(error) => return Err(StepError::Path { path: home, error }),
+    }
+    Ok(changes)
+}
+
+/// As the seed: SCRATCH_HOME, WORKING_DIR and HF_HOME on scratch.
+fn scratch(ctx: &mut Context) -> Result<Vec<Change>, StepError> {
+    let seed = ctx.seed.as_ref().ok_or_else(|| StepError::SeedMissing(ctx.cfg.seed_user.clone()))?;
+    let mut dirs = vec![ctx.cfg.scratch_home.clone(), ctx.cfg.working_dir.clone()];
+    dirs.extend(ctx.cfg.hf_home.clone());
+    // WORKING_DIR is SCRATCH_HOME by default: one check, one log line.
+    dirs.dedup();
+    scratch::prepare(seed, &dirs)?;
+    Ok(vec![Change::DoneAs { user: ctx.cfg.seed_user.clone(), uid: seed.uid }])
+}
+
+/// As the user: shell state, links, git identity, uv directories, `~/.ssh`.
+fn user_state(ctx: &mut Context) -> Result<Vec<Change>, StepError> {
+    let ssh = std::mem::take(&mut ctx.ssh);
+    let user = ctx.user()?;
+    userstate::prepare(&ctx.cfg, user, &ssh, ctx.copy_home_from.as_deref())?;
+    drop(ssh);
+    Ok(vec![Change::DoneAs { user: ctx.cfg.user.clone(), uid: user.uid }])
+}
+
+fn log_changes(step: &str, changes: &[Change]) {
     if changes.is_empty() {
         tracing::info!("{step}: nothing to change");
     }
     for change in changes {
-        tracing::info!("{step}: {change}");
+        match change {
+            Change::Made(what) => tracing::info!("{step}: {what}"),
+            Change::DoneAs { user, uid } => tracing::debug!("{step}: done as {user} (uid {uid})"),
+            Change::Skipped(why) => tracing::warn!("{step}: {why}"),
+        }
     }
 }
 

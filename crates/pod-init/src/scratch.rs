@@ -5,15 +5,15 @@
 //! that root (SCRATCH_SEED_USER) can, so a forked child switches fully to
 //! it (groups, gid, uid) and creates SCRATCH_HOME, WORKING_DIR and HF_HOME
 //! with umask 007 and mode 0770, group-shared and closed to others. A
-//! failure is logged and the bootstrap goes on, as the bash entrypoint did:
-//! the job may not need scratch at all.
+//! failure does not stop the bootstrap, as in the bash entrypoint: the job
+//! may not need scratch at all.
 
 use std::fs::{self, DirBuilder};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::identity::Identity;
-use crate::sys::{self, ChildOutcome};
+use crate::sys::{self, ChildError};
 
 /// Mode of the shared directories.
 pub const MODE: u32 = 0o770;
@@ -60,25 +60,14 @@ fn ensure_dir(dir: &Path, uid: u32) -> bool {
     true
 }
 
-/// Creates `dirs` as `seed` in a forked child. Never fails the bootstrap.
-pub fn prepare(seed_name: &str, seed: Option<Identity>, dirs: &[PathBuf]) {
-    let Some(seed) = seed else {
-        tracing::warn!(
-            "scratch: seed user {seed_name} is not in /etc/passwd; scratch directories not created (set SCRATCH_SEED_USER)"
-        );
-        return;
-    };
+/// Creates `dirs` as `seed` in a forked child, trying every directory even
+/// after a failure. The child logs each directory.
+pub fn prepare(seed: &Identity, dirs: &[PathBuf]) -> Result<(), ChildError> {
     let uid = seed.uid;
-    let outcome = sys::run_as(&seed, UMASK, "scratch", || {
-        // Every directory is tried, even after a failure.
+    sys::run_as(seed, UMASK, "scratch", || {
         let results: Vec<bool> = dirs.iter().map(|d| ensure_dir(d, uid)).collect();
         results.into_iter().all(|ok| ok)
-    });
-    match outcome {
-        Ok(ChildOutcome::Ok) => {}
-        Ok(ChildOutcome::Failed) => tracing::warn!("scratch: incomplete (see above); continuing"),
-        Err(e) => tracing::warn!("scratch: cannot fork the seed's child: {e}; continuing"),
-    }
+    })
 }
 
 #[cfg(test)]

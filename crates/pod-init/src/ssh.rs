@@ -105,7 +105,7 @@ fn ssh_string(buf: &[u8]) -> Option<(&[u8], &[u8])> {
 }
 
 /// What went into `~/.ssh`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SshMaterial {
     pub private_key: Option<String>,
     pub public_key: Option<String>,

@@ -134,22 +134,25 @@ pub fn getgid() -> u32 {
     nix::unistd::Gid::current().as_raw()
 }
 
-/// How a step run as another user ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChildOutcome {
-    /// The step reported success.
-    Ok,
+/// Why a step run as another user did not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum ChildError {
     /// The step failed (it logged why) or could not switch identity.
-    Failed,
+    #[error("incomplete (see above)")]
+    Incomplete,
+    #[error("cannot fork a child as uid {uid}: {error}")]
+    Fork { uid: u32, error: Errno },
+    #[error("cannot wait for the child as uid {uid}: {error}")]
+    Wait { uid: u32, error: Errno },
 }
 
 /// Runs `step` in a forked child that switched fully to `id` with `umask`,
 /// so every file operation is checked by the kernel as that user: root never
 /// touches a path the user or the seed controls. The child logs for itself.
-pub fn run_as(id: &Identity, umask: u32, what: &str, step: impl FnOnce() -> bool) -> io::Result<ChildOutcome> {
+pub fn run_as(id: &Identity, umask: u32, what: &str, step: impl FnOnce() -> bool) -> Result<(), ChildError> {
     // SAFETY: pod-init is single-threaded during the bootstrap (no thread
     // has been spawned), so the child may allocate and log.
-    match unsafe { fork() }? {
+    match unsafe { fork() }.map_err(|error| ChildError::Fork { uid: id.uid, error })? {
         ForkResult::Child => {
             let ok = match identity::switch(&identity::Linux, id) {
                 Ok(()) => {
@@ -168,12 +171,10 @@ pub fn run_as(id: &Identity, umask: u32, what: &str, step: impl FnOnce() -> bool
         }
         ForkResult::Parent { child } => loop {
             match waitpid(child, None) {
-                Ok(WaitStatus::Exited(_, 0)) => return Ok(ChildOutcome::Ok),
-                Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..)) => {
-                    return Ok(ChildOutcome::Failed);
-                }
+                Ok(WaitStatus::Exited(_, 0)) => return Ok(()),
+                Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..)) => return Err(ChildError::Incomplete),
                 Ok(_) | Err(Errno::EINTR) => continue,
-                Err(e) => return Err(e.into()),
+                Err(error) => return Err(ChildError::Wait { uid: id.uid, error }),
             }
         },
     }

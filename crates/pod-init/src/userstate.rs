@@ -21,17 +21,17 @@ use crate::config::PodConfig;
 use crate::identity::Identity;
 use crate::scratch::UMASK;
 use crate::ssh::{self, SshMaterial};
-use crate::sys::{self, ChildOutcome};
+use crate::sys::{self, ChildError};
 
 /// The directories of editors' remote servers and settings, kept on scratch
 /// so extensions survive the pod.
 pub const EDITOR_DIRS: [&str; 4] = [".vscode", ".vscode-server", ".cursor", ".cursor-server"];
 
-/// Runs every sub-step as `user`. Never fails the bootstrap. `old_home`:
-/// the home of the account renamed to the user, which root could not move
-/// (its files are the user's: same uid).
-pub fn prepare(cfg: &PodConfig, user: &Identity, ssh: &SshMaterial, old_home: Option<&Path>) {
-    let outcome = sys::run_as(user, UMASK, "user state", || {
+/// Runs every sub-step as `user`, each even after another failed; the
+/// child logs each one. `old_home`: the home of the account renamed to the
+/// user, which root could not move (its files are the user's: same uid).
+pub fn prepare(cfg: &PodConfig, user: &Identity, ssh: &SshMaterial, old_home: Option<&Path>) -> Result<(), ChildError> {
+    sys::run_as(user, UMASK, "user state", || {
         let mut ok = true;
         let mut step = |name: &str, r: io::Result<Vec<String>>| match r {
             Ok(done) if done.is_empty() => tracing::info!("{name}: nothing to change"),
@@ -53,12 +53,7 @@ pub fn prepare(cfg: &PodConfig, user: &Identity, ssh: &SshMaterial, old_home: Op
         step("uv", uv_dirs(cfg));
         step("ssh", ssh::recreate(&cfg.home(), ssh));
         ok
-    });
-    match outcome {
-        Ok(ChildOutcome::Ok) => {}
-        Ok(ChildOutcome::Failed) => tracing::warn!("user state: incomplete (see above); continuing"),
-        Err(e) => tracing::warn!("user state: cannot fork the user's child: {e}; continuing"),
-    }
+    })
 }
 
 /// `ZDOTDIR` (`SCRATCH_HOME/.shell`) with oh-my-zsh and `.zshrc` from the
