@@ -2,7 +2,7 @@
 # ctr-run.sh [options] -- CMD [ARG...]
 #
 # Runs CMD as PID 1 of a throwaway container: its own PID, mount, UTS and IPC
-# namespaces, chrooted into an overlay of ROOTFS, hostname `ctr`, a fresh
+# namespaces, rooted (pivot_root) in an overlay of ROOTFS, hostname `ctr`, a fresh
 # /proc, a minimal /dev, and /scratch backed by a host directory (through the
 # root-squashing FUSE passthrough, or a plain bind). Exits with CMD's exit
 # code (128+N if it was killed by signal N).

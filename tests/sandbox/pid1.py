@@ -2,7 +2,7 @@
 """pid1.py --root DIR [--user UID:GID] [--tty] [--runtime-caps] [--error-file FILE]
            [--env NAME=VALUE]... -- CMD [ARG...]
 
-Starts CMD as PID 1 of a new PID namespace, chrooted into DIR with a fresh
+Starts CMD as PID 1 of a new PID namespace, rooted (pivot_root) in DIR with a fresh
 /proc, and exits with its status: the exit code, or 128+N if a signal N
 killed it. ctr-run.sh calls it once the container's mounts are in place.
 
@@ -44,6 +44,10 @@ MS_NOEXEC = 0x8
 PR_SET_PDEATHSIG = 1
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 SYS_RT_SIGACTION = 13  # x86_64
+SYS_PIVOT_ROOT = 155  # x86_64
+MNT_DETACH = 0x2
+MS_BIND = 0x1000
+MS_REC = 0x4000
 NSIG = 65
 PR_CAPBSET_DROP = 24
 # containerd's and Docker's default capabilities for a container: CHOWN,
@@ -118,8 +122,7 @@ def child(opts, parent_alive, setup_errors):
             fcntl.ioctl(0, termios.TIOCSCTTY, 1)
         if opts.runtime_caps:
             limit_capabilities()
-        os.chroot(opts.root)
-        os.chdir("/")
+        enter_root(opts.root)
         if opts.user is not None:
             uid, gid = opts.user
             # Supplementary groups, then gid, then uid: each step needs the
@@ -140,6 +143,20 @@ def child(opts, parent_alive, setup_errors):
     err = exec_in_path(opts.cmd, opts.env)
     print(f"pid1: cannot run {opts.cmd[0]}: {os.strerror(err)}", file=sys.stderr)
     os._exit(127 if err == errno.ENOENT else 126)
+
+
+def enter_root(root):
+    """Makes ROOT this mount namespace's root, as runc does: pivot_root, not
+    chroot (a chrooted process may not create a user namespace, a
+    container's may). pivot_root(".", ".") stacks the old root under the new
+    one; detaching it leaves the host's tree out of reach. The recursive
+    bind first makes ROOT a mount point (pivot_root needs one), with the
+    mounts already made under it."""
+    check(libc.mount(root.encode(), root.encode(), None, MS_BIND | MS_REC, None), "bind the root")
+    os.chdir(root)
+    check(libc.syscall(SYS_PIVOT_ROOT, b".", b"."), "pivot_root")
+    check(libc.umount2(b".", MNT_DETACH), "umount the old root")
+    os.chdir("/")
 
 
 def limit_capabilities():
@@ -178,7 +195,7 @@ def default_signals():
 def exec_in_path(cmd, env):
     """execvp(3) by hand; returns the errno if nothing could be executed.
 
-    Not os.execvpe: it imports a module lazily, which fails after the chroot
+    Not os.execvpe: it imports a module lazily, which fails after the pivot_root
     (the rootfs has no Python library).
     """
     name = cmd[0]

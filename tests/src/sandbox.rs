@@ -2,7 +2,7 @@
 //!
 //! There is no Docker engine on the test machines, so a "container" here is
 //! what `tests/sandbox/ctr-run.sh` builds from namespaces: PID 1 of its own
-//! PID, mount, UTS and IPC namespaces, chrooted into an overlay of a real
+//! PID, mount, UTS and IPC namespaces, rooted (pivot_root, as runc) in an overlay of a real
 //! Debian rootfs (debootstrap minbase bookworm + sudo, zsh, git,
 //! openssh-client, passwd, login), hostname `ctr`, fresh `/proc`, a minimal
 //! `/dev`, and [`SCRATCH_MOUNT`] served from a host directory through a FUSE
@@ -88,7 +88,7 @@
 //!   `/dev`, `/scratch` (bind, or `rootsquash.py`), installs files, sets the
 //!   hostname, then runs `pid1.py`, and exits with its status.
 //! - `pid1.py` unshares the PID and mount namespaces and forks: the child is
-//!   PID 1; it mounts `/proc`, chroots, drops to `U:G` if asked, and execs CMD
+//!   PID 1; it mounts `/proc`, pivots its root there, drops to `U:G` if asked, and execs CMD
 //!   (127/126 if it cannot). The parent reports PID 1's status (128+N for a
 //!   signal; `unshare --fork` reports a SIGKILL as exit 1).
 //! - `rootsquash.py BACKING MOUNTPOINT` is the FUSE daemon. It lives in the

@@ -277,8 +277,7 @@ fn without_the_setuid_bit_the_job_runs_as_the_user_without_a_bootstrap() -> Resu
 fn the_setuid_binary_run_again_by_the_user_grants_nothing() -> Result {
     let sb = Sandbox::new()?;
     // Inside a bootstrapped pod, the user runs the setuid pod-init with a
-    // forged configuration, once directly and once as PID 1 of a fresh
-    // start over the same container state (the marker is then present).
+    // forged configuration.
     let forged_ids = [
         (EnvVars::NB_USER, "mallory"),
         (EnvVars::NB_UID, "4242"),
@@ -305,15 +304,84 @@ fn the_setuid_binary_run_again_by_the_user_grants_nothing() -> Result {
     let sudoers = sb.read_file("/etc/sudoers.d/nb-user")?;
     assert!(!passwd.contains("mallory") && !String::from_utf8_lossy(&sudoers).contains("mallory"), "{passwd}");
 
-    // A later setuid start as PID 1 over the same state finds the marker.
     let marker = sb.read_file(common::image::POD_INIT_MARKER);
     assert!(marker.is_ok(), "the first start left no marker");
-    let again = setuid_pod("grep ^Uid: /proc/self/status").envs(forged_ids);
-    let out = sb.run(&again)?;
+    Ok(())
+}
+
+/// What the job sees of itself: ids and groups, the variables the bootstrap
+/// sets, the umask and the directory.
+const SELF_REPORT: &str = "id; env | grep -E '^(HOME|USER|LOGNAME|SHELL|ZDOTDIR|ZSH|HISTFILE|SCRATCH_HOME|\
+                           GIT_CONFIG_GLOBAL|UV_CACHE_DIR|UV_PYTHON_INSTALL_DIR)=' | sort; umask; pwd";
+
+#[test]
+fn a_restarted_container_gives_the_job_the_same_identity_groups_and_environment() -> Result {
+    let sb = Sandbox::new()?;
+    sb.prove_root_squash()?;
+    let first = sb.run(&setuid_pod(SELF_REPORT))?;
+    first.assert_success();
+    assert!(
+        first.stdout.starts_with(&format!(
+            "uid={UID}(ada) gid={LAB_GID}(MLO-unit) groups={LAB_GID}(MLO-unit),4(adm),27(sudo)\n"
+        )),
+        "{}\n{}",
+        first.stdout,
+        first.stderr
+    );
+    assert!(first.stdout.contains(&format!("ZDOTDIR={SCRATCH_MOUNT}/homes/{USER}/.shell\n")), "{}", first.stdout);
+    // The same container started again: its writable layer (with the marker
+    // in /run) kept, a new PID namespace, the same variables.
+    let marker = sb.read_file(common::image::POD_INIT_MARKER)?;
+    let second = sb.run(&setuid_pod(SELF_REPORT))?;
+    second.assert_success();
+    second.assert_logged("names an earlier start of this container (its writable layer was kept): bootstrapping again");
+    second.assert_logged("accounts: nothing to change");
+    assert_eq!(second.stdout, first.stdout, "the restarted job differs from the first:\n{}", second.stderr);
+    assert_ne!(sb.read_file(common::image::POD_INIT_MARKER)?, marker, "the marker still names the first start");
+    Ok(())
+}
+
+#[test]
+fn a_user_cannot_run_the_bootstrap_again_from_namespaces_of_their_own() -> Result {
+    let sb = Sandbox::new()?;
+    // Inside a bootstrapped pod, the user makes a user and PID namespace (no
+    // root needed for that) and runs the setuid pod-init as its PID 1 with a
+    // forged configuration: once unmapped, once mapped to the namespace's
+    // own root. Neither may change /etc or the claim.
+    let forged = format!(
+        "{}=mallory {}=4242 {}=mallory {}=4242 {}={SCRATCH_MOUNT}/homes {}=/tmp",
+        EnvVars::NB_USER,
+        EnvVars::NB_UID,
+        EnvVars::NB_GROUP,
+        EnvVars::NB_GID,
+        EnvVars::SCRATCH_HOME_ROOT,
+        EnvVars::WORKING_DIR
+    );
+    let marker = common::image::POD_INIT_MARKER;
+    let inner = "grep -E \"^(Uid|CapEff):\" /proc/self/status";
+    let script = format!(
+        "cat {marker} > claim-before; \
+         unshare --user --pid --fork --mount-proc env {forged} {POD_INIT_PATH} sh -c '{inner}'; echo unmapped=$?; \
+         unshare --user --map-root-user --pid --fork --mount-proc env {forged} {POD_INIT_PATH} sh -c '{inner}'; \
+         echo mapped=$?; cat {marker} > claim-after"
+    );
+    let out = sb.run(&setuid_pod(&script))?;
     out.assert_success();
-    out.assert_logged("the bootstrap already ran in this container");
-    assert!(out.stdout.contains(&format!("Uid:\t{UID}\t{UID}\t{UID}\t{UID}")), "{}", out.stdout);
-    assert_eq!(sb.read_etc("passwd")?, passwd, "/etc/passwd changed");
+    // Unmapped: the setuid bit is not honoured, pod-init has no root at all.
+    out.assert_logged("not started as root (uid 65534;");
+    assert!(out.stdout.contains("Uid:\t65534\t65534\t65534\t65534\n"), "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("unmapped=0\n"), "{}", out.stdout);
+    // Mapped to the namespace's root: the bootstrap runs with the user's
+    // own powers only and stops on root's /etc.
+    out.assert_logged("pod-init: accounts: ");
+    assert!(out.stdout.contains("mapped=2\n"), "{}\n{}", out.stdout, out.stderr);
+    let passwd = sb.read_etc("passwd")?;
+    let sudoers = String::from_utf8_lossy(&sb.read_file("/etc/sudoers.d/nb-user")?).into_owned();
+    assert!(passwd.contains(&format!("{USER}:x:{UID}:")), "{passwd}");
+    assert!(!passwd.contains("mallory") && !sudoers.contains("mallory"), "{passwd}\n{sudoers}");
+    let before = read(&in_working_dir(&sb, "claim-before"));
+    assert!(before.starts_with("boot "), "{before}");
+    assert_eq!(read(&in_working_dir(&sb, "claim-after")), before, "the claim changed");
     Ok(())
 }
 

@@ -5,22 +5,56 @@
 //! 4755), so PID 1 can still do the bootstrap's root work. The same file is
 //! then a setuid-root binary any user in the container can run, and an
 //! unguarded one would hand them root (fixuid's "dev only" warning, gosu's
-//! refusal of the setuid bit). So the setuid bit is honoured exactly once:
+//! refusal of the setuid bit). So the setuid bit is honoured exactly once
+//! per container start:
 //!
 //! | started as | and | outcome |
 //! |---|---|---|
 //! | real uid 0 | – | [`Start::Root`]: bootstrap as usual |
-//! | euid 0 from the setuid bit | PID 1, marker claimed | [`Start::SetuidInit`]: full root, bootstrap (without one, the command still runs as the real ids) |
+//! | euid 0 from the setuid bit | PID 1, marker claimed for this PID namespace | [`Start::SetuidInit`]: full root, bootstrap (without one, the command still runs as the real ids) |
 //! | euid 0 from the setuid bit | anything else | [`Start::Dropped`]: real ids restored at once, command supervised without bootstrap |
 //! | no root at all | – | [`Start::Unprivileged`]: command run without bootstrap |
 //!
-//! "PID 1" alone is not proof of a container start: a user who can create
-//! a PID namespace is PID 1 in it. The run-once marker
-//! ([`common::image::POD_INIT_MARKER`], created `O_EXCL` by root in root's
-//! /run) closes that: the first setuid start claims it, every later one
-//! finds it. The marker is claimed before the bootstrap, not after, so that
-//! no second claim can slip in while the first bootstrap runs; a bootstrap
-//! that fails half-way is retried by a new container, never by the same one.
+//! # Why once per PID namespace
+//!
+//! "PID 1" alone does not prove a container start: whoever can create a PID
+//! namespace is PID 1 in it. The run-once marker
+//! ([`common::image::POD_INIT_MARKER`], root's, in root's /run) closes that:
+//! the setuid start as PID 1 claims it for its PID namespace (named by
+//! [`marker::Namespace`]), and pod-init honours the setuid bit only when
+//! the claim succeeds. It succeeds when there is no marker (a new container)
+//! or when the marker names another PID namespace: a container whose
+//! writable layer was kept (`docker restart`) starts in a new PID namespace,
+//! so its PID 1 claims again and bootstraps again, which gives the job the
+//! same groups (sudo, adm) and environment (ZDOTDIR, HISTFILE, ...) as on
+//! the first start; every step is idempotent, so a restart changes nothing
+//! else. It fails in the namespace that already claimed it.
+//!
+//! Why a user in the pod cannot reach a successful claim:
+//!
+//! - Run directly (or by `kubectl exec`), pod-init is not PID 1: the ids are
+//!   dropped at once, before any claim.
+//! - To be PID 1 they need a new PID namespace, and `unshare(CLONE_NEWPID)`
+//!   needs CAP_SYS_ADMIN, which a process of a non-root uid does not have
+//!   in the container's user namespace. Without root the only way to get it
+//!   is a new user namespace (`unshare -Ur`), and there the setuid bit gives
+//!   nothing: the kernel honours it only when the file's owner (root of the
+//!   container) is mapped in the caller's user namespace, and a user can map
+//!   only their own uid. pod-init then starts either without root at all
+//!   ([`Start::Unprivileged`]) or as the namespace's own root, whose "root"
+//!   is the user: it cannot write root's /etc or /run, so the bootstrap
+//!   fails on the accounts and nothing changes.
+//! - In the namespace of the container, PID 1 is the pod-init that claimed
+//!   the marker, and it never executes anything itself (the command runs in
+//!   a child), so no second PID 1 start can happen there; if one did, the
+//!   marker would refuse it.
+//!
+//! Whoever can pass these (root, and so the researcher through `sudo`) can
+//! edit /etc without pod-init. The marker is claimed before the bootstrap,
+//! not after, so that no second claim can slip in while the first
+//! bootstrap runs; a bootstrap that fails half-way is retried by the next
+//! start of the container, never within the same one. Without /proc the
+//! namespace cannot be named, and the setuid start does not bootstrap.
 
 mod marker;
 mod scrub;
@@ -124,15 +158,11 @@ pub fn classify() -> Result<Start, PrivilegeError> {
         // must not litter the host's /run.)
         Origin::Root => Ok(Start::Root),
         Origin::Setuid => {
-            let denial = match std::process::id() {
-                1 => match marker::claim(marker, (0, 0)) {
-                    Ok(()) => None,
-                    Err(marker::Claim::Exists) => Some(Denial::AlreadyStarted),
-                    Err(other) => Some(Denial::MarkerUnusable(other.to_string())),
-                },
-                pid => Some(Denial::NotPid1 { pid }),
+            let claimed = match std::process::id() {
+                1 => claim_for_this_namespace(marker),
+                pid => Err(Denial::NotPid1 { pid }),
             };
-            match denial {
+            match claimed.err() {
                 None => {
                     // Taken before become_root clears them.
                     let groups = nix::unistd::getgroups().map_err(PrivilegeError::ReadIds)?;
@@ -149,6 +179,24 @@ pub fn classify() -> Result<Start, PrivilegeError> {
                 }
             }
         }
+    }
+}
+
+/// Claims the marker as PID 1 of this PID namespace (see the module doc).
+fn claim_for_this_namespace(path: &Path) -> Result<(), Denial> {
+    let here = marker::Namespace::current()
+        .map_err(|e| Denial::MarkerUnusable(format!("cannot tell which PID namespace this is: {e}")))?;
+    match marker::claim(path, (0, 0), &here) {
+        Ok(marker::Claimed::First) => Ok(()),
+        Ok(marker::Claimed::Again) => {
+            tracing::info!(
+                "{} names an earlier start of this container (its writable layer was kept): bootstrapping again",
+                path.display()
+            );
+            Ok(())
+        }
+        Err(marker::Claim::Exists) => Err(Denial::AlreadyStarted),
+        Err(other) => Err(Denial::MarkerUnusable(other.to_string())),
     }
 }
 

@@ -79,6 +79,14 @@ fn unescape_mountinfo(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Field `n` (counted from 1, as in proc(5)) of a `/proc/<pid>/stat` line.
+/// Fields are counted after the `)` that closes the command name, which may
+/// itself contain spaces and parentheses.
+pub fn stat_field(stat: &str, n: usize) -> Option<&str> {
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(n.checked_sub(3)?)
+}
+
 /// Fills `buf` from the kernel's CSPRNG (`getrandom(2)`, no file needed, so
 /// it works before /dev exists).
 pub fn random_bytes(buf: &mut [u8]) -> io::Result<()> {

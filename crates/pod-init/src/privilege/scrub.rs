@@ -51,13 +51,10 @@ pub fn scrub_own_environ(names: &[&str]) -> io::Result<usize> {
 }
 
 /// `env_start` and `env_end` (fields 50 and 51 of /proc/<pid>/stat, Linux
-/// 3.5+). Fields are counted after the `)` that closes the command name,
-/// which may itself contain spaces.
+/// 3.5+).
 fn env_bounds(stat: &str) -> Option<(usize, usize)> {
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    let mut fields = after_name.split_whitespace().skip(50 - 3);
-    let start: usize = fields.next()?.parse().ok()?;
-    let end: usize = fields.next()?.parse().ok()?;
+    let start: usize = crate::sys::stat_field(stat, 50)?.parse().ok()?;
+    let end: usize = crate::sys::stat_field(stat, 51)?.parse().ok()?;
     // The kernel prints 0s when it withholds the addresses; an inverted or
     // huge range would be a bug, not an environment. ARG_MAX on Linux is a
     // quarter of the stack limit; 64 MiB is far above any real block.
