@@ -16,6 +16,22 @@
 //! `/proc/1/environ` and for libc's `getenv` alike (its `environ` pointer
 //! now points at an empty string), and the block keeps its length, so no
 //! other pointer into it moves.
+//!
+//! # What this still stops
+//!
+//! Not the researcher: the key is theirs, in `~/.ssh`, and they have
+//! passwordless sudo. Not root on the node either: the runtime keeps the
+//! container's environment in its own state. What it stops:
+//!
+//! - the job's own code when pod-init started without root
+//!   (allowPrivilegeEscalation: false, no setuid bit): PID 1 then runs as
+//!   the user, so any process of the job can read `/proc/1/environ`, and no
+//!   bootstrap wrote the key anywhere; the variable is kept out of the
+//!   command's environment, and without this it would still be one `cat`
+//!   away from whatever the job runs (a package, a notebook extension);
+//! - everything that reads other processes' environments for the life of
+//!   the job (days): `ps e`, diagnostic dumps, monitoring or security agents
+//!   on the node that collect `/proc/<pid>/environ`.
 
 use std::io;
 use std::ops::Range;
