@@ -8,6 +8,7 @@
 
 pub mod env;
 pub mod image;
+pub mod pod_env;
 pub mod validate;
 
 pub use validate::ValidationError;

@@ -1,5 +1,5 @@
-//! The bootstrap's input: the `NB_*` contract of `common::env`, read through
-//! a lookup function and fully validated before any file is touched.
+//! The bootstrap's input: the `NB_*` contract of `common::pod_env`, read
+//! through a lookup function and fully validated before any file is touched.
 //!
 //! Reading through `from_lookup(|name| ...)` instead of `std::env` lets the
 //! tests build every case from a map, and lets `main` read the environment
@@ -10,7 +10,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use common::env::{self, EnvVars, REQUIRED_POD_VARS};
+use common::env::{self, EnvVars};
+use common::pod_env::{PodEnv, ReadError};
 use common::validate;
 
 /// A value that must not be printed (the private key).
@@ -55,18 +56,9 @@ pub enum Setup {
     Bootstrap(Box<PodConfig>),
 }
 
-/// One bad variable.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum BadVar {
-    #[error(transparent)]
-    Invalid(#[from] validate::ValidationError),
-    #[error("{field}={value:?}: must be an absolute path")]
-    NotAbsolute { field: &'static str, value: String },
-}
-
 /// Every bad variable at once, so one pod start shows them all.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError(pub Vec<BadVar>);
+pub struct ConfigError(pub Vec<validate::ValidationError>);
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -79,69 +71,34 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 impl PodConfig {
-    /// Reads the contract through `lookup`. Empty values count as unset.
+    /// Reads the contract through `lookup` ([`PodEnv::from_lookup`], which
+    /// `submit`'s `to_env` mirrors), plus the image's seed user and the
+    /// secrets. Empty values count as unset.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Setup, ConfigError> {
         let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
-        let missing: Vec<&'static str> = REQUIRED_POD_VARS.iter().copied().filter(|n| get(n).is_none()).collect();
-        if !missing.is_empty() {
-            return Ok(Setup::Missing(missing));
-        }
-        let mut bad = Vec::new();
-        let required = |name: &str| get(name).unwrap_or_default();
-
-        let user = required(EnvVars::NB_USER);
-        let group = required(EnvVars::NB_GROUP);
         let seed_user = get(EnvVars::SCRATCH_SEED_USER).unwrap_or_else(|| env::DEFAULT_SCRATCH_SEED_USER.to_owned());
-        for (field, value) in
-            [(EnvVars::NB_USER, &user), (EnvVars::NB_GROUP, &group), (EnvVars::SCRATCH_SEED_USER, &seed_user)]
-        {
-            if let Err(e) = validate::account_name(field, value) {
-                bad.push(e.into());
+        let bad_seed = validate::account_name(EnvVars::SCRATCH_SEED_USER, &seed_user).err();
+        let pod = match PodEnv::from_lookup(&lookup) {
+            Err(ReadError::Missing(missing)) => return Ok(Setup::Missing(missing)),
+            Err(ReadError::Invalid(mut bad)) => {
+                bad.extend(bad_seed);
+                return Err(ConfigError(bad));
             }
-        }
-        let mut id = |field: &str| match validate::non_root_id(field, &required(field)) {
-            Ok(n) => n,
-            Err(e) => {
-                bad.push(e.into());
-                0
-            }
+            Ok(_) if bad_seed.is_some() => return Err(ConfigError(bad_seed.into_iter().collect())),
+            Ok(pod) => pod,
         };
-        let uid = id(EnvVars::NB_UID);
-        let gid = id(EnvVars::NB_GID);
-
-        let mut path = |field: &'static str, value: Option<String>| -> PathBuf {
-            let value = value.unwrap_or_default();
-            if !value.starts_with('/') {
-                bad.push(BadVar::NotAbsolute { field, value: value.clone() });
-            }
-            PathBuf::from(value)
-        };
-        let root_str = required(EnvVars::SCRATCH_HOME_ROOT);
-        let scratch_home_root = path(EnvVars::SCRATCH_HOME_ROOT, Some(root_str.clone()));
-        let scratch_home_str =
-            get(EnvVars::SCRATCH_HOME).unwrap_or_else(|| env::default_scratch_home(&root_str, &user));
-        let scratch_home = path(EnvVars::SCRATCH_HOME, Some(scratch_home_str.clone()));
-        let working_dir = path(EnvVars::WORKING_DIR, get(EnvVars::WORKING_DIR));
-        let hf_home = get(EnvVars::HF_HOME).map(|v| path(EnvVars::HF_HOME, Some(v)));
-        // The same defaults `submit` sets, in env::UNDER_SCRATCH_HOME's order.
-        let [git_config_global, uv_cache_dir, uv_python_install_dir] = env::under_scratch_home(&scratch_home_str)
-            .map(|(name, default)| path(name, Some(get(name).unwrap_or(default))));
-
-        if !bad.is_empty() {
-            return Err(ConfigError(bad));
-        }
         Ok(Setup::Bootstrap(Box::new(PodConfig {
-            user,
-            uid,
-            group,
-            gid,
-            scratch_home_root,
-            scratch_home,
-            working_dir,
-            hf_home,
-            git_config_global,
-            uv_cache_dir,
-            uv_python_install_dir,
+            user: pod.user,
+            uid: pod.uid,
+            group: pod.group,
+            gid: pod.gid,
+            scratch_home_root: pod.scratch_home_root.into(),
+            scratch_home: pod.scratch_home.into(),
+            working_dir: pod.working_dir.into(),
+            hf_home: pod.hf_home.map(PathBuf::from),
+            git_config_global: pod.state.git_config_global.into(),
+            uv_cache_dir: pod.state.uv_cache_dir.into(),
+            uv_python_install_dir: pod.state.uv_python_install_dir.into(),
             seed_user,
             ssh_private_key_b64: get(EnvVars::SSH_PRIVATE_KEY_B64).map(Secret),
             ssh_public_key: get(EnvVars::SSH_PUBLIC_KEY),

@@ -6,7 +6,8 @@
 //! wrong; they quote values only for settings that are not secrets.
 
 use anyhow::{Context as _, Result, anyhow, bail};
-use common::env::{self as pod_env, DEFAULT_SECRET_KEYS, EnvVars};
+use common::env::{self as pod_env, DEFAULT_SECRET_KEYS};
+use common::pod_env::{PodEnv, StateDirs};
 use common::validate;
 
 use crate::cli::Cli;
@@ -234,25 +235,20 @@ pub fn job_spec(
             bail!("{}{key}={value:?}: must not contain white space", at(env, key));
         }
     }
-    let home_state = pod_env::under_scratch_home(&scratch_home);
-    let literal_env: Vec<(String, String)> = [
-        (EnvVars::HOME, pod_env::pod_home(user)),
-        (EnvVars::NB_USER, user.to_owned()),
-        (EnvVars::NB_UID, uid.to_string()),
-        (EnvVars::NB_GROUP, group.to_owned()),
-        (EnvVars::NB_GID, gid.to_string()),
-        (EnvVars::WORKING_DIR, working_dir.clone()),
-        (EnvVars::SCRATCH_HOME, scratch_home.clone()),
-        (EnvVars::SCRATCH_HOME_ROOT, root),
-        (EnvVars::EPFML_LDAP, user.to_owned()),
-        (EnvVars::HF_HOME, hf_home),
-        (EnvVars::UV_PYTHON_VERSION, uv_python.to_owned()),
-        (EnvVars::TZ, tz.to_owned()),
-    ]
-    .into_iter()
-    .chain(home_state)
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
+    let pod = PodEnv {
+        user: user.to_owned(),
+        uid,
+        group: group.to_owned(),
+        gid,
+        scratch_home_root: root,
+        state: StateDirs::under(&scratch_home),
+        scratch_home,
+        working_dir,
+        hf_home: Some(hf_home),
+        uv_python_version: Some(uv_python.to_owned()),
+        tz: Some(tz.to_owned()),
+    };
+    let literal_env: Vec<(String, String)> = pod.to_env().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
     let literal_names: Vec<&str> = literal_env.iter().map(|(k, _)| k.as_str()).collect();
     let (secret_keys, unset_secret_keys) = pod_secret_keys(env, &literal_names)?;
 
@@ -379,6 +375,15 @@ mod tests {
         for name in common::env::REQUIRED_POD_VARS {
             assert!(spec.literal_env.iter().any(|(k, _)| k == name), "{name}");
         }
+    }
+
+    #[test]
+    fn pod_init_reads_back_what_the_job_sets() {
+        let spec = build(&[], "WORKING_DIR=/mloscratch/homes/ada/proj\n").unwrap();
+        let pod = PodEnv::from_lookup(|k| spec.literal_env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()));
+        let pod = pod.unwrap();
+        assert_eq!(pod.to_env().into_iter().map(|(k, v)| (k.to_owned(), v)).collect::<Vec<_>>(), spec.literal_env);
+        assert_eq!((pod.user.as_str(), pod.uid, pod.gid), ("ada", 123456, 83070));
     }
 
     #[test]

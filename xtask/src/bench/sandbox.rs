@@ -17,6 +17,7 @@ use nb_tests::sandbox::{self, LAB_GID, RunSpec, SCRATCH_MOUNT, SEED_USER, Sandbo
 
 use super::stats::{median, median_f64};
 use common::env::EnvVars;
+use common::pod_env::{PodEnv, StateDirs};
 
 /// The researcher the bootstrap creates (uid not in the rootfs, so the
 /// first start adds an account; the restart finds it).
@@ -27,23 +28,26 @@ const GROUP: &str = "MLO-unit";
 /// How long a container may take before the bench gives up.
 const TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The pod environment `submit` would set, for the sandbox's layout.
+/// The pod environment `submit` would set, for the sandbox's layout, and
+/// the image's seed user.
 fn pod_env() -> Vec<(&'static str, String)> {
     let homes = format!("{SCRATCH_MOUNT}/homes");
     let home = format!("{homes}/{USER}");
-    let mut env = vec![
-        (EnvVars::NB_USER, USER.to_owned()),
-        (EnvVars::NB_UID, UID.to_string()),
-        (EnvVars::NB_GROUP, GROUP.to_owned()),
-        (EnvVars::NB_GID, LAB_GID.to_string()),
-        (EnvVars::SCRATCH_HOME_ROOT, homes),
-        (EnvVars::SCRATCH_HOME, home.clone()),
-        (EnvVars::WORKING_DIR, home.clone()),
-        (EnvVars::HF_HOME, format!("{SCRATCH_MOUNT}/hf_cache")),
-        (EnvVars::SCRATCH_SEED_USER, SEED_USER.to_owned()),
-        (EnvVars::HOME, common::env::pod_home(USER)),
-    ];
-    env.extend(common::env::under_scratch_home(&home));
+    let pod = PodEnv {
+        user: USER.to_owned(),
+        uid: UID,
+        group: GROUP.to_owned(),
+        gid: LAB_GID,
+        scratch_home_root: homes,
+        state: StateDirs::under(&home),
+        scratch_home: home.clone(),
+        working_dir: home,
+        hf_home: Some(format!("{SCRATCH_MOUNT}/hf_cache")),
+        uv_python_version: None,
+        tz: None,
+    };
+    let mut env = pod.to_env();
+    env.push((EnvVars::SCRATCH_SEED_USER, SEED_USER.to_owned()));
     env
 }
 
