@@ -8,8 +8,6 @@
 
 use std::path::Path;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use nb_tests::runai_grammar::{self, Command};
 use nb_tests::submit_harness::SubmitEnv;
 use std::cell::Cell;
@@ -158,15 +156,7 @@ fn expected_script(input: &Input) -> (Vec<String>, Option<String>) {
 }
 
 fn decode_payload(snippet: &str) -> String {
-    let payload = snippet
-        .strip_prefix("_submit_script=\"$(printf %s ")
-        .and_then(|r| {
-            r.strip_suffix(
-                " | base64 -d)\"; printf '%s\\n' \"$_submit_script\"; source ~/.zshrc; eval \"$_submit_script\"",
-            )
-        })
-        .unwrap_or_else(|| panic!("unexpected pod snippet {snippet:?}"));
-    String::from_utf8(BASE64.decode(payload).unwrap()).unwrap()
+    submit::pod_command::decode_snippet(snippet).unwrap_or_else(|| panic!("unexpected pod snippet {snippet:?}"))
 }
 
 /// One case: the binary refuses clearly, or its line is valid and exact.

@@ -2,27 +2,9 @@
 //! of [`app::run`] to an exit code: 0 success, 1 bad input or a failed
 //! kubectl, 2 an internal error, or the exit code of a failed runai.
 
-// Tests may unwrap: a panic there is a test failure with a backtrace.
-#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
-
-mod app;
-mod child_output;
-mod cli;
-mod clock;
-mod config;
-mod duration;
-mod github_key;
-mod invocation;
-mod job;
-mod keys;
-mod kubectl;
-mod pod_command;
-mod pods;
-mod preflight;
-mod runai;
-mod secret;
-
 use std::process::ExitCode;
+
+use submit::{app, cli};
 
 fn main() -> ExitCode {
     let cli = match cli::Cli::parse_args(std::env::args_os()) {

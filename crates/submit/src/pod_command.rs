@@ -55,12 +55,15 @@ const SNIPPET_HEAD: &str = "_submit_script=\"$(printf %s ";
 const SNIPPET_TAIL: &str =
     " | base64 -d)\"; printf '%s\\n' \"$_submit_script\"; source ~/.zshrc; eval \"$_submit_script\"";
 
+/// The base64 payload of a snippet made by [`PodScript::argv`].
+pub fn snippet_payload(snippet: &str) -> Option<&str> {
+    snippet.strip_prefix(SNIPPET_HEAD)?.strip_suffix(SNIPPET_TAIL)
+}
+
 /// Decodes the script back out of a snippet made by [`PodScript::argv`];
 /// for tests, which check the payload survives.
-#[cfg(test)]
 pub fn decode_snippet(snippet: &str) -> Option<String> {
-    let payload = snippet.strip_prefix(SNIPPET_HEAD)?.strip_suffix(SNIPPET_TAIL)?;
-    String::from_utf8(BASE64.decode(payload).ok()?).ok()
+    String::from_utf8(BASE64.decode(snippet_payload(snippet)?).ok()?).ok()
 }
 
 #[cfg(test)]
@@ -117,7 +120,7 @@ mod tests {
             let [_, _, snippet] = s.argv();
             proptest::prop_assert_eq!(decode_snippet(&snippet), Some(s.script()));
             // The variable part is base64 only: nothing a shell could act on.
-            let payload = snippet.strip_prefix(SNIPPET_HEAD).and_then(|r| r.strip_suffix(SNIPPET_TAIL)).unwrap();
+            let payload = snippet_payload(&snippet).unwrap();
             proptest::prop_assert!(payload.bytes().all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b)));
         }
     }

@@ -1,0 +1,23 @@
+//! `submit` as a library: the binary (`main.rs`) maps [`app::run`]'s outcome
+//! to an exit code, and the integration tests reuse what they would
+//! otherwise copy (the pod snippet's format, for one).
+
+// Tests may unwrap: a panic there is a test failure with a backtrace.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod app;
+mod child_output;
+pub mod cli;
+mod clock;
+mod config;
+mod duration;
+mod github_key;
+mod invocation;
+mod job;
+mod keys;
+mod kubectl;
+pub mod pod_command;
+mod pods;
+mod preflight;
+mod runai;
+mod secret;
