@@ -16,6 +16,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use common::shell::quote;
 
 /// One external command: program, arguments, extra environment, directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,17 +112,6 @@ impl Cmd {
     }
 }
 
-/// Quotes a word for a POSIX shell, leaving the common harmless ones
-/// (`--build-arg`, `KEY=value`, paths) bare so the lines stay readable.
-fn quote(word: &str) -> String {
-    let harmless = |c: char| c.is_ascii_alphanumeric() || "_-+=:,./@%".contains(c);
-    if !word.is_empty() && word.chars().all(harmless) {
-        return word.to_owned();
-    }
-    // try_quote refuses only NUL bytes, which no argument can carry anyway.
-    shlex::try_quote(word).map_or_else(|_| format!("{word:?}"), |q| q.into_owned())
-}
-
 /// The command as a line that can be pasted into a POSIX shell.
 impl fmt::Display for Cmd {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -198,7 +188,7 @@ mod tests {
     #[test]
     fn display_is_shell_quoted() {
         let cmd = Cmd::new("docker").args(["build", "--build-arg", "LDAP_GROUPNAME=MLO unit"]).arg("it's");
-        assert_eq!(cmd.to_string(), r#"docker build --build-arg 'LDAP_GROUPNAME=MLO unit' "it's""#);
+        assert_eq!(cmd.to_string(), r#"docker build --build-arg 'LDAP_GROUPNAME=MLO unit' 'it'"'"'s'"#);
     }
 
     #[test]

@@ -9,6 +9,7 @@
 pub mod env;
 pub mod image;
 pub mod pod_env;
+pub mod shell;
 pub mod validate;
 
 pub use validate::ValidationError;

@@ -38,7 +38,7 @@ impl Invocation {
     /// The command line as one line of POSIX shell: pasted into a shell it
     /// runs exactly this argv. The stdin is not part of it.
     pub fn shell_line(&self) -> String {
-        std::iter::once(&self.program).chain(&self.args).map(|word| shell_quote(word)).collect::<Vec<_>>().join(" ")
+        common::shell::join(std::iter::once(&self.program).chain(&self.args).map(String::as_str))
     }
 }
 
@@ -46,19 +46,6 @@ impl fmt::Display for Invocation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.shell_line())
     }
-}
-
-/// Quotes `word` for a POSIX shell the way Python's `shlex.quote` does (the
-/// wrapper printed its commands that way): left bare if it holds only
-/// `[A-Za-z0-9_@%+=:,./-]`, else wrapped in single quotes, with each `'`
-/// written as `'"'"'`. The shlex crate would also quote `=`, which makes
-/// every `--environment K=V` harder to read.
-pub fn shell_quote(word: &str) -> std::borrow::Cow<'_, str> {
-    let safe = |b: u8| b.is_ascii_alphanumeric() || b"_@%+=:,./-".contains(&b);
-    if !word.is_empty() && word.bytes().all(safe) {
-        return word.into();
-    }
-    format!("'{}'", word.replace('\'', "'\"'\"'")).into()
 }
 
 /// What went wrong starting or waiting for a command.
@@ -186,8 +173,8 @@ mod tests {
         );
         assert_eq!(inv.to_string(), r#"runai submit --name 'a b' -e 'X=it'"'"'s'"#);
         assert_eq!(shlex::split(&inv.to_string()).unwrap(), ["runai", "submit", "--name", "a b", "-e", "X=it's"]);
-        assert_eq!(shell_quote(""), "''");
-        assert_eq!(shell_quote("K=v:/x,y@z%+"), "K=v:/x,y@z%+");
+        assert_eq!(common::shell::quote(""), "''");
+        assert_eq!(common::shell::quote("K=v:/x,y@z%+"), "K=v:/x,y@z%+");
     }
 
     proptest::proptest! {
