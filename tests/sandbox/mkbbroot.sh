@@ -2,8 +2,8 @@
 # mkbbroot.sh DEST
 #
 # A root filesystem holding only a static busybox: no libc, no dynamic
-# loader. A binary that runs as PID 1 here is static (issue 5 uses it to
-# prove the shipped binaries are); a glibc-linked one fails with 127.
+# loader. A binary that runs as PID 1 here is static (the dist tests use it
+# to prove the shipped binaries are); a glibc-linked one fails with 127.
 # Minimal passwd/group/shadow so id/su work. Built in 50 ms; idempotent with a
 # stamp (hash of this script and of the busybox binary), under an flock.
 set -euo pipefail

@@ -420,7 +420,7 @@ fn invalid_values_stop_the_pod_before_any_change() -> Result {
     Ok(())
 }
 
-// --- Hostile and broken environments (issue 7): each ends with a clear
+// --- Hostile and broken environments (docs/robustness.md): each ends with a clear
 // message and a defined outcome, continue with a warning or stop unchanged.
 
 /// `ada_pod` whose PID 1 is a shell that runs `prepare` (as root, inside the

@@ -1,5 +1,5 @@
 //! The real `submit` binary on its own: `--dry-run` output compared in
-//! full, and every bad input of the issue with its exit code and message.
+//! full, and every bad input we know of with its exit code and message.
 //! Nothing here talks to a cluster; the `runai` double is first on PATH and
 //! must never be called.
 
@@ -132,7 +132,7 @@ fn completions_are_generated() {
     }
 }
 
-/// Every bad input of the issue: exit code 1, one `submit: ` line naming
+/// Every bad input we know of: exit code 1, one `submit: ` line naming
 /// the problem, runai never called.
 #[test]
 fn bad_input_is_refused_with_a_clear_message() {

@@ -18,8 +18,8 @@ use crate::project::{self, MUSL_TARGET};
 /// The binaries `dist` builds, by package and binary name (they coincide).
 pub const BINARIES: [&str; 2] = ["submit", "pod-init"];
 
-/// pod-init's size budget (issue 5), checked by reading the size `dist`
-/// prints and the benchmark table, not by a failing build.
+/// pod-init's size budget (every pod pulls the binary), checked by reading
+/// the size `dist` prints and the benchmark table, not by a failing build.
 pub const POD_INIT_BUDGET: u64 = 1 << 20;
 
 /// The built and checked binaries, in `<target>/dist/`.

@@ -3,8 +3,8 @@
 //!
 //! The command is executed directly, not through `su -` or a login shell,
 //! so the pod's variables (CUDA, WANDB, HF_TOKEN, …) reach it unchanged;
-//! pod-init only adds the variables a login would have set (su-exec#8:
-//! programs break without `USER`) and the ones pointing into scratch.
+//! pod-init only adds the variables a login would have set (programs break
+//! without `USER`) and the ones pointing into scratch.
 
 use std::ffi::{CString, OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;

@@ -25,7 +25,7 @@ pub enum KeyError {
 
 /// Decodes the variable: whitespace anywhere is ignored (a key pasted with
 /// line breaks), CRs are stripped and a final newline ensured, because ssh
-/// rejects a key without one (webfactory/ssh-agent#233).
+/// rejects a key without one.
 pub fn decode_private_key(b64: &str) -> Result<String, KeyError> {
     let compact: String = b64.chars().filter(|c| !c.is_ascii_whitespace()).collect();
     let bytes = base64::engine::general_purpose::STANDARD

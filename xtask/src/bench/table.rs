@@ -13,7 +13,7 @@ pub struct Row {
     pub what: String,
     /// The number with its unit, e.g. `1.2 ms`.
     pub value: String,
-    /// The target from the issue, if there is one, e.g. `<= 2 ms`.
+    /// The project's target, if there is one, e.g. `<= 2 ms`.
     pub target: String,
     /// Whether the target is met: `yes`, `no`, or empty without a target.
     pub met: String,
@@ -86,7 +86,7 @@ impl Report {
     pub fn markdown(&self) -> String {
         let mut out = String::from("# Benchmarks\n\n");
         out.push_str("Written by `cargo xtask bench` (as root); run it again to refresh. ");
-        out.push_str("Targets come from issue 6 and are checked by reading this table, never by a timed test.\n\n");
+        out.push_str("Targets are the project's budgets, checked by reading this table, never by a timed test.\n\n");
         let _ = writeln!(out, "- machine: {}", self.machine);
         let _ = writeln!(out, "- date: {}\n", self.date);
         out.push_str(&self.table());

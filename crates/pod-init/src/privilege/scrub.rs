@@ -3,10 +3,10 @@
 //! `/proc/<pid>/environ` is not a view of `std::env`: the kernel reads the
 //! bytes between the `env_start` and `env_end` addresses of the process,
 //! the block on its stack where execve copied the environment. `unsetenv`
-//! only unlinks a pointer from `environ` and leaves those bytes in place
-//! (dumb-init#270, bubblewrap#725), so the private key stays readable for
-//! the life of PID 1 by anyone allowed to read its environ (root in the
-//! pod, and the researcher through sudo).
+//! only unlinks a pointer from `environ` and leaves those bytes in place,
+//! so the private key stays readable for the life of PID 1 by anyone
+//! allowed to read its environ (root in the pod, and the researcher through
+//! sudo).
 //!
 //! Two ways out: re-exec pod-init with a clean environment, or overwrite
 //! the bytes in place. Re-exec would need the binary again after the
