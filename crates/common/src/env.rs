@@ -30,10 +30,9 @@ impl EnvVars {
     /// scratch. Set by `submit` (default `<SCRATCH_MOUNT_PATH>/homes`); read
     /// by `pod-init`. Required.
     pub const SCRATCH_HOME_ROOT: &'static str = "SCRATCH_HOME_ROOT";
-    /// The researcher's persistent home on scratch. Set by `submit` (default:
-    /// the `.env`'s `WORKING_DIR` when it sets one, as the wrapper did, else
-    /// `<SCRATCH_HOME_ROOT>/<NB_USER>`); read by `pod-init`, which falls back
-    /// to `<SCRATCH_HOME_ROOT>/<NB_USER>` when it is unset.
+    /// The researcher's persistent home on scratch. Set by `submit` (default
+    /// `<SCRATCH_HOME_ROOT>/<NB_USER>`, whatever `WORKING_DIR` is); read by
+    /// `pod-init`, which falls back to the same path when it is unset.
     pub const SCRATCH_HOME: &'static str = "SCRATCH_HOME";
     /// The shared Hugging Face cache. Set by `submit` (default
     /// `<SCRATCH_MOUNT_PATH>/hf_cache`); read by `pod-init`, which creates it
