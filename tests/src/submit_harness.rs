@@ -214,3 +214,17 @@ fn scan(dir: &Path, needles: &[Vec<u8>], found: &mut Vec<PathBuf>) {
         }
     }
 }
+
+/// Processes whose environment holds `needle` (root can read every
+/// `/proc/PID/environ`).
+pub fn processes_with_env(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(environ) = std::fs::read(entry.path().join("environ")) else { continue };
+        if environ.split(|b| *b == 0).any(|kv| kv == needle.as_bytes()) {
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            found.push(format!("{}: {}", entry.file_name().to_string_lossy(), String::from_utf8_lossy(&cmdline)));
+        }
+    }
+    found
+}

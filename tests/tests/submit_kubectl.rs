@@ -13,7 +13,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use nb_tests::fake_apiserver::{FakeApiServer, PatchBehaviour, Request};
 use nb_tests::runai_grammar;
-use nb_tests::submit_harness::SubmitEnv;
+use nb_tests::submit_harness::{SubmitEnv, processes_with_env};
 
 const RUNAI_DOUBLE: &str = env!("CARGO_BIN_EXE_runai");
 const NAMESPACE: &str = "runai-mlo-ada";
@@ -311,18 +311,4 @@ fn hung_kubectl_process_is_killed_after_the_timeout_and_a_grace() {
     std::thread::sleep(Duration::from_millis(200));
     let leftovers = processes_with_env(&mark);
     assert!(leftovers.is_empty(), "left running: {leftovers:?}");
-}
-
-/// Processes whose environment holds `needle` (root can read every
-/// `/proc/PID/environ`).
-fn processes_with_env(needle: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(environ) = std::fs::read(entry.path().join("environ")) else { continue };
-        if environ.split(|b| *b == 0).any(|kv| kv == needle.as_bytes()) {
-            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-            found.push(format!("{}: {}", entry.file_name().to_string_lossy(), String::from_utf8_lossy(&cmdline)));
-        }
-    }
-    found
 }

@@ -22,7 +22,7 @@ use crate::invocation::{RunError, describe_status, find_on_path};
 use crate::kubectl::{self, KUBECTL};
 use crate::runai::{self, RUNAI};
 use crate::secret::{self, Manifest};
-use crate::{child_output, clock, duration, github_key, job, keys, preflight};
+use crate::{attach, child_output, clock, duration, github_key, job, keys, preflight};
 
 /// How a run ended, for the exit code.
 #[derive(Debug, PartialEq, Eq)]
@@ -92,6 +92,8 @@ pub fn run(cli: Cli, ctx: &Context) -> Result<Outcome> {
     let sync = cli.sync_secret_only || !cli.skip_secret_sync;
     let kubectl_timeout = duration::parse(&cli.kubectl_timeout)
         .map_err(|e| anyhow!("--kubectl-timeout={:?} {e}", cli.kubectl_timeout))?;
+    let wait_timeout =
+        duration::parse(&cli.wait_timeout).map_err(|e| anyhow!("--wait-timeout={:?} {e}", cli.wait_timeout))?;
     let spec = match cli.sync_secret_only {
         true => None,
         false => Some(job::job_spec(&cli, &env, &target, clock::local_timestamp)?),
@@ -161,7 +163,13 @@ pub fn run(cli: Cli, ctx: &Context) -> Result<Outcome> {
         text.push_str(&format!("{cmd}\n"));
     }
     print(&text)?;
-    Ok(Outcome::Success)
+    match (&spec, cli.wait || cli.attach) {
+        (Some(spec), true) => {
+            let request = attach::Request { attach: cli.attach, timeout: wait_timeout, kubectl_timeout };
+            attach::run(spec, &target.namespace, request)
+        }
+        _ => Ok(Outcome::Success),
+    }
 }
 
 /// `--dry-run`: one pasteable line on stdout, the rest on stderr. The Secret

@@ -122,6 +122,21 @@ pub struct Cli {
     #[arg(long)]
     pub no_preflight: bool,
 
+    /// After submitting, follow the job's pods until they run, saying why they
+    /// wait or cannot start (exit 1 if they cannot, 124 after --wait-timeout,
+    /// 130 after Ctrl-C; the job keeps running in both)
+    #[arg(long, conflicts_with = "sync_secret_only")]
+    pub wait: bool,
+
+    /// Longest --wait (same syntax as --time)
+    #[arg(long, value_name = "DURATION", default_value = "15m")]
+    pub wait_timeout: String,
+
+    /// --wait, then open a zsh in an interactive job, or follow a training
+    /// job's log to its end and exit with the job's exit code
+    #[arg(long, conflicts_with = "sync_secret_only")]
+    pub attach: bool,
+
     /// Longest wait for kubectl before giving up (same syntax as --time)
     #[arg(long, value_name = "DURATION", default_value = "60s")]
     pub kubectl_timeout: String,

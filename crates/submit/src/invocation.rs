@@ -143,6 +143,49 @@ impl Invocation {
         let output = duct::cmd(program, &self.args).unchecked().run().map_err(|e| spawn_error(program, e))?;
         Ok(output.status)
     }
+
+    /// Starts the command in its own process group with stdout and stderr
+    /// piped to us and stdin closed: a long-running stream (`kubectl get -w`,
+    /// `kubectl logs -f`) that a Ctrl-C on the terminal does not reach, so
+    /// that `submit` decides what the interrupt stops.
+    pub fn spawn_piped(&self) -> Result<std::process::Child, RunError> {
+        let program = self.program.as_str();
+        std::process::Command::new(program)
+            .args(&self.args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .map_err(|e| spawn_error(program, e))
+    }
+
+    /// As [`Invocation::spawn_piped`], with stdout and stderr left on our
+    /// own: the user reads the child's output directly.
+    pub fn spawn_shown(&self) -> Result<std::process::Child, RunError> {
+        let program = self.program.as_str();
+        std::process::Command::new(program)
+            .args(&self.args)
+            .stdin(std::process::Stdio::null())
+            .process_group(0)
+            .spawn()
+            .map_err(|e| spawn_error(program, e))
+    }
+
+    /// Replaces this process with the command (execvp), so that it owns the
+    /// terminal as if the user had typed it. Returns only on failure.
+    pub fn exec_replacing(&self) -> RunError {
+        let program = self.program.as_str();
+        spawn_error(program, std::process::Command::new(program).args(&self.args).exec())
+    }
+}
+
+/// Stops a child started by [`Invocation::spawn_piped`]: SIGKILL to its
+/// process group (the dispatcher's kubectl child is in it), then reaps it.
+pub fn stop_group(child: &mut std::process::Child) {
+    kill_group(child.id());
+    // Reaping after SIGKILL cannot block for long; its status is not wanted.
+    let _ = child.wait();
 }
 
 /// Sends SIGKILL to the process group led by `pid` (see `run_captured`).

@@ -1,6 +1,7 @@
 //! The kubectl commands `submit` runs: a server-side apply of the Secret
-//! manifest, read from stdin, and before a submission a read of the job's
-//! namespace (the pre-flight check).
+//! manifest, read from stdin; and around a submission, reads of the job's
+//! namespace (the pre-flight check, the pods' watch, their logs) and the
+//! `exec` of a shell.
 //!
 //! Server-side apply, because client-side apply copies the whole object,
 //! secret data included, into the `last-applied-configuration` annotation,
@@ -58,6 +59,42 @@ pub fn claims_and_pods(namespace: &str, request_timeout: Seconds) -> Invocation 
     )
 }
 
+/// `kubectl get pods --watch` in `namespace`: every pod once, then each
+/// change, as a stream of JSON objects. Pods are matched by name in
+/// `submit` (their labels differ between run:ai versions); the stream ends
+/// after `request_timeout`.
+pub fn watch_pods(namespace: &str, request_timeout: Seconds) -> Invocation {
+    let timeout = format!("--request-timeout={request_timeout}s");
+    Invocation::new(KUBECTL, words(&["get", "pods", "--namespace", namespace, "--watch", "--output", "json", &timeout]))
+}
+
+/// `kubectl logs --follow`: the pod's log until its container ends.
+pub fn follow_log(namespace: &str, pod: &str) -> Invocation {
+    Invocation::new(KUBECTL, words(&["logs", "--follow", pod, "--namespace", namespace]))
+}
+
+/// The last `lines` lines of the pod's log (of its previous run if `previous`).
+pub fn log_tail(namespace: &str, pod: &str, lines: u32, previous: bool, request_timeout: Seconds) -> Invocation {
+    let tail = format!("--tail={lines}");
+    let timeout = format!("--request-timeout={request_timeout}s");
+    let mut args = words(&["logs", pod, "--namespace", namespace, &tail, &timeout]);
+    if previous {
+        args.push("--previous".to_owned());
+    }
+    Invocation::new(KUBECTL, args)
+}
+
+/// One pod as JSON.
+pub fn get_pod(namespace: &str, pod: &str, request_timeout: Seconds) -> Invocation {
+    let timeout = format!("--request-timeout={request_timeout}s");
+    Invocation::new(KUBECTL, words(&["get", "pod", pod, "--namespace", namespace, "--output", "json", &timeout]))
+}
+
+/// `kubectl exec -it POD -- zsh`: the user's shell in the pod.
+pub fn exec_shell(namespace: &str, pod: &str) -> Invocation {
+    Invocation::new(KUBECTL, words(&["exec", "-it", pod, "--namespace", namespace, "--", "zsh"]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,11 +115,25 @@ mod tests {
     }
 
     #[test]
-    fn reads_before_a_submission() {
+    fn reads_around_a_submission() {
         let t = Seconds(60);
         assert_eq!(
             claims_and_pods("ns", t).to_string(),
             "kubectl get persistentvolumeclaims,pods --namespace ns --output json --request-timeout=60s"
         );
+        assert_eq!(
+            watch_pods("ns", Seconds(900)).to_string(),
+            "kubectl get pods --namespace ns --watch --output json --request-timeout=900s"
+        );
+        assert_eq!(follow_log("ns", "j-0-0").to_string(), "kubectl logs --follow j-0-0 --namespace ns");
+        assert_eq!(
+            log_tail("ns", "j-0-0", 20, true, t).to_string(),
+            "kubectl logs j-0-0 --namespace ns --tail=20 --request-timeout=60s --previous"
+        );
+        assert_eq!(
+            get_pod("ns", "j-0-0", t).to_string(),
+            "kubectl get pod j-0-0 --namespace ns --output json --request-timeout=60s"
+        );
+        assert_eq!(exec_shell("ns", "j-0-0").to_string(), "kubectl exec -it j-0-0 --namespace ns -- zsh");
     }
 }

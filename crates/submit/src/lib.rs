@@ -6,12 +6,14 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod app;
+mod attach;
 mod child_output;
 pub mod cli;
 mod clock;
 mod config;
 mod duration;
 mod github_key;
+mod interrupt;
 mod invocation;
 mod job;
 mod keys;
@@ -19,5 +21,7 @@ mod kubectl;
 pub mod pod_command;
 mod pods;
 mod preflight;
+mod progress;
 mod runai;
 mod secret;
+mod wait;

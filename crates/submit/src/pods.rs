@@ -9,6 +9,14 @@
 
 use serde_json::Value;
 
+/// The names of the pods a job of `workers` workers gets.
+pub fn expected_pods(job: &str, workers: u32) -> Vec<String> {
+    if workers == 0 {
+        return vec![format!("{job}-0-0")];
+    }
+    std::iter::once(format!("{job}-master-0")).chain((0..workers).map(|i| format!("{job}-worker-{i}"))).collect()
+}
+
 /// Whether `pod` is named as a pod of `job`: `<job>-<n>-<n>`,
 /// `<job>-master-<n>` or `<job>-worker-<n>`. A longer job name that starts
 /// with `job` does not match (`job-1-0-0` is a pod of `job-1`, not of `job`).
@@ -96,6 +104,11 @@ impl Failure {
             Failure::Other { reason, message } => format!("failed ({reason}): {}", one_line(message)),
         }
     }
+
+    /// Whether the pod's log explains the failure (the command ran).
+    pub fn has_log(&self) -> bool {
+        matches!(self, Failure::CrashLoop { .. } | Failure::Exited { .. })
+    }
 }
 
 /// The key and Secret of kubelet's "couldn't find key K in Secret NS/NAME".
@@ -171,10 +184,22 @@ pub fn stage(pod: &Value) -> Stage {
     }
 }
 
+/// The exit code of a pod's ended container, if it ended.
+pub fn exit_code(pod: &Value) -> Option<i64> {
+    let containers = pod["status"]["containerStatuses"].as_array()?;
+    containers.iter().find_map(|c| c["state"]["terminated"]["exitCode"].as_i64())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn pod_names_follow_the_job_kind() {
+        assert_eq!(expected_pods("j", 0), ["j-0-0"]);
+        assert_eq!(expected_pods("j", 2), ["j-master-0", "j-worker-0", "j-worker-1"]);
+    }
 
     #[test]
     fn only_pods_of_that_exact_job_belong_to_it() {
@@ -252,6 +277,7 @@ mod tests {
             json!([{"state": {"terminated": {"exitCode": 3, "reason": "Error"}}}]),
         );
         assert_eq!(stage(&exited).words(), "the command ended with exit code 3 (Error)");
+        assert_eq!(exit_code(&exited), Some(3));
         let done = pod("Succeeded", Some("n1"), json!([]), json!([{"state": {"terminated": {"exitCode": 0}}}]));
         assert_eq!(stage(&done), Stage::Succeeded);
     }

@@ -163,6 +163,7 @@ fn submission(runner: &Runner, runs: u32, notes: &mut Vec<String>) -> Result<Sec
         ));
     }
     let preflight_cost = real.wall.saturating_sub(unchecked.wall);
+    let wait = submit::wait(&double, runs)?;
     Ok(Section {
         title: "submit".to_owned(),
         rows: vec![
@@ -182,6 +183,20 @@ fn submission(runner: &Runner, runs: u32, notes: &mut Vec<String>) -> Result<Sec
             ),
             Row::info(format!("the same with --no-preflight, median of {runs}"), ms(unchecked.wall)),
             Row::info("the pre-flight check's cost (the difference)", ms(preflight_cost)),
+            Row::info(
+                format!(
+                    "`submit --wait` on a job running {} after its submission, wall, median of {runs}",
+                    ms(wait.scripted)
+                ),
+                ms(wait.wall),
+            ),
+            Row::info("kubectl processes of one `submit --wait` (check, apply, one watch)", wait.kubectl.to_string()),
+            Row::info(
+                format!(
+                    "one look at the pods (`kubectl get pods -o json`, what polling pays per look), median of {runs}"
+                ),
+                ms(wait.look),
+            ),
         ],
     })
 }
@@ -254,7 +269,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         "first pod: a new sandbox per run; new pod: the container layer discarded before each run, scratch kept from a first run (what a Kubernetes container restart is: the image's /etc, the old scratch); restart in place: container layer and scratch kept, except pod-init's run-once marker in /run, which any new container lacks (the path where every step finds its work done); no bootstrap: pod-init started without the NB_* variables, so only its exec, the fork of the command and the supervision remain".to_owned(),
         "steps: pod-init's tracing lines are stamped to the microsecond; a step's time runs from the previous line to its last line, median over the runs of each kind of start".to_owned(),
         "memory: /proc/<pid>/status of the container's PID 1, read from the host once pod-init's child is `sleep`".to_owned(),
-        "submit: the dist binary in the tests' clean room (cleared environment, temp HOME); the dry run reads examples/demo.env; the real submission runs the real kubectl against the tests' fake API server and the runai test double, both behind call counters (the old wrapper started a Python interpreter and two kubectl processes per submission)".to_owned(),
+        "submit: the dist binary in the tests' clean room (cleared environment, temp HOME); the dry run reads examples/demo.env; the real submission runs the real kubectl against the tests' fake API server and the runai test double, both behind call counters (the old wrapper started a Python interpreter and two kubectl processes per submission); the pre-flight check's cost is the difference of the medians with and without `--no-preflight`, kubectl's discovery cache warm after the first run as on a laptop; `--wait` follows a scripted pod (unschedulable, creating, running, 250 ms apart) of the fake API server".to_owned(),
     ];
     let report = Report { machine: machine(), date: today()?, method, sections, notes };
 

@@ -59,6 +59,17 @@ pub fn dry_run(runai_double: &Path, runs: u32) -> Result<(Duration, usize, usize
     Ok((median, env.kubectl_calls(), env.runai_calls().len()))
 }
 
+/// A fake API server whose namespace has the demo's scratch claim, and a
+/// room pointed at it with kubectl calls counted.
+fn demo_room(runai_double: &Path) -> Result<(FakeApiServer, SubmitEnv)> {
+    let server = FakeApiServer::start().map_err(|e| anyhow!("cannot start the fake API server: {e}"))?;
+    server.add_pvc(DEMO_NAMESPACE, DEMO_PVC);
+    let mut env = SubmitEnv::new(runai_double);
+    env.use_apiserver(&server, DEMO_NAMESPACE);
+    env.count_kubectl_calls();
+    Ok((server, env))
+}
+
 /// What one real submission started, and its median wall time.
 #[derive(Debug, Clone, Copy)]
 pub struct Submission {
@@ -71,11 +82,7 @@ pub struct Submission {
 /// one room and server for all (so kubectl's discovery cache is warm after
 /// the first, as on a laptop); the process counts are per submission.
 pub fn real(runai_double: &Path, runs: u32, extra: &[&str]) -> Result<Submission> {
-    let server = FakeApiServer::start().map_err(|e| anyhow!("cannot start the fake API server: {e}"))?;
-    server.add_pvc(DEMO_NAMESPACE, DEMO_PVC);
-    let mut env = SubmitEnv::new(runai_double);
-    env.use_apiserver(&server, DEMO_NAMESPACE);
-    env.count_kubectl_calls();
+    let (_server, env) = demo_room(runai_double)?;
     let demo = demo_env().display().to_string();
     let mut args = vec!["--env-file", demo.as_str()];
     args.extend_from_slice(extra);
@@ -91,4 +98,60 @@ pub fn real(runai_double: &Path, runs: u32, extra: &[&str]) -> Result<Submission
     let runs = usize::try_from(runs.max(1)).unwrap_or(1);
     let wall = median(&times).context("no runs")?;
     Ok(Submission { kubectl: env.kubectl_calls() / runs, runai: env.runai_calls().len() / runs, wall })
+}
+
+/// What `--wait` costs on a job whose pod runs a scripted time after the
+/// submission, against the price of one look at the pods, which polling
+/// would pay again at every look.
+#[derive(Debug, Clone, Copy)]
+pub struct Wait {
+    /// When the scripted pod runs, counted from the submission.
+    pub scripted: Duration,
+    /// `submit --wait`, submission included (median).
+    pub wall: Duration,
+    /// kubectl processes of one `submit --wait`.
+    pub kubectl: usize,
+    /// One `kubectl get pods -o json` of the namespace (median).
+    pub look: Duration,
+}
+
+/// `runs` submissions with `--wait` of jobs that are unschedulable for a
+/// moment, then start and run; and `runs` single looks at the pods.
+pub fn wait(runai_double: &Path, runs: u32) -> Result<Wait> {
+    use nb_tests::fake_apiserver::{PodState, Timeline};
+    let (server, env) = demo_room(runai_double)?;
+    let demo = demo_env().display().to_string();
+    let step = Duration::from_millis(250);
+    let mut times = Vec::new();
+    for i in 0..runs {
+        let job = format!("bench-wait-{i}");
+        let message = "0/12 nodes are available: 12 Insufficient nvidia.com/gpu.".to_owned();
+        let timeline = Timeline::new()
+            .then(step, "0-0", PodState::Unschedulable { message })
+            .then(step, "0-0", PodState::Creating)
+            .then(step, "0-0", PodState::Running);
+        server.arm_timeline(DEMO_NAMESPACE, &job, timeline);
+        let start = Instant::now();
+        let run = env.run(&["--env-file", demo.as_str(), "-n", job.as_str(), "--wait"]);
+        times.push(start.elapsed());
+        if run.code != Some(0) {
+            bail!("submit --wait of {demo} failed:\n{run}");
+        }
+    }
+    let kubectl = env.kubectl_calls() / usize::try_from(runs.max(1)).unwrap_or(1);
+    let wall = median(&times).context("no runs")?;
+    let config = env.home.join(".kube/config").display().to_string();
+    let cache = env.tmp.join("kube-cache").display().to_string();
+    let look_cmd = Cmd::new(nb_tests::submit_harness::REAL_KUBECTL)
+        .args(["get", "pods", "--namespace", DEMO_NAMESPACE, "--output", "json"])
+        .env("KUBECONFIG", config)
+        .env("KUBECACHEDIR", cache);
+    let mut looks = Vec::new();
+    for _ in 0..runs {
+        let start = Instant::now();
+        look_cmd.read()?;
+        looks.push(start.elapsed());
+    }
+    let look = median(&looks).context("no runs")?;
+    Ok(Wait { scripted: step * 3, wall, kubectl, look })
 }
