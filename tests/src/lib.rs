@@ -10,6 +10,7 @@
 
 pub mod binaries;
 pub mod fake_apiserver;
+pub mod runai_double;
 pub mod runai_grammar;
 pub mod sandbox;
 pub mod submit_harness;

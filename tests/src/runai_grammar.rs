@@ -1,15 +1,43 @@
-//! The documented grammar of the run:ai v1 CLI (`runai submit`,
-//! `runai submit-dist pytorch` and the follow-up commands), as a checker.
+//! The documented grammars of the run:ai CLI, as checkers: v1 (`runai
+//! submit`, `runai submit-dist pytorch`) and v2 (`runai workspace submit`,
+//! `runai training submit`, `runai training pytorch submit`) in its 2.19-era
+//! and 2.2x flag sets, with the follow-up commands of each.
 //!
-//! The `runai` test double enforces it, and property tests feed it every
-//! command line `submit` can build. It follows spf13/pflag, which the real
-//! CLI is built on: a bool flag takes no separate value (`--flag` or
+//! The `runai` test doubles enforce them, and property tests feed them every
+//! command line `submit` can build. Parsing follows spf13/pflag, which the
+//! real CLI is built on: a bool flag takes no separate value (`--flag` or
 //! `--flag=true|false`; in `--flag true` the `true` is a stray argument), a
 //! value flag takes `--flag=v`, `--flag v`, `-f v` or `-fv`. It is stricter
 //! than pflag in one place: a value flag followed by another `--flag` is
 //! reported as missing its value rather than eating the flag.
 
+mod v1;
+mod v2;
+
 use std::fmt;
+
+/// Which CLI a double plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cli {
+    /// The v1 CLI of cluster 2.18 (RCP today): no `workspace` command.
+    V1,
+    /// A v2 CLI of the 2.19/2.20 era: plain variables with `-e/--environment`,
+    /// no `--env-secret`.
+    V2Era219,
+    /// A 2.2x v2 CLI: `-e/--environment-variable`, `--env-secret`, training
+    /// `--preemptibility`.
+    V2Era22x,
+}
+
+impl Cli {
+    pub fn label(self) -> &'static str {
+        match self {
+            Cli::V1 => "v1",
+            Cli::V2Era219 => "v2-2.19",
+            Cli::V2Era22x => "v2-2.2x",
+        }
+    }
+}
 
 /// How a flag takes its value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,70 +50,54 @@ pub enum Kind {
     StringArray,
 }
 
-/// Which subcommands accept a flag.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    Both,
-    SubmitOnly,
-    DistOnly,
+impl Kind {
+    /// The type word cobra prints in `--help`.
+    fn help_word(self) -> &'static str {
+        match self {
+            Kind::Bool => "",
+            Kind::String => " string",
+            Kind::Int => " int",
+            Kind::Float => " float",
+            Kind::StringArray => " stringArray",
+        }
+    }
 }
 
-/// One flag of `submit` / `submit-dist pytorch`.
+/// A check of one value beyond its kind; the error says why it is refused.
+pub type Check = fn(&str) -> Result<(), &'static str>;
+
+/// One flag of a submit command.
 #[derive(Debug, Clone, Copy)]
 pub struct Flag {
     pub long: &'static str,
     pub short: Option<char>,
     pub kind: Kind,
-    pub scope: Scope,
+    pub check: Option<Check>,
 }
 
-const fn flag(long: &'static str, short: Option<char>, kind: Kind, scope: Scope) -> Flag {
-    Flag { long, short, kind, scope }
+const fn flag(long: &'static str, short: Option<char>, kind: Kind) -> Flag {
+    Flag { long, short, kind, check: None }
 }
 
-/// The flags the v1 CLI documents for the two submit commands (a subset:
-/// every flag the wrapper uses, and common neighbours).
-pub const SUBMIT_FLAGS: &[Flag] = &[
-    flag("name", None, Kind::String, Scope::Both),
-    flag("project", Some('p'), Kind::String, Scope::Both),
-    flag("image", Some('i'), Kind::String, Scope::Both),
-    flag("image-pull-policy", None, Kind::String, Scope::Both),
-    flag("gpu", Some('g'), Kind::Float, Scope::Both),
-    flag("gpu-memory", None, Kind::String, Scope::Both),
-    flag("cpu", None, Kind::Float, Scope::Both),
-    flag("cpu-limit", None, Kind::Float, Scope::Both),
-    flag("memory", None, Kind::String, Scope::Both),
-    flag("memory-limit", None, Kind::String, Scope::Both),
-    flag("run-as-uid", None, Kind::Int, Scope::Both),
-    flag("run-as-gid", None, Kind::Int, Scope::Both),
-    flag("run-as-user", None, Kind::Bool, Scope::Both),
-    flag("pvc", None, Kind::StringArray, Scope::Both),
-    flag("allow-privilege-escalation", None, Kind::Bool, Scope::Both),
-    flag("backoff-limit", None, Kind::Int, Scope::Both),
-    flag("port", None, Kind::StringArray, Scope::Both),
-    flag("service-type", Some('s'), Kind::String, Scope::Both),
-    flag("host-ipc", None, Kind::Bool, Scope::Both),
-    flag("host-network", None, Kind::Bool, Scope::Both),
-    flag("large-shm", None, Kind::Bool, Scope::Both),
-    flag("node-pools", None, Kind::String, Scope::Both),
-    flag("node-type", None, Kind::String, Scope::Both),
-    flag("environment", Some('e'), Kind::StringArray, Scope::Both),
-    flag("working-dir", None, Kind::String, Scope::Both),
-    flag("command", None, Kind::Bool, Scope::Both),
-    flag("attach", None, Kind::Bool, Scope::Both),
-    flag("tty", Some('t'), Kind::Bool, Scope::Both),
-    flag("stdin", None, Kind::Bool, Scope::Both),
-    flag("label", None, Kind::StringArray, Scope::Both),
-    flag("annotation", Some('a'), Kind::StringArray, Scope::Both),
-    flag("extended-resource", None, Kind::StringArray, Scope::Both),
-    flag("interactive", None, Kind::Bool, Scope::SubmitOnly),
-    flag("preemptible", None, Kind::Bool, Scope::SubmitOnly),
-    flag("completions", None, Kind::Int, Scope::SubmitOnly),
-    flag("parallelism", None, Kind::Int, Scope::SubmitOnly),
-    flag("workers", None, Kind::Int, Scope::DistOnly),
-    flag("no-master", None, Kind::Bool, Scope::DistOnly),
-    flag("clean-pod-policy", None, Kind::String, Scope::DistOnly),
-];
+const fn checked(long: &'static str, short: Option<char>, kind: Kind, check: Check) -> Flag {
+    Flag { long, short, kind, check: Some(check) }
+}
+
+/// The kind of workload a v2 management command addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workload {
+    Workspace,
+    Training,
+    Pytorch,
+}
+
+/// What a v2 management command does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    Describe,
+    Logs,
+    Exec,
+}
 
 /// The subcommand of a parsed command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,12 +110,39 @@ pub enum Command {
     DeleteJob(String),
     List,
     Version,
+    WorkspaceSubmit,
+    TrainingSubmit,
+    PytorchSubmit,
+    Manage {
+        workload: Workload,
+        verb: Verb,
+        name: String,
+    },
+    WorkloadDelete(String),
+    /// `--help` of a submit command: its flag list.
+    Help(String),
+}
+
+impl Command {
+    /// Whether this command submits a job.
+    pub fn submits(&self) -> bool {
+        matches!(
+            self,
+            Command::Submit
+                | Command::SubmitDistPytorch
+                | Command::WorkspaceSubmit
+                | Command::TrainingSubmit
+                | Command::PytorchSubmit
+        )
+    }
 }
 
 /// A command line the grammar accepts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parsed {
     pub command: Command,
+    /// The job name of a submission (`--name` or the positional name).
+    pub name: Option<String>,
     /// `(long name, value)` in order; bools carry `"true"`/`"false"`.
     pub flags: Vec<(String, String)>,
     /// Everything after `--`.
@@ -111,6 +150,10 @@ pub struct Parsed {
 }
 
 impl Parsed {
+    fn simple(command: Command) -> Self {
+        Parsed { command, name: None, flags: Vec::new(), container_command: Vec::new() }
+    }
+
     /// All values of a flag, in order.
     pub fn values(&self, long: &str) -> Vec<&str> {
         self.flags.iter().filter(|(k, _)| k == long).map(|(_, v)| v.as_str()).collect()
@@ -143,64 +186,58 @@ fn err<T>(message: impl Into<String>) -> Result<T, GrammarError> {
     Err(GrammarError(message.into()))
 }
 
-/// Checks `args` (without the program name).
-pub fn parse(args: &[String]) -> Result<Parsed, GrammarError> {
+/// Checks `args` (without the program name) against the grammar of `cli`.
+pub fn parse(cli: Cli, args: &[String]) -> Result<Parsed, GrammarError> {
     let words: Vec<&str> = args.iter().map(String::as_str).collect();
-    match words.as_slice() {
-        ["submit", rest @ ..] => parse_submit(Command::Submit, rest),
-        ["submit-dist", "pytorch", rest @ ..] => parse_submit(Command::SubmitDistPytorch, rest),
-        ["submit-dist", other, ..] => err(format!("unknown framework {other:?} for submit-dist")),
-        ["describe", "job", name] => Ok(simple(Command::DescribeJob((*name).to_owned()))),
-        ["logs", name] => Ok(simple(Command::Logs((*name).to_owned()))),
-        ["exec", name, rest @ ..] => parse_exec(name, rest),
-        ["delete", "job", name] => Ok(simple(Command::DeleteJob((*name).to_owned()))),
-        ["list"] | ["list", "jobs"] => Ok(simple(Command::List)),
-        ["version"] => Ok(simple(Command::Version)),
-        [] => err("a command is required"),
-        [other, ..] => err(format!("unknown command {other:?} for \"runai\"")),
+    match cli {
+        Cli::V1 => v1::parse(&words),
+        Cli::V2Era219 | Cli::V2Era22x => v2::parse(cli, &words),
     }
 }
 
-fn simple(command: Command) -> Parsed {
-    Parsed { command, flags: Vec::new(), container_command: Vec::new() }
+/// How a submit command takes the job name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NameRule {
+    /// `--name N` or one positional name (v1).
+    FlagOrPositional,
+    /// One positional name (v2: there is no `--name`).
+    Positional,
 }
 
-fn parse_exec(name: &str, rest: &[&str]) -> Result<Parsed, GrammarError> {
-    let Some(dash) = rest.iter().position(|w| *w == "--") else {
-        return err("exec needs a command after --");
-    };
-    for w in &rest[..dash] {
-        if !matches!(*w, "-i" | "-t" | "-it" | "-ti" | "--interactive" | "--tty") {
-            return err(format!("unknown flag: {w}"));
-        }
-    }
-    if rest.len() == dash + 1 {
-        return err("exec needs a command after --");
-    }
-    Ok(Parsed {
-        command: Command::Exec(name.to_owned()),
-        flags: Vec::new(),
-        container_command: rest[dash + 1..].iter().map(|s| (*s).to_owned()).collect(),
-    })
+/// A submit command's grammar: its words, its flags and how it is named.
+struct SubmitGrammar<'a> {
+    command: Command,
+    usage: &'a str,
+    flags: &'a [Flag],
+    name_rule: NameRule,
 }
 
-fn lookup(command: &Command, long: Option<&str>, short: Option<char>) -> Result<Flag, GrammarError> {
-    let found =
-        SUBMIT_FLAGS.iter().find(|f| long.is_some_and(|l| l == f.long) || (short.is_some() && short == f.short));
+/// Whether `--help` or `-h` comes before any `--`.
+fn asks_help(rest: &[&str]) -> bool {
+    rest.iter().take_while(|w| **w != "--").any(|w| matches!(*w, "--help" | "-h"))
+}
+
+/// The flag list, as cobra prints it.
+fn help_text(usage: &str, flags: &[Flag]) -> String {
+    let mut text = format!("Usage:\n  {usage} [flags]\n\nFlags:\n");
+    for f in flags {
+        let short = f.short.map_or_else(|| "    ".to_owned(), |c| format!("-{c}, "));
+        text.push_str(&format!("  {short}--{}{}\n", f.long, f.kind.help_word()));
+    }
+    text.push_str("  -h, --help   help for submit\n");
+    text
+}
+
+fn lookup(flags: &[Flag], long: Option<&str>, short: Option<char>) -> Result<Flag, GrammarError> {
+    let found = flags.iter().find(|f| long.is_some_and(|l| l == f.long) || (short.is_some() && short == f.short));
     let shown = long.map_or_else(|| format!("-{}", short.unwrap_or('?')), |l| format!("--{l}"));
-    let Some(flag) = found else { return err(format!("unknown flag: {shown}")) };
-    let allowed = match (flag.scope, command) {
-        (Scope::Both, _) => true,
-        (Scope::SubmitOnly, c) => *c == Command::Submit,
-        (Scope::DistOnly, c) => *c == Command::SubmitDistPytorch,
-    };
-    if !allowed {
-        return err(format!("unknown flag: {shown} (not accepted by this command)"));
-    }
-    Ok(*flag)
+    found.copied().ok_or_else(|| GrammarError(format!("unknown flag: {shown}")))
 }
 
-fn parse_submit(command: Command, rest: &[&str]) -> Result<Parsed, GrammarError> {
+fn parse_submit(grammar: &SubmitGrammar<'_>, rest: &[&str]) -> Result<Parsed, GrammarError> {
+    if asks_help(rest) {
+        return Ok(Parsed::simple(Command::Help(help_text(grammar.usage, grammar.flags))));
+    }
     let mut flags: Vec<(String, String)> = Vec::new();
     let mut positionals: Vec<String> = Vec::new();
     let mut container_command = Vec::new();
@@ -217,12 +254,12 @@ fn parse_submit(command: Command, rest: &[&str]) -> Result<Parsed, GrammarError>
                 Some((n, v)) => (n, Some(v.to_owned())),
                 None => (long, None),
             };
-            (lookup(&command, Some(name), None)?, inline)
+            (lookup(grammar.flags, Some(name), None)?, inline)
         } else if let Some(short) = word.strip_prefix('-').filter(|s| !s.is_empty()) {
             let mut chars = short.chars();
             let c = chars.next().unwrap_or('?');
             let tail = chars.as_str();
-            let flag = lookup(&command, None, Some(c))?;
+            let flag = lookup(grammar.flags, None, Some(c))?;
             let inline = match tail {
                 "" => None,
                 t if flag.kind == Kind::Bool => return err(format!("unknown shorthand flag: {t:?} in -{short}")),
@@ -255,19 +292,58 @@ fn parse_submit(command: Command, rest: &[&str]) -> Result<Parsed, GrammarError>
         }
         flags.push((flag.long.to_owned(), value));
     }
-    let has_name = flags.iter().any(|(k, _)| k == "name");
-    match (has_name, positionals.as_slice()) {
-        (true, []) => {}
-        (false, [_name]) => {}
-        (true, extra) => return err(format!("unexpected arguments {extra:?}")),
-        (false, []) => return err("a job name is required (--name or a positional name)"),
-        (false, extra) => return err(format!("unexpected arguments {:?}", &extra[1..])),
+    let name_flag = flags.iter().find(|(k, _)| k == "name").map(|(_, v)| v.clone());
+    let name = match (grammar.name_rule, name_flag, positionals.as_slice()) {
+        (NameRule::FlagOrPositional, Some(name), []) => name,
+        (_, None, [name]) => name.clone(),
+        (NameRule::FlagOrPositional, Some(_), extra) => return err(format!("unexpected arguments {extra:?}")),
+        (NameRule::FlagOrPositional, None, []) => return err("a job name is required (--name or a positional name)"),
+        (NameRule::Positional, _, []) => return err("a workload name is required: submit <name>"),
+        (_, _, extra) => return err(format!("unexpected arguments {:?}", &extra[1..])),
+    };
+    if !is_dns1035_label(&name) {
+        return err(format!(
+            "invalid workload name {name:?}: names must consist of lower case alphanumeric characters or '-' and \
+             start with an alphabetic character"
+        ));
     }
     if !flags.iter().any(|(k, _)| k == "image") {
         return err("--image is required");
     }
-    Ok(Parsed { command, flags, container_command })
+    Ok(Parsed { command: grammar.command.clone(), name: Some(name), flags, container_command })
 }
+
+fn check_value(flag: &Flag, value: &str) -> Result<(), GrammarError> {
+    let bad = |why: &str| err(format!("invalid argument {value:?} for \"--{}\" flag: {why}", flag.long));
+    match flag.kind {
+        Kind::Int if value.parse::<i64>().is_err() => return bad("not an integer"),
+        Kind::Float if value.parse::<f64>().map_or(true, |f| !f.is_finite()) => return bad("not a number"),
+        _ => {}
+    }
+    match flag.check {
+        Some(check) => check(value).or_else(bad),
+        None => Ok(()),
+    }
+}
+
+/// The arguments of `exec NAME [tty flags] -- CMD`, with the tty flags a
+/// CLI accepts.
+fn parse_exec(rest: &[&str], tty_flags: &[&str]) -> Result<Vec<String>, GrammarError> {
+    let Some(dash) = rest.iter().position(|w| *w == "--") else {
+        return err("exec needs a command after --");
+    };
+    for w in &rest[..dash] {
+        if !tty_flags.contains(w) {
+            return err(format!("unknown flag: {w}"));
+        }
+    }
+    if rest.len() == dash + 1 {
+        return err("exec needs a command after --");
+    }
+    Ok(rest[dash + 1..].iter().map(|s| (*s).to_owned()).collect())
+}
+
+// Value checks shared by the dialects.
 
 fn is_env_name(s: &str) -> bool {
     s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
@@ -289,123 +365,39 @@ fn is_dns1035_label(s: &str) -> bool {
         && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
-fn check_value(flag: &Flag, value: &str) -> Result<(), GrammarError> {
-    let bad = |why: &str| err(format!("invalid argument {value:?} for \"--{}\" flag: {why}", flag.long));
-    match flag.kind {
-        Kind::Int if value.parse::<i64>().is_err() => return bad("not an integer"),
-        Kind::Float if value.parse::<f64>().map_or(true, |f| !f.is_finite()) => return bad("not a number"),
-        _ => {}
-    }
-    match flag.long {
-        "name" if !is_dns1035_label(value) => bad(
-            "Job names must consist of lower case alphanumeric characters or '-' and start with an alphabetic character",
-        ),
-        "image" if value.is_empty() || value.contains(char::is_whitespace) => bad("not an image reference"),
-        "image-pull-policy" if !matches!(value, "Always" | "IfNotPresent" | "Never") => {
-            bad("must be Always, IfNotPresent or Never")
-        }
-        "run-as-uid" | "run-as-gid" | "backoff-limit" | "workers" if value.starts_with('-') => {
-            bad("must not be negative")
-        }
-        "gpu" | "cpu" if value.starts_with('-') => bad("must not be negative"),
-        "pvc" => {
-            let parts: Vec<&str> = value.split(':').collect();
-            let path = match parts.as_slice() {
-                [claim, path] | [claim, path, "ro"] if !claim.is_empty() => path,
-                [_, size, path] | [_, size, path, "ro"] if !size.is_empty() => path,
-                _ => return bad("expected CLAIM:PATH[:ro] or [STORAGECLASS]:SIZE:PATH[:ro]"),
-            };
-            if path.starts_with('/') { Ok(()) } else { bad("the mount path must be absolute") }
-        }
-        "environment" => {
-            let Some((key, val)) = value.split_once('=') else { return bad("expected KEY=VALUE") };
-            if !is_env_name(key) {
-                return bad("the variable name is not valid");
-            }
-            match val.strip_prefix("SECRET:") {
-                None => Ok(()),
-                Some(reference) => match reference.split_once(',') {
-                    Some((name, secret_key))
-                        if is_dns1123_subdomain(name)
-                            && !secret_key.is_empty()
-                            && !secret_key.contains(',')
-                            && secret_key.chars().all(|c| c.is_ascii_alphanumeric() || "-._".contains(c)) =>
-                    {
-                        Ok(())
-                    }
-                    _ => bad("expected KEY=SECRET:<secret-name>,<secret-key>"),
-                },
-            }
-        }
-        "annotation" | "label" | "extended-resource" => match value.split_once('=') {
-            Some((k, v)) if !k.is_empty() && !v.is_empty() => Ok(()),
-            _ => bad("expected KEY=VALUE"),
-        },
-        "port" => {
-            let ok = value.split(':').all(|p| p.parse::<u16>().is_ok_and(|n| n > 0)) && value.split(':').count() <= 2;
-            if ok { Ok(()) } else { bad("expected PORT or EXTERNAL:INTERNAL") }
-        }
-        "node-pools" if value.trim().is_empty() => bad("must name at least one node pool"),
-        _ => Ok(()),
+fn is_secret_key(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-._".contains(c))
+}
+
+fn image(value: &str) -> Result<(), &'static str> {
+    if value.is_empty() || value.contains(char::is_whitespace) { Err("not an image reference") } else { Ok(()) }
+}
+
+fn pull_policy(value: &str) -> Result<(), &'static str> {
+    match value {
+        "Always" | "IfNotPresent" | "Never" => Ok(()),
+        _ => Err("must be Always, IfNotPresent or Never"),
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+fn non_negative(value: &str) -> Result<(), &'static str> {
+    if value.starts_with('-') { Err("must not be negative") } else { Ok(()) }
+}
 
-    fn p(line: &str) -> Result<Parsed, GrammarError> {
-        parse(&line.split(' ').map(str::to_owned).collect::<Vec<_>>())
+fn key_value(value: &str) -> Result<(), &'static str> {
+    match value.split_once('=') {
+        Some((k, v)) if !k.is_empty() && !v.is_empty() => Ok(()),
+        _ => Err("expected KEY=VALUE"),
     }
+}
 
-    #[test]
-    fn accepts_the_wrapper_shape() {
-        let parsed = p("submit --name a1 -p proj --image img:1 --gpu 0.5 --run-as-uid 5 --pvc c:/mnt \
-                        --allow-privilege-escalation --interactive -e A=1 -e B=SECRET:s-1,B -- /bin/zsh -c x")
-        .unwrap();
-        assert_eq!(parsed.command, Command::Submit);
-        assert!(parsed.is_set("interactive"));
-        assert_eq!(parsed.values("environment"), ["A=1", "B=SECRET:s-1,B"]);
-        assert_eq!(parsed.container_command, ["/bin/zsh", "-c", "x"]);
-        assert!(p("submit --name a --image i --host-ipc=false").is_ok());
-        assert!(p("submit --image=i -pproj a").is_ok());
-    }
-
-    #[test]
-    fn rejects_the_documented_pitfalls() {
-        let cases = [
-            ("submit --name a --image i --bogus", "unknown flag: --bogus"),
-            ("submit --name a --image i --allow-privilege-escalation true", "unexpected arguments [\"true\"]"),
-            ("submit --name a --image i --allow-privilege-escalation=yes", "not a bool"),
-            ("submit --name a --image i --gpu", "flag needs an argument: --gpu"),
-            ("submit --name a --gpu --image i", "flag needs an argument: --gpu"),
-            ("submit --name a --image i --gpu two", "not a number"),
-            ("submit --name a --image i --run-as-uid 1.5", "not an integer"),
-            ("submit --name a --image i -e NOVALUE", "expected KEY=VALUE"),
-            ("submit --name a --image i -e 1A=x", "the variable name is not valid"),
-            ("submit --name a --image i -e A=SECRET:s", "expected KEY=SECRET"),
-            ("submit --name a --image i -e A=SECRET:S_1,k", "expected KEY=SECRET"),
-            ("submit --name Bad --image i", "Job names must consist"),
-            ("submit-dist pytorch --name a --image i --interactive", "unknown flag: --interactive"),
-            ("submit-dist pytorch --name a --image i --preemptible", "unknown flag: --preemptible"),
-            ("submit --name a --image i --workers 2", "unknown flag: --workers"),
-            ("submit --name a --image i --name b", "more than once"),
-            ("submit --name a", "--image is required"),
-            ("submit --name a --image i --pvc claim", "expected CLAIM:PATH"),
-            ("launch", "unknown command"),
-        ];
-        for (line, message) in cases {
-            let e = p(line).unwrap_err();
-            assert!(e.0.contains(message), "{line}: {e}");
-        }
-    }
-
-    #[test]
-    fn follow_up_commands_parse() {
-        assert_eq!(p("describe job j").unwrap().command, Command::DescribeJob("j".into()));
-        assert_eq!(p("logs j").unwrap().command, Command::Logs("j".into()));
-        assert_eq!(p("exec j -it -- zsh").unwrap().container_command, ["zsh"]);
-        assert_eq!(p("delete job j").unwrap().command, Command::DeleteJob("j".into()));
-        assert!(p("exec j -it").is_err());
-    }
+/// A Kubernetes quantity: a number with an optional suffix.
+fn quantity(value: &str) -> Result<(), &'static str> {
+    let digits = value.bytes().take_while(|b| b.is_ascii_digit() || *b == b'.').count();
+    let (number, suffix) = value.split_at(digits);
+    let suffix_ok =
+        matches!(suffix, "" | "Ki" | "Mi" | "Gi" | "Ti" | "Pi" | "Ei" | "k" | "K" | "M" | "G" | "T" | "P" | "E")
+            || (suffix.len() > 1 && suffix.starts_with(['e', 'E']) && suffix[1..].bytes().all(|b| b.is_ascii_digit()));
+    let ok = !number.is_empty() && number != "." && number.matches('.').count() <= 1 && suffix_ok;
+    if ok { Ok(()) } else { Err("not a Kubernetes quantity") }
 }

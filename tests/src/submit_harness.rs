@@ -156,8 +156,19 @@ impl SubmitEnv {
         Run::from(output)
     }
 
-    /// Every call the runai double recorded: `{"argv": [...], "accepted": bool}`.
+    /// Every call the runai double recorded except the dialect probe
+    /// (`runai workspace submit --help`, see [`SubmitEnv::runai_probes`]):
+    /// `{"argv": [...], "cli": "v1", "accepted": bool}`.
     pub fn runai_calls(&self) -> Vec<serde_json::Value> {
+        self.all_runai_calls().into_iter().filter(|c| !is_probe(c)).collect()
+    }
+
+    /// How many times `submit` probed the runai CLI for its dialect.
+    pub fn runai_probes(&self) -> usize {
+        self.all_runai_calls().iter().filter(|c| is_probe(c)).count()
+    }
+
+    fn all_runai_calls(&self) -> Vec<serde_json::Value> {
         fs::read_to_string(&self.runai_log)
             .unwrap_or_default()
             .lines()
@@ -197,6 +208,17 @@ impl SubmitEnv {
         }
         found
     }
+}
+
+/// What `submit` says when the v1 double answers its probe.
+pub const V1_CHOICE: &str = "submit: run:ai CLI v1: RUNAI_CLI is not set (auto); \
+`runai workspace submit --help` failed (exit status 1), so this runai is v1\n";
+
+/// The argv of the dialect probe.
+pub const RUNAI_PROBE: [&str; 3] = ["workspace", "submit", "--help"];
+
+fn is_probe(call: &serde_json::Value) -> bool {
+    call["argv"].as_array().is_some_and(|a| a.iter().map(|v| v.as_str().unwrap_or_default()).eq(RUNAI_PROBE))
 }
 
 fn scan(dir: &Path, needles: &[Vec<u8>], found: &mut Vec<PathBuf>) {

@@ -5,8 +5,8 @@
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
-use nb_tests::runai_grammar;
-use nb_tests::submit_harness::SubmitEnv;
+use nb_tests::runai_grammar::{self, Cli};
+use nb_tests::submit_harness::{SubmitEnv, V1_CHOICE};
 
 const RUNAI_DOUBLE: &str = env!("CARGO_BIN_EXE_runai");
 
@@ -71,11 +71,12 @@ fn dry_run_prints_the_whole_command_and_only_key_names() {
     ]);
     assert_eq!(run.code, Some(0), "{run}");
     assert_eq!(run.stdout, DRY_RUN_STDOUT, "{run}");
-    assert_eq!(run.stderr, DRY_RUN_STDERR, "{run}");
+    assert_eq!(run.stderr, format!("{V1_CHOICE}{DRY_RUN_STDERR}"), "{run}");
     for secret in ["demo-wandb-key-not-real", "hf_demo_not_a_real_token", "ZGVtbyBrZXksIG5vdCBhIHJlYWwgb25lCg=="] {
         assert!(!run.stdout.contains(secret) && !run.stderr.contains(secret), "{secret} shown");
     }
     assert!(env.runai_calls().is_empty(), "dry run called runai");
+    assert_eq!(env.runai_probes(), 1, "the dialect is probed once");
 }
 
 #[test]
@@ -86,13 +87,15 @@ fn dry_run_line_is_one_pasteable_command_the_runai_grammar_accepts() {
     assert_eq!(run.stdout.lines().count(), 1, "{run}");
     let words = shlex::split(run.stdout.trim_end()).unwrap_or_else(|| panic!("not shell words: {run}"));
     assert_eq!(words[0], "runai");
-    let parsed = runai_grammar::parse(&words[1..]).unwrap_or_else(|e| panic!("{e}\n{run}"));
+    let parsed = runai_grammar::parse(Cli::V1, &words[1..]).unwrap_or_else(|e| panic!("{e}\n{run}"));
     assert_eq!(parsed.command, runai_grammar::Command::SubmitDistPytorch);
     assert_eq!(parsed.value("workers"), Some("2"));
     assert_eq!(parsed.value("backoff-limit"), Some("0"));
     assert!(!parsed.is_set("interactive"));
     assert!(
-        run.stderr.starts_with("submit: --workers makes this a distributed training job (--train is implied)\n"),
+        run.stderr.starts_with(&format!(
+            "submit: --workers makes this a distributed training job (--train is implied)\n{V1_CHOICE}"
+        )),
         "{run}"
     );
 }
@@ -293,7 +296,7 @@ EXTRA_SECRET_KEYS=
     let run = env.run(&["--dry", "-n", "thesis-1"]);
     assert_eq!(run.code, Some(0), "{run}");
     let words = shlex::split(run.stdout.trim_end()).unwrap_or_else(|| panic!("not shell words: {run}"));
-    let parsed = runai_grammar::parse(&words[1..]).unwrap_or_else(|e| panic!("{e}\n{run}"));
+    let parsed = runai_grammar::parse(Cli::V1, &words[1..]).unwrap_or_else(|e| panic!("{e}\n{run}"));
     let environment = parsed.values("environment");
     for expected in [
         "WORKING_DIR=/mloscratch/homes/ada/thesis",
@@ -334,7 +337,7 @@ fn empty_values_mean_the_defaults() {
     let run = env.run(&["--dry", "-n", "", "-t", "", "-c", "", "--exp-folder", "", "-i", "", "--node-type", ""]);
     assert_eq!(run.code, Some(0), "{run}");
     let words = shlex::split(run.stdout.trim_end()).unwrap_or_else(|| panic!("not shell words: {run}"));
-    let parsed = runai_grammar::parse(&words[1..]).unwrap_or_else(|e| panic!("{e}\n{run}"));
+    let parsed = runai_grammar::parse(Cli::V1, &words[1..]).unwrap_or_else(|e| panic!("{e}\n{run}"));
     assert_eq!(parsed.value("node-pools"), None, "{run}");
     assert!(!parsed.is_set("preemptible"), "{run}");
     assert!(parsed.is_set("interactive"), "{run}");
@@ -385,7 +388,7 @@ fn argparse_habits_reach_runai_as_the_wrapper_sent_them() {
         let run = env.run(&argv);
         assert_eq!(run.code, Some(0), "{what}: {run}");
         let words = shlex::split(run.stdout.trim_end()).unwrap_or_else(|| panic!("{what}: not shell words: {run}"));
-        let parsed = runai_grammar::parse(&words[1..]).unwrap_or_else(|e| panic!("{what}: {e}\n{run}"));
+        let parsed = runai_grammar::parse(Cli::V1, &words[1..]).unwrap_or_else(|e| panic!("{what}: {e}\n{run}"));
         assert!(check(&parsed), "{what}: {}", run.stdout);
     }
 

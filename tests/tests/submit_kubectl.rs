@@ -12,10 +12,12 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use nb_tests::fake_apiserver::{FakeApiServer, PatchBehaviour, Request};
-use nb_tests::runai_grammar;
-use nb_tests::submit_harness::{SubmitEnv, processes_with_env};
+use nb_tests::runai_grammar::{self, Cli};
+use nb_tests::submit_harness::{SubmitEnv, V1_CHOICE, processes_with_env};
 
 const RUNAI_DOUBLE: &str = env!("CARGO_BIN_EXE_runai");
+const RUNAI_V2_219: &str = env!("CARGO_BIN_EXE_runai-v2-219");
+const RUNAI_V2_22X: &str = env!("CARGO_BIN_EXE_runai-v2-22x");
 const NAMESPACE: &str = "runai-mlo-ada";
 const SECRET: &str = "runai-mlo-ada-env";
 
@@ -37,9 +39,14 @@ fn env_text() -> String {
 /// A room wired to a fresh fake API server that has the scratch claim, with
 /// kubectl calls counted.
 fn setup() -> (SubmitEnv, FakeApiServer) {
+    setup_with(RUNAI_DOUBLE)
+}
+
+/// As [`setup`], with `double` as runai.
+fn setup_with(double: &str) -> (SubmitEnv, FakeApiServer) {
     let server = FakeApiServer::start().unwrap_or_else(|e| panic!("fake API server: {e}"));
     server.add_pvc(NAMESPACE, "mlo-scratch");
-    let mut env = SubmitEnv::new(Path::new(RUNAI_DOUBLE));
+    let mut env = SubmitEnv::new(Path::new(double));
     env.use_apiserver(&server, NAMESPACE);
     env.count_kubectl_calls();
     env.write_env(&env_text());
@@ -116,7 +123,7 @@ fn submission_applies_the_secret_server_side_then_runs_runai_once() {
     let patch_at = patch.received_at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     assert!(patch_at < runai_at, "runai ran before the Secret was applied");
     let argv = &env.runai_argvs()[0];
-    let parsed = runai_grammar::parse(argv).unwrap_or_else(|e| panic!("{e}"));
+    let parsed = runai_grammar::parse(Cli::V1, argv).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(parsed.value("name"), Some("job-1"));
     assert_eq!(parsed.value("gpu"), Some("1"));
     let secret_refs: Vec<&str> = parsed.values("environment").into_iter().filter(|e| e.contains("=SECRET:")).collect();
@@ -185,7 +192,7 @@ fn kubectl_failure_stops_before_runai_with_kubectls_own_message_redacted() {
     assert_eq!(run.code, Some(1), "{run}");
     assert!(
         run.stderr.starts_with(&format!(
-            "submit: kubectl could not apply the Secret {SECRET} in namespace {NAMESPACE} (exit status 1); nothing was submitted:\n"
+            "{V1_CHOICE}submit: kubectl could not apply the Secret {SECRET} in namespace {NAMESPACE} (exit status 1); nothing was submitted:\n"
         )),
         "{run}"
     );
@@ -275,11 +282,11 @@ fn silent_cluster_makes_kubectl_give_up_within_its_request_timeout() {
     assert_eq!(run.code, Some(1), "{run}");
     // kubectl's own words, which vary with where its deadline hit.
     let expected = format!(
-        "submit: kubectl could not apply the Secret {SECRET} in namespace {NAMESPACE} (exit status 1); \
+        "{V1_CHOICE}submit: kubectl could not apply the Secret {SECRET} in namespace {NAMESPACE} (exit status 1); \
          nothing was submitted:\nUnable to connect to the server: "
     );
     assert!(run.stderr.starts_with(&expected), "{run}");
-    assert_eq!(run.stderr.lines().count(), 2, "{run}");
+    assert_eq!(run.stderr.lines().count(), 3, "{run}");
     assert!(took < Duration::from_secs(20), "took {took:?}");
     assert!(env.runai_calls().is_empty());
     // No kubectl of ours is left running (the dispatcher's child included).
@@ -302,8 +309,10 @@ fn hung_kubectl_process_is_killed_after_the_timeout_and_a_grace() {
     assert_eq!(run.code, Some(1), "{run}");
     assert_eq!(
         run.stderr,
-        "submit: kubectl did not finish within 6s and was stopped: the cluster did not answer; \
-         check your connection and kubeconfig, or raise --kubectl-timeout\n"
+        format!(
+            "{V1_CHOICE}submit: kubectl did not finish within 6s and was stopped: the cluster did not answer; \
+             check your connection and kubeconfig, or raise --kubectl-timeout\n"
+        )
     );
     assert!(took >= Duration::from_secs(6) && took < Duration::from_secs(30), "took {took:?}");
     assert!(server.requests().is_empty());
@@ -311,4 +320,83 @@ fn hung_kubectl_process_is_killed_after_the_timeout_and_a_grace() {
     std::thread::sleep(Duration::from_millis(200));
     let leftovers = processes_with_env(&mark);
     assert!(leftovers.is_empty(), "left running: {leftovers:?}");
+}
+
+#[test]
+fn a_2_2x_cli_gets_a_v2_submission_after_the_secret_and_v2_follow_ups() {
+    let (env, server) = setup_with(RUNAI_V2_22X);
+    let run = env.run(&["-n", "job-v2", "-g", "0.5", "-e", "WANDB_PROJECT=thesis"]);
+    assert_eq!(run.code, Some(0), "{run}");
+    assert_eq!(server.patches().len(), 1, "{:#?}", server.requests());
+    assert_eq!(env.runai_probes(), 1);
+    let calls = env.runai_calls();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!((&calls[0]["cli"], &calls[0]["accepted"]), (&"v2-2.2x".into(), &true.into()), "{calls:?}");
+    let parsed = runai_grammar::parse(Cli::V2Era22x, &env.runai_argvs()[0]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(parsed.command, runai_grammar::Command::WorkspaceSubmit);
+    assert_eq!(parsed.name.as_deref(), Some("job-v2"));
+    assert_eq!(parsed.value("gpu-portion-request"), Some("0.5"));
+    assert!(parsed.values("environment-variable").contains(&"WANDB_PROJECT=thesis"));
+    assert_eq!(
+        parsed.values("env-secret"),
+        [
+            format!("GIT_USER_EMAIL={SECRET},key=GIT_USER_EMAIL"),
+            format!("GIT_USER_NAME={SECRET},key=GIT_USER_NAME"),
+            format!("HF_TOKEN={SECRET},key=HF_TOKEN"),
+            format!("WANDB_API_KEY={SECRET},key=WANDB_API_KEY"),
+        ]
+    );
+    let runai_at: u128 = calls[0]["unix_nanos"].as_str().and_then(|s| s.parse().ok()).unwrap_or(0);
+    let patch_at = server.patches()[0].received_at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    assert!(patch_at < runai_at, "runai ran before the Secret was applied");
+    assert_eq!(
+        run.stdout,
+        "Creating workload job-v2... workload job-v2 submitted\n\nJob submitted. Handy commands:\n\
+         runai workspace describe job-v2\nrunai workspace logs job-v2\n\
+         runai workspace exec job-v2 --stdin --tty -- zsh\nrunai workload delete -y job-v2\n"
+    );
+    // Each follow-up is a command the same CLI accepts.
+    for line in run.stdout.lines().skip(3) {
+        let words = shlex::split(line).unwrap_or_default();
+        runai_grammar::parse(Cli::V2Era22x, &words[1..]).unwrap_or_else(|e| panic!("{line}: {e}"));
+    }
+    assert_no_secret_on_disk(&env, &[]);
+}
+
+#[test]
+fn a_v1_cli_gets_the_v1_submission_and_distributed_jobs_keep_their_shape() {
+    let (env, server) = setup_with(RUNAI_DOUBLE);
+    let run = env.run(&["-n", "job-d1", "--workers", "1", "-g", "2", "--node-type", "h100,h200"]);
+    assert_eq!(run.code, Some(0), "{run}");
+    assert_eq!(server.patches().len(), 1);
+    let parsed = runai_grammar::parse(Cli::V1, &env.runai_argvs()[0]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(parsed.command, runai_grammar::Command::SubmitDistPytorch);
+    assert_eq!(parsed.value("node-pools"), Some("h100,h200"));
+    assert!(
+        run.stderr.starts_with(&format!(
+            "submit: --workers makes this a distributed training job (--train is implied)\n{V1_CHOICE}"
+        )),
+        "{run}"
+    );
+
+    let (env, _server) = setup_with(RUNAI_V2_22X);
+    let run = env.run(&["-n", "job-d2", "--workers", "1", "-g", "2", "--node-type", "h100,h200"]);
+    assert_eq!(run.code, Some(0), "{run}");
+    let parsed = runai_grammar::parse(Cli::V2Era22x, &env.runai_argvs()[0]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(parsed.command, runai_grammar::Command::PytorchSubmit);
+    assert_eq!(parsed.values("node-pools"), ["h100", "h200"]);
+    assert!(run.stdout.contains("\nrunai training pytorch describe job-d2\n"), "{run}");
+}
+
+#[test]
+fn a_2_19_era_cli_is_refused_before_anything_is_synced_or_submitted() {
+    let (env, server) = setup_with(RUNAI_V2_219);
+    let run = env.run(&["-n", "job-old"]);
+    assert_eq!(run.code, Some(1), "{run}");
+    assert!(run.stderr.contains("v2 without --env-secret") && run.stderr.contains("RUNAI_CLI=v1"), "{run}");
+    assert!(server.requests().is_empty(), "{:#?}", server.requests());
+    assert_eq!(env.kubectl_calls(), 0);
+    assert!(env.runai_calls().is_empty(), "{:?}", env.runai_calls());
+    assert_eq!(env.runai_probes(), 1);
+    assert!(run.stdout.is_empty(), "{run}");
 }

@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use nb_tests::fake_apiserver::{FakeApiServer, PodState};
-use nb_tests::submit_harness::SubmitEnv;
+use nb_tests::submit_harness::{SubmitEnv, V1_CHOICE};
 
 const RUNAI_DOUBLE: &str = env!("CARGO_BIN_EXE_runai");
 const NAMESPACE: &str = "runai-mlo-ada";
@@ -41,7 +41,7 @@ fn a_misspelt_scratch_claim_is_refused_with_the_claims_that_exist() {
     let run = env.run(&["-n", "job-1", "--pvc", "mlo-scracth"]);
     assert_eq!(run.code, Some(1), "{run}");
     assert_eq!(
-        run.stderr,
+        run.stderr.strip_prefix(V1_CHOICE).unwrap_or(&run.stderr),
         "submit: the scratch PVC mlo-scracth does not exist in namespace runai-mlo-ada (the claims there are: \
          home-ada, mlo-scratch); fix SCRATCH_PVC in your .env or pass --pvc; nothing was submitted\n"
     );
@@ -60,7 +60,7 @@ fn a_taken_job_name_is_refused_with_its_state_and_the_delete_command() {
     let run = env.run(&["-n", "job-2"]);
     assert_eq!(run.code, Some(1), "{run}");
     assert_eq!(
-        run.stderr,
+        run.stderr.strip_prefix(V1_CHOICE).unwrap_or(&run.stderr),
         "submit: a job named job-2 already exists in namespace runai-mlo-ada: job-2-0-0 (Running on gpu-node-7); \
          pick another name with -n, or delete it first: runai delete job job-2; nothing was submitted\n"
     );
@@ -110,7 +110,7 @@ fn a_failing_check_stops_the_submission_with_kubectls_words() {
     let run = env.run(&["-n", "job-6"]);
     assert_eq!(run.code, Some(1), "{run}");
     assert_eq!(
-        run.stderr,
+        run.stderr.strip_prefix(V1_CHOICE).unwrap_or(&run.stderr),
         "submit: kubectl could not list the claims and pods of namespace runai-mlo-ada (exit status 1); nothing \
          was submitted (--no-preflight skips this check):\nerror: You must be logged in to the server (Unauthorized)\n"
     );

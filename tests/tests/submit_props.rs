@@ -1,21 +1,23 @@
 //! Property tests through the real binary: for generated flags and `.env`
 //! values, `submit --dry-run` either refuses with a `submit: ` message and
-//! exit 1, or prints one line that a shell splits into an argv the runai
-//! grammar accepts and whose pod payload decodes to exactly what was asked.
+//! exit 1, or prints one line that a shell splits into an argv the grammar
+//! of the runai on PATH accepts (the v1 double, then the 2.2x v2 double) and
+//! whose pod payload decodes to exactly what was asked.
 //! Never a crash, never exit 2, never a quoting that changes the command.
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
 
-use nb_tests::runai_grammar::{self, Command};
+use nb_tests::runai_grammar::{self, Cli, Command};
 use nb_tests::submit_harness::SubmitEnv;
 use std::cell::Cell;
 
 use proptest::prelude::*;
 use proptest::test_runner::{TestCaseError, TestRunner};
 
-const RUNAI_DOUBLE: &str = env!("CARGO_BIN_EXE_runai");
+const RUNAI_V1: &str = env!("CARGO_BIN_EXE_runai");
+const RUNAI_V2_22X: &str = env!("CARGO_BIN_EXE_runai-v2-22x");
 
 /// Free text a user may type: any printable character, plus newlines and tabs.
 fn text() -> impl Strategy<Value = String> {
@@ -42,6 +44,7 @@ struct Input {
     uid: String,
     extra_keys: Vec<String>,
     working_dir: Option<String>,
+    extra_env: Vec<(String, String)>,
 }
 
 fn input() -> impl Strategy<Value = Input> {
@@ -67,10 +70,12 @@ fn input() -> impl Strategy<Value = Input> {
         proptest::collection::vec("[A-Z_][A-Z0-9_]{0,8}", 0..3),
         proptest::option::of(prop_oneof![6 => "/[a-z/ ]{0,20}", 1 => text()]),
     );
-    (flags, more).prop_map(
+    let extra_env = proptest::collection::vec(("[A-Z_][A-Z0-9_]{0,8}", "[ -~]{0,12}"), 0..3);
+    (flags, more, extra_env).prop_map(
         |(
             (name, command, exp_folder, venv, time, gpus, cpus, memory, port),
             (workers, train, host_ipc, large_shm, node_types, user, uid, extra_keys, working_dir),
+            extra_env,
         )| Input {
             name,
             command,
@@ -90,6 +95,7 @@ fn input() -> impl Strategy<Value = Input> {
             uid,
             extra_keys,
             working_dir,
+            extra_env,
         },
     )
 }
@@ -138,6 +144,9 @@ fn argv(input: &Input) -> Vec<String> {
     for t in &input.node_types {
         a.push(format!("--node-type={t}"));
     }
+    for (k, v) in &input.extra_env {
+        a.push(format!("--env={k}={v}"));
+    }
     a
 }
 
@@ -160,9 +169,9 @@ fn decode_payload(snippet: &str) -> String {
 }
 
 /// One case: the binary refuses clearly, or its line is valid and exact.
-fn check(input: &Input, accepted: &Cell<usize>, refused: &Cell<usize>) -> Result<(), TestCaseError> {
+fn check(cli: Cli, input: &Input, accepted: &Cell<usize>, refused: &Cell<usize>) -> Result<(), TestCaseError> {
     let input = input.clone();
-    let env = SubmitEnv::new(Path::new(RUNAI_DOUBLE));
+    let env = SubmitEnv::new(Path::new(if cli == Cli::V1 { RUNAI_V1 } else { RUNAI_V2_22X }));
     env.write_env(&env_text(&input));
     let args = argv(&input);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -174,10 +183,25 @@ fn check(input: &Input, accepted: &Cell<usize>, refused: &Cell<usize>) -> Result
             let words =
                 shlex::split(run.stdout.trim_end_matches('\n')).unwrap_or_else(|| panic!("not shell words: {run}"));
             prop_assert_eq!(&words[0], "runai");
-            let parsed = runai_grammar::parse(&words[1..]).unwrap_or_else(|e| panic!("grammar rejects: {e}\n{run}"));
+            let parsed =
+                runai_grammar::parse(cli, &words[1..]).unwrap_or_else(|e| panic!("grammar rejects: {e}\n{run}"));
             let distributed = input.workers.unwrap_or(0) > 0;
-            prop_assert_eq!(&parsed.command, if distributed { &Command::SubmitDistPytorch } else { &Command::Submit });
-            prop_assert_eq!(parsed.is_set("interactive"), !input.train && !distributed);
+            let expected = match (cli, distributed, input.train) {
+                (Cli::V1, true, _) => Command::SubmitDistPytorch,
+                (Cli::V1, false, _) => Command::Submit,
+                (_, true, _) => Command::PytorchSubmit,
+                (_, false, true) => Command::TrainingSubmit,
+                (_, false, false) => Command::WorkspaceSubmit,
+            };
+            prop_assert_eq!(&parsed.command, &expected);
+            if cli == Cli::V1 {
+                prop_assert_eq!(parsed.is_set("interactive"), !input.train && !distributed);
+            }
+            let plain = parsed.values(if cli == Cli::V1 { "environment" } else { "environment-variable" });
+            for (k, v) in &input.extra_env {
+                let entry = format!("{k}={v}");
+                prop_assert!(plain.contains(&entry.as_str()), "-e {} missing: {:?}", entry, plain);
+            }
             let cc = &parsed.container_command;
             prop_assert_eq!(cc.len(), 3, "{:?}", cc);
             let script = decode_payload(&cc[2]);
@@ -205,18 +229,28 @@ fn check(input: &Input, accepted: &Cell<usize>, refused: &Cell<usize>) -> Result
         _ => prop_assert!(false, "unexpected exit: {}", run),
     }
     prop_assert!(env.runai_calls().is_empty());
+    prop_assert!(env.runai_probes() <= 1, "probed {} times", env.runai_probes());
     Ok(())
 }
 
-#[test]
-fn dry_run_is_a_valid_runai_line_or_a_clear_refusal() {
+fn dry_run_is_a_valid_line_or_a_clear_refusal(cli: Cli) {
     let (accepted, refused) = (Cell::new(0), Cell::new(0));
     let mut runner = TestRunner::new(ProptestConfig { cases: 200, ..ProptestConfig::default() });
-    let result = runner.run(&input(), |input| check(&input, &accepted, &refused));
+    let result = runner.run(&input(), |input| check(cli, &input, &accepted, &refused));
     if let Err(e) = result {
         panic!("{e}");
     }
     // Both outcomes must come up, or the generators test nothing.
     let (ok, no) = (accepted.get(), refused.get());
     assert!(ok >= 20 && no >= 20, "accepted {ok}, refused {no}");
+}
+
+#[test]
+fn dry_run_is_a_valid_v1_line_or_a_clear_refusal() {
+    dry_run_is_a_valid_line_or_a_clear_refusal(Cli::V1);
+}
+
+#[test]
+fn dry_run_is_a_valid_v2_line_or_a_clear_refusal() {
+    dry_run_is_a_valid_line_or_a_clear_refusal(Cli::V2Era22x);
 }

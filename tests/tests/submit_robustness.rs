@@ -11,7 +11,7 @@ use std::path::Path;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use nb_tests::fake_apiserver::FakeApiServer;
-use nb_tests::submit_harness::SubmitEnv;
+use nb_tests::submit_harness::{SubmitEnv, V1_CHOICE};
 
 const RUNAI_DOUBLE: &str = env!("CARGO_BIN_EXE_runai");
 
@@ -232,8 +232,10 @@ fn garbage_from_a_failing_kubectl_is_shown_escaped() {
     assert_eq!(run.code, Some(1), "{run}");
     assert_eq!(
         run.stderr,
-        "submit: kubectl could not apply the Secret ada-env in namespace runai-mlo-ada (exit status 7); \
-         nothing was submitted:\n\\u{1b}[2J\\u{1b}[31mboom\u{fffd}\u{fffd} <redacted>\n"
+        format!(
+            "{V1_CHOICE}submit: kubectl could not apply the Secret ada-env in namespace runai-mlo-ada (exit status 7); \
+             nothing was submitted:\n\\u{{1b}}[2J\\u{{1b}}[31mboom\u{fffd}\u{fffd} <redacted>\n"
+        )
     );
     assert!(env.runai_calls().is_empty());
 }

@@ -18,10 +18,11 @@ use common::env::DEFAULT_SECRET_KEYS;
 use crate::cli::Cli;
 use crate::config::EnvFile;
 use crate::duration::Seconds;
-use crate::invocation::{RunError, describe_status, find_on_path};
+use crate::invocation::{Invocation, RunError, describe_status, find_on_path};
 use crate::kubectl::{self, KUBECTL};
-use crate::runai::{self, RUNAI};
+use crate::runai::{self, Dialect, RUNAI, probe};
 use crate::secret::{self, Manifest};
+use crate::spec::JobSpec;
 use crate::{attach, child_output, clock, duration, github_key, job, keys, preflight};
 
 /// How a run ended, for the exit code.
@@ -116,33 +117,37 @@ pub fn run(cli: Cli, ctx: &Context) -> Result<Outcome> {
         })?),
         false => None,
     };
-    let runai_cmd = spec.as_ref().map(runai::submit_command);
-
-    if cli.dry {
-        return dry_run(manifest.as_ref(), spec.as_ref(), runai_cmd.as_ref(), kubectl_timeout);
-    }
 
     // Check that both programs exist before the first one changes anything.
-    let preflight = spec.as_ref().filter(|_| !cli.no_preflight).map(|spec| preflight::Plan {
-        job: &spec.name,
-        namespace: &target.namespace,
-        pvc: &spec.pvc,
-    });
-    if (sync || preflight.is_some()) && find_on_path(KUBECTL, ctx.path.as_ref()).is_none() {
-        let skip = if preflight.is_some() { "--skip-secret-sync --no-preflight" } else { "--skip-secret-sync" };
+    let wants_preflight = spec.is_some() && !cli.no_preflight;
+    let runai_on_path = find_on_path(RUNAI, ctx.path.as_ref()).is_some();
+    if !cli.dry && (sync || wants_preflight) && find_on_path(KUBECTL, ctx.path.as_ref()).is_none() {
+        let skip = if wants_preflight { "--skip-secret-sync --no-preflight" } else { "--skip-secret-sync" };
         bail!("kubectl not found on PATH: install it (Debian: apt-get install kubernetes-client), or pass {skip}");
     }
-    if runai_cmd.is_some() && find_on_path(RUNAI, ctx.path.as_ref()).is_none() {
+    if !cli.dry && spec.is_some() && !runai_on_path {
         bail!("runai not found on PATH: install the run:ai CLI, or pass --dry-run to see the command");
     }
+    let submission = match &spec {
+        Some(spec) => Some(runai_submission(&cli, &env, spec, runai_on_path)?),
+        None => None,
+    };
+    let runai_cmd = submission.as_ref().map(|(cmd, _)| cmd);
 
+    if cli.dry {
+        return dry_run(manifest.as_ref(), spec.as_ref(), runai_cmd, kubectl_timeout);
+    }
+
+    let preflight = spec.as_ref().zip(submission.as_ref()).filter(|_| wants_preflight).map(|(spec, (_, dialect))| {
+        preflight::Plan { job: &spec.name, namespace: &target.namespace, pvc: &spec.pvc, dialect: *dialect }
+    });
     if let Some(plan) = &preflight {
         preflight::check(plan, kubectl_timeout, kubectl_timeout.as_duration() + KILL_GRACE)?;
     }
     if let Some(manifest) = manifest {
         sync_secret(manifest, &env, kubectl_timeout)?;
     }
-    let Some(runai_cmd) = runai_cmd else {
+    let (Some(spec), Some((runai_cmd, dialect))) = (&spec, submission) else {
         print(&format!("Secret {} was updated in namespace {}.\n", target.name, target.namespace))?;
         return Ok(Outcome::Success);
     };
@@ -157,27 +162,35 @@ pub fn run(cli: Cli, ctx: &Context) -> Result<Outcome> {
         let code = status.code().and_then(|c| u8::try_from(c).ok()).filter(|c| *c != 0).unwrap_or(1);
         return Ok(Outcome::External(code));
     }
-    let name = spec.as_ref().map(|s| s.name.as_str()).unwrap_or_default();
     let mut text = String::from("\nJob submitted. Handy commands:\n");
-    for cmd in runai::follow_up_commands(name) {
+    for cmd in runai::follow_up_commands(spec, dialect) {
         text.push_str(&format!("{cmd}\n"));
     }
     print(&text)?;
-    match (&spec, cli.wait || cli.attach) {
-        (Some(spec), true) => {
-            let request = attach::Request { attach: cli.attach, timeout: wait_timeout, kubectl_timeout };
-            attach::run(spec, &target.namespace, request)
-        }
-        _ => Ok(Outcome::Success),
+    if cli.wait || cli.attach {
+        let request = attach::Request { attach: cli.attach, timeout: wait_timeout, kubectl_timeout, dialect };
+        return attach::run(spec, &target.namespace, request);
     }
+    Ok(Outcome::Success)
+}
+
+/// The runai command for `spec`, in the dialect chosen for the installed CLI
+/// (said on stderr with the reason). Refused here, before anything is
+/// synced, when that dialect cannot express the job.
+fn runai_submission(cli: &Cli, env: &EnvFile, spec: &JobSpec, runai_on_path: bool) -> Result<(Invocation, Dialect)> {
+    let (preference, origin) = job::runai_preference(cli, env)?;
+    let choice = probe::choose(preference, origin.as_deref(), || probe::ask(runai_on_path))?;
+    say(&format!("run:ai CLI {}: {}", choice.dialect, choice.reason));
+    let command = runai::submit_command(spec, choice.dialect).map_err(|e| anyhow!("{e}; nothing was sent"))?;
+    Ok((command, choice.dialect))
 }
 
 /// `--dry-run`: one pasteable line on stdout, the rest on stderr. The Secret
 /// is described by its key names only.
 fn dry_run(
     manifest: Option<&Manifest>,
-    spec: Option<&runai::JobSpec>,
-    runai_cmd: Option<&crate::invocation::Invocation>,
+    spec: Option<&JobSpec>,
+    runai_cmd: Option<&Invocation>,
     kubectl_timeout: Seconds,
 ) -> Result<Outcome> {
     let apply = kubectl::apply_secret_line(kubectl_timeout);

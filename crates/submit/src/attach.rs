@@ -17,9 +17,9 @@ use anyhow::{Result, anyhow, bail};
 use crate::app::Outcome;
 use crate::duration::Seconds;
 use crate::invocation::stop_group;
-use crate::preflight::delete_command;
 use crate::progress::{self, Progress};
-use crate::runai::{self, JobSpec, Mode};
+use crate::runai::{self, Dialect};
+use crate::spec::{JobSpec, Mode};
 use crate::wait::{self, End};
 use crate::{interrupt, kubectl, pods};
 
@@ -37,14 +37,16 @@ pub struct Request {
     pub attach: bool,
     pub timeout: Seconds,
     pub kubectl_timeout: Seconds,
+    /// The runai dialect the job was submitted with, for the commands shown.
+    pub dialect: Dialect,
 }
 
 fn say(message: &str) {
     eprintln!("submit: {message}");
 }
 
-fn come_back(job: &str) -> String {
-    let commands: Vec<String> = runai::follow_up_commands(job).iter().map(|c| format!("  {c}")).collect();
+fn come_back(spec: &JobSpec, dialect: Dialect) -> String {
+    let commands: Vec<String> = runai::follow_up_commands(spec, dialect).iter().map(|c| format!("  {c}")).collect();
     commands.join("\n")
 }
 
@@ -69,17 +71,20 @@ pub fn run(spec: &JobSpec, namespace: &str, request: Request) -> Result<Outcome>
     match end {
         End::Arrived => {}
         End::CannotStart(why) => {
-            bail!("{why}\nthe job is still there; delete it with: {}", delete_command(&spec.name))
+            bail!(
+                "{why}\nthe job is still there; delete it with: {}",
+                runai::delete_command(&spec.name, request.dialect)
+            )
         }
         End::TimedOut(states) => {
             say(&format!(
                 "stopped waiting after {}s (--wait-timeout); the job is left as it is: {states}\nfollow it with:\n{}",
                 request.timeout,
-                come_back(&spec.name)
+                come_back(spec, request.dialect)
             ));
             return Ok(Outcome::External(TIMED_OUT));
         }
-        End::Interrupted => return Ok(interrupted(&spec.name, "waiting")),
+        End::Interrupted => return Ok(interrupted(spec, request.dialect, "waiting")),
     }
     say(&format!("the job {} is running", spec.name));
     if !request.attach {
@@ -91,23 +96,25 @@ pub fn run(spec: &JobSpec, namespace: &str, request: Request) -> Result<Outcome>
         say(&format!("opening zsh in {pod}: {exec}"));
         return Err(anyhow!("{}", exec.exec_replacing()));
     }
-    follow_log(namespace, pod, &spec.name, request.kubectl_timeout)
+    follow_log(namespace, pod, spec, request)
 }
 
-fn interrupted(job: &str, what: &str) -> Outcome {
-    say(&format!("stopped {what} (Ctrl-C); the job keeps running. Come back to it with:\n{}", come_back(job)));
+fn interrupted(spec: &JobSpec, dialect: Dialect, what: &str) -> Outcome {
+    let back = come_back(spec, dialect);
+    say(&format!("stopped {what} (Ctrl-C); the job keeps running. Come back to it with:\n{back}"));
     Outcome::External(INTERRUPTED)
 }
 
 /// Shows the log of `pod` until its container ends, then exits with its code.
-fn follow_log(namespace: &str, pod: &str, job: &str, kubectl_timeout: Seconds) -> Result<Outcome> {
+fn follow_log(namespace: &str, pod: &str, spec: &JobSpec, request: Request) -> Result<Outcome> {
+    let kubectl_timeout = request.kubectl_timeout;
     let logs = kubectl::follow_log(namespace, pod);
     say(&format!("following the log of {pod} (Ctrl-C stops following, not the job): {logs}"));
     let mut child = logs.spawn_shown()?;
     loop {
         if interrupt::interrupted() {
             stop_group(&mut child);
-            return Ok(interrupted(job, "following the log"));
+            return Ok(interrupted(spec, request.dialect, "following the log"));
         }
         match child.try_wait() {
             Ok(Some(_)) => break,

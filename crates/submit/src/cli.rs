@@ -10,9 +10,12 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
+use clap::builder::PossibleValuesParser;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{CommandFactory as _, Parser, ValueEnum};
 use clap_complete::Shell;
+
+use crate::runai::probe::Preference;
 
 /// Submit a run:ai job described by a `.env` file, after syncing the file's
 /// secret keys into a Kubernetes Secret.
@@ -137,6 +140,15 @@ pub struct Cli {
     #[arg(long, conflicts_with = "sync_secret_only")]
     pub attach: bool,
 
+    /// Extra variable for the pod (repeatable); secrets go in the .env, listed in EXTRA_SECRET_KEYS
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+
+    /// run:ai CLI commands to use: v1 (runai submit), v2 (runai workspace/training submit) or auto (ask the
+    /// installed runai); overrides RUNAI_CLI [default: auto]
+    #[arg(long, value_name = "DIALECT", value_parser = PossibleValuesParser::new(Preference::VALUES))]
+    pub runai_cli: Option<String>,
+
     /// Longest wait for kubectl before giving up (same syntax as --time)
     #[arg(long, value_name = "DURATION", default_value = "60s")]
     pub kubectl_timeout: String,
@@ -237,11 +249,6 @@ impl NodeType {
             NodeType::Default => Some("default"),
             NodeType::A10040g => Some("a100-40g"),
         }
-    }
-
-    /// Interactive jobs on these pools must be preemptible (RCP policy).
-    pub fn interactive_needs_preemptible(self) -> bool {
-        matches!(self, NodeType::H100 | NodeType::H200)
     }
 }
 

@@ -15,7 +15,8 @@ use crate::config::EnvFile;
 use crate::duration;
 use crate::keys;
 use crate::pod_command::PodScript;
-use crate::runai::{JobSpec, Mode};
+use crate::runai::probe::Preference;
+use crate::spec::{JobSpec, Mode, NodePool, NodePools};
 
 /// Where the Secret goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,15 +87,19 @@ pub fn extra_secret_keys(env: &EnvFile) -> impl Iterator<Item = &str> {
     env.get(keys::EXTRA_SECRET_KEYS).unwrap_or("").split(',').map(str::trim).filter(|k| !k.is_empty())
 }
 
+/// A name a shell and Kubernetes accept for an environment variable.
+fn is_env_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 /// The keys the pod reads from the Secret: each default secret key and each
 /// `EXTRA_SECRET_KEYS` entry that has a value. Entries without a value are
 /// returned separately so the caller can warn about them.
 fn pod_secret_keys(env: &EnvFile, literal_names: &[&str]) -> Result<(Vec<String>, Vec<String>)> {
     let mut wanted: Vec<String> = DEFAULT_SECRET_KEYS.iter().map(|k| (*k).to_owned()).collect();
     for extra in extra_secret_keys(env) {
-        let is_env_name = extra.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-            && extra.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !is_env_name {
+        if !is_env_name(extra) {
             bail!(
                 "{}EXTRA_SECRET_KEYS: {extra:?} is not a variable name: use letters, digits and '_'",
                 at(env, keys::EXTRA_SECRET_KEYS)
@@ -168,14 +173,15 @@ pub fn default_job_name(user: &str, timestamp: &str) -> String {
     format!("{prefix}-{timestamp}")
 }
 
-/// Builds the job from the command line and the file. `timestamp` gives
-/// the local time for a default name.
-pub fn job_spec(
-    cli: &Cli,
-    env: &EnvFile,
-    target: &SecretTarget,
-    timestamp: impl FnOnce() -> std::io::Result<String>,
-) -> Result<JobSpec> {
+/// Who the pod runs as.
+struct Identity<'a> {
+    user: &'a str,
+    group: &'a str,
+    uid: u32,
+    gid: u32,
+}
+
+fn identity<'a>(cli: &Cli, env: &'a EnvFile) -> Result<Identity<'a>> {
     let user = required(env, keys::LDAP_USERNAME)?;
     check_key(env, keys::LDAP_USERNAME, user, validate::account_name)?;
     let group = required(env, keys::LDAP_GROUPNAME)?;
@@ -188,20 +194,23 @@ pub fn job_spec(
         Some(v) => validate::non_root_id("--gid", v)?,
         None => check_key(env, keys::LDAP_GID, required(env, keys::LDAP_GID)?, validate::non_root_id)?,
     };
+    Ok(Identity { user, group, uid, gid })
+}
 
-    let name = match &cli.name {
-        Some(name) => {
-            validate::job_name("--name", name)?;
-            name.clone()
-        }
-        None => {
-            let ts = timestamp().context("cannot read the local time for the default job name")?;
-            let name = default_job_name(user, &ts);
-            validate::job_name("the default job name", &name)?;
-            name
-        }
-    };
+/// `--name`, or `<user>-<timestamp>`.
+fn job_name(cli: &Cli, user: &str, timestamp: impl FnOnce() -> std::io::Result<String>) -> Result<String> {
+    if let Some(name) = &cli.name {
+        validate::job_name("--name", name)?;
+        return Ok(name.clone());
+    }
+    let ts = timestamp().context("cannot read the local time for the default job name")?;
+    let name = default_job_name(user, &ts);
+    validate::job_name("the default job name", &name)?;
+    Ok(name)
+}
 
+/// Where the job runs and from what: project, image and scratch claim.
+fn placement(cli: &Cli, env: &EnvFile, target: &SecretTarget) -> Result<(String, String, String)> {
     let project = env.get(keys::RUNAI_PROJECT).unwrap_or(&target.namespace).to_owned();
     if !validate::is_dns1123_label(&project) {
         bail!(
@@ -217,14 +226,19 @@ pub fn job_spec(
     if !validate::is_dns1123_subdomain(&pvc) {
         bail!("PVC name {pvc:?} is not valid: use lower-case letters, digits, '-' and '.'");
     }
+    Ok((project, image, pvc))
+}
 
+/// The variables submit sets in the pod (the contract with pod-init), and
+/// the scratch mount path.
+fn pod_variables(env: &EnvFile, who: &Identity<'_>) -> Result<(Vec<(String, String)>, String)> {
     let mount = pod_path(env, keys::SCRATCH_MOUNT_PATH, || pod_env::DEFAULT_SCRATCH_MOUNT_PATH.to_owned())?;
     let mount_base = mount.trim_end_matches('/').to_owned();
     let root = pod_path(env, keys::SCRATCH_HOME_ROOT, || format!("{mount_base}/homes"))?;
     // The persistent home (shell history, git config, uv) is the user's
     // directory under the root whatever WORKING_DIR is, as in the wrapper:
     // a project below the home must not become a second home.
-    let home_default = || pod_env::default_scratch_home(&root, user);
+    let home_default = || pod_env::default_scratch_home(&root, who.user);
     let scratch_home = pod_path(env, keys::SCRATCH_HOME, home_default)?;
     let working_dir = pod_path(env, keys::WORKING_DIR, home_default)?;
     let hf_home = pod_path(env, keys::HF_HOME, || format!("{mount_base}/hf_cache"))?;
@@ -236,10 +250,10 @@ pub fn job_spec(
         }
     }
     let pod = PodEnv {
-        user: user.to_owned(),
-        uid,
-        group: group.to_owned(),
-        gid,
+        user: who.user.to_owned(),
+        uid: who.uid,
+        group: who.group.to_owned(),
+        gid: who.gid,
         scratch_home_root: root,
         state: StateDirs::under(&scratch_home),
         scratch_home,
@@ -248,10 +262,49 @@ pub fn job_spec(
         uv_python_version: Some(uv_python.to_owned()),
         tz: Some(tz.to_owned()),
     };
-    let literal_env: Vec<(String, String)> = pod.to_env().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-    let literal_names: Vec<&str> = literal_env.iter().map(|(k, _)| k.as_str()).collect();
-    let (secret_keys, unset_secret_keys) = pod_secret_keys(env, &literal_names)?;
+    let variables = pod.to_env().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    Ok((variables, mount))
+}
 
+/// The `-e KEY=VALUE` variables. Refused, by name only (the value may be a
+/// secret typed in the wrong place): a name that is not a variable name, one
+/// submit sets itself (`submit_sets`, and every `NB_*`), a Secret key, or a
+/// name given twice.
+fn extra_variables(cli: &Cli, env: &EnvFile, submit_sets: &[&str]) -> Result<Vec<(String, String)>> {
+    let mut extra: Vec<(String, String)> = Vec::new();
+    for entry in &cli.env {
+        let Some((name, value)) = entry.split_once('=') else {
+            bail!("-e {entry:?}: write KEY=VALUE");
+        };
+        if !is_env_name(name) {
+            bail!("-e: {name:?} is not a variable name: use letters, digits and '_', not starting with a digit");
+        }
+        if name.starts_with("NB_") || submit_sets.contains(&name) {
+            bail!("-e {name}: submit sets {name} itself; it cannot be given with -e");
+        }
+        if DEFAULT_SECRET_KEYS.contains(&name) || extra_secret_keys(env).any(|k| k == name) {
+            bail!(
+                "-e {name}: {name} is a Secret key: put its value in {} and the pod reads it from the Secret \
+                 (with -e the value would be shown on the command line)",
+                env.path().display()
+            );
+        }
+        if extra.iter().any(|(n, _)| n == name) {
+            bail!("-e {name}: given more than once");
+        }
+        if value.starts_with("SECRET:") {
+            bail!(
+                "-e {name}: a value starting with SECRET: is read by runai v1 as a Secret reference; \
+                 list the key in EXTRA_SECRET_KEYS instead"
+            );
+        }
+        extra.push((name.to_owned(), value.to_owned()));
+    }
+    Ok(extra)
+}
+
+/// The pod's script: `--command`, else a sleep for `--time`.
+fn pod_script(cli: &Cli) -> Result<PodScript> {
     // Checked even when --command makes it unused, so that a typo is not
     // silently ignored.
     let time = cli.time.as_deref().unwrap_or(keys::DEFAULT_SLEEP);
@@ -266,6 +319,40 @@ pub fn job_spec(
             bail!("{flag} must not be empty");
         }
     }
+    Ok(PodScript { exp_folder: cli.exp_folder.clone(), venv: cli.venv.clone(), command })
+}
+
+/// Which run:ai dialect the user asked for, and where: `--runai-cli` wins
+/// over `RUNAI_CLI` in the file; neither means auto.
+pub fn runai_preference(cli: &Cli, env: &EnvFile) -> Result<(Preference, Option<String>)> {
+    let (value, origin) = match (&cli.runai_cli, env.get(keys::RUNAI_CLI)) {
+        (Some(flag), _) => (flag.as_str(), "--runai-cli".to_owned()),
+        (None, Some(value)) => (value, format!("{}{}", at(env, keys::RUNAI_CLI), keys::RUNAI_CLI)),
+        (None, None) => return Ok((Preference::Auto, None)),
+    };
+    match Preference::parse(value) {
+        Some(preference) => Ok((preference, Some(origin))),
+        None => bail!("{origin}={value:?}: must be one of {}", Preference::VALUES.join(", ")),
+    }
+}
+
+/// Builds the job from the command line and the file. `timestamp` gives
+/// the local time for a default name.
+pub fn job_spec(
+    cli: &Cli,
+    env: &EnvFile,
+    target: &SecretTarget,
+    timestamp: impl FnOnce() -> std::io::Result<String>,
+) -> Result<JobSpec> {
+    let who = identity(cli, env)?;
+    let name = job_name(cli, who.user, timestamp)?;
+    let (project, image, pvc) = placement(cli, env, target)?;
+    let (mut literal_env, scratch_mount_path) = pod_variables(env, &who)?;
+    let submit_sets: Vec<&str> = literal_env.iter().map(|(k, _)| k.as_str()).collect();
+    let (secret_keys, unset_secret_keys) = pod_secret_keys(env, &submit_sets)?;
+    let extra = extra_variables(cli, env, &submit_sets)?;
+    literal_env.extend(extra);
+    let script = pod_script(cli)?;
 
     let workers = cli.workers;
     let train = cli.train || workers > 0;
@@ -274,10 +361,10 @@ pub fn job_spec(
         project,
         image,
         gpus: quantity_number("--gpus", &cli.gpus, true)?,
-        uid,
-        gid,
+        uid: who.uid,
+        gid: who.gid,
         pvc,
-        scratch_mount_path: mount,
+        scratch_mount_path,
         cpus: cli.cpus.as_deref().map(|c| quantity_number("--cpus", c, false)).transpose()?,
         memory: cli.memory.as_deref().map(memory_quantity).transpose()?,
         mode: if train { Mode::Train { backoff_limit: cli.backofflimit } } else { Mode::Interactive },
@@ -288,12 +375,12 @@ pub fn job_spec(
         },
         host_ipc: cli.host_ipc,
         large_shm: cli.large_shm,
-        node_types: cli.node_type.clone(),
+        node_pools: NodePools::new(cli.node_type.iter().filter_map(|t| t.pool()).map(NodePool::new)),
         literal_env,
         secret_keys,
         unset_secret_keys,
         secret_name: target.name.clone(),
-        script: PodScript { exp_folder: cli.exp_folder.clone(), venv: cli.venv.clone(), command },
+        script,
     })
 }
 
@@ -474,6 +561,77 @@ mod tests {
         let env = EnvFile::parse(Path::new("t.env"), "RUNAI_PROJECT=p\n").unwrap();
         let err = secret_target(&cli, &env).unwrap_err();
         assert_eq!(err.to_string(), "RUNAI_SECRET_NAME is not set in t.env and --secret-name is not given");
+    }
+
+    #[test]
+    fn extra_variables_follow_what_submit_sets() {
+        let spec = build(&["-e", "POD_INIT_SIGNAL_GROUP=1", "--env", "WANDB_PROJECT=a=b"], "").unwrap();
+        let n = spec.literal_env.len();
+        assert_eq!(
+            spec.literal_env[n - 2..],
+            [("POD_INIT_SIGNAL_GROUP".into(), "1".into()), ("WANDB_PROJECT".into(), "a=b".into())]
+        );
+        let cases: [(&[&str], &str, &str); 8] = [
+            (&["-e", "NOVALUE"], "", "-e \"NOVALUE\": write KEY=VALUE"),
+            (
+                &["-e", "1X=y"],
+                "",
+                "-e: \"1X\" is not a variable name: use letters, digits and '_', not starting with a digit",
+            ),
+            (&["-e", "NB_UID=0"], "", "-e NB_UID: submit sets NB_UID itself; it cannot be given with -e"),
+            (
+                &["-e", "NB_ANYTHING=x"],
+                "",
+                "-e NB_ANYTHING: submit sets NB_ANYTHING itself; it cannot be given with -e",
+            ),
+            (
+                &["-e", "WORKING_DIR=/x"],
+                "",
+                "-e WORKING_DIR: submit sets WORKING_DIR itself; it cannot be given with -e",
+            ),
+            (
+                &["-e", "HF_TOKEN=hf_secret"],
+                "",
+                "-e HF_TOKEN: HF_TOKEN is a Secret key: put its value in t.env and the pod reads it from the Secret \
+                 (with -e the value would be shown on the command line)",
+            ),
+            (&["-e", "A=1", "-e", "A=2"], "", "-e A: given more than once"),
+            (
+                &["-e", "A=SECRET:s,k"],
+                "",
+                "-e A: a value starting with SECRET: is read by runai v1 as a Secret reference; \
+                 list the key in EXTRA_SECRET_KEYS instead",
+            ),
+        ];
+        for (args, extra, message) in cases {
+            let err = build(args, extra).unwrap_err().to_string();
+            assert_eq!(err, message, "{args:?}");
+            assert!(!err.contains("hf_secret"), "{err}");
+        }
+        let err = build(&["-e", "OPENAI_API_KEY=sk"], "EXTRA_SECRET_KEYS=OPENAI_API_KEY\n").unwrap_err();
+        assert!(err.to_string().starts_with("-e OPENAI_API_KEY: OPENAI_API_KEY is a Secret key"), "{err}");
+    }
+
+    #[test]
+    fn the_runai_flag_wins_over_the_file() {
+        let preference = |args: &[&str], extra: &str| {
+            let mut argv = vec!["submit"];
+            argv.extend_from_slice(args);
+            let cli = Cli::try_parse_from(argv).unwrap();
+            let env = EnvFile::parse(Path::new("t.env"), &format!("{ENV}{extra}")).unwrap();
+            runai_preference(&cli, &env).map_err(|e| e.to_string())
+        };
+        assert_eq!(preference(&[], ""), Ok((Preference::Auto, None)));
+        assert_eq!(preference(&[], "RUNAI_CLI=v2\n"), Ok((Preference::V2, Some("t.env:11: RUNAI_CLI".into()))));
+        assert_eq!(
+            preference(&["--runai-cli", "v1"], "RUNAI_CLI=v2\n"),
+            Ok((Preference::V1, Some("--runai-cli".into())))
+        );
+        assert_eq!(
+            preference(&[], "RUNAI_CLI=V2\n"),
+            Err("t.env:11: RUNAI_CLI=\"V2\": must be one of v1, v2, auto".into())
+        );
+        assert!(Cli::try_parse_from(["submit", "--runai-cli", "v3"]).is_err());
     }
 
     #[test]

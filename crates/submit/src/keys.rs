@@ -23,10 +23,12 @@ pub const TZ: &str = "TZ";
 pub const EXTRA_SECRET_KEYS: &str = "EXTRA_SECRET_KEYS";
 pub const GITHUB_SSH_KEY_PATH: &str = "GITHUB_SSH_KEY_PATH";
 pub const GITHUB_SSH_PUBLIC_KEY_PATH: &str = "GITHUB_SSH_PUBLIC_KEY_PATH";
+/// Which run:ai CLI dialect to speak: v1, v2 or auto.
+pub const RUNAI_CLI: &str = "RUNAI_CLI";
 
 /// The keys that configure submit rather than hold secrets: their values
 /// may be shown (the Secret still carries them, as the wrapper's did).
-pub const SETTINGS: [&str; 19] = [
+pub const SETTINGS: [&str; 20] = [
     LDAP_USERNAME,
     LDAP_UID,
     LDAP_GROUPNAME,
@@ -46,6 +48,7 @@ pub const SETTINGS: [&str; 19] = [
     EXTRA_SECRET_KEYS,
     GITHUB_SSH_KEY_PATH,
     GITHUB_SSH_PUBLIC_KEY_PATH,
+    RUNAI_CLI,
 ];
 
 /// Python version uv picks when the `.env` names none.

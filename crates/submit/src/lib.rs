@@ -24,4 +24,5 @@ mod preflight;
 mod progress;
 mod runai;
 mod secret;
+mod spec;
 mod wait;

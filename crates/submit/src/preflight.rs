@@ -11,7 +11,8 @@ use serde_json::Value;
 
 use crate::duration::Seconds;
 use crate::invocation::{Invocation, RunError, describe_status};
-use crate::{child_output, kubectl, pods, runai};
+use crate::runai::{self, Dialect};
+use crate::{child_output, kubectl, pods};
 
 /// What the check needs to know about the job.
 #[derive(Debug)]
@@ -19,6 +20,8 @@ pub struct Plan<'a> {
     pub job: &'a str,
     pub namespace: &'a str,
     pub pvc: &'a str,
+    /// The runai dialect in use, for the delete command a refusal suggests.
+    pub dialect: Dialect,
 }
 
 /// What the namespace holds, as far as the check goes.
@@ -76,18 +79,10 @@ pub fn judge(plan: &Plan<'_>, ns: &Namespace) -> Result<()> {
             plan.job,
             plan.namespace,
             taken.join(", "),
-            delete_command(plan.job)
+            runai::delete_command(plan.job, plan.dialect)
         );
     }
     Ok(())
-}
-
-/// How to delete `job` with the runai CLI in use: the delete among runai's
-/// follow-up commands.
-pub fn delete_command(job: &str) -> String {
-    let commands = runai::follow_up_commands(job);
-    let delete = commands.iter().find(|c| c.args.iter().any(|a| a == "delete"));
-    delete.map_or_else(|| format!("runai delete job {job}"), ToString::to_string)
 }
 
 /// The kubectl command the check runs.
@@ -125,7 +120,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    const PLAN: Plan<'static> = Plan { job: "j", namespace: "runai-ada", pvc: "mlo-scratch" };
+    const PLAN: Plan<'static> = Plan { job: "j", namespace: "runai-ada", pvc: "mlo-scratch", dialect: Dialect::V1 };
 
     fn list(items: Value) -> Vec<u8> {
         json!({"apiVersion": "v1", "kind": "List", "items": items}).to_string().into_bytes()
@@ -160,6 +155,9 @@ mod tests {
             "a job named j already exists in namespace runai-ada: j-0-0 (Running on n1); pick another name with -n, \
              or delete it first: runai delete job j; nothing was submitted"
         );
+        let v2 = Plan { dialect: Dialect::V2(crate::runai::V2Flags::ERA_2_2X), ..PLAN };
+        let err = judge(&v2, &ns).unwrap_err().to_string();
+        assert!(err.contains("delete it first: runai workload delete -y j;"), "{err}");
     }
 
     #[test]

@@ -150,12 +150,17 @@ fn memory(notes: &mut Vec<String>) -> Result<Section> {
     })
 }
 
+/// What a dry run may take, the "well under" bound included.
+const DRY_RUN_TARGET: Duration = Duration::from_millis(5);
+
 fn submission(runner: &Runner, runs: u32, notes: &mut Vec<String>) -> Result<Section> {
     eprintln!("bench: submit");
-    let double = submit::build_runai_double(runner)?;
-    let (dry, dry_kubectl, dry_runai) = submit::dry_run(&double, runs)?;
-    let real = submit::real(&double, runs, &[])?;
-    let unchecked = submit::real(&double, runs, &["--no-preflight"])?;
+    let doubles = submit::build_runai_doubles(runner)?;
+    let v1 = submit::dry_run(&doubles.v1, runs, &[])?;
+    let v2 = submit::dry_run(&doubles.v2, runs, &[])?;
+    let told = submit::dry_run(&doubles.v2, runs, &["--runai-cli", "v1"])?;
+    let real = submit::real(&doubles.v1, runs, &[])?;
+    let unchecked = submit::real(&doubles.v1, runs, &["--no-preflight"])?;
     if real.kubectl > 2 || real.runai != 1 {
         notes.push(format!(
             "one submission started {} kubectl and {} runai processes (target: at most two kubectl, one runai)",
@@ -163,12 +168,24 @@ fn submission(runner: &Runner, runs: u32, notes: &mut Vec<String>) -> Result<Sec
         ));
     }
     let preflight_cost = real.wall.saturating_sub(unchecked.wall);
-    let wait = submit::wait(&double, runs)?;
+    let wait = submit::wait(&doubles.v1, runs)?;
+    let dry_row = |what: &str, dry: &submit::DryRuns| {
+        Row::with_target(
+            format!("`submit --dry-run` on examples/demo.env, {what}, median of {runs}"),
+            ms(dry.median),
+            format!("< {}", ms(DRY_RUN_TARGET)),
+            dry.median < DRY_RUN_TARGET,
+        )
+    };
+    let started = v1.kubectl + v1.runai + v2.kubectl + v2.runai;
     Ok(Section {
         title: "submit".to_owned(),
         rows: vec![
-            Row::info(format!("`submit --dry-run` on examples/demo.env, median of {runs}"), ms(dry)),
-            Row::info("processes started by a dry run (kubectl + runai)", format!("{}", dry_kubectl + dry_runai)),
+            dry_row("v1 runai double on PATH (probed)", &v1),
+            dry_row("2.2x v2 runai double on PATH (probed)", &v2),
+            dry_row("`--runai-cli v1` (no probe)", &told),
+            Row::info("processes started by dry runs besides the probe (kubectl + runai)", started.to_string()),
+            Row::info("dialect probes per dry run", (v1.probes / runs.max(1) as usize).to_string()),
             Row::with_target(
                 "kubectl processes per real submission",
                 real.kubectl.to_string(),
@@ -176,7 +193,8 @@ fn submission(runner: &Runner, runs: u32, notes: &mut Vec<String>) -> Result<Sec
                 real.kubectl <= 2,
             ),
             Row::info("kubectl processes per real submission with --no-preflight", unchecked.kubectl.to_string()),
-            Row::with_target("runai processes per real submission", real.runai.to_string(), "1", real.runai == 1),
+            Row::with_target("runai submissions per real submission", real.runai.to_string(), "1", real.runai == 1),
+            Row::info("runai dialect probes per real submission", real.probes.to_string()),
             Row::info(
                 format!("one real submission, wall, median of {runs} (real kubectl, fake API server, runai double)"),
                 ms(real.wall),

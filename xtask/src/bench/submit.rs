@@ -1,5 +1,7 @@
 //! `submit` on a laptop: how long a `--dry-run` takes on the example
-//! configuration, and how many processes a real submission starts.
+//! configuration (probing the runai on PATH for its dialect, as it does by
+//! default, or told the dialect), and how many processes a real submission
+//! starts.
 //!
 //! Both run the shipped binary in the tests' clean room (`SubmitEnv`: a
 //! temp HOME, a cleared environment, the doubles first on PATH). The real
@@ -29,19 +31,40 @@ const DEMO_NAMESPACE: &str = "runai-mlo-ada";
 /// The scratch claim in `examples/demo.env`, which the pre-flight check looks for.
 const DEMO_PVC: &str = "mlo-scratch";
 
-/// Builds the runai test double (a binary of nb-tests) and returns its path.
-pub fn build_runai_double(runner: &Runner) -> Result<PathBuf> {
-    runner.run(&Cmd::cargo().args(["build", "--quiet", "-p", "nb-tests", "--bin", "runai"]).dir(project::root()))?;
-    Ok(project::target_dir().join("debug").join("runai"))
+/// The runai test doubles used here (binaries of nb-tests).
+#[derive(Debug)]
+pub struct Doubles {
+    pub v1: PathBuf,
+    pub v2: PathBuf,
 }
 
-/// The median wall time of `submit --env-file examples/demo.env --dry-run`,
-/// and how many kubectl and runai processes those runs started (none).
-pub fn dry_run(runai_double: &Path, runs: u32) -> Result<(Duration, usize, usize)> {
+/// Builds the v1 and the 2.2x v2 runai doubles and returns their paths.
+pub fn build_runai_doubles(runner: &Runner) -> Result<Doubles> {
+    let (v1, v2) = ("runai", "runai-v2-22x");
+    let build = Cmd::cargo().args(["build", "--quiet", "-p", "nb-tests", "--bin", v1, "--bin", v2]);
+    runner.run(&build.dir(project::root()))?;
+    let debug = project::target_dir().join("debug");
+    Ok(Doubles { v1: debug.join(v1), v2: debug.join(v2) })
+}
+
+/// What a series of dry runs cost and started.
+#[derive(Debug, Clone, Copy)]
+pub struct DryRuns {
+    pub median: Duration,
+    pub kubectl: usize,
+    /// runai processes besides the dialect probe (none expected).
+    pub runai: usize,
+    pub probes: usize,
+}
+
+/// `submit --env-file examples/demo.env --dry-run` (plus `extra` arguments)
+/// `runs` times with `runai_double` on PATH.
+pub fn dry_run(runai_double: &Path, runs: u32, extra: &[&str]) -> Result<DryRuns> {
     let env = SubmitEnv::new(runai_double);
     env.count_kubectl_calls();
     let demo = demo_env().display().to_string();
-    let args = ["--env-file", demo.as_str(), "--dry-run"];
+    let mut args = vec!["--env-file", demo.as_str(), "--dry-run"];
+    args.extend_from_slice(extra);
     let mut times = Vec::new();
     for _ in 0..runs {
         let start = Instant::now();
@@ -56,7 +79,7 @@ pub fn dry_run(runai_double: &Path, runs: u32) -> Result<(Duration, usize, usize
         }
     }
     let median = median(&times).context("no runs")?;
-    Ok((median, env.kubectl_calls(), env.runai_calls().len()))
+    Ok(DryRuns { median, kubectl: env.kubectl_calls(), runai: env.runai_calls().len(), probes: env.runai_probes() })
 }
 
 /// A fake API server whose namespace has the demo's scratch claim, and a
@@ -74,7 +97,9 @@ fn demo_room(runai_double: &Path) -> Result<(FakeApiServer, SubmitEnv)> {
 #[derive(Debug, Clone, Copy)]
 pub struct Submission {
     pub kubectl: usize,
+    /// runai submissions; the dialect probe is counted apart.
     pub runai: usize,
+    pub probes: usize,
     pub wall: Duration,
 }
 
@@ -97,7 +122,12 @@ pub fn real(runai_double: &Path, runs: u32, extra: &[&str]) -> Result<Submission
     }
     let runs = usize::try_from(runs.max(1)).unwrap_or(1);
     let wall = median(&times).context("no runs")?;
-    Ok(Submission { kubectl: env.kubectl_calls() / runs, runai: env.runai_calls().len() / runs, wall })
+    Ok(Submission {
+        kubectl: env.kubectl_calls() / runs,
+        runai: env.runai_calls().len() / runs,
+        probes: env.runai_probes() / runs,
+        wall,
+    })
 }
 
 /// What `--wait` costs on a job whose pod runs a scripted time after the

@@ -1,0 +1,100 @@
+//! The `runai` test doubles: one program per CLI (`src/bin/runai*.rs`),
+//! each checking its command line against that CLI's documented grammar
+//! ([`crate::runai_grammar`]), recording it, and answering as the CLI would.
+//!
+//! Environment:
+//! - `RUNAI_DOUBLE_LOG`: a file to append one JSON line per call to:
+//!   `{"argv": [...], "cli": "v1", "accepted": bool, "error": "...", "unix_nanos": n}`.
+//!   Counting its lines counts runai processes; the time orders the call
+//!   against the fake API server's requests.
+//! - `RUNAI_DOUBLE_EXIT`: after an accepted submit, fail with this code
+//!   (stands in for a cluster that refuses the job).
+//! - `RUNAI_DOUBLE_APISERVER`: after an accepted submit, report the job to
+//!   this fake API server, which starts the pod timeline armed for it
+//!   ([`crate::timeline_hook`]).
+//!
+//! A rejected command line exits 1 with `Error: <reason>` on stderr, as the
+//! real CLI does.
+
+// A command-line double talks on stdout by design.
+#![allow(clippy::print_stdout)]
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use crate::runai_grammar::{self, Cli, Command, Parsed, Verb};
+
+fn record(cli: Cli, argv: &[String], error: Option<&str>) {
+    let Some(path) = std::env::var_os("RUNAI_DOUBLE_LOG") else { return };
+    let unix_nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let line = serde_json::json!({
+        "argv": argv, "cli": cli.label(), "accepted": error.is_none(), "error": error,
+        "unix_nanos": unix_nanos.to_string(),
+    });
+    let written =
+        std::fs::OpenOptions::new().create(true).append(true).open(&path).and_then(|mut f| writeln!(f, "{line}"));
+    if let Err(e) = written {
+        eprintln!("runai (test double): cannot write {}: {e}", path.to_string_lossy());
+    }
+}
+
+/// Runs the double of `cli` on this process's arguments.
+pub fn main(cli: Cli) -> ExitCode {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let parsed = match runai_grammar::parse(cli, &argv) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            record(cli, &argv, Some(&e.0));
+            eprintln!("Error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    record(cli, &argv, None);
+    if parsed.command.submits() {
+        return submit(cli, &parsed);
+    }
+    match &parsed.command {
+        Command::Help(text) => print!("{text}"),
+        Command::DescribeJob(name) => println!("Name: {name}\nStatus: Running (test double)"),
+        Command::Manage { verb: Verb::Describe, name, .. } => println!("Name: {name}\nPhase: Running (test double)"),
+        Command::Logs(name) | Command::Manage { verb: Verb::Logs, name, .. } => {
+            println!("(test double: no logs for {name})");
+        }
+        Command::Exec(name) | Command::Manage { verb: Verb::Exec, name, .. } => {
+            println!("(test double: would exec in {name})");
+        }
+        Command::DeleteJob(name) | Command::WorkloadDelete(name) => {
+            println!("The job '{name}' has been deleted (test double)");
+        }
+        Command::List => println!("NAME  STATUS"),
+        Command::Version => println!("Version: {} (test double)", version(cli)),
+        _ => {}
+    }
+    ExitCode::SUCCESS
+}
+
+/// An accepted submission: refused when `RUNAI_DOUBLE_EXIT` says so,
+/// otherwise acknowledged as the CLI does.
+fn submit(cli: Cli, parsed: &Parsed) -> ExitCode {
+    if let Some(code) = std::env::var("RUNAI_DOUBLE_EXIT").ok().and_then(|c| c.parse::<u8>().ok()) {
+        eprintln!("Error: the job was refused (test double, RUNAI_DOUBLE_EXIT={code})");
+        return ExitCode::from(code);
+    }
+    let name = parsed.name.as_deref().unwrap_or_default();
+    if let Err(e) = crate::timeline_hook::report_submission(name, parsed.value("image").unwrap_or_default()) {
+        eprintln!("runai (test double): {e}");
+    }
+    match cli {
+        Cli::V1 => println!("The job '{name}' has been submitted successfully"),
+        Cli::V2Era219 | Cli::V2Era22x => println!("Creating workload {name}... workload {name} submitted"),
+    }
+    ExitCode::SUCCESS
+}
+
+fn version(cli: Cli) -> &'static str {
+    match cli {
+        Cli::V1 => "2.18.94",
+        Cli::V2Era219 => "2.19.41",
+        Cli::V2Era22x => "2.25.27",
+    }
+}
