@@ -187,6 +187,27 @@ fn an_early_exit_ends_the_wait_with_its_code_and_last_log_lines() {
 }
 
 #[test]
+fn a_crash_loop_ends_the_wait_with_the_last_exit_code_and_log_lines() {
+    let (env, server) = setup();
+    server.arm_timeline(
+        NAMESPACE,
+        "job-w9",
+        Timeline::new()
+            .then(ms(100), "0-0", PodState::Creating)
+            .log(ms(100), "0-0", "zsh: command not found: pyhton")
+            .then(ms(200), "0-0", PodState::CrashLoop { exit_code: 127 }),
+    );
+    let run = env.run(&["-n", "job-w9", "-c", "pyhton train.py", "--wait"]);
+    assert_eq!(run.code, Some(1), "{run}");
+    let expected = "submit: job-w9-0-0 cannot start: the command keeps failing (CrashLoopBackOff, last exit code 127)\n\
+                    the last lines of its log:\n    zsh: command not found: pyhton\n\
+                    the job is still there; delete it with: runai delete job job-w9\n";
+    assert!(run.stderr.ends_with(expected), "{run}");
+    let tail = server.requests().into_iter().find(|r| r.path().ends_with("/pods/job-w9-0-0/log")).unwrap();
+    assert!(tail.query().contains(&("previous".into(), "true".into())), "{}", tail.target);
+}
+
+#[test]
 fn attach_to_a_training_job_streams_its_log_and_returns_its_exit_code() {
     let (env, server) = setup();
     server.arm_timeline(NAMESPACE, "job-w3", crash(true));
