@@ -162,8 +162,8 @@ pub fn classify() -> Result<Start, PrivilegeError> {
                 1 => claim_for_this_namespace(marker),
                 pid => Err(Denial::NotPid1 { pid }),
             };
-            match claimed.err() {
-                None => {
+            match claimed {
+                Ok(()) => {
                     // Taken before become_root clears them.
                     let groups = nix::unistd::getgroups().map_err(PrivilegeError::ReadIds)?;
                     let groups = groups.into_iter().map(nix::unistd::Gid::as_raw).collect();
@@ -173,7 +173,7 @@ pub fn classify() -> Result<Start, PrivilegeError> {
                     }
                     Ok(Start::SetuidInit { real: Identity { uid: ruid, gid: rgid, groups } })
                 }
-                Some(why) => {
+                Err(why) => {
                     identity::drop_setuid(&sys, ruid, rgid).map_err(PrivilegeError::Drop)?;
                     Ok(Start::Dropped { uid: ruid, why })
                 }
