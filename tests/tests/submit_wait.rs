@@ -275,6 +275,51 @@ fn wait_timeout_ends_a_wait_that_never_finishes_and_leaves_the_job() {
 }
 
 #[test]
+fn a_wait_for_pods_that_never_appear_says_which_names_it_looked_for() {
+    let (env, _server) = setup();
+    let run = env.run(&["-n", "job-wn", "--wait", "--wait-timeout", "1s"]);
+    assert_eq!(run.code, Some(124), "{run}");
+    assert!(
+        run.stderr.contains(
+            "the job is left as it is: job-wn-0-0: not created yet (no pod of that name appeared; if run:ai names \
+             this job's pods otherwise, list them with: kubectl get pods --namespace runai-mlo-ada)\n"
+        ),
+        "{run}"
+    );
+}
+
+#[test]
+fn on_a_terminal_the_progress_is_one_line_rewritten_in_place() {
+    let (env, server) = setup();
+    server.arm_timeline(
+        NAMESPACE,
+        "job-wt",
+        Timeline::new().then(ms(100), "0-0", PodState::Unschedulable { message: NO_GPU.into() }).then(
+            ms(1200),
+            "0-0",
+            PodState::Running,
+        ),
+    );
+    let size = nix::pty::Winsize { ws_row: 24, ws_col: 60, ws_xpixel: 0, ws_ypixel: 0 };
+    let pty = nix::pty::openpty(Some(&size), None).unwrap();
+    let mut child =
+        env.command(&["-n", "job-wt", "--wait"]).stderr(std::process::Stdio::from(pty.slave)).spawn().unwrap();
+    let mut terminal = std::fs::File::from(pty.master);
+    let mut seen = Vec::new();
+    // The read fails (EIO) once no process holds the terminal any more.
+    let _ = terminal.read_to_end(&mut seen);
+    let status = child.wait().unwrap();
+    let text = String::from_utf8_lossy(&seen);
+    assert_eq!(status.code(), Some(0), "{text}");
+    // Cut to the terminal's 60 columns, so that it never wraps.
+    let pending = "\r\x1b[2Ksubmit: [0:00] job-wt-0-0: Pending, waiting for a node: 0/…";
+    assert!(text.contains(pending), "{text:?}");
+    let running = "] job-wt-0-0: Running on gpu-node-7\r\nsubmit: the job job-wt is running\r\n";
+    assert!(text.contains(running), "{text:?}");
+    assert!(!text.contains("submit: job-wt-0-0: Pending"), "a plain line on a terminal: {text:?}");
+}
+
+#[test]
 fn ctrl_c_stops_the_wait_not_the_job_and_says_how_to_come_back() {
     let (env, server) = setup();
     server.arm_timeline(

@@ -183,7 +183,16 @@ fn last_states(plan: &Plan<'_>, latest: &BTreeMap<String, Value>) -> String {
             None => format!("{p}: not created yet"),
         })
         .collect();
-    states.join("; ")
+    let mut text = states.join("; ");
+    if latest.is_empty() {
+        // run:ai does not document its pod names; say which were looked for.
+        text.push_str(&format!(
+            " (no pod of that name appeared; if run:ai names this job's pods otherwise, list them with: \
+             kubectl get pods --namespace {})",
+            plan.namespace
+        ));
+    }
+    text
 }
 
 /// The message for a pod that cannot start, with the end of its log when
