@@ -1,29 +1,45 @@
 //! `cargo xtask image`: build (and with `--push`, publish) the container
 //! image, replacing the old `docker/publish.sh`.
 //!
-//! The steps: validate the options, check that docker/Dockerfile agrees with
-//! `common` (see `dockerfile`), check that a Docker engine answers, build the
-//! static binaries (`dist`), stage a build context that holds only what the
-//! Dockerfile copies, `docker build` with the LDAP and seed build arguments
-//! and the `REGISTRY/IMAGE_PATH:TAG` tag, then `docker push`. `--dry-run`
-//! prints every command and step instead, and needs no Docker at all.
+//! The steps: validate the options, check that a Docker engine answers,
+//! build the static binaries (`dist`, unless `--pod-init` names one), stage
+//! a build context that holds only what the Dockerfile copies (`context`:
+//! uv and oh-my-zsh are fetched here, on the host), `docker build` with the
+//! base, LDAP and seed build arguments and the `REGISTRY/IMAGE_PATH:TAG`
+//! tag, then `docker push`. `--dry-run` prints every command and step
+//! instead, and needs no Docker at all.
 
-use std::fs;
+mod context;
+
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use common::ValidationError;
-use common::env::{DEFAULT_SCRATCH_SEED_UID, DEFAULT_SCRATCH_SEED_USER};
+use common::env::{DEFAULT_SCRATCH_SEED_UID, DEFAULT_SCRATCH_SEED_USER, EnvVars};
 use common::validate::{self, Reason};
 
 use crate::cmd::{Cmd, Mode, Runner};
-use crate::dist::{self, Dist};
-use crate::dockerfile::{self, BUILD_ARG_NAMES, CONTEXT_DOCKERFILE, CONTEXT_POD_INIT, CONTEXT_ZSHRC};
+use crate::dist;
 use crate::project;
+
+pub use context::OhMyZsh;
 
 /// The image's platform: pod-init is an x86_64 binary and the cluster's
 /// GPU nodes are amd64, whatever machine builds the image.
 const PLATFORM: &str = "linux/amd64";
+
+/// The RCP template image (CUDA 12, PyTorch, Ubuntu 22.04).
+pub const DEFAULT_BASE_IMAGE: &str = "nvcr.io/nvidia/pytorch:24.02-py3";
+
+/// The build argument naming the seed account's uid (its name travels as
+/// [`EnvVars::SCRATCH_SEED_USER`], which is also what pod-init reads).
+pub const SEED_UID_ARG: &str = "SCRATCH_SEED_UID";
+
+/// The build arguments `cargo xtask image` passes, in the order it passes
+/// them; the Dockerfile declares each (docker only warns otherwise, and the
+/// value would be silently dropped).
+pub const BUILD_ARG_NAMES: [&str; 7] =
+    ["BASE_IMAGE", "LDAP_USERNAME", "LDAP_UID", "LDAP_GROUPNAME", "LDAP_GID", EnvVars::SCRATCH_SEED_USER, SEED_UID_ARG];
 
 /// Options of `cargo xtask image`. The environment fallbacks are the
 /// variables the old publish script read; the defaults are its defaults.
@@ -35,6 +51,19 @@ pub struct ImageArgs {
     /// Print every command and step instead of running it; needs no Docker.
     #[arg(long, alias = "dry")]
     pub dry_run: bool,
+    /// The image to build on: any Debian or Ubuntu image.
+    #[arg(long, env = "BASE_IMAGE", default_value = DEFAULT_BASE_IMAGE)]
+    pub base_image: String,
+    /// Take oh-my-zsh from this directory instead of a shallow clone from GitHub.
+    #[arg(long, value_name = "DIR")]
+    pub oh_my_zsh: Option<PathBuf>,
+    /// Put this static pod-init into the image instead of building it.
+    #[arg(long, value_name = "FILE")]
+    pub pod_init: Option<PathBuf>,
+    /// The network of the build's RUN steps (docker build --network),
+    /// e.g. `host` on an engine without a bridge.
+    #[arg(long, value_name = "MODE")]
+    pub network: Option<String>,
     /// The registry to tag (and push) for.
     #[arg(long, env = "REGISTRY", default_value = "ic-registry.epfl.ch")]
     pub registry: String,
@@ -71,6 +100,9 @@ pub struct ImageConfig {
     pub reference: String,
     pub push: bool,
     pub build_args: Vec<(&'static str, String)>,
+    pub network: Option<String>,
+    pub oh_my_zsh: OhMyZsh,
+    pub pod_init: Option<PathBuf>,
 }
 
 fn reject(field: &str, value: &str, reason: Reason) -> ValidationError {
@@ -110,6 +142,12 @@ impl ImageArgs {
         if self.tag.starts_with(['.', '-']) {
             return Err(reject("TAG", &self.tag, Reason::BadFirstChar));
         }
+        if self.base_image.is_empty() {
+            return Err(reject("BASE_IMAGE", &self.base_image, Reason::Empty));
+        }
+        if let Some(c) = self.base_image.chars().find(|c| c.is_whitespace() || c.is_control()) {
+            return Err(reject("BASE_IMAGE", &self.base_image, Reason::BadChar(c)));
+        }
         validate::account_name("LDAP_USERNAME", &self.ldap_username)?;
         let uid = validate::non_root_id("LDAP_UID", &self.ldap_uid)?;
         validate::account_name("LDAP_GROUPNAME", &self.ldap_groupname)?;
@@ -118,6 +156,7 @@ impl ImageArgs {
         let seed_uid = validate::non_root_id("--seed-uid", &self.seed_uid)?;
 
         let values = [
+            self.base_image.clone(),
             self.ldap_username.clone(),
             uid.to_string(),
             self.ldap_groupname.clone(),
@@ -129,6 +168,9 @@ impl ImageArgs {
             reference: format!("{}/{}:{}", self.registry, self.image_path, self.tag),
             push: self.push,
             build_args: BUILD_ARG_NAMES.into_iter().zip(values).collect(),
+            network: self.network.clone(),
+            oh_my_zsh: self.oh_my_zsh.clone().map_or(OhMyZsh::Clone, OhMyZsh::Dir),
+            pod_init: self.pod_init.clone(),
         })
     }
 }
@@ -144,6 +186,9 @@ pub fn plan(config: &ImageConfig, context: &Path) -> Plan {
     let mut build = Cmd::new("docker").args(["build", "--platform", PLATFORM]);
     for (name, value) in &config.build_args {
         build = build.arg("--build-arg").arg(format!("{name}={value}"));
+    }
+    if let Some(network) = &config.network {
+        build = build.args(["--network", network]);
     }
     let build = build.args(["--tag", &config.reference]).path_arg(context);
     let push = config.push.then(|| Cmd::new("docker").args(["push", &config.reference]));
@@ -175,46 +220,25 @@ fn ensure_docker_engine() -> Result<()> {
     Ok(())
 }
 
-/// Copies only what the Dockerfile uses into a fresh context directory, so
-/// the build sends kilobytes, not the repository.
-fn stage(runner: &Runner, dist: &Dist, context: &Path) -> Result<()> {
-    let docker_dir = project::root().join("docker");
-    let files = [
-        (dockerfile::path(), CONTEXT_DOCKERFILE),
-        (dist.pod_init.clone(), CONTEXT_POD_INIT),
-        (docker_dir.join("zshrc"), CONTEXT_ZSHRC),
-    ];
-    runner.announce(&format!(
-        "stage {}: {}",
-        context.display(),
-        files.iter().map(|(from, to)| format!("{to} (from {})", from.display())).collect::<Vec<_>>().join(", ")
-    ));
-    if runner.is_dry() {
-        return Ok(());
-    }
-    if context.exists() {
-        fs::remove_dir_all(context).with_context(|| format!("cannot clear {}", context.display()))?;
-    }
-    fs::create_dir_all(context).with_context(|| format!("cannot create {}", context.display()))?;
-    for (from, to) in files {
-        fs::copy(&from, context.join(to))
-            .with_context(|| format!("cannot copy {} into {}", from.display(), context.display()))?;
-    }
-    Ok(())
-}
-
 pub fn run(args: &ImageArgs) -> Result<()> {
     let config = args.validate()?;
     let runner = Runner::new(if args.dry_run { Mode::DryRun } else { Mode::Run });
 
-    dockerfile::check(&dockerfile::read()?)?;
-
     if !runner.is_dry() {
         ensure_docker_engine()?;
     }
-    let dist = dist::run(&runner)?;
+    let pod_init = match &config.pod_init {
+        Some(given) => {
+            runner.announce(&format!("use {} as pod-init (checked to be static)", given.display()));
+            if !runner.is_dry() {
+                dist::check_static(given)?;
+            }
+            given.clone()
+        }
+        None => dist::run(&runner)?.pod_init,
+    };
     let context = context_dir();
-    stage(&runner, &dist, &context)?;
+    context::stage(&runner, &context, &pod_init, &config.oh_my_zsh)?;
     let plan = plan(&config, &context);
     runner.run(&plan.build)?;
     if let Some(push) = &plan.push {
@@ -231,6 +255,7 @@ pub fn run(args: &ImageArgs) -> Result<()> {
 mod tests {
     use super::*;
     use clap::Parser;
+    use std::fs;
 
     #[derive(Debug, Parser)]
     struct Wrapper {
@@ -263,7 +288,8 @@ mod tests {
         let plan = plan(&config, Path::new("/ctx"));
         assert_eq!(
             plan.build.to_string(),
-            "docker build --platform linux/amd64 --build-arg LDAP_USERNAME=ada --build-arg LDAP_UID=123456 \
+            "docker build --platform linux/amd64 --build-arg BASE_IMAGE=nvcr.io/nvidia/pytorch:24.02-py3 \
+             --build-arg LDAP_USERNAME=ada --build-arg LDAP_UID=123456 \
              --build-arg LDAP_GROUPNAME=MLO-unit --build-arg LDAP_GID=83070 \
              --build-arg SCRATCH_SEED_USER=mljaggi-admin --build-arg SCRATCH_SEED_UID=177449 \
              --tag reg.example:5000/team/img:v2 /ctx"
@@ -299,11 +325,31 @@ mod tests {
     /// same as xtask's, so both ways give the same image.
     #[test]
     fn dockerfile_arg_defaults_match_xtask_defaults() {
-        let text = dockerfile::read().unwrap_or_else(|e| panic!("{e:#}"));
+        let path = context::dockerfile();
+        let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let defaults = parse(&[]).validate().unwrap_or_else(|e| panic!("{e}"));
         for (name, value) in defaults.build_args {
             let line = format!("ARG {name}={value}");
             assert!(text.lines().any(|l| l.trim() == line), "docker/Dockerfile lacks `{line}`");
         }
+    }
+
+    #[test]
+    fn base_network_pod_init_and_oh_my_zsh_reach_the_build() {
+        let args = parse(&[
+            "--base-image=nb-sandbox-rootfs:abc",
+            "--network=host",
+            "--pod-init=/t/dist/pod-init",
+            "--oh-my-zsh=/omz",
+        ]);
+        let config = args.validate().unwrap_or_else(|e| panic!("{e}"));
+        let line = plan(&config, Path::new("/ctx")).build.to_string();
+        assert!(line.starts_with("docker build --platform linux/amd64 --build-arg BASE_IMAGE=nb-sandbox-rootfs:abc "));
+        assert!(line.ends_with(" --network host --tag ic-registry.epfl.ch/mlo/mlo-base:uv1 /ctx"), "{line}");
+        assert_eq!(config.pod_init, Some(PathBuf::from("/t/dist/pod-init")));
+        assert_eq!(config.oh_my_zsh, OhMyZsh::Dir(PathBuf::from("/omz")));
+        assert_eq!(parse(&[]).validate().map(|c| c.oh_my_zsh).ok(), Some(OhMyZsh::Clone));
+        let err = parse(&["--base-image=a b"]).validate().map(|_| ()).unwrap_err();
+        assert_eq!(err.to_string(), "BASE_IMAGE=\"a b\": must not contain ' '");
     }
 }

@@ -3,7 +3,6 @@
 //!
 //! - `dist`: static musl release builds of `submit` and `pod-init`
 //! - `image`: the container image (build, tag, push), replacing publish.sh
-//! - `codegen`: rewrite the generated regions of docker/Dockerfile
 //! - `test`: the whole test suite with the shipped binaries (README)
 //! - `bench`: the benchmark table in docs/benchmarks.md
 //!
@@ -13,9 +12,7 @@
 #[cfg(target_os = "linux")]
 mod bench;
 mod cmd;
-mod codegen;
 mod dist;
-mod dockerfile;
 mod elf;
 mod host;
 mod image;
@@ -47,13 +44,7 @@ enum Task {
         dry_run: bool,
     },
     /// Build the container image (docker/Dockerfile) and optionally push it.
-    Image(image::ImageArgs),
-    /// Rewrite the regions of docker/Dockerfile generated from crates/common.
-    Codegen {
-        /// Only check, fail if the file is stale (what CI does).
-        #[arg(long)]
-        check: bool,
-    },
+    Image(Box<image::ImageArgs>),
     /// Build the shipped binaries, prepare the sandbox and run every test
     /// (as root). Extra arguments go to `cargo test`.
     Test {
@@ -74,7 +65,6 @@ fn run(flags: Flags) -> anyhow::Result<()> {
             dist::run(&cmd::Runner::new(mode)).map(|_| ())
         }
         Task::Image(args) => image::run(&args),
-        Task::Codegen { check } => codegen::run(check),
         Task::Test { cargo_test_args } => suite::run(&cargo_test_args),
         #[cfg(target_os = "linux")]
         Task::Bench(args) => bench::run(&args),

@@ -4,8 +4,8 @@
 //! tasks work from any current directory.
 //!
 //! `nb_tests::binaries` has the same two lookups, but xtask depends on
-//! nb-tests on Linux only (its sandbox needs Linux namespaces) while `dist`,
-//! `image` and `codegen` build wherever cargo does; so these stay here.
+//! nb-tests on Linux only (its sandbox needs Linux namespaces) while `dist`
+//! and `image` build wherever cargo does; so these stay here.
 
 use std::path::{Path, PathBuf};
 

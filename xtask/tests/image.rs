@@ -30,14 +30,49 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// The lines every dry run starts with: the dist build and the staging.
-fn preamble() -> String {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(|p| p.display().to_string()).unwrap_or_default();
+/// The workspace root, as xtask prints it.
+fn root() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(|p| p.display().to_string()).unwrap_or_default()
+}
+
+/// The dist build, as every dry run without `--pod-init` starts.
+fn dist_lines() -> String {
     format!(
-        "cd {root} && cargo build --release --target x86_64-unknown-linux-musl -p submit -p pod-init\n\
-         copy submit and pod-init from /tmp/nb-target/x86_64-unknown-linux-musl/release to /tmp/nb-target/dist and check they are static\n\
-         stage /tmp/nb-target/image-context: Dockerfile (from {root}/docker/Dockerfile), \
-         pod-init (from /tmp/nb-target/dist/pod-init), zshrc (from {root}/docker/zshrc)\n"
+        "cd {} && cargo build --release --target x86_64-unknown-linux-musl -p submit -p pod-init\n\
+         copy submit and pod-init from /tmp/nb-target/x86_64-unknown-linux-musl/release to /tmp/nb-target/dist and check they are static\n",
+        root()
+    )
+}
+
+/// The staging of the build context: the files, the pinned uv wheel, and
+/// oh-my-zsh (`omz_lines`: the clone, or nothing for a given directory).
+fn stage_lines(pod_init: &str, omz_lines: &str, omz_from: &str) -> String {
+    let root = root();
+    let d = "/tmp/nb-target/image-downloads";
+    format!(
+        "stage the build context in /tmp/nb-target/image-context\n\
+         copy {root}/docker/Dockerfile to Dockerfile\n\
+         copy {pod_init} to pod-init\n\
+         copy {root}/docker/zshrc to zshrc\n\
+         python3 -m pip download --quiet --no-deps --only-binary=:all: --platform musllinux_1_1_x86_64 \
+         --require-hashes --requirement {d}/uv-requirements.txt --dest {d}\n\
+         unzip -q -o -j {d}/uv-0.13.9-py3-none-musllinux_1_1_x86_64.whl uv-0.13.9.data/scripts/uv \
+         uv-0.13.9.data/scripts/uvx -d /tmp/nb-target/image-context\n\
+         {omz_lines}copy {omz_from} to oh-my-zsh (without .git)\n"
+    )
+}
+
+/// The lines every default dry run starts with: dist, then the staging with a clone.
+fn preamble() -> String {
+    let clone = "/tmp/nb-target/image-downloads/oh-my-zsh-clone";
+    format!(
+        "{}{}",
+        dist_lines(),
+        stage_lines(
+            "/tmp/nb-target/dist/pod-init",
+            &format!("git clone --quiet --depth=1 https://github.com/ohmyzsh/ohmyzsh.git {clone}\n"),
+            clone
+        )
     )
 }
 
@@ -71,7 +106,8 @@ fn dry_run_prints_build_tag_and_push_with_the_given_args() {
     );
     assert!(out.status.success(), "stderr: {}", text(&out.stderr));
     let expected = format!(
-        "{}docker build --platform linux/amd64 --build-arg LDAP_USERNAME=ada --build-arg LDAP_UID=123456 \
+        "{}docker build --platform linux/amd64 --build-arg BASE_IMAGE=nvcr.io/nvidia/pytorch:24.02-py3 \
+         --build-arg LDAP_USERNAME=ada --build-arg LDAP_UID=123456 \
          --build-arg LDAP_GROUPNAME=ML-unit --build-arg LDAP_GID=4242 --build-arg SCRATCH_SEED_USER=seed \
          --build-arg SCRATCH_SEED_UID=5000 --tag registry.example:5000/team/base:v2 /tmp/nb-target/image-context\n\
          docker push registry.example:5000/team/base:v2\n",
@@ -93,11 +129,13 @@ fn environment_fallbacks_and_defaults() {
         ("LDAP_UID", "177000"),
         ("LDAP_GROUPNAME", "MLO-unit"),
         ("LDAP_GID", "83070"),
+        ("BASE_IMAGE", "registry.local/base:12"),
     ];
     let out = xtask(&["image", "--dry-run"], &env);
     assert!(out.status.success(), "stderr: {}", text(&out.stderr));
     let expected = format!(
-        "{}docker build --platform linux/amd64 --build-arg LDAP_USERNAME=bob --build-arg LDAP_UID=177000 \
+        "{}docker build --platform linux/amd64 --build-arg BASE_IMAGE=registry.local/base:12 \
+         --build-arg LDAP_USERNAME=bob --build-arg LDAP_UID=177000 \
          --build-arg LDAP_GROUPNAME=MLO-unit --build-arg LDAP_GID=83070 \
          --build-arg SCRATCH_SEED_USER=mljaggi-admin --build-arg SCRATCH_SEED_UID=177449 \
          --tag reg.local/mlo/custom:uv-v2 /tmp/nb-target/image-context\n",
@@ -108,6 +146,31 @@ fn environment_fallbacks_and_defaults() {
     // A flag wins over its variable.
     let out = xtask(&["image", "--dry-run", "--tag", "t9"], &env);
     assert!(text(&out.stdout).contains(" --tag reg.local/mlo/custom:t9 "), "{}", text(&out.stdout));
+}
+
+/// What the tests build: a given pod-init and oh-my-zsh directory (no
+/// dist build, no clone), another base, the host's network.
+#[test]
+fn a_given_pod_init_and_oh_my_zsh_replace_the_build_and_the_clone() {
+    let args = [
+        "image",
+        "--dry-run",
+        "--base-image=nb-sandbox-rootfs:1",
+        "--pod-init=/t/pod-init",
+        "--oh-my-zsh=/omz",
+        "--network=host",
+    ];
+    let out = xtask(&args, &[]);
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let expected = format!(
+        "use /t/pod-init as pod-init (checked to be static)\n{}\
+         docker build --platform linux/amd64 --build-arg BASE_IMAGE=nb-sandbox-rootfs:1 \
+         --build-arg LDAP_USERNAME=cluster --build-arg LDAP_UID=1000 --build-arg LDAP_GROUPNAME=MLO-unit \
+         --build-arg LDAP_GID=83070 --build-arg SCRATCH_SEED_USER=mljaggi-admin --build-arg SCRATCH_SEED_UID=177449 \
+         --network host --tag ic-registry.epfl.ch/mlo/mlo-base:uv1 /tmp/nb-target/image-context\n",
+        stage_lines("/t/pod-init", "", "/omz")
+    );
+    assert_eq!(text(&out.stdout), expected);
 }
 
 #[test]
