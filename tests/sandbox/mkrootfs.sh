@@ -41,7 +41,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-# Keep in sync with tests/src/sandbox.rs (SEED_UID, LAB_GID, PLACEHOLDER_*).
+# Keep in sync with tests/src/sandbox/mod.rs (SEED_UID, LAB_GID, PLACEHOLDER_*).
 SEED_USER=mljaggi-admin        # common::env::DEFAULT_SCRATCH_SEED_USER
 SEED_UID=177449                # common::env::DEFAULT_SCRATCH_SEED_UID, as in the image
 LAB_GROUP=seedgrp
