@@ -6,7 +6,8 @@
 //! (b) prepares the sandbox root filesystem with the sandbox's own script,
 //! which needs root, and (c) runs `cargo test --workspace --all-targets`
 //! with `NB_SUBMIT_BIN` and `NB_POD_INIT_BIN` pointing at the dist binaries
-//! (`--no-fail-fast`, and any extra arguments passed on).
+//! and `NB_XTASK_BIN` at this xtask, which the image tests build the image
+//! with (`--no-fail-fast`, and any extra arguments passed on).
 //! Each command is printed before it runs.
 
 use std::path::PathBuf;
@@ -37,7 +38,13 @@ pub fn cargo_test_cmd(dist: &Dist, extra: &[String]) -> Cmd {
         .args(extra.iter().cloned())
         .env("NB_SUBMIT_BIN", dist.submit.display().to_string())
         .env("NB_POD_INIT_BIN", dist.pod_init.display().to_string())
+        .env("NB_XTASK_BIN", xtask_bin())
         .dir(project::root())
+}
+
+/// This xtask, for the image tests (they build the image with `xtask image`).
+fn xtask_bin() -> String {
+    std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "xtask".to_owned())
 }
 
 pub fn run(extra: &[String]) -> Result<()> {
@@ -60,7 +67,7 @@ mod tests {
     fn cargo_test_gets_the_dist_binaries_and_extra_arguments() {
         let dist = Dist { submit: PathBuf::from("/t/dist/submit"), pod_init: PathBuf::from("/t/dist/pod-init") };
         let line = cargo_test_cmd(&dist, &["--".to_owned(), "--nocapture".to_owned()]).to_string();
-        assert!(line.contains("NB_SUBMIT_BIN=/t/dist/submit NB_POD_INIT_BIN=/t/dist/pod-init "), "{line}");
+        assert!(line.contains("NB_SUBMIT_BIN=/t/dist/submit NB_POD_INIT_BIN=/t/dist/pod-init NB_XTASK_BIN="), "{line}");
         assert!(line.ends_with(" test --workspace --all-targets --no-fail-fast -- --nocapture"), "{line}");
     }
 }

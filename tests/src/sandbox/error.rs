@@ -11,7 +11,7 @@ use std::path::Path;
 pub struct Error(pub(super) String);
 
 impl Error {
-    pub(super) fn new(msg: impl Into<String>) -> Self {
+    pub(crate) fn new(msg: impl Into<String>) -> Self {
         Self(msg.into())
     }
 }

@@ -32,20 +32,8 @@ impl Sandbox {
         // descriptor of the backing directory, as NFS does from its export.
         let path = dir.path().to_path_buf();
         let sb = Self { rootfs, dir: Some(dir), path };
-        sb.lay_out_scratch()?;
+        lay_out_scratch(&sb.scratch_root())?;
         Ok(sb)
-    }
-
-    fn lay_out_scratch(&self) -> Result<()> {
-        let scratch = self.scratch_root();
-        let homes = scratch.join("homes");
-        fs::create_dir_all(&homes).map_err(io_err("cannot create", &homes))?;
-        for (dir, mode) in [(&scratch, 0o775), (&homes, 0o770)] {
-            chown(dir.as_path(), Some(SEED_UID.into()), Some(LAB_GID.into()))
-                .map_err(|e| Error(format!("sandbox: cannot chown {}: {e}", dir.display())))?;
-            set_mode(dir, mode)?;
-        }
-        Ok(())
     }
 
     /// The read-only lower layer.
@@ -192,4 +180,17 @@ impl Drop for Sandbox {
             self.keep();
         }
     }
+}
+
+/// Lays out `root` as the RCP scratch root is: owned by the seed
+/// ([`SEED_UID`]:[`LAB_GID`], 0775), with `homes` seed:lab 0770.
+pub fn lay_out_scratch(root: &Path) -> Result<()> {
+    let homes = root.join("homes");
+    fs::create_dir_all(&homes).map_err(io_err("cannot create", &homes))?;
+    for (dir, mode) in [(root, 0o775), (homes.as_path(), 0o770)] {
+        chown(dir, Some(SEED_UID.into()), Some(LAB_GID.into()))
+            .map_err(|e| Error(format!("sandbox: cannot chown {}: {e}", dir.display())))?;
+        set_mode(dir, mode)?;
+    }
+    Ok(())
 }

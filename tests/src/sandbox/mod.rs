@@ -116,11 +116,12 @@ use std::time::Duration;
 
 pub use busybox::BusyboxRoot;
 pub use error::{Error, Result};
-pub use instance::Sandbox;
+pub use instance::{Sandbox, lay_out_scratch};
 pub use output::Output;
 pub use procfs::children;
 pub use rootfs::{require_root, rootfs, sandbox_dir, scripts_dir};
 pub use running::Running;
+pub(crate) use runs::run_dir;
 pub use runs::runs_dir;
 pub use spec::RunSpec;
 

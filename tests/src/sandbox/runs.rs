@@ -26,7 +26,7 @@ pub fn runs_dir() -> Result<PathBuf> {
 
 /// A new directory for one sandbox or run under [`runs_dir`], removed when
 /// dropped.
-pub(super) fn run_dir(prefix: &str) -> Result<tempfile::TempDir> {
+pub(crate) fn run_dir(prefix: &str) -> Result<tempfile::TempDir> {
     let runs = runs_dir()?;
     fs::create_dir_all(&runs).map_err(io_err("cannot create", &runs))?;
     static SWEPT: std::sync::Once = std::sync::Once::new();
@@ -41,7 +41,7 @@ fn sweep_stale_runs(runs: &Path) {
     let Ok(entries) = fs::read_dir(runs) else { return };
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let ours = name.to_string_lossy().starts_with("sb-") || name.to_string_lossy().starts_with("bb-");
+        let ours = ["sb-", "bb-", "dk-"].iter().any(|prefix| name.to_string_lossy().starts_with(prefix));
         let old = entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| t.elapsed().is_ok_and(|age| age > STALE));
         if ours && old {
             let _best_effort = fs::remove_dir_all(entry.path());

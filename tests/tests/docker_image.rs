@@ -1,0 +1,344 @@
+//! The image, built from docker/Dockerfile by `cargo xtask image` and run by
+//! a real Docker engine the way run:ai runs a pod: `--user UID:GID`, the
+//! variables submit sets, scratch bind-mounted from a root-squashing mount
+//! (root proven powerless there first). The checks use the real tools in
+//! the container (getent, id, sudo, stat, ssh-keygen, git, zsh, uv).
+//!
+//! Needs root and Debian's docker.io (`.ci/install-deps`). The image is
+//! built once per run on the sandbox's Debian rootfs; its build time is
+//! printed (`-- --nocapture`).
+
+// Helpers outside #[test] functions fail the test by panicking, like asserts.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::time::Duration;
+
+use base64::Engine;
+use common::image::{POD_INIT_MARKER, POD_INIT_PATH};
+use nb_tests::docker::{self, Container, PodSpec, SCRATCH, SquashedScratch};
+use nb_tests::sandbox::{Error, LAB_GID, Output};
+
+type Result = std::result::Result<(), Error>;
+
+const USER: &str = "ada";
+const UID: u32 = 251_617;
+const GROUP: &str = "MLO-unit";
+const HOME: &str = "/home/ada";
+/// The image's WORKDIR: where `runai exec … zsh` opens.
+const WORKDIR: &str = "/mloscratch/homes";
+
+fn scratch_home() -> String {
+    format!("{SCRATCH}/homes/{USER}")
+}
+
+fn working_dir() -> String {
+    format!("{}/project", scratch_home())
+}
+
+/// A fresh ed25519 key pair from the real ssh-keygen: (private, public).
+fn key_pair() -> (String, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let key = dir.path().join("k");
+    let status = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "ada@test", "-f"])
+        .arg(&key)
+        .status()
+        .expect("ssh-keygen not found on the host: apt-get install openssh-client");
+    assert!(status.success(), "ssh-keygen failed");
+    let private = fs::read_to_string(&key).expect("private key");
+    let public = fs::read_to_string(key.with_extension("pub")).expect("public key");
+    (private, public.trim_end().to_owned())
+}
+
+/// A squashed scratch where root in a container of the image, as pod-init
+/// would be, is refused: the premise of every pod test.
+fn squashed_scratch() -> std::result::Result<SquashedScratch, Error> {
+    let scratch = SquashedScratch::new()?;
+    let probe = format!("{SCRATCH}/homes/.nb-squash-probe");
+    let out = PodSpec::new(["mkdir", probe.as_str()])
+        .entrypoint("")
+        // Root cannot even enter the WORKDIR on scratch; start it elsewhere.
+        .option("--workdir=/")
+        .volume(scratch.volume())
+        .run()?;
+    let refused = out.status != 0 && out.stderr.contains("Permission denied");
+    assert!(
+        refused && !scratch.backing(&probe).exists(),
+        "root is not squashed on {SCRATCH}: mkdir exited {}: {}",
+        out.status,
+        out.stderr
+    );
+    Ok(scratch)
+}
+
+/// The pod run:ai starts for `submit`: the researcher's uid and the lab gid,
+/// the variables submit sets, scratch at /mloscratch.
+fn pod(command: &[&str], scratch: &SquashedScratch, key: &(String, String)) -> PodSpec {
+    PodSpec::new(command.iter().copied()).user(UID, LAB_GID).volume(scratch.volume()).envs([
+        ("NB_USER", USER.to_owned()),
+        ("NB_UID", UID.to_string()),
+        ("NB_GROUP", GROUP.to_owned()),
+        ("NB_GID", LAB_GID.to_string()),
+        ("SCRATCH_HOME_ROOT", format!("{SCRATCH}/homes")),
+        ("WORKING_DIR", working_dir()),
+        ("HF_HOME", format!("{SCRATCH}/hf_cache")),
+        ("SSH_PRIVATE_KEY_B64", base64::engine::general_purpose::STANDARD.encode(&key.0)),
+        ("SSH_PUBLIC_KEY", key.1.clone()),
+        ("GIT_USER_NAME", "Ada Lovelace".to_owned()),
+        ("GIT_USER_EMAIL", "ada@epfl.ch".to_owned()),
+        ("WANDB_API_KEY", "kept-for-the-job".to_owned()),
+    ])
+}
+
+/// A job that reports what it sees, then waits to be checked from outside
+/// (`ready` on scratch tells the test it is there).
+const REPORT_AND_WAIT: &str = "id; pwd; umask; env; uv --version; uv cache dir; \
+     touch \"$SCRATCH_HOME/ready\"; exec sleep 600";
+
+fn env_map(stdout: &str) -> BTreeMap<String, String> {
+    stdout.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
+}
+
+fn sh(container: &Container, script: &str) -> std::result::Result<Output, Error> {
+    container.exec(["sh", "-c", script])
+}
+
+fn ready_pod(command: &[&str], key: &(String, String)) -> std::result::Result<(SquashedScratch, Container), Error> {
+    let scratch = squashed_scratch()?;
+    let container = pod(command, &scratch, key).start()?;
+    container.wait_for_path(&scratch.backing(format!("{}/ready", scratch_home())))?;
+    Ok((scratch, container))
+}
+
+#[test]
+fn the_image_is_what_pod_init_expects_and_carries_nothing_of_this_machine() -> Result {
+    let built = docker::image()?;
+    let daemon = docker::daemon()?;
+    eprintln!("engine up in {:.1?}; import {:.1?}; build {:.1?}", daemon.started_in, built.import, built.build);
+    let config = daemon.check([
+        "image",
+        "inspect",
+        "--format",
+        "{{json .Config.Entrypoint}} {{json .Config.Cmd}} {{.Config.WorkingDir}}",
+        built.reference,
+    ])?;
+    assert_eq!(config.trim(), format!("[\"{POD_INIT_PATH}\"] [\"zsh\"] {WORKDIR}/"));
+    let env =
+        daemon.check(["image", "inspect", "--format", "{{range .Config.Env}}{{println .}}{{end}}", built.reference])?;
+    for var in
+        ["TF_FORCE_GPU_ALLOW_GROWTH=true", "SCRATCH_SEED_USER=mljaggi-admin", "LANG=en_US.UTF-8", "SHELL=/bin/zsh"]
+    {
+        assert!(env.lines().any(|l| l == var), "{var} not in the image's environment:\n{env}");
+    }
+
+    let inside = PodSpec::sh(format!(
+        "stat -c '%U:%G %a' {POD_INIT_PATH}; sha256sum < /docker/.zshrc; test -r /docker/oh-my-zsh/oh-my-zsh.sh && echo omz; \
+         uv --version; uvx --version; getent passwd cluster mljaggi-admin | cut -d: -f1,3,4,6,7; getent group {LAB_GID}; \
+         getent shadow root | cut -d: -f2; test -e {POD_INIT_MARKER} || echo no-marker; ls -A /usr/local/share/ca-certificates; \
+         locale -a | grep -ix en_US.utf8"
+    ))
+    .entrypoint("")
+    .run()?;
+    inside.assert_success();
+    let zshrc = nb_tests::binaries::workspace_root().join("docker/zshrc");
+    let zshrc_sum = std::process::Command::new("sha256sum").arg(&zshrc).output().expect("sha256sum");
+    let zshrc_sum = String::from_utf8_lossy(&zshrc_sum.stdout).split_whitespace().next().unwrap_or_default().to_owned();
+    let expected = format!(
+        "root:root 4755\n{zshrc_sum}  -\nomz\nuv 0.13.9 (x86_64-unknown-linux-musl)\nuvx 0.13.9 (x86_64-unknown-linux-musl)\ncluster:1000:83070:/home/cluster:/bin/zsh\n\
+         mljaggi-admin:177449:83070:/nonexistent:/usr/sbin/nologin\nMLO-unit:x:83070:\n*\nno-marker\nen_US.utf8\n"
+    );
+    assert_eq!(inside.stdout, expected, "{}", inside.stderr);
+
+    // Nothing of the build machine: no path of this workspace in the
+    // image's metadata or history, none of this host's own CA certificates.
+    let root = nb_tests::binaries::workspace_root().display().to_string();
+    let history = daemon.check(["history", "--no-trunc", "--format", "{{.CreatedBy}}", built.reference])?;
+    // (Not `GraphDriver`: the engine's own storage paths, which stay here.)
+    let inspect = daemon.check([
+        "image",
+        "inspect",
+        "--format",
+        "{{json .Config}} {{json .ContainerConfig}}",
+        built.reference,
+    ])?;
+    assert!(!history.contains(&root) && !inspect.contains(&root), "the image mentions {root}");
+    let bundle = PodSpec::new(["cat", "/etc/ssl/certs/ca-certificates.crt"]).entrypoint("").run()?;
+    bundle.assert_success();
+    for host_ca in fs::read_dir("/usr/local/share/ca-certificates").into_iter().flatten().flatten() {
+        let pem = fs::read_to_string(host_ca.path()).unwrap_or_default();
+        let longest = pem.lines().filter(|l| !l.starts_with("-----")).max_by_key(|l| l.len()).unwrap_or_default();
+        assert!(
+            longest.len() < 40 || !bundle.stdout.contains(longest),
+            "{} of this host is in the image's CA bundle",
+            host_ca.path().display()
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn a_pod_started_as_runai_starts_it_gets_the_sandbox_end_state() -> Result {
+    let key = key_pair();
+    let (scratch, ctr) = ready_pod(&["/bin/sh", "-c", REPORT_AND_WAIT], &key)?;
+    let logs = ctr.logs()?;
+    let mut lines = logs.stdout.lines();
+    let ids = format!("uid={UID}(ada) gid={LAB_GID}(MLO-unit) groups={LAB_GID}(MLO-unit),4(adm),27(sudo)");
+    assert_eq!(lines.next(), Some(ids.as_str()), "{}", logs.stderr);
+    assert_eq!(lines.next(), Some(working_dir().as_str()));
+    let _umask = lines.next();
+    let env = env_map(&logs.stdout);
+    let sh_ = scratch_home();
+    for (k, v) in [
+        ("HOME", HOME.to_owned()),
+        ("USER", USER.to_owned()),
+        ("SHELL", "/bin/zsh".to_owned()),
+        ("ZDOTDIR", format!("{sh_}/.shell")),
+        ("ZSH", format!("{sh_}/.shell/.oh-my-zsh")),
+        ("HISTFILE", format!("{sh_}/.zsh_history")),
+        ("SCRATCH_HOME", sh_.clone()),
+        ("GIT_CONFIG_GLOBAL", format!("{sh_}/.gitconfig")),
+        ("UV_CACHE_DIR", format!("{sh_}/.cache/uv")),
+        ("UV_PYTHON_INSTALL_DIR", format!("{sh_}/.uv")),
+        ("WANDB_API_KEY", "kept-for-the-job".to_owned()),
+        ("TF_FORCE_GPU_ALLOW_GROWTH", "true".to_owned()),
+    ] {
+        assert_eq!(env.get(k), Some(&v), "{k} in the job's environment");
+    }
+    assert!(!env.contains_key("SSH_PRIVATE_KEY_B64"), "the private key reached the job");
+    // uv as the user, its cache on scratch.
+    assert!(
+        logs.stdout.contains(&format!("\nuv 0.13.9 (x86_64-unknown-linux-musl)\n{sh_}/.cache/uv\n")),
+        "{}",
+        logs.stdout
+    );
+
+    // Accounts and sudo, as the system tools see them.
+    let getent = sh(&ctr, &format!("getent passwd {USER}; getent group {GROUP} sudo adm"))?;
+    assert_eq!(
+        getent.stdout,
+        format!("ada:x:{UID}:{LAB_GID}::/home/ada:/bin/zsh\nMLO-unit:x:83070:\nsudo:x:27:ada\nadm:x:4:ada\n")
+    );
+    // An exec'd shell gets the container's uid:gid and no supplementary
+    // groups (as kubectl exec does); sudo works by name through the drop-in.
+    let exec_ids = format!("uid={UID}(ada) gid={LAB_GID}(MLO-unit) groups={LAB_GID}(MLO-unit)");
+    assert_eq!(sh(&ctr, "id; sudo -n id -u")?.stdout, format!("{exec_ids}\n0\n"), "runai exec's shell and sudo");
+    ctr.exec_as("0", ["visudo", "-c"])?.assert_success();
+
+    // SSH key and git identity, as the user.
+    let derived = sh(&ctr, "ssh-keygen -y -f ~/.ssh/id_ed25519")?;
+    derived.assert_success();
+    assert_eq!(
+        derived.stdout.split_whitespace().take(2).collect::<Vec<_>>(),
+        key.1.split_whitespace().take(2).collect::<Vec<_>>()
+    );
+    let git = sh(
+        &ctr,
+        &format!(
+            "GIT_CONFIG_GLOBAL={sh_}/.gitconfig git config --global user.name; GIT_CONFIG_GLOBAL={sh_}/.gitconfig git config --global user.email"
+        ),
+    )?;
+    assert_eq!(git.stdout, "Ada Lovelace\nada@epfl.ch\n", "{}", git.stderr);
+
+    // Owners and modes: scratch as the seed, shell state as the user.
+    let paths = [
+        (HOME.to_owned(), "ada:MLO-unit 700 directory"),
+        (format!("{HOME}/.ssh"), "ada:MLO-unit 700 directory"),
+        (format!("{HOME}/.ssh/id_ed25519"), "ada:MLO-unit 600 regular file"),
+        ("/etc/sudoers.d/nb-user".to_owned(), "root:root 440 regular file"),
+        (sh_.clone(), "mljaggi-admin:MLO-unit 770 directory"),
+        (working_dir(), "mljaggi-admin:MLO-unit 770 directory"),
+        (format!("{SCRATCH}/hf_cache"), "mljaggi-admin:MLO-unit 770 directory"),
+        (format!("{sh_}/.shell"), "ada:MLO-unit 770 directory"),
+        (format!("{sh_}/.shell/.zshrc"), "ada:MLO-unit 660 regular file"),
+        (format!("{sh_}/.shell/.oh-my-zsh"), "ada:MLO-unit 770 directory"),
+        (format!("{sh_}/.zsh_history"), "ada:MLO-unit 600 regular empty file"),
+        (format!("{sh_}/.gitconfig"), "ada:MLO-unit 660 regular file"),
+        (format!("{sh_}/.cache/uv"), "ada:MLO-unit 770 directory"),
+        (format!("{sh_}/.uv"), "ada:MLO-unit 770 directory"),
+        (format!("{sh_}/.vscode-server"), "ada:MLO-unit 770 directory"),
+    ];
+    let mut argv = vec!["stat".to_owned(), "-c".to_owned(), "%n|%U:%G %a %F".to_owned()];
+    argv.extend(paths.iter().map(|(p, _)| p.clone()));
+    let stat = ctr.exec(argv)?;
+    stat.assert_success();
+    let got: BTreeMap<&str, &str> = stat.stdout.lines().filter_map(|l| l.split_once('|')).collect();
+    for (path, want) in &paths {
+        assert_eq!(got.get(path.as_str()).copied(), Some(*want), "{path}");
+    }
+    // What the NFS server would record: the seed's ids, never root's.
+    let meta = fs::metadata(scratch.backing(&sh_)).expect("scratch home on the backing dir");
+    assert_eq!(
+        (std::os::unix::fs::MetadataExt::uid(&meta), std::os::unix::fs::MetadataExt::gid(&meta)),
+        (177_449, LAB_GID)
+    );
+
+    // Links from the home into scratch.
+    let links = sh(
+        &ctr,
+        "cd ~ && for l in .zshrc .oh-my-zsh .zsh_history .vscode-server .cursor-server; do echo \"$l -> $(readlink $l)\"; done",
+    )?;
+    assert_eq!(
+        links.stdout,
+        format!(
+            ".zshrc -> {sh_}/.shell/.zshrc\n.oh-my-zsh -> {sh_}/.shell/.oh-my-zsh\n.zsh_history -> {sh_}/.zsh_history\n\
+             .vscode-server -> {sh_}/.vscode-server\n.cursor-server -> {sh_}/.cursor-server\n"
+        )
+    );
+
+    // `runai exec … zsh`: opens in the WORKDIR, loads oh-my-zsh from scratch, umask 007.
+    let zsh = ctr.exec(["zsh", "-ic", "echo pwd=$PWD omz=$NB_FAKE_OMZ_LOADED zsh=${ZSH:A} umask=$(umask)"])?;
+    assert_eq!(
+        zsh.stdout.trim_end(),
+        format!("pwd={WORKDIR} omz=1 zsh={sh_}/.shell/.oh-my-zsh umask=007"),
+        "{}",
+        zsh.stderr
+    );
+
+    // The user cannot run the bootstrap again inside the pod.
+    let again = ctr.exec([
+        "env",
+        "NB_USER=ada",
+        &format!("NB_UID={UID}"),
+        "NB_GROUP=MLO-unit",
+        &format!("NB_GID={LAB_GID}"),
+        POD_INIT_PATH,
+        "/bin/sh",
+        "-c",
+        "id -u; cat /etc/shadow",
+    ])?;
+    assert_ne!(again.stdout.lines().next(), Some("0"), "pod-init ran as root again: {}", again.stderr);
+    assert!(!again.stdout.contains("root:"), "the user read /etc/shadow through pod-init");
+    Ok(())
+}
+
+#[test]
+fn docker_stop_delivers_sigterm_to_the_job_and_a_sigkilled_job_exits_137() -> Result {
+    let key = key_pair();
+    let trap = "trap 'echo job got SIGTERM; exit 0' TERM; touch \"$SCRATCH_HOME/ready\"; while :; do sleep 0.1; done";
+    let (_scratch, ctr) = ready_pod(&["/bin/sh", "-c", trap], &key)?;
+    ctr.stop(Duration::from_secs(30))?;
+    assert_eq!(ctr.wait()?, 0, "{:?}", ctr.logs()?);
+    let logs = ctr.logs()?;
+    assert!(logs.stdout.contains("job got SIGTERM"), "the job's trap did not run:\n{}\n{}", logs.stdout, logs.stderr);
+
+    let scratch = squashed_scratch()?;
+    let killed = pod(&["/bin/sh", "-c", "kill -KILL $$"], &scratch, &key).run()?;
+    killed.assert_status(137);
+    Ok(())
+}
+
+#[test]
+fn without_privilege_escalation_the_job_runs_and_the_log_says_why() -> Result {
+    let key = key_pair();
+    let scratch = squashed_scratch()?;
+    let out = pod(&["/bin/sh", "-c", "id -u; echo job ran"], &scratch, &key)
+        .option("--security-opt=no-new-privileges")
+        .run()?;
+    out.assert_success();
+    assert_eq!(out.stdout, format!("{UID}\njob ran\n"));
+    out.assert_logged("without the bootstrap").assert_logged("allowPrivilegeEscalation");
+    assert!(!scratch.backing(scratch_home()).exists(), "a bootstrap ran without privilege escalation");
+    Ok(())
+}
