@@ -38,6 +38,7 @@ fn working_dir() -> String {
 }
 
 /// A fresh ed25519 key pair from the real ssh-keygen: (private, public).
+#[allow(clippy::disallowed_methods, reason = "keys come from the real ssh-keygen")]
 fn key_pair() -> (String, String) {
     let dir = tempfile::tempdir().expect("temp dir");
     let key = dir.path().join("k");
@@ -113,6 +114,7 @@ fn ready_pod(command: &[&str], key: &(String, String)) -> std::result::Result<(S
 }
 
 #[test]
+#[allow(clippy::disallowed_methods, reason = "the staged zshrc is compared by the real sha256sum")]
 fn the_image_is_what_pod_init_expects_and_carries_nothing_of_this_machine() -> Result {
     let built = docker::image()?;
     let daemon = docker::daemon()?;
@@ -187,7 +189,7 @@ fn a_pod_started_as_runai_starts_it_gets_the_sandbox_end_state() -> Result {
     let ids = format!("uid={UID}(ada) gid={LAB_GID}(MLO-unit) groups={LAB_GID}(MLO-unit),4(adm),27(sudo)");
     assert_eq!(lines.next(), Some(ids.as_str()), "{}", logs.stderr);
     assert_eq!(lines.next(), Some(working_dir().as_str()));
-    let _umask = lines.next();
+    assert_eq!(lines.next(), Some("0007"), "the command's umask");
     let env = env_map(&logs.stdout);
     let sh_ = scratch_home();
     for (k, v) in [
