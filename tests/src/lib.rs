@@ -11,6 +11,7 @@
 pub mod binaries;
 pub mod docker;
 pub mod fake_apiserver;
+pub mod keys;
 pub mod runai_double;
 pub mod runai_grammar;
 pub mod sandbox;

@@ -37,22 +37,6 @@ fn working_dir() -> String {
     format!("{}/project", scratch_home())
 }
 
-/// A fresh ed25519 key pair from the real ssh-keygen: (private, public).
-#[allow(clippy::disallowed_methods, reason = "keys come from the real ssh-keygen")]
-fn key_pair() -> (String, String) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let key = dir.path().join("k");
-    let status = std::process::Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "ada@test", "-f"])
-        .arg(&key)
-        .status()
-        .expect("ssh-keygen not found on the host: apt-get install openssh-client");
-    assert!(status.success(), "ssh-keygen failed");
-    let private = fs::read_to_string(&key).expect("private key");
-    let public = fs::read_to_string(key.with_extension("pub")).expect("public key");
-    (private, public.trim_end().to_owned())
-}
-
 /// A squashed scratch where root in a container of the image, as pod-init
 /// would be, is refused: the premise of every pod test.
 fn squashed_scratch() -> std::result::Result<SquashedScratch, Error> {
@@ -182,7 +166,7 @@ fn the_image_is_what_pod_init_expects_and_carries_nothing_of_this_machine() -> R
 
 #[test]
 fn a_pod_started_as_runai_starts_it_gets_the_sandbox_end_state() -> Result {
-    let key = key_pair();
+    let key = nb_tests::keys::ed25519_pair()?;
     let (scratch, ctr) = ready_pod(&["/bin/sh", "-c", REPORT_AND_WAIT], &key)?;
     let logs = ctr.logs()?;
     let mut lines = logs.stdout.lines();
@@ -317,7 +301,7 @@ fn a_pod_started_as_runai_starts_it_gets_the_sandbox_end_state() -> Result {
 
 #[test]
 fn docker_stop_delivers_sigterm_to_the_job_and_a_sigkilled_job_exits_137() -> Result {
-    let key = key_pair();
+    let key = nb_tests::keys::ed25519_pair()?;
     let trap = "trap 'echo job got SIGTERM; exit 0' TERM; touch \"$SCRATCH_HOME/ready\"; while :; do sleep 0.1; done";
     let (_scratch, ctr) = ready_pod(&["/bin/sh", "-c", trap], &key)?;
     ctr.stop(Duration::from_secs(30))?;
@@ -333,7 +317,7 @@ fn docker_stop_delivers_sigterm_to_the_job_and_a_sigkilled_job_exits_137() -> Re
 
 #[test]
 fn without_privilege_escalation_the_job_runs_and_the_log_says_why() -> Result {
-    let key = key_pair();
+    let key = nb_tests::keys::ed25519_pair()?;
     let scratch = squashed_scratch()?;
     let out = pod(&["/bin/sh", "-c", "id -u; echo job ran"], &scratch, &key)
         .option("--security-opt=no-new-privileges")

@@ -39,22 +39,6 @@ fn hf_home() -> String {
     format!("{SCRATCH_MOUNT}/hf_cache")
 }
 
-/// A fresh ed25519 key pair made by the real ssh-keygen: (private, public).
-#[allow(clippy::disallowed_methods, reason = "keys come from the real ssh-keygen")]
-fn key_pair() -> (String, String) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let key = dir.path().join("k");
-    let status = std::process::Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "ada@test", "-f"])
-        .arg(&key)
-        .status()
-        .expect("ssh-keygen not found on the host: apt-get install openssh-client");
-    assert!(status.success(), "ssh-keygen failed");
-    let private = fs::read_to_string(&key).expect("private key");
-    let public = fs::read_to_string(key.with_extension("pub")).expect("public key");
-    (private, public.trim_end().to_owned())
-}
-
 /// A fresh sandbox, with the root squash on scratch proven before the test
 /// relies on it.
 fn squashed_sandbox() -> std::result::Result<Sandbox, Error> {
@@ -63,9 +47,9 @@ fn squashed_sandbox() -> std::result::Result<Sandbox, Error> {
     Ok(sb)
 }
 
-/// [`squashed_sandbox`] and a fresh [`key_pair`]: what almost every test starts with.
+/// [`squashed_sandbox`] and a fresh key pair: what almost every test starts with.
 fn sandbox_and_key() -> std::result::Result<(Sandbox, (String, String)), Error> {
-    Ok((squashed_sandbox()?, key_pair()))
+    Ok((squashed_sandbox()?, nb_tests::keys::ed25519_pair()?))
 }
 
 /// The environment `submit` gives a pod, with `uid`:`gid` as the LDAP ids.

@@ -74,6 +74,12 @@ impl SquashedScratch {
     pub fn volume(&self) -> String {
         format!("{}:{SCRATCH}", self.mountpoint().display())
     }
+
+    /// `-v` of the backing directory itself, not squashed: for measurements,
+    /// where the Python passthrough's latency would hide what is measured.
+    pub fn unsquashed_volume(&self) -> String {
+        format!("{}:{SCRATCH}", self.dir.path().join("backing").display())
+    }
 }
 
 impl Drop for SquashedScratch {

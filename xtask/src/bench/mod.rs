@@ -3,9 +3,11 @@
 //! docs/benchmarks.md with the machine, the date and the method.
 //!
 //! Each part is its own module: sizes of the shipped binaries here, the
-//! sandbox runs of pod-init in `sandbox`, its own per-step log times in
-//! `steps`, submit's latency and process count in `submit`.
+//! sandbox runs of pod-init in `sandbox`, `docker run`s of the image in
+//! `docker`, its own per-step log times in `steps`, submit's latency and
+//! process count in `submit`.
 
+mod docker;
 mod sandbox;
 mod stats;
 mod steps;
@@ -124,6 +126,27 @@ fn step_times(starts: &[(Start, StartTimes)]) -> Section {
         .collect();
     rows.push(Row::info("total, as pod-init logs it (`bootstrap done in`)", value(&|(_, total)| *total)));
     Section { title: "pod-init's own time per step, from its log (first pod / new pod / restart)".to_owned(), rows }
+}
+
+fn image_runs(runs: u32) -> Result<Section> {
+    eprintln!("bench: docker engine and image");
+    let setup = docker::setup()?;
+    let mut rows = vec![
+        Row::info("the tests' engine (containerd + dockerd) answering", ms(setup.engine)),
+        Row::info("`docker import` of the sandbox rootfs (0 when kept from an earlier run)", ms(setup.import)),
+        Row::info("`cargo xtask image` on it (the engine's build cache kept from earlier runs)", ms(setup.build)),
+    ];
+    for (scratch, label) in [(docker::Scratch::Fresh, "fresh scratch"), (docker::Scratch::Kept, "scratch kept")] {
+        eprintln!("bench: docker run, {label}, {runs} runs");
+        let times = docker::measure(scratch, runs)?;
+        rows.push(Row::info(format!("{label}: `docker run` of the image, pod-init bootstrapping"), ms(times.pod_init)));
+        rows.push(Row::info(format!("{label}: the same with `--entrypoint /bin/true`"), ms(times.baseline)));
+        rows.push(Row::info(
+            format!("{label}: pod-init overhead (median of paired differences)"),
+            format!("{:+.2} ms", times.overhead_ms),
+        ));
+    }
+    Ok(Section { title: format!("the image in Docker (median of {runs})"), rows })
 }
 
 fn memory(notes: &mut Vec<String>) -> Result<Section> {
@@ -277,6 +300,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         size_section,
         start_section,
         step_times(&start_times),
+        image_runs(args.runs)?,
         memory(&mut notes)?,
         submission(&runner, args.runs, &mut notes)?,
     ];
@@ -285,6 +309,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         format!("timings: median of {} runs each, wall clock measured by xtask around the whole command (a blocking wait)", args.runs),
         "pod starts: `tests/sandbox/ctr-run.sh` containers (PID, mount, UTS and IPC namespaces, overlay over the Debian test rootfs, chroot) started as uid 123456 with pod-init setuid root, as on the cluster; scratch bind-mounted (the tests' root-squash FUSE is Python and would dominate); runs with and without pod-init alternate; overhead = median over the pairs of (run with pod-init minus the run with `/bin/true` as PID 1 right after it)".to_owned(),
         "first pod: a new sandbox per run; new pod: the container layer discarded before each run, scratch kept from a first run (what a Kubernetes container restart is: the image's /etc, the old scratch); restart in place: container layer and scratch kept, except pod-init's run-once marker in /run, which any new container lacks (the path where every step finds its work done); no bootstrap: pod-init started without the NB_* variables, so only its exec, the fork of the command and the supervision remain".to_owned(),
+        "docker: the tests' own engine (Debian's docker.io, state under target/docker, `--network none`); the image built by `cargo xtask image` on the sandbox rootfs; each `docker run --rm` as uid 123456 with the pod variables, scratch bind-mounted (not squashed), followed by the same run with `--entrypoint /bin/true`; fresh scratch: a new scratch per pair; scratch kept: one scratch a first run filled; every run is a new container (its /etc from the image)".to_owned(),
         "steps: pod-init's tracing lines are stamped to the microsecond; a step's time runs from the previous line to its last line, median over the runs of each kind of start".to_owned(),
         "memory: /proc/<pid>/status of the container's PID 1, read from the host once pod-init's child is `sleep`".to_owned(),
         "submit: the dist binary in the tests' clean room (cleared environment, temp HOME); the dry run reads examples/demo.env; the real submission runs the real kubectl against the tests' fake API server and the runai test double, both behind call counters (the old wrapper started a Python interpreter and two kubectl processes per submission); the pre-flight check's cost is the difference of the medians with and without `--no-preflight`, kubectl's discovery cache warm after the first run as on a laptop; `--wait` follows a scripted pod (unschedulable, creating, running, 250 ms apart) of the fake API server".to_owned(),

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use nb_tests::sandbox::{self, LAB_GID, RunSpec, SCRATCH_MOUNT, SEED_USER, Sandbox};
 
-use super::stats::{median, median_f64};
+use super::stats::paired;
 use common::env::EnvVars;
 use common::pod_env::{PodEnv, StateDirs};
 
@@ -188,15 +188,8 @@ pub fn measure(start: Start, runs: u32) -> Result<StartTimes> {
             }
         }
     }
-    let differences: Vec<f64> =
-        with.iter().zip(&without).map(|(w, b)| (w.as_secs_f64() - b.as_secs_f64()) * 1000.0).collect();
-    let overhead_ms = median_f64(&differences).context("no runs")?;
-    Ok(StartTimes {
-        pod_init: median(&with).context("no runs")?,
-        baseline: median(&without).context("no runs")?,
-        overhead_ms,
-        logs,
-    })
+    let (pod_init, baseline, overhead_ms) = paired(&with, &without).context("no runs")?;
+    Ok(StartTimes { pod_init, baseline, overhead_ms, logs })
 }
 
 /// A `/proc/<pid>/status` field in KiB (`VmRSS`, `VmHWM`).

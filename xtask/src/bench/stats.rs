@@ -21,6 +21,16 @@ pub fn median_f64(samples: &[f64]) -> Option<f64> {
     }
 }
 
+/// Paired runs (`with[i]` measured right before `without[i]`): the two
+/// medians and the median of the per-pair differences in ms, which is
+/// steadier than the difference of the medians when the machine's speed
+/// drifts during a bench.
+pub fn paired(with: &[Duration], without: &[Duration]) -> Option<(Duration, Duration, f64)> {
+    let differences: Vec<f64> =
+        with.iter().zip(without).map(|(w, b)| (w.as_secs_f64() - b.as_secs_f64()) * 1000.0).collect();
+    Some((median(with)?, median(without)?, median_f64(&differences)?))
+}
+
 /// Milliseconds with two decimals, the unit every timing row uses.
 pub fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
@@ -40,5 +50,7 @@ mod tests {
         assert_eq!(median_f64(&[-1.0, 3.0, 0.5]), Some(0.5));
         assert_eq!(median_f64(&[-1.0, 3.0]), Some(1.0));
         assert_eq!(median_f64(&[]), None);
+        assert_eq!(paired(&[d(5), d(9), d(4)], &[d(4), d(1), d(3)]), Some((d(5), d(3), 1.0)));
+        assert_eq!(paired(&[], &[]), None);
     }
 }
