@@ -328,3 +328,46 @@ fn without_privilege_escalation_the_job_runs_and_the_log_says_why() -> Result {
     assert!(!scratch.backing(scratch_home()).exists(), "a bootstrap ran without privilege escalation");
     Ok(())
 }
+
+#[test]
+fn docker_restart_gives_the_job_the_same_identity_groups_and_environment() -> Result {
+    let key = nb_tests::keys::ed25519_pair()?;
+    let scratch = squashed_scratch()?;
+    // The first start reports and exits; the restart reports and stays, to
+    // be entered.
+    let job = "id; umask; sudo -n id -u; \
+         env | grep -E '^(HOME|USER|SHELL|ZDOTDIR|ZSH|HISTFILE|SCRATCH_HOME|GIT_CONFIG_GLOBAL|UV_CACHE_DIR|UV_PYTHON_INSTALL_DIR)=' | sort; \
+         if [ -e \"$SCRATCH_HOME/started\" ]; then touch \"$SCRATCH_HOME/ready\"; exec sleep 600; fi; \
+         touch \"$SCRATCH_HOME/started\"";
+    let ctr = pod(&["/bin/sh", "-c", job], &scratch, &key).start()?;
+    assert_eq!(ctr.wait()?, 0, "{:?}", ctr.logs()?);
+    let first = ctr.logs()?.stdout;
+    assert!(
+        first.starts_with(&format!(
+            "uid={UID}(ada) gid={LAB_GID}(MLO-unit) groups={LAB_GID}(MLO-unit),4(adm),27(sudo)\n0007\n0\n"
+        )),
+        "{first}"
+    );
+
+    ctr.restart()?;
+    ctr.wait_for_path(&scratch.backing(format!("{}/ready", scratch_home())))?;
+    let logs = ctr.logs()?;
+    let second = logs.stdout.strip_prefix(first.as_str()).unwrap_or(&logs.stdout);
+    assert_eq!(second, first, "the restarted job differs from the first start:\n{}", logs.stderr);
+
+    // Still one bootstrap per start: the user cannot run it again inside.
+    let again = ctr.exec([
+        "env",
+        "NB_USER=ada",
+        &format!("NB_UID={UID}"),
+        "NB_GROUP=MLO-unit",
+        &format!("NB_GID={LAB_GID}"),
+        POD_INIT_PATH,
+        "/bin/sh",
+        "-c",
+        "id -u; cat /etc/shadow",
+    ])?;
+    assert_eq!(again.stdout.lines().next(), Some(UID.to_string().as_str()), "{}", again.stderr);
+    assert!(!again.stdout.contains("root:"), "the user read /etc/shadow through pod-init");
+    Ok(())
+}
