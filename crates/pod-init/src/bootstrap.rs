@@ -373,6 +373,22 @@ mod tests {
     }
 
     #[test]
+    fn an_etc_that_cannot_be_read_stops_the_bootstrap_at_the_accounts() {
+        let vars = [
+            ("NB_USER", "ada"),
+            ("NB_UID", "4242"),
+            ("NB_GROUP", "g"),
+            ("NB_GID", "5"),
+            ("SCRATCH_HOME_ROOT", "/s"),
+            ("WORKING_DIR", "/s"),
+        ];
+        let err = run(&input(&vars, &["true"])).unwrap_err();
+        assert!(matches!(err, BootstrapError::Step { step: "accounts", error: StepError::Etc(_) }), "{err:?}");
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().starts_with("accounts: /nonexistent-root/etc/passwd"), "{err}");
+    }
+
+    #[test]
     fn no_command_is_an_error() {
         assert_eq!(run(&input(&[], &[])).unwrap_err().exit_code(), 1);
     }
