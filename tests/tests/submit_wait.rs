@@ -289,6 +289,31 @@ fn a_wait_for_pods_that_never_appear_says_which_names_it_looked_for() {
 }
 
 #[test]
+fn a_watch_kubectl_refuses_ends_the_wait_with_its_words_and_leaves_the_job() {
+    let (env, server) = setup();
+    // The real kubectl for everything but the watch, which the cluster forbids.
+    env.install_script(
+        "kubectl",
+        &format!(
+            "#!/bin/sh\ncase \"$*\" in *--watch*) echo 'Error from server (Forbidden): pods is forbidden: \
+             User \"ada\" cannot watch resource \"pods\"' >&2; exit 1;; esac\nexec {} \"$@\"\n",
+            nb_tests::submit_harness::REAL_KUBECTL
+        ),
+    );
+    let run = env.run(&["-n", "job-wf", "--wait"]);
+    assert_eq!(run.code, Some(1), "{run}");
+    assert!(
+        run.stderr.ends_with(
+            "submit: kubectl stopped watching the pods of job-wf (exit status 1); the job was submitted and is left \
+             as it is:\nError from server (Forbidden): pods is forbidden: User \"ada\" cannot watch resource \"pods\"\n"
+        ),
+        "{run}"
+    );
+    assert_eq!(env.runai_calls().len(), 1);
+    assert_job_left_alone(&server);
+}
+
+#[test]
 fn on_a_terminal_the_progress_is_one_line_rewritten_in_place() {
     let (env, server) = setup();
     server.arm_timeline(

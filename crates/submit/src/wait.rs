@@ -92,9 +92,17 @@ impl Watch {
         Ok(Watch { child, pods, stderr })
     }
 
-    /// Stops kubectl and returns what it said on stderr.
-    fn stop(mut self) -> (Option<std::process::ExitStatus>, Vec<u8>) {
-        let status = self.child.try_wait().ok().flatten();
+    /// Stops kubectl, after `grace` for it to end by itself, and returns
+    /// how it ended (if it did) and what it said on stderr.
+    fn stop(mut self, grace: Duration) -> (Option<std::process::ExitStatus>, Vec<u8>) {
+        let give_up = Instant::now() + grace;
+        let status = loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => break Some(status),
+                Ok(None) if Instant::now() < give_up => std::thread::sleep(Duration::from_millis(10)),
+                _ => break None,
+            }
+        };
         if status.is_none() {
             stop_group(&mut self.child);
         }
@@ -130,7 +138,8 @@ pub fn follow<W: Write>(plan: &Plan<'_>, progress: &mut Progress<W>) -> Result<E
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => {
                 progress.finish();
-                let (status, stderr) = watch.stop();
+                // Its stdout closed: it is ending, or has ended.
+                let (status, stderr) = watch.stop(Duration::from_secs(2));
                 let how = status.map_or_else(|| "it was stopped".to_owned(), describe_status);
                 let said = child_output::for_terminal(&stderr);
                 return Err(anyhow!(
@@ -161,7 +170,7 @@ pub fn follow<W: Write>(plan: &Plan<'_>, progress: &mut Progress<W>) -> Result<E
         }
     };
     progress.finish();
-    let _ = watch.stop();
+    let _ = watch.stop(Duration::ZERO);
     Ok(end)
 }
 
