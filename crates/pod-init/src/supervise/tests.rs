@@ -383,7 +383,15 @@ fn pid1_leaves_its_directory_and_the_command_keeps_it() {
         move || {
             let _ = std::env::set_current_dir(&start);
         },
-        |out| format!("echo \"$(readlink /proc/$PPID/cwd) $(pwd -P)\" > {}", out.display()),
+        // PID 1 leaves its directory right after the fork, so the command
+        // may start before that: it waits (at most 5 s) for it to happen.
+        |out| {
+            format!(
+                "i=0; while [ \"$(readlink /proc/$PPID/cwd)\" != / ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; \
+                 echo \"$(readlink /proc/$PPID/cwd) $(pwd -P)\" > {}",
+                out.display()
+            )
+        },
         &[],
     );
     let expected = format!("/ {}\n", dir.0.path().canonicalize().map(|p| p.display().to_string()).unwrap_or_default());
