@@ -81,13 +81,18 @@ fn long_flags(help: &str) -> BTreeSet<&str> {
         .collect()
 }
 
-/// The v2 flag set a help text of `workspace submit` shows.
-pub fn v2_flags(help: &str) -> V2Flags {
+/// The flag every v2 `workspace submit` has and v1 never had: a help text
+/// without it is not that command's (a CLI that answers an unknown command
+/// with its general help and exit 0).
+const V2_MARK: &str = "gpu-devices-request";
+
+/// The v2 flag set a help text of `workspace submit` shows, if it is one.
+pub fn v2_flags(help: &str) -> Option<V2Flags> {
     let flags = long_flags(help);
-    V2Flags {
+    flags.contains(V2_MARK).then(|| V2Flags {
         plain_env: if flags.contains("environment-variable") { "--environment-variable" } else { "--environment" },
         env_secret: flags.contains("env-secret"),
-    }
+    })
 }
 
 /// The dialect chosen, and why, in words for the user.
@@ -111,21 +116,26 @@ pub fn choose(preference: Preference, origin: Option<&str>, answer: impl FnOnce(
         Preference::Auto => false,
     };
     let probe = probe_command();
-    let (dialect, found) = match (answer(), forced_v2) {
-        (Answer::Help(help), _) => {
-            let flags = v2_flags(&help);
+    // The flag set of a v2 CLI, or why there is none (`None`: no runai).
+    let found: Result<V2Flags, Option<String>> = match answer() {
+        Answer::Help(help) => v2_flags(&help).ok_or_else(|| Some(format!("its help does not list --{V2_MARK}"))),
+        Answer::Failed(why) => Err(Some(why)),
+        Answer::NoCli => Err(None),
+    };
+    let (dialect, found) = match (found, forced_v2) {
+        (Ok(flags), _) => {
             let secret = if flags.env_secret { "lists --env-secret" } else { "has no --env-secret" };
             (
                 Dialect::V2(flags),
                 format!("`{probe}` succeeded; it {secret} and sets variables with {}", flags.plain_env),
             )
         }
-        (Answer::NoCli, false) => (Dialect::V1, "runai is not on PATH".to_owned()),
-        (Answer::Failed(why), false) => (Dialect::V1, format!("`{probe}` failed ({why}), so this runai is v1")),
-        (Answer::NoCli, true) => {
+        (Err(None), false) => (Dialect::V1, "runai is not on PATH".to_owned()),
+        (Err(Some(why)), false) => (Dialect::V1, format!("`{probe}` failed ({why}), so this runai is v1")),
+        (Err(None), true) => {
             (Dialect::V2(V2Flags::ERA_2_2X), "runai is not on PATH, so the 2.2x flags are assumed".to_owned())
         }
-        (Answer::Failed(why), true) => {
+        (Err(Some(why)), true) => {
             bail!("{asked}, but the installed runai does not speak v2: `{probe}` failed ({why}); use v1 or auto")
         }
     };
@@ -136,16 +146,18 @@ pub fn choose(preference: Preference, origin: Option<&str>, answer: impl FnOnce(
 mod tests {
     use super::*;
 
-    const HELP_2_2X: &str = "Usage:\n  runai workspace submit [flags]\n\nFlags:\n  -e, --environment-variable stringArray   \
+    const HELP_2_2X: &str = "Usage:\n  runai workspace submit [flags]\n\nFlags:\n  -g, --gpu-devices-request int\n\
+          -e, --environment-variable stringArray   \
         Set environment variables\n      --env-secret stringArray   Set environment variables from a secret\n\
               --environment string   The environment asset\n";
-    const HELP_2_19: &str = "Flags:\n  -e, --environment stringArray   Set environment variables\n\
+    const HELP_2_19: &str = "Flags:\n  -g, --gpu-devices-request int\n  -e, --environment stringArray   Set environment variables\n\
               --preemptible   Workspace preemptible\n";
 
     #[test]
     fn the_flag_list_tells_the_v2_releases_apart() {
-        assert_eq!(v2_flags(HELP_2_2X), V2Flags::ERA_2_2X);
-        assert_eq!(v2_flags(HELP_2_19), V2Flags::ERA_2_19);
+        assert_eq!(v2_flags(HELP_2_2X), Some(V2Flags::ERA_2_2X));
+        assert_eq!(v2_flags(HELP_2_19), Some(V2Flags::ERA_2_19));
+        assert_eq!(v2_flags("Usage:\n  runai [command]\n\nFlags:\n  -h, --help   help for runai\n"), None);
         assert_eq!(long_flags("  -g, --gpu-devices-request=1, --x)"), BTreeSet::from(["gpu-devices-request", "x"]));
     }
 
@@ -161,6 +173,9 @@ mod tests {
         let c = choose(Preference::Auto, None, || Answer::Failed("exit status 1".into())).unwrap();
         assert_eq!(c.dialect, Dialect::V1);
         assert!(c.reason.ends_with("`runai workspace submit --help` failed (exit status 1), so this runai is v1"));
+        let c = choose(Preference::Auto, None, || Answer::Help("Usage:\n  runai [command]\n".into())).unwrap();
+        assert_eq!(c.dialect, Dialect::V1);
+        assert!(c.reason.ends_with("failed (its help does not list --gpu-devices-request), so this runai is v1"));
         let c = choose(Preference::Auto, Some("--runai-cli"), || Answer::NoCli).unwrap();
         assert_eq!((c.dialect, c.reason.as_str()), (Dialect::V1, "--runai-cli=auto; runai is not on PATH"));
     }
