@@ -283,6 +283,12 @@ fn serve_connection(stream: TcpStream, shared: &Arc<Shared>) -> io::Result<()> {
             }
             Reply::Exec { head, pod } => {
                 writer.write_all(head.as_bytes())?;
+                // kubectl sets up its streams after the upgrade, and drops
+                // frames that come before ("Unknown stream id"). Its first
+                // frame (stdin's end: tests give it no input) says it is
+                // ready; without stdin there is none, hence the bound.
+                reader.get_ref().set_read_timeout(Some(Duration::from_secs(2)))?;
+                let _ = reader.fill_buf();
                 websocket::play_exec(&mut writer, &format!("(fake API server: a shell in {pod})\n"))?;
                 // Give kubectl time to read the close before the socket goes.
                 std::thread::sleep(Duration::from_millis(100));

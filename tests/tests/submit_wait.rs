@@ -68,7 +68,7 @@ fn wait_shows_the_schedulers_reason_then_ends_at_running() {
         "job-w1",
         Timeline::new()
             .then(ms(100), "0-0", PodState::Unschedulable { message: NO_GPU.into() })
-            .then(ms(1200), "0-0", PodState::Creating)
+            .then(ms(2500), "0-0", PodState::Creating)
             .then(ms(300), "0-0", PodState::Running),
     );
     let run = env.run(&["-n", "job-w1", "--wait"]);
@@ -320,7 +320,7 @@ fn on_a_terminal_the_progress_is_one_line_rewritten_in_place() {
         NAMESPACE,
         "job-wt",
         Timeline::new().then(ms(100), "0-0", PodState::Unschedulable { message: NO_GPU.into() }).then(
-            ms(1200),
+            ms(2500),
             "0-0",
             PodState::Running,
         ),
@@ -337,7 +337,8 @@ fn on_a_terminal_the_progress_is_one_line_rewritten_in_place() {
     let text = String::from_utf8_lossy(&seen);
     assert_eq!(status.code(), Some(0), "{text}");
     // Cut to the terminal's 60 columns, so that it never wraps.
-    let pending = "\r\x1b[2Ksubmit: [0:00] job-wt-0-0: Pending, waiting for a node: 0/…";
+    assert!(text.contains("\r\x1b[2Ksubmit: [0:00] waiting for the pods of job-wt (job-wt-0-0)\r"), "{text:?}");
+    let pending = "] job-wt-0-0: Pending, waiting for a node: 0/…\r\x1b[2Ksubmit: [";
     assert!(text.contains(pending), "{text:?}");
     let running = "] job-wt-0-0: Running on gpu-node-7\r\nsubmit: the job job-wt is running\r\n";
     assert!(text.contains(running), "{text:?}");
