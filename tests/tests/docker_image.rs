@@ -98,7 +98,6 @@ fn ready_pod(command: &[&str], key: &(String, String)) -> std::result::Result<(S
 }
 
 #[test]
-#[allow(clippy::disallowed_methods, reason = "the staged zshrc is compared by the real sha256sum")]
 fn the_image_is_what_pod_init_expects_and_carries_nothing_of_this_machine() -> Result {
     let built = docker::image()?;
     let daemon = docker::daemon()?;
@@ -120,7 +119,7 @@ fn the_image_is_what_pod_init_expects_and_carries_nothing_of_this_machine() -> R
     }
 
     let inside = PodSpec::sh(format!(
-        "stat -c '%U:%G %a' {POD_INIT_PATH}; sha256sum < /docker/.zshrc; test -r /docker/oh-my-zsh/oh-my-zsh.sh && echo omz; \
+        "stat -c '%U:%G %a' {POD_INIT_PATH}; test -r /docker/oh-my-zsh/oh-my-zsh.sh && echo omz; \
          uv --version; uvx --version; getent passwd cluster mljaggi-admin | cut -d: -f1,3,4,6,7; getent group {LAB_GID}; \
          getent shadow root | cut -d: -f2; test -e {POD_INIT_MARKER} || echo no-marker; ls -A /usr/local/share/ca-certificates; \
          locale -a | grep -ix en_US.utf8"
@@ -128,14 +127,12 @@ fn the_image_is_what_pod_init_expects_and_carries_nothing_of_this_machine() -> R
     .entrypoint("")
     .run()?;
     inside.assert_success();
-    let zshrc = nb_tests::binaries::workspace_root().join("docker/zshrc");
-    let zshrc_sum = std::process::Command::new("sha256sum").arg(&zshrc).output().expect("sha256sum");
-    let zshrc_sum = String::from_utf8_lossy(&zshrc_sum.stdout).split_whitespace().next().unwrap_or_default().to_owned();
-    let expected = format!(
-        "root:root 4755\n{zshrc_sum}  -\nomz\nuv 0.13.9 (x86_64-unknown-linux-musl)\nuvx 0.13.9 (x86_64-unknown-linux-musl)\ncluster:1000:83070:/home/cluster:/bin/zsh\n\
-         mljaggi-admin:177449:83070:/nonexistent:/usr/sbin/nologin\nMLO-unit:x:83070:\n*\nno-marker\nen_US.utf8\n"
-    );
+    let expected = "root:root 4755\nomz\nuv 0.13.9 (x86_64-unknown-linux-musl)\nuvx 0.13.9 (x86_64-unknown-linux-musl)\ncluster:1000:83070:/home/cluster:/bin/zsh\n\
+         mljaggi-admin:177449:83070:/nonexistent:/usr/sbin/nologin\nMLO-unit:x:83070:\n*\nno-marker\nen_US.utf8\n";
     assert_eq!(inside.stdout, expected, "{}", inside.stderr);
+    let zshrc = fs::read_to_string(nb_tests::binaries::workspace_root().join("docker/zshrc")).expect("docker/zshrc");
+    let staged = PodSpec::new(["cat", "/docker/.zshrc"]).entrypoint("").run()?;
+    assert_eq!(staged.stdout, zshrc, "the staged .zshrc is docker/zshrc");
 
     // Nothing of the build machine: no path of this workspace in the
     // image's metadata or history, none of this host's own CA certificates.

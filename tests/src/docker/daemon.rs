@@ -1,22 +1,19 @@
-//! The tests' own Docker engine: a `containerd` and a `dockerd` with their
-//! state under `<target>/docker/`, started on first use in a test process
-//! and stopped when that process ends.
+//! The tests' own Docker engine: `tests/docker/engine.sh` (a containerd and
+//! a dockerd with their state under `<target>/docker/`; its header says how
+//! it keeps off the machine's own Docker and off the host's network),
+//! started on first use in a test process and stopped when that process
+//! ends.
 //!
-//! - Never the machine's engine: our own socket (`DOCKER_HOST` of every
-//!   docker command we run points at it), data root and exec root, and our
-//!   own containerd, because dockerd would otherwise adopt a system one it
-//!   finds at `/run/containerd/containerd.sock`.
-//! - Nothing of the host's network changes: no bridge, no iptables rules,
-//!   no ip_forward. Containers run with `--network none` (pod-init needs no
-//!   network); image builds use the host's network for apt.
 //! - One engine at a time per target directory: the process that starts it
 //!   holds `daemon.lock` for its whole life, so a second test binary or a
 //!   concurrent `cargo xtask test` waits instead of colliding. The data
 //!   root outlives the process, so the base image and the build cache are
 //!   reused by the next run.
-//! - Stopped at the end: both daemons are started from a thread that lives
-//!   as long as the process, with `PR_SET_PDEATHSIG` = SIGTERM, so the
-//!   kernel stops them when the test process exits, however it exits.
+//! - Stopped at the end: the script is started from a thread that lives as
+//!   long as the process, with `PR_SET_PDEATHSIG` = SIGTERM, so the kernel
+//!   tells it to stop when the test process exits, however it exits; it
+//!   stops dockerd, then containerd, and unmounts what they left mounted.
+//! - Every docker command of the tests has `DOCKER_HOST` pointing at it.
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -31,7 +28,7 @@ use nix::sys::signal::Signal;
 use crate::binaries;
 use crate::sandbox::{Error, Output, Result, require_root};
 
-/// How long the engine may take to answer (about 1 s here; a cold disk is slower).
+/// How long the engine may take to answer (well under 1 s here; a cold disk is slower).
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// A unix socket path longer than this does not fit `sockaddr_un`.
 const MAX_SOCKET_PATH: usize = 100;
@@ -58,6 +55,11 @@ pub fn docker_dir() -> PathBuf {
     binaries::target_dir().join("docker")
 }
 
+/// `tests/docker/engine.sh`.
+fn engine_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("docker").join("engine.sh")
+}
+
 impl Daemon {
     fn start() -> Result<Self> {
         require_root()?;
@@ -70,11 +72,9 @@ impl Daemon {
             }
         }
         let dir = docker_dir();
-        let run = dir.join("run");
-        fs::create_dir_all(&run).map_err(|e| Error::new(format!("docker: cannot create {}: {e}", run.display())))?;
-        let containerd_socket = run.join("containerd.sock");
+        fs::create_dir_all(&dir).map_err(|e| Error::new(format!("docker: cannot create {}: {e}", dir.display())))?;
         let socket = dir.join("docker.sock");
-        for path in [&containerd_socket, &socket] {
+        for path in [dir.join("run/containerd.sock.ttrpc"), socket.clone()] {
             if path.as_os_str().len() > MAX_SOCKET_PATH {
                 return Err(Error::new(format!(
                     "docker: the socket path {} is too long for a unix socket: use a shorter CARGO_TARGET_DIR",
@@ -83,35 +83,13 @@ impl Daemon {
             }
         }
         let lock = lock(&dir.join("daemon.lock"))?;
-        // A daemon of a previous run may still be shutting down.
-        for pidfile in ["dockerd.pid", "containerd.pid"] {
-            wait_gone(&dir, &dir.join(pidfile));
-        }
-        let config = dir.join("containerd.toml");
-        fs::write(&config, containerd_config(&dir, &containerd_socket))
-            .map_err(|e| Error::new(format!("docker: cannot write {}: {e}", config.display())))?;
+        // The engine of a previous run may still be shutting down.
+        wait_gone(&dir, &dir.join("engine.pid"));
 
         let started = Instant::now();
-        let mut containerd = Command::new("containerd");
-        containerd.arg("--config").arg(&config);
-        let mut dockerd = Command::new("dockerd");
-        dockerd
-            .arg("--containerd")
-            .arg(&containerd_socket)
-            .arg("--data-root")
-            .arg(dir.join("data"))
-            .arg("--exec-root")
-            .arg(run.join("docker"))
-            .arg("--pidfile")
-            .arg(dir.join("dockerd.pid"))
-            .arg("--host")
-            .arg(format!("unix://{}", socket.display()))
-            .args(["--bridge=none", "--iptables=false", "--ip6tables=false", "--ip-forward=false"])
-            .args(["--ip-masq=false", "--userland-proxy=false", "--log-level=warn"]);
-        keep_running(vec![
-            (containerd, dir.join("containerd.log"), Some(dir.join("containerd.pid"))),
-            (dockerd, dir.join("dockerd.log"), None),
-        ])?;
+        let mut engine = Command::new("bash");
+        engine.arg(engine_script()).arg(&dir);
+        keep_running(engine, &dir.join("engine.log"), &dir.join("engine.pid"))?;
         let daemon =
             Self { host: format!("unix://{}", socket.display()), dir, _lock: lock, started_in: Duration::ZERO };
         daemon.wait_until_up(started)
@@ -245,49 +223,34 @@ fn wait_gone(dir: &Path, pidfile: &Path) {
     }
 }
 
-/// containerd's configuration: everything under `dir`, no CRI plugin (no
-/// Kubernetes here), no debug socket.
-fn containerd_config(dir: &Path, socket: &Path) -> String {
-    format!(
-        "version = 2\nroot = \"{root}\"\nstate = \"{state}\"\ndisabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n\
-         [grpc]\n  address = \"{socket}\"\n[ttrpc]\n  address = \"{socket}.ttrpc\"\n[debug]\n  address = \"\"\n",
-        root = dir.join("containerd").display(),
-        state = dir.join("run").join("containerd").display(),
-        socket = socket.display(),
-    )
-}
-
-/// Starts each command (stdout and stderr to its log file, its pid to the
-/// pidfile if given) from a thread that never ends, with SIGTERM as its
-/// parent-death signal: the kernel sends it when the thread's process
-/// exits (the signal follows the thread that forked, so a test thread,
-/// which ends with its test, must not be that parent).
-fn keep_running(commands: Vec<(Command, PathBuf, Option<PathBuf>)>) -> Result<()> {
+/// Starts `cmd` (stdout and stderr to `log`, its pid to `pidfile`) from a
+/// thread that never ends, with SIGTERM as its parent-death signal: the
+/// kernel sends it when the thread's process exits (the signal follows the
+/// thread that forked, so a test thread, which ends with its test, must not
+/// be that parent).
+fn keep_running(mut cmd: Command, log: &Path, pidfile: &Path) -> Result<()> {
     let (tx, rx) = mpsc::channel::<std::result::Result<(), String>>();
-    let spawned = thread::Builder::new().name("docker-daemons".into()).spawn(move || {
-        let mut children: Vec<Child> = Vec::new();
-        for (mut cmd, log, pidfile) in commands {
-            let result = start_with_deathsig(&mut cmd, &log).map(|child| {
-                if let Some(pidfile) = pidfile {
-                    let _only_for_the_next_run = fs::write(pidfile, child.id().to_string());
-                }
-                children.push(child);
-            });
-            let failed = result.is_err();
-            let _receiver_waits = tx.send(result);
-            if failed {
-                return;
+    let (log, pidfile) = (log.to_path_buf(), pidfile.to_path_buf());
+    let spawned = thread::Builder::new().name("docker-engine".into()).spawn(move || {
+        let engine: Option<Child> = match start_with_deathsig(&mut cmd, &log) {
+            Ok(child) => {
+                let _only_for_the_next_run = fs::write(&pidfile, child.id().to_string());
+                let _receiver_waits = tx.send(Ok(()));
+                Some(child)
             }
-        }
+            Err(e) => {
+                let _receiver_waits = tx.send(Err(e));
+                None
+            }
+        };
+        // The child stays ours (never reaped) as long as the process lives.
+        let _engine = engine;
         loop {
             thread::park();
         }
     });
-    spawned.map_err(|e| Error::new(format!("docker: cannot start the daemon thread: {e}")))?;
-    for _ in 0..2 {
-        rx.recv().map_err(|_| Error::new("docker: the daemon thread ended early"))?.map_err(Error::new)?;
-    }
-    Ok(())
+    spawned.map_err(|e| Error::new(format!("docker: cannot start the engine thread: {e}")))?;
+    rx.recv().map_err(|_| Error::new("docker: the engine thread ended early"))?.map_err(Error::new)
 }
 
 fn start_with_deathsig(cmd: &mut Command, log: &Path) -> std::result::Result<Child, String> {
