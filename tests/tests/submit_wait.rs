@@ -15,6 +15,7 @@ use nb_tests::fake_apiserver::{FakeApiServer, PodState, Timeline};
 use nb_tests::submit_harness::{SubmitEnv, processes_with_env};
 
 const RUNAI_DOUBLE: &str = env!("CARGO_BIN_EXE_runai");
+const RUNAI_V2_22X: &str = env!("CARGO_BIN_EXE_runai-v2-22x");
 const NAMESPACE: &str = "runai-mlo-ada";
 const NO_GPU: &str = "0/12 nodes are available: 12 Insufficient nvidia.com/gpu.";
 
@@ -27,9 +28,14 @@ fn ms(n: u64) -> Duration {
 }
 
 fn setup() -> (SubmitEnv, FakeApiServer) {
+    setup_with(RUNAI_DOUBLE)
+}
+
+/// As [`setup`], with `double` as runai.
+fn setup_with(double: &str) -> (SubmitEnv, FakeApiServer) {
     let server = FakeApiServer::start().unwrap();
     server.add_pvc(NAMESPACE, "mlo-scratch");
-    let mut env = SubmitEnv::new(Path::new(RUNAI_DOUBLE));
+    let mut env = SubmitEnv::new(Path::new(double));
     env.use_apiserver(&server, NAMESPACE);
     env.count_kubectl_calls();
     env.write_env(ENV);
@@ -131,6 +137,26 @@ fn an_image_that_cannot_be_pulled_ends_the_wait_with_the_image_and_message() {
          the job is still there; delete it with: runai delete job job-w2\n"
     );
     assert!(run.stderr.ends_with(&expected), "{run}");
+    assert_job_left_alone(&server);
+}
+
+#[test]
+fn with_a_v2_cli_the_wait_names_the_v2_commands() {
+    let (env, server) = setup_with(RUNAI_V2_22X);
+    server.arm_timeline(
+        NAMESPACE,
+        "job-v2w",
+        Timeline::new().then(ms(100), "0-0", PodState::Unschedulable { message: NO_GPU.into() }),
+    );
+    let run = env.run(&["-n", "job-v2w", "--wait", "--wait-timeout", "1s"]);
+    assert_eq!(run.code, Some(124), "{run}");
+    assert!(
+        run.stderr.contains(
+            "follow it with:\n  runai workspace describe job-v2w\n  runai workspace logs job-v2w\n  \
+             runai workspace exec job-v2w --stdin --tty -- zsh\n  runai workload delete -y job-v2w\n"
+        ),
+        "{run}"
+    );
     assert_job_left_alone(&server);
 }
 

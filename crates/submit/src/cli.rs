@@ -75,7 +75,7 @@ pub struct Cli {
     pub train: bool,
 
     /// Nodes in addition to the master; more than 0 submits a distributed
-    /// PyTorch training job (`runai submit-dist pytorch`)
+    /// PyTorch training job (`runai submit-dist pytorch`; v2: `runai training pytorch submit`)
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub workers: u32,
 
