@@ -234,6 +234,26 @@ fn a_crash_loop_ends_the_wait_with_the_last_exit_code_and_log_lines() {
 }
 
 #[test]
+fn a_training_job_that_ends_well_before_the_wait_sees_it_run_is_reported_ended() {
+    let (env, server) = setup();
+    server.arm_timeline(
+        NAMESPACE,
+        "job-wz",
+        Timeline::new().then(ms(100), "0-0", PodState::Creating).log(ms(100), "0-0", "done").then(
+            ms(0),
+            "0-0",
+            PodState::Terminated { exit_code: 0 },
+        ),
+    );
+    let run = env.run(&["-n", "job-wz", "--train", "-c", "true", "--wait"]);
+    assert_eq!(run.code, Some(0), "{run}");
+    assert!(
+        run.stderr.ends_with("submit: job-wz-0-0: finished (exit code 0)\nsubmit: the job job-wz has already ended\n"),
+        "{run}"
+    );
+}
+
+#[test]
 fn attach_to_a_training_job_streams_its_log_and_returns_its_exit_code() {
     let (env, server) = setup();
     server.arm_timeline(NAMESPACE, "job-w3", crash(true));

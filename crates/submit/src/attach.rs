@@ -68,8 +68,8 @@ pub fn run(spec: &JobSpec, namespace: &str, request: Request) -> Result<Outcome>
     let mut shown = Progress::new(stderr.lock(), in_place, width);
     let end = wait::follow(&plan, &mut shown)?;
     drop(shown);
-    match end {
-        End::Arrived => {}
+    let ended = match end {
+        End::Arrived { ended } => ended,
         End::CannotStart(why) => {
             bail!(
                 "{why}\nthe job is still there; delete it with: {}",
@@ -85,8 +85,11 @@ pub fn run(spec: &JobSpec, namespace: &str, request: Request) -> Result<Outcome>
             return Ok(Outcome::External(TIMED_OUT));
         }
         End::Interrupted => return Ok(interrupted(spec, request.dialect, "waiting")),
+    };
+    match ended {
+        true => say(&format!("the job {} has already ended", spec.name)),
+        false => say(&format!("the job {} is running", spec.name)),
     }
-    say(&format!("the job {} is running", spec.name));
     if !request.attach {
         return Ok(Outcome::Success);
     }

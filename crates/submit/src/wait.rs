@@ -47,8 +47,9 @@ pub struct Plan<'a> {
 /// How the wait ended.
 #[derive(Debug)]
 pub enum End {
-    /// Every pod runs (or, with `ended_is_arrived`, has run).
-    Arrived,
+    /// Every pod runs (or, with `ended_is_arrived`, has run); `ended` when
+    /// every container has already ended (a short training job).
+    Arrived { ended: bool },
     /// A pod cannot start; the message says why, with its log when it ran.
     CannotStart(String),
     /// The deadline passed; the last state of each pod.
@@ -165,8 +166,10 @@ pub fn follow<W: Write>(plan: &Plan<'_>, progress: &mut Progress<W>) -> Result<E
                 break End::CannotStart(cannot_start(plan, &name, failure));
             }
         }
-        if plan.pods.iter().all(|p| latest.get(p).is_some_and(|pod| arrived(plan, &pods::stage(pod)))) {
-            break End::Arrived;
+        let stages: Vec<Option<Stage>> = plan.pods.iter().map(|p| latest.get(p).map(pods::stage)).collect();
+        if stages.iter().all(|s| s.as_ref().is_some_and(|s| arrived(plan, s))) {
+            let ended = stages.iter().flatten().all(|s| !matches!(s, Stage::Running { .. }));
+            break End::Arrived { ended };
         }
     };
     progress.finish();
