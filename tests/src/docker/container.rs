@@ -164,26 +164,18 @@ impl Container {
         self.daemon.run(["logs", &self.name])
     }
 
-    /// Waits for the container to exit (up to [`WAIT_TIMEOUT`]) and returns
-    /// its exit code.
+    /// Waits for the container to exit (`docker wait`, up to
+    /// [`WAIT_TIMEOUT`]) and returns its exit code.
     pub fn wait(&self) -> Result<i32> {
-        let until = Instant::now() + WAIT_TIMEOUT;
-        loop {
-            let state =
-                self.daemon.check(["inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", &self.name])?;
-            match state.split_whitespace().collect::<Vec<_>>()[..] {
-                ["exited", code] => {
-                    return code.parse().map_err(|_| Error::new(format!("docker: exit code {code:?}")));
-                }
-                _ if Instant::now() > until => {
-                    return Err(Error::new(format!(
-                        "docker: {} still {} after {WAIT_TIMEOUT:?}",
-                        self.name,
-                        state.trim()
-                    )));
-                }
-                _ => thread::sleep(Duration::from_millis(20)),
-            }
+        let out = super::daemon::output(self.daemon.docker_within(WAIT_TIMEOUT, ["wait", &self.name]))?;
+        match out.stdout.trim().parse() {
+            Ok(code) if out.status == 0 => Ok(code),
+            _ => Err(Error::new(format!(
+                "docker: {} did not exit within {WAIT_TIMEOUT:?} (docker wait: {} {})",
+                self.name,
+                out.status,
+                out.stderr.trim()
+            ))),
         }
     }
 

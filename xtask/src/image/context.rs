@@ -18,7 +18,9 @@ use crate::dist;
 use crate::project;
 
 /// The uv release in the image, and the SHA-256 of its static (musllinux)
-/// x86_64 wheel as PyPI lists it. pip refuses a wheel with another hash.
+/// x86_64 wheel as PyPI lists it. pip refuses a wheel with another hash. To
+/// move to another release, change both (the hash is on the release's PyPI
+/// page, "Download files").
 pub const UV_VERSION: &str = "0.13.9";
 pub const UV_WHEEL_SHA256: &str = "2c45530751517d6c3bbc69a19473f6effe47cce047bede01ffd8af7ea7b36b25";
 /// The wheel's platform tag: musl, so the binaries are static and run on any base.
