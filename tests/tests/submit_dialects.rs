@@ -266,6 +266,15 @@ fn extra_variables_that_would_clash_or_leak_are_refused_by_name() {
             "9LIVES=x",
             "submit: -e: \"9LIVES\" is not a variable name: use letters, digits and '_', not starting with a digit\n",
         ),
+        (
+            "HISTFILE=/tmp/h",
+            "submit: -e HISTFILE: pod-init sets HISTFILE for the job's command itself; it cannot be given with -e\n",
+        ),
+        ("WANDB_MODE", "submit: -e WANDB_MODE: write WANDB_MODE=VALUE\n"),
+        (
+            "hf_pasted-alone.token",
+            "submit: -e: an argument without '=' (not shown: it may be a value); write KEY=VALUE\n",
+        ),
     ] {
         let run = env.run(&["--dry-run", "-e", arg]);
         assert_eq!((run.code, run.stderr.as_str(), run.stdout.as_str()), (Some(1), message, ""), "{arg}");

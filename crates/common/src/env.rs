@@ -124,6 +124,11 @@ pub const DEFAULT_SECRET_KEYS: [&str; 8] = [
     EnvVars::GIT_USER_EMAIL,
 ];
 
+/// Variables `pod-init` sets for the command itself on a bootstrap, on top
+/// of the ones `submit` sends: what a login sets, and zsh's state on
+/// scratch. A value the pod brings for one of them is replaced.
+pub const SET_BY_POD_INIT: [&str; 6] = ["USER", "LOGNAME", "SHELL", "ZDOTDIR", "ZSH", "HISTFILE"];
+
 /// Variables that never reach the user's command: `pod-init` consumes them.
 pub const CONSUMED_BY_POD_INIT: [&str; 1] = [EnvVars::SSH_PRIVATE_KEY_B64];
 

@@ -68,4 +68,21 @@ mod tests {
         let env: Vec<&str> = env.iter().map(|c| c.to_str().unwrap()).collect();
         assert_eq!(env, ["PATH=/bin", "HOME=/home/ada", "HF_TOKEN=hf", "USER=ada"]);
     }
+
+    /// submit refuses `-e` for these names, so each one must be in the
+    /// list it reads or among the variables it sends itself.
+    #[test]
+    fn every_override_is_a_name_submit_knows_pod_init_sets() {
+        let cfg = crate::config::for_tests(&[]);
+        let sent_by_submit = [
+            EnvVars::HOME,
+            EnvVars::SCRATCH_HOME,
+            EnvVars::GIT_CONFIG_GLOBAL,
+            EnvVars::UV_CACHE_DIR,
+            EnvVars::UV_PYTHON_INSTALL_DIR,
+        ];
+        for (name, _) in bootstrap_overrides(&cfg, "/bin/zsh") {
+            assert!(common::env::SET_BY_POD_INIT.contains(&name) || sent_by_submit.contains(&name), "{name}");
+        }
+    }
 }

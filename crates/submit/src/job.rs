@@ -268,19 +268,28 @@ fn pod_variables(env: &EnvFile, who: &Identity<'_>) -> Result<(Vec<(String, Stri
 
 /// The `-e KEY=VALUE` variables. Refused, by name only (the value may be a
 /// secret typed in the wrong place): a name that is not a variable name, one
-/// submit sets itself (`submit_sets`, and every `NB_*`), a Secret key, or a
+/// submit sets itself (`submit_sets`, and every `NB_*`) or pod-init sets for
+/// the command (it would be replaced without a word), a Secret key, or a
 /// name given twice.
 fn extra_variables(cli: &Cli, env: &EnvFile, submit_sets: &[&str]) -> Result<Vec<(String, String)>> {
     let mut extra: Vec<(String, String)> = Vec::new();
     for entry in &cli.env {
         let Some((name, value)) = entry.split_once('=') else {
-            bail!("-e {entry:?}: write KEY=VALUE");
+            // Without `=` the argument may be a value (a token pasted alone):
+            // it is shown only when it is a variable name.
+            if is_env_name(entry) {
+                bail!("-e {entry}: write {entry}=VALUE");
+            }
+            bail!("-e: an argument without '=' (not shown: it may be a value); write KEY=VALUE");
         };
         if !is_env_name(name) {
             bail!("-e: {name:?} is not a variable name: use letters, digits and '_', not starting with a digit");
         }
         if name.starts_with("NB_") || submit_sets.contains(&name) {
             bail!("-e {name}: submit sets {name} itself; it cannot be given with -e");
+        }
+        if pod_env::SET_BY_POD_INIT.contains(&name) {
+            bail!("-e {name}: pod-init sets {name} for the job's command itself; it cannot be given with -e");
         }
         if DEFAULT_SECRET_KEYS.contains(&name) || extra_secret_keys(env).any(|k| k == name) {
             bail!(
@@ -572,7 +581,7 @@ mod tests {
             [("POD_INIT_SIGNAL_GROUP".into(), "1".into()), ("WANDB_PROJECT".into(), "a=b".into())]
         );
         let cases: [(&[&str], &str, &str); 8] = [
-            (&["-e", "NOVALUE"], "", "-e \"NOVALUE\": write KEY=VALUE"),
+            (&["-e", "NOVALUE"], "", "-e NOVALUE: write NOVALUE=VALUE"),
             (
                 &["-e", "1X=y"],
                 "",
