@@ -173,7 +173,8 @@ fn memory(notes: &mut Vec<String>) -> Result<Section> {
     })
 }
 
-/// What a dry run may take, the "well under" bound included.
+/// What a dry run may take (the target of its rows): well under what a
+/// person at the terminal notices.
 const DRY_RUN_TARGET: Duration = Duration::from_millis(5);
 
 fn submission(runner: &Runner, runs: u32, notes: &mut Vec<String>) -> Result<Section> {
