@@ -353,7 +353,7 @@ fn empty_values_mean_the_defaults() {
 #[test]
 fn argparse_habits_reach_runai_as_the_wrapper_sent_them() {
     type Check = fn(&runai_grammar::Parsed) -> bool;
-    let cases: [(&[&str], &str, Check); 12] = [
+    let cases: [(&[&str], &str, Check); 13] = [
         (&["--node-type", "h100", "h200"], "two values after one flag", |p| {
             p.value("node-pools") == Some("h100,h200") && p.is_set("preemptible")
         }),
@@ -379,6 +379,9 @@ fn argparse_habits_reach_runai_as_the_wrapper_sent_them() {
         }),
         (&["--back", "3", "--tr"], "--back for --backofflimit, --tr for --train", |p| {
             p.value("backoff-limit") == Some("3")
+        }),
+        (&["-g", "1", "--dry", "--gpus", "2"], "an option given again: the last value", |p| {
+            p.value("gpu") == Some("2")
         }),
     ];
     for (args, what, check) in cases {

@@ -5,7 +5,9 @@
 //! (`--dry-run`, `--backoff-limit`) are aliases. Values are parsed here only
 //! as far as their type goes; the rules that need the `.env` too live in
 //! `job.rs`. As with argparse, a long option may be shortened to any prefix
-//! that names only one option (`--gpu 2`, `--mem 16G`).
+//! that names only one option (`--gpu 2`, `--mem 16G`), and an option given
+//! again replaces its earlier value (`-g 1 ... -g 2` is two GPUs), so that a
+//! script or alias that sets a default can be overridden after it.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -20,7 +22,7 @@ use crate::runai::probe::Preference;
 /// Submit a run:ai job described by a `.env` file, after syncing the file's
 /// secret keys into a Kubernetes Secret.
 #[derive(Debug, Parser)]
-#[command(name = "submit", version, about, max_term_width = 100, infer_long_args = true)]
+#[command(name = "submit", version, about, max_term_width = 100, infer_long_args = true, args_override_self = true)]
 pub struct Cli {
     /// Job name; default `<user>-<YYYYmmdd-HHMMSS>` (local time)
     #[arg(short = 'n', long)]
@@ -297,6 +299,31 @@ mod tests {
         assert_eq!(cli.exp_folder.as_deref(), Some("e"));
         let cli = Cli::parse_args(["submit", "--work", "3", "--dr", "--backoff", "2"]).unwrap();
         assert_eq!((cli.workers, cli.dry, cli.backofflimit), (3, true, 2));
+    }
+
+    #[test]
+    fn an_option_given_again_replaces_its_value_and_lists_still_add_up() {
+        let cli = Cli::parse_args([
+            "submit",
+            "-g",
+            "1",
+            "--dry",
+            "--gpus",
+            "2",
+            "--dry-run",
+            "--node-type",
+            "h100",
+            "--node-type",
+            "v100",
+            "-e",
+            "A=1",
+            "-e",
+            "B=2",
+        ])
+        .unwrap();
+        assert_eq!((cli.gpus.as_str(), cli.dry), ("2", true));
+        assert_eq!(cli.node_type, [NodeType::H100, NodeType::V100]);
+        assert_eq!(cli.env, ["A=1", "B=2"]);
     }
 
     #[test]
