@@ -183,8 +183,15 @@ fn bad_files_are_refused_before_kubectl_runs() {
         ),
         (
             "unclosed quote",
-            format!("{BASE}HF_TOKEN=\"abc\nWANDB_API_KEY=x\n").into_bytes(),
+            format!("{BASE}HF_TOKEN=\"abc\nmore text\n").into_bytes(),
             "submit: .env:10: the quoted value of HF_TOKEN is never closed; end it with \"\n".into(),
+        ),
+        (
+            "unclosed quote before the next key",
+            format!("{BASE}HF_TOKEN=\"abc\nWANDB_API_KEY=\"x\"\n").into_bytes(),
+            "submit: .env:10: the quoted value of HF_TOKEN is not closed before line 11, which sets WANDB_API_KEY; \
+             end it with \"\n"
+                .into(),
         ),
         (
             "text after the closing quote",

@@ -73,6 +73,10 @@ pub enum ConfigError {
     #[error("{path}:{line}: the quoted value of {key} is never closed; end it with {quote}")]
     Unterminated { path: PathBuf, key: String, line: usize, quote: char },
     #[error(
+        "{path}:{line}: the quoted value of {key} is not closed before line {next_line}, which sets {next_key}; end it with {quote}"
+    )]
+    RunsInto { path: PathBuf, key: String, line: usize, quote: char, next_key: String, next_line: usize },
+    #[error(
         "{path}:{line}: {key} has text after its closing {quote}; quote the whole value, or put # before a comment"
     )]
     TextAfterQuote { path: PathBuf, key: String, line: usize, quote: char },
@@ -126,6 +130,14 @@ impl EnvFile {
                         QuoteProblem::TextAfter => {
                             ConfigError::TextAfterQuote { path: path.to_owned(), key: key.clone(), line, quote }
                         }
+                        QuoteProblem::RunsInto { key: next_key, line: next_line } => ConfigError::RunsInto {
+                            path: path.to_owned(),
+                            key: key.clone(),
+                            line,
+                            quote,
+                            next_key: next_key.to_owned(),
+                            next_line,
+                        },
                     })?
                 }
                 _ => rest[..comment_start(rest)].trim_end().to_owned(),
@@ -251,6 +263,20 @@ enum QuoteProblem {
     /// The opening line has the quote again, but with more text after it
     /// (`KEY="a" b`): a mistake, not the start of a multi-line value.
     TextAfter,
+    /// A line of the value sets a key of the file (`GIT_USER_EMAIL=...`):
+    /// the quote was left open, and reading on would swallow that key.
+    RunsInto { key: &'static str, line: usize },
+}
+
+/// The key of the file that `line` sets, if it starts as an assignment of
+/// one: only the file's own keys count, so a multi-line value (known_hosts
+/// entries, base64 text) is never taken for one.
+fn assigned_file_key(line: &str) -> Option<&'static str> {
+    let line = line.trim_start();
+    let line = line.strip_prefix("export").filter(|l| l.starts_with(char::is_whitespace)).unwrap_or(line);
+    let (name, _) = line.split_once('=')?;
+    let name = name.trim();
+    crate::keys::SETTINGS.into_iter().chain(common::env::DEFAULT_SECRET_KEYS).find(|k| *k == name)
 }
 
 /// The value that opens with `quote` and continues with `first` (the rest
@@ -267,7 +293,10 @@ fn quoted_value<'a>(
         None => {}
     }
     let mut value = first.to_owned();
-    for (_, line) in lines {
+    for (number, line) in lines {
+        if let Some(key) = assigned_file_key(line) {
+            return Err(QuoteProblem::RunsInto { key, line: number });
+        }
         value.push('\n');
         if let Some(end) = closing_quote(line, quote) {
             value.push_str(&line[..end]);
@@ -344,6 +373,9 @@ mod tests {
         let env = parse("A=1\nHOSTS=\"github.com ssh-ed25519 A\n  gitlab.com \"x\" y\nlast\"  # hosts\nB=2\n").unwrap();
         assert_eq!(value(&env, "HOSTS"), "github.com ssh-ed25519 A\n  gitlab.com \"x\" y\nlast");
         assert_eq!((env.line_of("HOSTS"), env.line_of("B")), (Some(2), Some(5)));
+        // Lines with `=` that do not set a key of the file are part of it.
+        let env = parse("PEM='-----BEGIN X-----\nQUJD=\nHF=x\n-----END X-----'\n").unwrap();
+        assert_eq!(value(&env, "PEM"), "-----BEGIN X-----\nQUJD=\nHF=x\n-----END X-----");
     }
 
     #[test]
@@ -363,6 +395,11 @@ mod tests {
             ),
             ("A=1\n = 2\n", "test.env:2: cannot parse this line; write KEY=value, or start a comment with #"),
             ("A=1\nHF_TOKEN=\"open\nC=3\n", "test.env:2: the quoted value of HF_TOKEN is never closed; end it with \""),
+            (
+                "GIT_USER_NAME='Jane Doe\n# mail\n  GIT_USER_EMAIL = 'jane@example.org'\n",
+                "test.env:1: the quoted value of GIT_USER_NAME is not closed before line 3, which sets GIT_USER_EMAIL; \
+                 end it with '",
+            ),
             (
                 "A=1\nB='x' y\nC=3\n",
                 "test.env:2: B has text after its closing '; quote the whole value, or put # before a comment",
