@@ -250,12 +250,14 @@ mod tests {
         "[A-Za-z_][A-Za-z0-9_.-]{0,31}".prop_filter("root is refused", |n| n != "root")
     }
 
+    /// Any absolute path: `from_lookup` asks no more of a path.
     fn path() -> impl Strategy<Value = String> {
-        "(/[A-Za-z0-9_. -]{1,12}){1,4}/?"
+        "/\\PC{0,40}"
     }
 
+    /// Any value but the empty one, which reads as unset.
     fn word() -> impl Strategy<Value = Option<String>> {
-        proptest::option::of("[A-Za-z0-9_./+-]{1,20}")
+        proptest::option::of("\\PC{1,20}")
     }
 
     prop_compose! {
