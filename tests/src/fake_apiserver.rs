@@ -32,7 +32,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
 
-use cluster::{Change, Cluster};
+use cluster::{Change, Cluster, Selector};
 use serde_json::{Value, json};
 
 /// Where the runai double reports a submission: `{"name": job, "image": ref}`.
@@ -148,6 +148,17 @@ impl FakeApiServer {
         lock(&self.shared.cluster).set_pod(namespace, name, image, state);
     }
 
+    /// From now on, answer 403 Forbidden to any request for Events, as a
+    /// cluster whose RBAC does not let the user list them.
+    pub fn forbid_events(&self) {
+        lock(&self.shared.cluster).forbid_events = true;
+    }
+
+    /// The requests for Events so far.
+    pub fn event_requests(&self) -> Vec<Request> {
+        self.requests().into_iter().filter(|r| r.path().ends_with("/events")).collect()
+    }
+
     /// Plays `timeline` on the pods of `job` in `namespace` once the runai
     /// double reports that it submitted `job`.
     pub fn arm_timeline(&self, namespace: &str, job: &str, timeline: Timeline) {
@@ -201,7 +212,8 @@ enum Reply {
     Full(u16, &'static str, Vec<u8>),
     /// Hold the connection open without answering.
     Stall,
-    /// A watch of pods in a namespace: the events since a version, then each new one.
+    /// A watch (of pods or Events) in a namespace: the changes since a
+    /// version, then each new one.
     Watch {
         backlog: Vec<Value>,
         events: mpsc::Receiver<Value>,
@@ -438,6 +450,15 @@ fn respond(request: &Request, shared: &Arc<Shared>) -> Reply {
                     param("resourceVersion"),
                 );
             }
+            ("GET", ["events"]) => {
+                return events(
+                    shared,
+                    namespace,
+                    &Selector::parse(&param("fieldSelector").unwrap_or_default()),
+                    param("watch").is_some_and(|w| w == "true" || w == "1"),
+                    param("resourceVersion"),
+                );
+            }
             ("GET", ["pods", pod]) => {
                 let cluster = lock(&shared.cluster);
                 return match cluster.pods.get(&(namespace.to_owned(), (*pod).to_owned())) {
@@ -465,6 +486,7 @@ fn respond(request: &Request, shared: &Arc<Shared>) -> Reply {
                 "items": [{"metadata": {"name": ""}, "versions": [{"version": "v1", "resources": [
                     core_resource("secrets", "secret", "Secret", &[], &["get", "create", "patch", "update", "delete"]),
                     core_resource("pods", "pod", "Pod", &["po"], &["get", "list", "watch"]),
+                    core_resource("events", "event", "Event", &["ev"], &["get", "list", "watch"]),
                     core_resource("persistentvolumeclaims", "persistentvolumeclaim", "PersistentVolumeClaim", &["pvc"], &["get", "list"]),
                 ]}]}]
             })
@@ -534,6 +556,31 @@ fn pods(shared: &Shared, namespace: &str, name: Option<String>, watch: bool, sin
     Reply::Watch { backlog, events }
 }
 
+/// A list of Events, or a watch from `since`; 403 if the cluster forbids them.
+fn events(shared: &Shared, namespace: &str, selector: &Selector, watch: bool, since: Option<String>) -> Reply {
+    let mut cluster = lock(&shared.cluster);
+    if cluster.forbid_events {
+        let verb = if watch { "watch" } else { "list" };
+        let message = format!(
+            "events is forbidden: User \"ada\" cannot {verb} resource \"events\" in API group \"\" in the namespace \"{namespace}\""
+        );
+        return status_reply(403, "Forbidden", &message);
+    }
+    if !watch {
+        return json_reply(200, cluster.event_list(namespace, selector));
+    }
+    let since: u64 = since.and_then(|v| v.parse().ok()).unwrap_or(0);
+    let backlog = cluster
+        .events
+        .iter()
+        .filter(|(version, ns, event)| *version > since && ns == namespace && selector.matches(&event["object"]))
+        .map(|(_, _, event)| event.clone())
+        .collect();
+    let (tx, events) = mpsc::channel();
+    cluster.event_watchers.push((namespace.to_owned(), selector.clone(), tx));
+    Reply::Watch { backlog, events }
+}
+
 fn log(shared: &Shared, namespace: &str, pod: &str, follow: bool) -> Reply {
     let cluster = lock(&shared.cluster);
     let Some(p) = cluster.pods.get(&(namespace.to_owned(), pod.to_owned())) else {
@@ -599,6 +646,7 @@ fn play(shared: &Shared, namespace: &str, job: &str, image: &str, timeline: &Tim
         match &step.change {
             Change::State(state) => cluster.set_pod(namespace, &pod, image, state),
             Change::Log(line) => cluster.append_log(namespace, &pod, line),
+            Change::Event { kind, reason, message } => cluster.record_event(namespace, &pod, kind, reason, message),
         }
     }
 }

@@ -66,6 +66,17 @@ fn assert_job_left_alone(server: &FakeApiServer) {
     assert!(changes.is_empty(), "the job was touched: {changes:?}");
 }
 
+/// `lines` without the steps whose line depends on which of the two
+/// watches (pods, Events) kubectl delivers first, each checked to be
+/// said at most once.
+fn without_racing_steps<'a>(lines: &[&'a str], pod: &str) -> Vec<&'a str> {
+    let racing = [format!("submit: {pod}: scheduled on gpu-node-7"), format!("submit: {pod}: starting the container")];
+    for step in &racing {
+        assert!(lines.iter().filter(|l| **l == step.as_str()).count() <= 1, "{step} said twice: {lines:#?}");
+    }
+    lines.iter().copied().filter(|l| !racing.iter().any(|r| l == r)).collect()
+}
+
 #[test]
 fn wait_shows_the_schedulers_reason_then_ends_at_running() {
     let (env, server) = setup();
@@ -74,25 +85,64 @@ fn wait_shows_the_schedulers_reason_then_ends_at_running() {
         "job-w1",
         Timeline::new()
             .then(ms(100), "0-0", PodState::Unschedulable { message: NO_GPU.into() })
-            .then(ms(2500), "0-0", PodState::Creating)
-            .then(ms(300), "0-0", PodState::Running),
+            .then(ms(2500), "0-0", PodState::Pulling)
+            .then(ms(400), "0-0", PodState::Creating)
+            .then(ms(400), "0-0", PodState::Running),
     );
     let run = env.run(&["-n", "job-w1", "--wait"]);
     assert_eq!(run.code, Some(0), "{run}");
     assert_eq!(
-        wait_lines(&run.stderr),
+        without_racing_steps(&wait_lines(&run.stderr), "job-w1-0-0"),
         [
             "submit: waiting for the pods of job-w1 (job-w1-0-0)",
             &format!("submit: job-w1-0-0: Pending, waiting for a node: {NO_GPU}"),
-            "submit: job-w1-0-0: scheduled on gpu-node-7: pulling the image reg.example/img:1 and creating the container",
+            "submit: job-w1-0-0: pulling the image reg.example/img:1",
+            "submit: job-w1-0-0: creating the container",
             "submit: job-w1-0-0: Running on gpu-node-7",
             "submit: the job job-w1 is running",
         ]
     );
-    // The check, the apply, one watch for the whole wait.
-    assert_eq!(env.kubectl_calls(), 3);
+    // The check, the apply, one watch of the pods and one of their Events
+    // for the whole wait.
+    assert_eq!(env.kubectl_calls(), 4);
     assert_eq!(env.runai_calls().len(), 1);
+    let event_watch =
+        server.event_requests().into_iter().find(|r| r.query().contains(&("watch".into(), "true".into())));
+    let selector = event_watch.map(|r| r.query()).unwrap_or_default();
+    assert!(selector.contains(&("fieldSelector".into(), "involvedObject.kind%3DPod".into())), "{selector:?}");
     assert_job_left_alone(&server);
+    assert_no_kubectl_left(&env);
+}
+
+#[test]
+fn where_events_are_forbidden_the_wait_goes_on_from_the_pods_status() {
+    let (env, server) = setup();
+    server.forbid_events();
+    server.arm_timeline(
+        NAMESPACE,
+        "job-we",
+        Timeline::new()
+            .then(ms(100), "0-0", PodState::Unschedulable { message: NO_GPU.into() })
+            .then(ms(2500), "0-0", PodState::Pulling)
+            .then(ms(300), "0-0", PodState::Creating)
+            .then(ms(300), "0-0", PodState::Running),
+    );
+    let run = env.run(&["-n", "job-we", "--wait"]);
+    assert_eq!(run.code, Some(0), "{run}");
+    assert_eq!(
+        wait_lines(&run.stderr),
+        [
+            "submit: waiting for the pods of job-we (job-we-0-0)",
+            &format!("submit: job-we-0-0: Pending, waiting for a node: {NO_GPU}"),
+            "submit: job-we-0-0: scheduled on gpu-node-7: pulling the image reg.example/img:1 and creating the container",
+            "submit: job-we-0-0: Running on gpu-node-7",
+            "submit: the job job-we is running",
+        ]
+    );
+    assert!(!server.event_requests().is_empty(), "Events were never asked for");
+    assert_eq!(env.kubectl_calls(), 4);
+    assert_job_left_alone(&server);
+    assert_no_kubectl_left(&env);
 }
 
 #[test]
@@ -138,6 +188,43 @@ fn an_image_that_cannot_be_pulled_ends_the_wait_with_the_image_and_message() {
     );
     assert!(run.stderr.ends_with(&expected), "{run}");
     assert_job_left_alone(&server);
+}
+
+#[test]
+fn a_pull_backing_off_ends_the_wait_with_the_registrys_words_from_the_events() {
+    let (env, server) = setup();
+    let detail = "rpc error: code = Unknown desc = failed to resolve reference \"reg.example/nope:1\": unauthorized";
+    server.arm_timeline(
+        NAMESPACE,
+        "job-wb",
+        Timeline::new()
+            .then(ms(100), "0-0", PodState::Pulling)
+            .event(
+                ms(400),
+                "0-0",
+                "Warning",
+                "Failed",
+                &format!("Failed to pull image \"reg.example/nope:1\": {detail}"),
+            )
+            .then(
+                ms(0),
+                "0-0",
+                PodState::Waiting {
+                    reason: "ImagePullBackOff".into(),
+                    message: "Back-off pulling image \"reg.example/nope:1\"".into(),
+                },
+            ),
+    );
+    let run = env.run(&["-n", "job-wb", "-i", "reg.example/nope:1", "--wait"]);
+    assert_eq!(run.code, Some(1), "{run}");
+    assert!(run.stderr.contains("submit: job-wb-0-0: pulling the image reg.example/nope:1\n"), "{run}");
+    let expected = format!(
+        "submit: job-wb-0-0 cannot start: cannot pull the image reg.example/nope:1 (ImagePullBackOff): {detail}\n\
+         the job is still there; delete it with: runai delete job job-wb\n"
+    );
+    assert!(run.stderr.ends_with(&expected), "{run}");
+    assert_job_left_alone(&server);
+    assert_no_kubectl_left(&env);
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! The kubectl commands `submit` runs: a server-side apply of the Secret
 //! manifest, read from stdin; and around a submission, reads of the job's
-//! namespace (the pre-flight check, the pods' watch, their logs) and the
-//! `exec` of a shell.
+//! namespace (the pre-flight check, the watches of its pods and of their
+//! Events, the pods' logs) and the `exec` of a shell.
 //!
 //! Server-side apply, because client-side apply copies the whole object,
 //! secret data included, into the `last-applied-configuration` annotation,
@@ -68,6 +68,30 @@ pub fn watch_pods(namespace: &str, request_timeout: Seconds) -> Invocation {
     Invocation::new(KUBECTL, words(&["get", "pods", "--namespace", namespace, "--watch", "--output", "json", &timeout]))
 }
 
+/// `kubectl get events --watch` in `namespace`, of pods only: what kubelet
+/// and the scheduler record, as a stream of JSON objects. A second process
+/// beside [`watch_pods`], as one kubectl watches one resource type. Events
+/// select on one `involvedObject.name` at most, and a job may have several
+/// pods: `submit` picks its pods' Events by name.
+pub fn watch_pod_events(namespace: &str, request_timeout: Seconds) -> Invocation {
+    let timeout = format!("--request-timeout={request_timeout}s");
+    Invocation::new(
+        KUBECTL,
+        words(&[
+            "get",
+            "events",
+            "--namespace",
+            namespace,
+            "--watch",
+            "--output",
+            "json",
+            "--field-selector",
+            "involvedObject.kind=Pod",
+            &timeout,
+        ]),
+    )
+}
+
 /// `kubectl logs --follow`: the pod's log until its container ends.
 pub fn follow_log(namespace: &str, pod: &str) -> Invocation {
     Invocation::new(KUBECTL, words(&["logs", "--follow", pod, "--namespace", namespace]))
@@ -124,6 +148,11 @@ mod tests {
         assert_eq!(
             watch_pods("ns", Seconds(900)).to_string(),
             "kubectl get pods --namespace ns --watch --output json --request-timeout=900s"
+        );
+        assert_eq!(
+            watch_pod_events("ns", Seconds(900)).to_string(),
+            "kubectl get events --namespace ns --watch --output json --field-selector involvedObject.kind=Pod \
+             --request-timeout=900s"
         );
         assert_eq!(follow_log("ns", "j-0-0").to_string(), "kubectl logs --follow j-0-0 --namespace ns");
         assert_eq!(

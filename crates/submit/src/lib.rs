@@ -12,6 +12,7 @@ pub mod cli;
 mod clock;
 mod config;
 mod duration;
+mod events;
 mod github_key;
 mod interrupt;
 mod invocation;

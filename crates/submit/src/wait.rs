@@ -4,9 +4,14 @@
 //! One `kubectl get pods --watch -o json` streams every change of the
 //! namespace's pods as it happens: one kubectl process for the whole wait,
 //! where polling would start one per look (each costs a kubectl start; see
-//! docs/benchmarks.md). `submit` picks the job's pods by name. The watch runs in its own process group, so
-//! Ctrl-C stops the waiting, not the job, and the deadline
-//! (`--wait-timeout`) kills it.
+//! docs/benchmarks.md). A second one watches the pods' Events, which tell
+//! the steps the pod's status shows as one (pulling the image, creating the
+//! container) and keep a failed pull's words (see `events`). The pods'
+//! status decides; without Events (a cluster that does not let the user list
+//! them) the wait goes on from the status alone. `submit` picks the job's
+//! pods by name. Both watches run in their own process groups, so Ctrl-C
+//! stops the waiting, not the job, and the deadline (`--wait-timeout`)
+//! kills them.
 
 use std::collections::BTreeMap;
 use std::io::{BufReader, Read as _, Write};
@@ -18,7 +23,8 @@ use anyhow::{Result, anyhow};
 use serde_json::Value;
 
 use crate::duration::Seconds;
-use crate::invocation::{RunError, describe_status, stop_group};
+use crate::events::{self, News, Step};
+use crate::invocation::{Invocation, RunError, describe_status, stop_group};
 use crate::pods::{self, Failure, Stage};
 use crate::progress::Progress;
 use crate::{child_output, interrupt, kubectl};
@@ -28,6 +34,10 @@ const TICK: Duration = Duration::from_millis(200);
 
 /// The log lines shown with a failure whose log explains it.
 const LOG_LINES: u32 = 20;
+
+/// How long a pod in `ImagePullBackOff`, whose status no longer says why
+/// the pull failed, may wait for the `Failed` Event that does.
+const PULL_WORDS_GRACE: Duration = Duration::from_secs(1);
 
 /// What to wait for.
 #[derive(Debug)]
@@ -58,28 +68,41 @@ pub enum End {
     Interrupted,
 }
 
-/// The watch: kubectl's stdout parsed into pods on a channel.
+/// What the watches stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Pods,
+    Events,
+}
+
+/// One object a watch printed, or its end (kubectl's stdout closed).
+enum Item {
+    Object(Source, Value),
+    Ended(Source),
+}
+
+/// One watch: kubectl's stdout parsed into objects on a shared channel.
 struct Watch {
     child: Child,
-    pods: mpsc::Receiver<Value>,
     stderr: std::thread::JoinHandle<Vec<u8>>,
 }
 
 impl Watch {
-    fn start(namespace: &str, timeout: Seconds) -> Result<Self, RunError> {
-        let mut child = kubectl::watch_pods(namespace, timeout).spawn_piped()?;
-        let (tx, pods) = mpsc::channel();
+    fn start(invocation: &Invocation, source: Source, tx: mpsc::Sender<Item>) -> Result<Self, RunError> {
+        let mut child = invocation.spawn_piped()?;
         let stdout = child.stdout.take();
         // The stream is one JSON object per change, pretty-printed and
         // concatenated; it ends when kubectl does.
         std::thread::spawn(move || {
-            let Some(stdout) = stdout else { return };
-            for pod in serde_json::Deserializer::from_reader(BufReader::new(stdout)).into_iter::<Value>() {
-                let Ok(pod) = pod else { return };
-                if tx.send(pod).is_err() {
-                    return;
+            if let Some(stdout) = stdout {
+                for object in serde_json::Deserializer::from_reader(BufReader::new(stdout)).into_iter::<Value>() {
+                    let Ok(object) = object else { break };
+                    if tx.send(Item::Object(source, object)).is_err() {
+                        return;
+                    }
                 }
             }
+            let _ = tx.send(Item::Ended(source));
         });
         let stderr_pipe = child.stderr.take();
         let stderr = std::thread::spawn(move || {
@@ -90,7 +113,7 @@ impl Watch {
             }
             buf
         });
-        Ok(Watch { child, pods, stderr })
+        Ok(Watch { child, stderr })
     }
 
     /// Stops kubectl, after `grace` for it to end by itself, and returns
@@ -111,36 +134,121 @@ impl Watch {
     }
 }
 
+/// What the wait knows of the job's pods.
+#[derive(Debug, Default)]
+struct Seen {
+    /// The latest object of each pod, by name.
+    pods: BTreeMap<String, Value>,
+    /// The latest step each pod's Events told, with the pod's uid.
+    steps: BTreeMap<String, (String, Step)>,
+    /// The words of each pod's latest failed pull, with the pod's uid.
+    pull_failures: BTreeMap<String, (String, String)>,
+    /// Events are being watched (the watch has not ended).
+    events: bool,
+}
+
+impl Seen {
+    fn learn(&mut self, event: events::PodEvent) {
+        match event.news {
+            News::Step(step) => {
+                self.steps.insert(event.pod, (event.uid, step));
+            }
+            News::PullFailed(words) => {
+                self.pull_failures.insert(event.pod, (event.uid, words));
+            }
+        }
+    }
+
+    /// What an Event says about the current pod `name`: an earlier pod of
+    /// that name has another uid.
+    fn about<'a, T>(&self, name: &str, of: &'a BTreeMap<String, (String, T)>) -> Option<&'a T> {
+        let uid = self.pods.get(name)?["metadata"]["uid"].as_str().unwrap_or_default();
+        of.get(name).filter(|(u, _)| u.is_empty() || uid.is_empty() || u == uid).map(|(_, t)| t)
+    }
+
+    /// The pod's stage, its failed pull in the registry's words if an
+    /// Event kept them.
+    fn stage(&self, name: &str) -> Option<Stage> {
+        let mut stage = pods::stage(self.pods.get(name)?);
+        if let Stage::Failed(Failure::Image { message, .. }) = &mut stage
+            && let Some(words) = self.about(name, &self.pull_failures)
+            && !message.contains(words.as_str())
+        {
+            *message = words.clone();
+        }
+        Some(stage)
+    }
+
+    /// Whether the pod's failed pull may still get its words from an Event.
+    fn pull_words_pending(&self, name: &str, stage: &Stage) -> bool {
+        let backing_off = matches!(stage, Stage::Failed(Failure::Image { reason, .. }) if reason == "ImagePullBackOff");
+        backing_off && self.events && self.about(name, &self.pull_failures).is_none()
+    }
+
+    /// The stage in words, refined by the Events between scheduled and
+    /// running.
+    fn words(&self, name: &str, stage: &Stage) -> String {
+        match stage {
+            Stage::Starting { node, .. } if self.events => match self.about(name, &self.steps) {
+                Some(step) => step.words(node),
+                None => Step::Scheduled.words(node),
+            },
+            _ => stage.words(),
+        }
+    }
+}
+
 /// Follows the pods of `plan` until they arrive, fail, the deadline passes
 /// or the user presses Ctrl-C.
 pub fn follow<W: Write>(plan: &Plan<'_>, progress: &mut Progress<W>) -> Result<End> {
     let start = Instant::now();
     let deadline = start + plan.timeout.as_duration();
-    // The watch ends by itself a little after the deadline, should `submit`
-    // be killed before it can stop it.
-    let watch = Watch::start(plan.namespace, Seconds(plan.timeout.0 + 5))
+    // The watches end by themselves a little after the deadline, should
+    // `submit` be killed before it can stop them.
+    let request_timeout = Seconds(plan.timeout.0 + 5);
+    let (tx, items) = mpsc::channel();
+    let pod_watch = Watch::start(&kubectl::watch_pods(plan.namespace, request_timeout), Source::Pods, tx.clone())
         .map_err(|e| anyhow!("{e}; the job was submitted, follow it with runai"))?;
-    let mut latest: BTreeMap<String, Value> = BTreeMap::new();
+    // Without Events the wait goes on from the pods' status.
+    let mut event_watch =
+        Watch::start(&kubectl::watch_pod_events(plan.namespace, request_timeout), Source::Events, tx).ok();
+    let mut seen = Seen { events: event_watch.is_some(), ..Seen::default() };
     let mut said: BTreeMap<String, String> = BTreeMap::new();
+    let mut pull_words_until: BTreeMap<String, Instant> = BTreeMap::new();
     progress.change(&format!("waiting for the pods of {} ({})", plan.job, plan.pods.join(", ")), start.elapsed());
-    let end = loop {
+    let end = 'wait: loop {
         if interrupt::interrupted() {
             break End::Interrupted;
         }
         let now = Instant::now();
         if now >= deadline {
-            break End::TimedOut(last_states(plan, &latest));
+            break End::TimedOut(last_states(plan, &seen));
         }
-        let pod = match watch.pods.recv_timeout(TICK.min(deadline - now)) {
-            Ok(pod) => pod,
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                progress.tick(start.elapsed());
-                continue;
+        match items.recv_timeout(TICK.min(deadline - now)) {
+            Ok(Item::Object(Source::Pods, pod)) => {
+                let name = pod["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+                if plan.pods.contains(&name) {
+                    seen.pods.insert(name, pod);
+                }
             }
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
+            Ok(Item::Object(Source::Events, event)) => {
+                if let Some(event) = events::read(&event).filter(|e| plan.pods.contains(&e.pod)) {
+                    seen.learn(event);
+                }
+            }
+            Ok(Item::Ended(Source::Events)) => {
+                seen.events = false;
+                if let Some(watch) = event_watch.take() {
+                    let _ = watch.stop(Duration::from_secs(2));
+                }
+            }
+            Ok(Item::Ended(Source::Pods)) | Err(mpsc::RecvTimeoutError::Disconnected) => {
                 progress.finish();
+                if let Some(watch) = event_watch.take() {
+                    let _ = watch.stop(Duration::ZERO);
+                }
                 // Its stdout closed: it is ending, or has ended.
-                let (status, stderr) = watch.stop(Duration::from_secs(2));
+                let (status, stderr) = pod_watch.stop(Duration::from_secs(2));
                 let how = status.map_or_else(|| "it was stopped".to_owned(), describe_status);
                 let said = child_output::for_terminal(&stderr);
                 return Err(anyhow!(
@@ -148,32 +256,43 @@ pub fn follow<W: Write>(plan: &Plan<'_>, progress: &mut Progress<W>) -> Result<E
                     plan.job
                 ));
             }
-        };
-        let name = pod["metadata"]["name"].as_str().unwrap_or_default().to_owned();
-        if !plan.pods.contains(&name) {
-            continue;
+            Err(mpsc::RecvTimeoutError::Timeout) => progress.tick(start.elapsed()),
         }
-        let stage = pods::stage(&pod);
-        latest.insert(name.clone(), pod);
-        let words = stage.words();
-        if said.get(&name) != Some(&words) {
-            progress.change(&format!("{name}: {words}"), start.elapsed());
-            said.insert(name.clone(), words);
-        }
-        if let Stage::Failed(failure) = &stage {
-            let early_end = matches!(failure, Failure::Exited { .. });
-            if !(early_end && plan.ended_is_arrived) {
-                break End::CannotStart(cannot_start(plan, &name, failure));
+        let mut stages = Vec::new();
+        for name in &plan.pods {
+            let Some(stage) = seen.stage(name) else {
+                stages.push(None);
+                continue;
+            };
+            if seen.pull_words_pending(name, &stage)
+                && now < *pull_words_until.entry(name.clone()).or_insert(now + PULL_WORDS_GRACE)
+            {
+                stages.push(None);
+                continue;
             }
+            let words = seen.words(name, &stage);
+            if said.get(name) != Some(&words) {
+                progress.change(&format!("{name}: {words}"), start.elapsed());
+                said.insert(name.clone(), words);
+            }
+            if let Stage::Failed(failure) = &stage {
+                let early_end = matches!(failure, Failure::Exited { .. });
+                if !(early_end && plan.ended_is_arrived) {
+                    break 'wait End::CannotStart(cannot_start(plan, name, failure));
+                }
+            }
+            stages.push(Some(stage));
         }
-        let stages: Vec<Option<Stage>> = plan.pods.iter().map(|p| latest.get(p).map(pods::stage)).collect();
         if stages.iter().all(|s| s.as_ref().is_some_and(|s| arrived(plan, s))) {
             let ended = stages.iter().flatten().all(|s| !matches!(s, Stage::Running { .. }));
             break End::Arrived { ended };
         }
     };
     progress.finish();
-    let _ = watch.stop(Duration::ZERO);
+    if let Some(watch) = event_watch {
+        let _ = watch.stop(Duration::ZERO);
+    }
+    let _ = pod_watch.stop(Duration::ZERO);
     Ok(end)
 }
 
@@ -186,17 +305,17 @@ fn arrived(plan: &Plan<'_>, stage: &Stage) -> bool {
 }
 
 /// Each expected pod's last state, for the message of a wait that timed out.
-fn last_states(plan: &Plan<'_>, latest: &BTreeMap<String, Value>) -> String {
+fn last_states(plan: &Plan<'_>, seen: &Seen) -> String {
     let states: Vec<String> = plan
         .pods
         .iter()
-        .map(|p| match latest.get(p) {
-            Some(pod) => format!("{p}: {}", pods::stage(pod).words()),
+        .map(|p| match seen.stage(p) {
+            Some(stage) => format!("{p}: {}", seen.words(p, &stage)),
             None => format!("{p}: not created yet"),
         })
         .collect();
     let mut text = states.join("; ");
-    if latest.is_empty() {
+    if seen.pods.is_empty() {
         // run:ai does not document its pod names; say which were looked for.
         text.push_str(&format!(
             " (no pod of that name appeared; if run:ai names this job's pods otherwise, list them with: \

@@ -232,7 +232,10 @@ fn submission(runner: &Runner, runs: u32, notes: &mut Vec<String>) -> Result<Sec
                 ),
                 ms(wait.wall),
             ),
-            Row::info("kubectl processes of one `submit --wait` (check, apply, one watch)", wait.kubectl.to_string()),
+            Row::info(
+                "kubectl processes of one `submit --wait` (check, apply, a watch of the pods and one of their Events)",
+                wait.kubectl.to_string(),
+            ),
             Row::info(
                 format!(
                     "one look at the pods (`kubectl get pods -o json`, what polling pays per look), median of {runs}"
