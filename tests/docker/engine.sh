@@ -11,6 +11,9 @@
 # - Our own containerd: dockerd adopts a system one it finds at
 #   /run/containerd/containerd.sock, and the tests must not use the
 #   machine's engine or share its containers.
+# - Our own (empty) daemon.json and identity key: dockerd otherwise reads
+#   /etc/docker/daemon.json (a machine's settings there can clash with the
+#   flags below) and creates /etc/docker/key.json.
 # - No bridge, no iptables rules, no ip_forward, no masquerading: nothing of
 #   the host's network changes, and engines of concurrent runs cannot
 #   collide on docker0. Containers run with --network none; builds use the
@@ -52,9 +55,15 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
   address = ""
 TOML
 
+# deprecated-key-path: where dockerd keeps its identity key (default /etc/docker).
+cat >"$dir/daemon.json" <<JSON
+{"deprecated-key-path": "$dir/key.json"}
+JSON
+
 containerd --config "$dir/containerd.toml" </dev/null >"$dir/containerd.log" 2>&1 &
 containerd_pid=$!
-dockerd --containerd "$run/containerd.sock" --data-root "$dir/data" --exec-root "$run/docker" \
+dockerd --config-file "$dir/daemon.json" \
+    --containerd "$run/containerd.sock" --data-root "$dir/data" --exec-root "$run/docker" \
     --pidfile "$dir/dockerd.pid" --host "unix://$dir/docker.sock" \
     --bridge=none --iptables=false --ip6tables=false --ip-forward=false --ip-masq=false \
     --userland-proxy=false --log-level=warn </dev/null >"$dir/dockerd.log" 2>&1 &
