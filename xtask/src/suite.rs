@@ -29,12 +29,44 @@ pub fn mkrootfs_cmd() -> Cmd {
     Cmd::new("bash").path_arg(&project::root().join("tests/sandbox/mkrootfs.sh")).path_arg(&sandbox_rootfs())
 }
 
-/// `cargo test` over every package and target, with the dist binaries.
-/// `--no-fail-fast`: one run shows every failing test binary, not the
-/// first.
+/// cargo test options that choose packages, and those that choose targets:
+/// given among the extra arguments, they replace `--workspace` or
+/// `--all-targets` (cargo adds a `--test` to `--all-targets`, so
+/// `-- --test docker_image` would still run every test binary).
+const PACKAGE_SELECTION: [&str; 3] = ["-p", "--package", "--workspace"];
+const TARGET_SELECTION: [&str; 11] = [
+    "--lib",
+    "--bin",
+    "--bins",
+    "--test",
+    "--tests",
+    "--example",
+    "--examples",
+    "--bench",
+    "--benches",
+    "--doc",
+    "--all-targets",
+];
+
+/// Whether `extra` has one of `options` before its `--` (the words after it
+/// are the test binary's).
+fn has_option(extra: &[String], options: &[&str]) -> bool {
+    let cargo_args = extra.iter().take_while(|a| *a != "--");
+    cargo_args.map(|a| a.split_once('=').map_or(a.as_str(), |(name, _)| name)).any(|a| options.contains(&a))
+}
+
+/// `cargo test` over every package and target (unless the extra arguments
+/// choose), with the dist binaries. `--no-fail-fast`: one run shows every
+/// failing test binary, not the first.
 pub fn cargo_test_cmd(dist: &Dist, extra: &[String]) -> Cmd {
-    Cmd::cargo()
-        .args(["test", "--workspace", "--all-targets", "--no-fail-fast"])
+    let mut cmd = Cmd::cargo().arg("test");
+    if !has_option(extra, &PACKAGE_SELECTION) {
+        cmd = cmd.arg("--workspace");
+    }
+    if !has_option(extra, &TARGET_SELECTION) {
+        cmd = cmd.arg("--all-targets");
+    }
+    cmd.arg("--no-fail-fast")
         .args(extra.iter().cloned())
         .env("NB_SUBMIT_BIN", dist.submit.display().to_string())
         .env("NB_POD_INIT_BIN", dist.pod_init.display().to_string())
@@ -69,5 +101,19 @@ mod tests {
         let line = cargo_test_cmd(&dist, &["--".to_owned(), "--nocapture".to_owned()]).to_string();
         assert!(line.contains("NB_SUBMIT_BIN=/t/dist/submit NB_POD_INIT_BIN=/t/dist/pod-init NB_XTASK_BIN="), "{line}");
         assert!(line.ends_with(" test --workspace --all-targets --no-fail-fast -- --nocapture"), "{line}");
+    }
+
+    #[test]
+    fn extra_arguments_that_choose_packages_or_targets_replace_the_defaults() {
+        let dist = Dist { submit: PathBuf::from("/s"), pod_init: PathBuf::from("/p") };
+        let line = |extra: &[&str]| {
+            let extra: Vec<String> = extra.iter().map(|a| (*a).to_owned()).collect();
+            cargo_test_cmd(&dist, &extra).to_string()
+        };
+        assert!(line(&["--test", "docker_image"]).ends_with(" test --workspace --no-fail-fast --test docker_image"));
+        assert!(line(&["--package=submit"]).ends_with(" test --all-targets --no-fail-fast --package=submit"));
+        assert!(line(&["-p", "submit", "--lib"]).ends_with(" test --no-fail-fast -p submit --lib"));
+        // After `--` the words are the test binary's, not cargo's.
+        assert!(line(&["--", "--test"]).ends_with(" test --workspace --all-targets --no-fail-fast -- --test"));
     }
 }
