@@ -97,9 +97,9 @@ pub enum Start {
     /// Any later job of the same researcher: a fresh container (the image's
     /// /etc) over the scratch that earlier pods filled.
     NewPod,
-    /// The container restarted in place: its /etc and scratch kept, so the
-    /// bootstrap finds everything done (pod-init's run-once marker aside,
-    /// see [`forget_run_once_marker`]).
+    /// The container restarted in place: its /etc, its run-once marker and
+    /// scratch kept, so the bootstrap (which a new PID namespace may claim
+    /// again) finds everything done.
     Restart,
     /// pod-init without its variables: no bootstrap, only the exec, the
     /// fork of the command and the supervision, i.e. what PID 1 itself costs.
@@ -128,21 +128,6 @@ fn fresh_container_layer(sb: &Sandbox) -> Result<()> {
         fs::remove_dir_all(&state).with_context(|| format!("cannot remove {}", state.display()))?;
     }
     Ok(())
-}
-
-/// Removes pod-init's run-once marker from the kept container layer. A
-/// setuid start that finds it grants nothing (the bootstrap already ran in
-/// this container); a real new container never has it, and without this the
-/// restart would measure a skipped bootstrap instead of one that finds its
-/// work done.
-fn forget_run_once_marker(sb: &Sandbox) -> Result<()> {
-    let marker = sb.upper().join(common::image::POD_INIT_MARKER.trim_start_matches('/'));
-    match fs::remove_file(&marker) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            Err(e).with_context(|| format!("cannot remove {}", marker.display()))
-        }
-        _ => Ok(()),
-    }
 }
 
 /// Times `runs` starts of each kind, alternating pod-init and the baseline
@@ -176,8 +161,7 @@ pub fn measure(start: Start, runs: u32) -> Result<StartTimes> {
             };
             match start {
                 Start::NewPod => fresh_container_layer(sb)?,
-                Start::Restart => forget_run_once_marker(sb)?,
-                Start::First | Start::Passthrough => {}
+                Start::First | Start::Restart | Start::Passthrough => {}
             }
             if pod_init {
                 let (elapsed, log) = timed_run(sb, &spec)?;
