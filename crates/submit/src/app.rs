@@ -20,18 +20,11 @@ use crate::config::EnvFile;
 use crate::duration::Seconds;
 use crate::invocation::{Invocation, RunError, describe_status, find_on_path};
 use crate::kubectl::{self, KUBECTL};
+pub use crate::outcome::Outcome;
 use crate::runai::{self, Dialect, RUNAI, probe};
 use crate::secret::{self, Manifest};
 use crate::spec::JobSpec;
 use crate::{attach, child_output, clock, duration, github_key, job, keys, preflight};
-
-/// How a run ended, for the exit code.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Outcome {
-    Success,
-    /// A child (runai) failed with this code; we exit with it too.
-    External(u8),
-}
 
 /// A failure of `submit` itself rather than of its input (exit 2).
 #[derive(Debug, thiserror::Error)]

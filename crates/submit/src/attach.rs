@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow, bail};
 
-use crate::app::Outcome;
 use crate::duration::Seconds;
 use crate::invocation::stop_group;
+use crate::outcome::Outcome;
 use crate::progress::{self, Progress};
 use crate::runai::{self, Dialect};
 use crate::spec::{JobSpec, Mode};

@@ -19,6 +19,7 @@ mod invocation;
 mod job;
 mod keys;
 mod kubectl;
+mod outcome;
 pub mod pod_command;
 mod pods;
 mod preflight;
