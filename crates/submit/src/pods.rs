@@ -53,7 +53,8 @@ pub enum Stage {
     Waiting {
         message: Option<String>,
     },
-    /// On a node: the image is pulled and the container created.
+    /// On a node: the image is pulled and the container created, which
+    /// the status does not tell apart (the pod's Events do: `events`).
     Starting {
         node: String,
         image: String,
