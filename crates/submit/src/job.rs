@@ -57,13 +57,21 @@ fn check_key<T>(
     check(key, value).map_err(|e| anyhow!("{}{e}", at(env, key)))
 }
 
+/// `value` as the user gave it, for an error: `--flag="value"` when the
+/// flag was given, else `file:line: KEY="value"`.
+fn given(flag: Option<&str>, flag_name: &str, env: &EnvFile, key: &str, value: &str) -> String {
+    match flag {
+        Some(_) => format!("{flag_name}={value:?}"),
+        None => format!("{}{key}={value:?}", at(env, key)),
+    }
+}
+
 /// The Secret's name and namespace.
 pub fn secret_target(cli: &Cli, env: &EnvFile) -> Result<SecretTarget> {
     let name = flag_or_key(cli.secret_name.as_deref(), "--secret-name", env, keys::RUNAI_SECRET_NAME)?;
     if !validate::is_dns1123_subdomain(name) {
-        let origin =
-            if cli.secret_name.is_some() { "--secret-name: ".to_owned() } else { at(env, keys::RUNAI_SECRET_NAME) };
-        bail!("{origin}{name:?} is not a valid Secret name: use lower-case letters, digits, '-' and '.'");
+        let given = given(cli.secret_name.as_deref(), "--secret-name", env, keys::RUNAI_SECRET_NAME, name);
+        bail!("{given} is not a valid Secret name: use lower-case letters, digits, '-' and '.'");
     }
     let (ns_key, namespace) = match env.get(keys::K8S_NAMESPACE) {
         Some(ns) => (keys::K8S_NAMESPACE, ns),
@@ -220,11 +228,15 @@ fn placement(cli: &Cli, env: &EnvFile, target: &SecretTarget) -> Result<(String,
     }
     let image = flag_or_key(cli.image.as_deref(), "--image", env, keys::RUNAI_IMAGE)?.to_owned();
     if image.chars().any(char::is_whitespace) {
-        bail!("image {image:?} must not contain white space");
+        bail!(
+            "{}: an image must not contain white space",
+            given(cli.image.as_deref(), "--image", env, keys::RUNAI_IMAGE, &image)
+        );
     }
     let pvc = flag_or_key(cli.pvc.as_deref(), "--pvc", env, keys::SCRATCH_PVC)?.to_owned();
     if !validate::is_dns1123_subdomain(&pvc) {
-        bail!("PVC name {pvc:?} is not valid: use lower-case letters, digits, '-' and '.'");
+        let given = given(cli.pvc.as_deref(), "--pvc", env, keys::SCRATCH_PVC, &pvc);
+        bail!("{given} is not a valid PVC name: use lower-case letters, digits, '-' and '.'");
     }
     Ok((project, image, pvc))
 }
@@ -514,7 +526,7 @@ mod tests {
 
     #[test]
     fn bad_input_is_named() {
-        let cases: [(&[&str], &str, &str); 12] = [
+        let cases: [(&[&str], &str, &str); 14] = [
             (&["--uid", "abc"], "", "--uid=\"abc\": must be a whole number"),
             (&["--gid", "0"], "", "--gid=\"0\": must not be 0 (root)"),
             (&["--name", "Bad_Name"], "", "--name=\"Bad_Name\": must not contain 'B'"),
@@ -536,8 +548,14 @@ mod tests {
             (
                 &["--secret-name", "Bad"],
                 "",
-                "--secret-name: \"Bad\" is not a valid Secret name: use lower-case letters, digits, '-' and '.'",
+                "--secret-name=\"Bad\" is not a valid Secret name: use lower-case letters, digits, '-' and '.'",
             ),
+            (
+                &["--pvc", "Bad_PVC"],
+                "",
+                "--pvc=\"Bad_PVC\" is not a valid PVC name: use lower-case letters, digits, '-' and '.'",
+            ),
+            (&["-i", "reg/img:1 x"], "", "--image=\"reg/img:1 x\": an image must not contain white space"),
             (&["-c", "x", "-t", "0s"], "", "--time=\"0s\" must be longer than zero"),
         ];
         for (args, extra, message) in cases {
@@ -555,6 +573,13 @@ mod tests {
         let target = secret_target(&cli, &env).unwrap();
         let err = job_spec(&cli, &env, &target, || Ok("x".into())).unwrap_err();
         assert_eq!(err.to_string(), "t.env:2: LDAP_UID=\"12a\": must be a whole number");
+        let text = ENV.replace("SCRATCH_PVC=mlo-scratch", "SCRATCH_PVC=Mlo_Scratch");
+        let env = EnvFile::parse(Path::new("t.env"), &text).unwrap();
+        let err = job_spec(&cli, &env, &target, || Ok("x".into())).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "t.env:9: SCRATCH_PVC=\"Mlo_Scratch\" is not a valid PVC name: use lower-case letters, digits, '-' and '.'"
+        );
     }
 
     #[test]
