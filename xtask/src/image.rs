@@ -334,6 +334,31 @@ mod tests {
         }
     }
 
+    /// The build fetches nothing but the base and apt packages (it runs
+    /// where only the distribution's mirror may be reachable): no URL in an
+    /// instruction, no ADD (which downloads), no fetching client in a RUN.
+    #[test]
+    fn the_dockerfile_downloads_nothing_itself() {
+        let path = context::dockerfile();
+        let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let instructions: Vec<&str> = text.lines().filter(|l| !l.trim_start().starts_with('#')).collect();
+        for line in &instructions {
+            assert!(!line.contains("://"), "docker/Dockerfile names a URL: {line}");
+            assert!(!line.trim_start().starts_with("ADD "), "docker/Dockerfile uses ADD: {line}");
+            // Each command of the line (`curl` and `wget` are also package
+            // names in the apt list, so a word alone proves nothing).
+            let commands = line.trim_start().trim_start_matches("RUN ").split([';', '|', '&']).map(str::trim_start);
+            for command in commands {
+                for fetch in
+                    ["curl ", "wget ", "git clone", "pip install", "pip download", "uv pip", "uv python install"]
+                {
+                    assert!(!command.starts_with(fetch), "docker/Dockerfile runs `{}`: {line}", fetch.trim());
+                }
+            }
+        }
+        assert!(instructions.iter().any(|l| l.contains("apt-get install")), "the check read the wrong file");
+    }
+
     #[test]
     fn base_network_pod_init_and_oh_my_zsh_reach_the_build() {
         let args = parse(&[
