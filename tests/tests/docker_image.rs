@@ -321,7 +321,10 @@ fn without_privilege_escalation_the_job_runs_and_the_log_says_why() -> Result {
         .run()?;
     out.assert_success();
     assert_eq!(out.stdout, format!("{UID}\njob ran\n"));
-    out.assert_logged("without the bootstrap").assert_logged("allowPrivilegeEscalation");
+    out.assert_logged(&format!(
+        "not started as root (uid {UID}; no_new_privs is set, from allowPrivilegeEscalation: false"
+    ))
+    .assert_logged("running the command without the bootstrap");
     assert!(!scratch.backing(scratch_home()).exists(), "a bootstrap ran without privilege escalation");
     Ok(())
 }

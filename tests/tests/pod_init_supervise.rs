@@ -263,7 +263,9 @@ fn without_the_setuid_bit_the_job_runs_as_the_user_without_a_bootstrap() -> Resu
     // come to the same): no root to do the bootstrap with.
     let out = sb.run(&setuid_pod("grep -E '^(Uid|Gid):' /proc/self/status; exit 7").pod_init_mode(0o755))?;
     assert_eq!(out.status, 7, "the job's code is the container's:\n{}", out.stderr);
-    out.assert_logged(&format!("not started as root (uid {UID};"));
+    out.assert_logged(&format!(
+        "not started as root (uid {UID}; pod-init is not setuid root, or is on a nosuid mount)"
+    ));
     out.assert_logged("running the command without the bootstrap");
     assert_eq!(
         out.stdout,

@@ -40,6 +40,19 @@ fn report(error: &dyn std::fmt::Display) {
     let _ = writeln!(std::io::stderr(), "pod-init: {error}");
 }
 
+/// Why a start got no root, as precisely as the kernel tells: no_new_privs
+/// is the pod spec's doing, the others the image's or the node's.
+fn no_root_why() -> &'static str {
+    // PR_GET_NO_NEW_PRIVS: whether exec ignored the setuid bit on purpose.
+    match nix::sys::prctl::get_no_new_privs() {
+        Ok(true) => {
+            "no_new_privs is set, from allowPrivilegeEscalation: false in the pod's securityContext, so the kernel \
+             ignored pod-init's setuid bit"
+        }
+        _ => "pod-init is not setuid root, or is on a nosuid mount",
+    }
+}
+
 fn main() -> ExitCode {
     let started = Instant::now();
     let input = bootstrap::Env::from_process();
@@ -77,8 +90,8 @@ fn main() -> ExitCode {
         }
         Start::Unprivileged { uid } => {
             tracing::warn!(
-                "not started as root (uid {uid}; pod-init not setuid root, a nosuid mount, or no_new_privs from \
-                 allowPrivilegeEscalation: false): running the command without the bootstrap"
+                "not started as root (uid {uid}; {}): running the command without the bootstrap",
+                no_root_why()
             );
             bootstrap::unchanged(&input)
         }
