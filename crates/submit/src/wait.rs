@@ -352,3 +352,51 @@ fn cannot_start(plan: &Plan<'_>, pod: &str, failure: &Failure) -> String {
 fn indent(text: &str) -> String {
     text.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn starting(uid: &str) -> Value {
+        json!({
+            "metadata": {"name": "j-0-0", "uid": uid},
+            "spec": {"nodeName": "n1", "containers": [{"image": "reg/img:1"}]},
+            "status": {"phase": "Pending", "containerStatuses": [{"state": {"waiting": {"reason": "ContainerCreating"}}}]}
+        })
+    }
+
+    fn event(uid: &str, news: News) -> events::PodEvent {
+        events::PodEvent { pod: "j-0-0".into(), uid: uid.into(), news }
+    }
+
+    #[test]
+    fn events_refine_the_starting_stage_of_the_pod_they_are_about() {
+        let mut seen = Seen { events: true, ..Seen::default() };
+        seen.pods.insert("j-0-0".into(), starting("u2"));
+        let words = |seen: &Seen| seen.words("j-0-0", &seen.stage("j-0-0").unwrap());
+        assert_eq!(words(&seen), "scheduled on n1");
+        // An earlier pod of the same name left this Event.
+        seen.learn(event("u1", News::Step(Step::Pulled)));
+        assert_eq!(words(&seen), "scheduled on n1");
+        seen.learn(event("u2", News::Step(Step::Pulling { image: "reg/img:1".into() })));
+        assert_eq!(words(&seen), "pulling the image reg/img:1");
+        seen.events = false;
+        assert_eq!(words(&seen), "scheduled on n1: pulling the image reg/img:1 and creating the container");
+    }
+
+    #[test]
+    fn a_backing_off_pull_takes_the_registrys_words_from_its_event() {
+        let mut seen = Seen { events: true, ..Seen::default() };
+        let mut pod = starting("u2");
+        pod["status"]["containerStatuses"][0]["state"]["waiting"] =
+            json!({"reason": "ImagePullBackOff", "message": "Back-off pulling image \"reg/img:1\""});
+        seen.pods.insert("j-0-0".into(), pod);
+        let stage = seen.stage("j-0-0").unwrap();
+        assert!(seen.pull_words_pending("j-0-0", &stage));
+        seen.learn(event("u2", News::PullFailed("unauthorized".into())));
+        let stage = seen.stage("j-0-0").unwrap();
+        assert!(!seen.pull_words_pending("j-0-0", &stage));
+        assert_eq!(seen.words("j-0-0", &stage), "cannot pull the image reg/img:1 (ImagePullBackOff): unauthorized");
+    }
+}
