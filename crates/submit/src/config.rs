@@ -433,6 +433,7 @@ mod tests {
         for text in [
             format!("A='{secret}' oops\n"),
             format!("A=\"{secret}\nB"),
+            format!("HF_TOKEN=\"{secret}\nWANDB_API_KEY={secret}\"\n"),
             format!("A={secret}\nA={secret}\n"),
             format!("{secret}\n"),
         ] {
