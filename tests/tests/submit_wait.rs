@@ -86,8 +86,8 @@ fn wait_shows_the_schedulers_reason_then_ends_at_running() {
         Timeline::new()
             .then(ms(100), "0-0", PodState::Unschedulable { message: NO_GPU.into() })
             .then(ms(2500), "0-0", PodState::Pulling)
-            .then(ms(400), "0-0", PodState::Creating)
-            .then(ms(400), "0-0", PodState::Running),
+            .then(ms(1500), "0-0", PodState::Creating)
+            .then(ms(1500), "0-0", PodState::Running),
     );
     let run = env.run(&["-n", "job-w1", "--wait"]);
     assert_eq!(run.code, Some(0), "{run}");
@@ -123,7 +123,7 @@ fn where_events_are_forbidden_the_wait_goes_on_from_the_pods_status() {
         "job-we",
         Timeline::new()
             .then(ms(100), "0-0", PodState::Unschedulable { message: NO_GPU.into() })
-            .then(ms(2500), "0-0", PodState::Pulling)
+            .then(ms(4000), "0-0", PodState::Pulling)
             .then(ms(300), "0-0", PodState::Creating)
             .then(ms(300), "0-0", PodState::Running),
     );
