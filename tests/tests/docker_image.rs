@@ -90,6 +90,23 @@ fn sh(container: &Container, script: &str) -> std::result::Result<Output, Error>
     container.exec(["sh", "-c", script])
 }
 
+/// The pod's user runs pod-init again inside the pod with a bootstrap's
+/// variables, then tries to read `/etc/shadow`: what a user who wants the
+/// bootstrap's root a second time would do.
+fn bootstrap_again_as_the_user(container: &Container) -> std::result::Result<Output, Error> {
+    container.exec([
+        "env",
+        &format!("NB_USER={USER}"),
+        &format!("NB_UID={UID}"),
+        &format!("NB_GROUP={GROUP}"),
+        &format!("NB_GID={LAB_GID}"),
+        POD_INIT_PATH,
+        "/bin/sh",
+        "-c",
+        "id -u; cat /etc/shadow",
+    ])
+}
+
 fn ready_pod(command: &[&str], key: &(String, String)) -> std::result::Result<(SquashedScratch, Container), Error> {
     let scratch = squashed_scratch()?;
     let container = pod(command, &scratch, key).start()?;
@@ -280,17 +297,7 @@ fn a_pod_started_as_runai_starts_it_gets_the_sandbox_end_state() -> Result {
     );
 
     // The user cannot run the bootstrap again inside the pod.
-    let again = ctr.exec([
-        "env",
-        "NB_USER=ada",
-        &format!("NB_UID={UID}"),
-        "NB_GROUP=MLO-unit",
-        &format!("NB_GID={LAB_GID}"),
-        POD_INIT_PATH,
-        "/bin/sh",
-        "-c",
-        "id -u; cat /etc/shadow",
-    ])?;
+    let again = bootstrap_again_as_the_user(&ctr)?;
     assert_ne!(again.stdout.lines().next(), Some("0"), "pod-init ran as root again: {}", again.stderr);
     assert!(!again.stdout.contains("root:"), "the user read /etc/shadow through pod-init");
     Ok(())
@@ -356,17 +363,7 @@ fn docker_restart_gives_the_job_the_same_identity_groups_and_environment() -> Re
     assert_eq!(second, first, "the restarted job differs from the first start:\n{}", logs.stderr);
 
     // Still one bootstrap per start: the user cannot run it again inside.
-    let again = ctr.exec([
-        "env",
-        "NB_USER=ada",
-        &format!("NB_UID={UID}"),
-        "NB_GROUP=MLO-unit",
-        &format!("NB_GID={LAB_GID}"),
-        POD_INIT_PATH,
-        "/bin/sh",
-        "-c",
-        "id -u; cat /etc/shadow",
-    ])?;
+    let again = bootstrap_again_as_the_user(&ctr)?;
     assert_eq!(again.stdout.lines().next(), Some(UID.to_string().as_str()), "{}", again.stderr);
     assert!(!again.stdout.contains("root:"), "the user read /etc/shadow through pod-init");
     Ok(())
