@@ -214,6 +214,11 @@ impl SubmitEnv {
 pub const V1_CHOICE: &str = "submit: run:ai CLI v1: RUNAI_CLI is not set (auto); \
 `runai workspace submit --help` failed (exit status 1), so this runai is v1\n";
 
+/// A one-GPU dry run on an h100 with CPU and memory requests: the job
+/// shape the dry-run tests of both dialects start from.
+pub const DEMO_JOB_ARGS: [&str; 11] =
+    ["--dry-run", "-n", "demo-job", "-g", "1", "--cpus", "4", "--memory", "32G", "--node-type", "h100"];
+
 /// The argv of the dialect probe.
 pub const RUNAI_PROBE: [&str; 3] = ["workspace", "submit", "--help"];
 

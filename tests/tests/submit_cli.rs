@@ -6,7 +6,7 @@
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
 use nb_tests::runai_grammar::{self, Cli};
-use nb_tests::submit_harness::{SubmitEnv, V1_CHOICE};
+use nb_tests::submit_harness::{DEMO_JOB_ARGS, SubmitEnv, V1_CHOICE};
 
 const RUNAI_DOUBLE: &str = env!("CARGO_BIN_EXE_runai");
 
@@ -50,25 +50,9 @@ submit: dry run: the pod would run: cd ~/proj && source .venv/bin/activate && py
 #[test]
 fn dry_run_prints_the_whole_command_and_only_key_names() {
     let env = room();
-    let run = env.run(&[
-        "--dry-run",
-        "-n",
-        "demo-job",
-        "-g",
-        "1",
-        "--cpus",
-        "4",
-        "--memory",
-        "32G",
-        "--node-type",
-        "h100",
-        "--exp-folder",
-        "~/proj",
-        "--venv",
-        ".venv",
-        "-c",
-        "python train.py --lr '1e-3'",
-    ]);
+    let args =
+        [&DEMO_JOB_ARGS[..], &["--exp-folder", "~/proj", "--venv", ".venv", "-c", "python train.py --lr '1e-3'"]];
+    let run = env.run(&args.concat());
     assert_eq!(run.code, Some(0), "{run}");
     assert_eq!(run.stdout, DRY_RUN_STDOUT, "{run}");
     assert_eq!(run.stderr, format!("{V1_CHOICE}{DRY_RUN_STDERR}"), "{run}");

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use nb_tests::runai_grammar::{self, Cli, Command, Parsed};
-use nb_tests::submit_harness::{Run, SubmitEnv};
+use nb_tests::submit_harness::{DEMO_JOB_ARGS, Run, SubmitEnv};
 
 const V1: &str = env!("CARGO_BIN_EXE_runai");
 const V2_219: &str = env!("CARGO_BIN_EXE_runai-v2-219");
@@ -32,26 +32,10 @@ fn parsed(cli: Cli, run: &Run) -> Parsed {
     runai_grammar::parse(cli, &words[1..]).unwrap_or_else(|e| panic!("{cli:?} grammar: {e}\n{run}"))
 }
 
-const DEMO_ARGS: [&str; 13] = [
-    "--dry-run",
-    "-n",
-    "demo-job",
-    "-g",
-    "1",
-    "--cpus",
-    "4",
-    "--memory",
-    "32G",
-    "--node-type",
-    "h100",
-    "-c",
-    "python train.py",
-];
-
 #[test]
 fn a_2_2x_cli_gets_the_v2_command_line() {
     let env = room(V2_22X);
-    let run = env.run(&DEMO_ARGS);
+    let run = env.run(&[&DEMO_JOB_ARGS[..], &["-c", "python train.py"]].concat());
     assert_eq!(
         run.stdout,
         "runai workspace submit demo-job --project mlo-ada --image ic-registry.epfl.ch/mlo/mlo-base:uv1 \
