@@ -90,13 +90,9 @@ pub fn descendants(root: i32) -> Vec<i32> {
     descendants_in(root, &parents)
 }
 
-/// The parent pid from the text of /proc/<pid>/stat. The command name (2nd
-/// field) may contain spaces and parentheses, so fields are counted from
-/// the last `)`.
+/// The parent pid (field 4) from the text of /proc/<pid>/stat.
 pub fn parent_from_stat(stat: &str) -> Option<i32> {
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    // Fields after the name: state, ppid, ...
-    after_name.split_whitespace().nth(1)?.parse().ok()
+    crate::sys::stat_field(stat, 4)?.parse().ok()
 }
 
 /// The transitive children of `root` in a `(pid, ppid)` table, sorted.
