@@ -63,7 +63,7 @@ impl Launch {
         // not): files it leaves on scratch stay writable by the lab group,
         // as the shared HF cache needs. umask(2) cannot fail.
         // SAFETY: a system call with an integer argument.
-        unsafe { libc::umask(crate::scratch::UMASK) };
+        unsafe { libc::umask(crate::sys::UMASK) };
         if let Some(cwd) = &self.cwd {
             self.enter(cwd.as_os_str().as_encoded_bytes());
         }

@@ -18,9 +18,6 @@ use crate::sys::{self, ChildError};
 /// Mode of the shared directories.
 pub const MODE: u32 = 0o770;
 
-/// The umask of every step that writes on scratch.
-pub const UMASK: u32 = 0o007;
-
 /// `mkdir -p dir` then mode 0770 if we own it and it differs. Logs.
 fn ensure_dir(dir: &Path, uid: u32) -> bool {
     // The homes root is group-writable: another member could have put a
@@ -64,7 +61,7 @@ fn ensure_dir(dir: &Path, uid: u32) -> bool {
 /// after a failure. The child logs each directory.
 pub fn prepare(seed: &Identity, dirs: &[PathBuf]) -> Result<(), ChildError> {
     let uid = seed.uid;
-    sys::run_as(seed, UMASK, "scratch", || {
+    sys::run_as(seed, "scratch", || {
         let results: Vec<bool> = dirs.iter().map(|d| ensure_dir(d, uid)).collect();
         results.into_iter().all(|ok| ok)
     })

@@ -154,17 +154,23 @@ pub enum ChildError {
     Wait { uid: u32, error: Errno },
 }
 
-/// Runs `step` in a forked child that switched fully to `id` with `umask`,
-/// so every file operation is checked by the kernel as that user: root never
-/// touches a path the user or the seed controls. The child logs for itself.
-pub fn run_as(id: &Identity, umask: u32, what: &str, step: impl FnOnce() -> bool) -> Result<(), ChildError> {
+/// The umask of everything pod-init runs as another user (the bootstrap's
+/// children and the command): files left on scratch stay writable by the
+/// lab group and closed to others.
+pub const UMASK: u32 = 0o007;
+
+/// Runs `step` in a forked child that switched fully to `id` with
+/// [`UMASK`], so every file operation is checked by the kernel as that
+/// user: root never touches a path the user or the seed controls. The
+/// child logs for itself.
+pub fn run_as(id: &Identity, what: &str, step: impl FnOnce() -> bool) -> Result<(), ChildError> {
     // SAFETY: pod-init is single-threaded during the bootstrap (no thread
     // has been spawned), so the child may allocate and log.
     match unsafe { fork() }.map_err(|error| ChildError::Fork { uid: id.uid, error })? {
         ForkResult::Child => {
             let ok = match identity::switch(&identity::Linux, id) {
                 Ok(()) => {
-                    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
+                    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(UMASK));
                     step()
                 }
                 Err(e) => {

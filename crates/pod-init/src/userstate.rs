@@ -19,7 +19,6 @@ use common::image;
 
 use crate::config::PodConfig;
 use crate::identity::Identity;
-use crate::scratch::UMASK;
 use crate::ssh::{self, SshMaterial};
 use crate::sys::{self, ChildError};
 
@@ -31,7 +30,7 @@ pub const EDITOR_DIRS: [&str; 4] = [".vscode", ".vscode-server", ".cursor", ".cu
 /// child logs each one. `old_home`: the home of the account renamed to the
 /// user, which root could not move (its files are the user's: same uid).
 pub fn prepare(cfg: &PodConfig, user: &Identity, ssh: &SshMaterial, old_home: Option<&Path>) -> Result<(), ChildError> {
-    sys::run_as(user, UMASK, "user state", || {
+    sys::run_as(user, "user state", || {
         let mut ok = true;
         let mut step = |name: &str, r: io::Result<Vec<String>>| match r {
             Ok(done) if done.is_empty() => tracing::info!("{name}: nothing to change"),
