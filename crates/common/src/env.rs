@@ -154,22 +154,6 @@ pub fn pod_home(user: &str) -> String {
     format!("/home/{user}")
 }
 
-/// The variables whose default is a path under `SCRATCH_HOME`, with that
-/// path relative to it: `submit` sets them so, and `pod-init` falls back to
-/// the same places.
-pub const UNDER_SCRATCH_HOME: [(&str, &str); 3] = [
-    (EnvVars::GIT_CONFIG_GLOBAL, ".gitconfig"),
-    (EnvVars::UV_CACHE_DIR, ".cache/uv"),
-    (EnvVars::UV_PYTHON_INSTALL_DIR, ".uv"),
-];
-
-/// The variables of [`UNDER_SCRATCH_HOME`] with their default values for
-/// `scratch_home`.
-pub fn under_scratch_home(scratch_home: &str) -> [(&'static str, String); 3] {
-    let home = scratch_home.trim_end_matches('/');
-    UNDER_SCRATCH_HOME.map(|(name, rel)| (name, format!("{home}/{rel}")))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,18 +162,6 @@ mod tests {
     fn scratch_home_joins_without_double_slash() {
         assert_eq!(default_scratch_home("/mloscratch/homes/", "ada"), "/mloscratch/homes/ada");
         assert_eq!(default_scratch_home("/mloscratch/homes", "ada"), "/mloscratch/homes/ada");
-    }
-
-    #[test]
-    fn under_scratch_home_joins_without_double_slash() {
-        assert_eq!(
-            under_scratch_home("/mloscratch/homes/ada/"),
-            [
-                (EnvVars::GIT_CONFIG_GLOBAL, "/mloscratch/homes/ada/.gitconfig".to_owned()),
-                (EnvVars::UV_CACHE_DIR, "/mloscratch/homes/ada/.cache/uv".to_owned()),
-                (EnvVars::UV_PYTHON_INSTALL_DIR, "/mloscratch/homes/ada/.uv".to_owned()),
-            ]
-        );
     }
 
     #[test]

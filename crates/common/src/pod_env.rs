@@ -42,12 +42,15 @@ pub struct StateDirs {
 }
 
 impl StateDirs {
-    /// The default places, under `scratch_home`
-    /// ([`UNDER_SCRATCH_HOME`](crate::env::UNDER_SCRATCH_HOME)).
+    /// The default places, under `scratch_home`: `submit` sets them so, and
+    /// [`PodEnv::from_lookup`] falls back to them.
     pub fn under(scratch_home: &str) -> Self {
-        let [git_config_global, uv_cache_dir, uv_python_install_dir] =
-            env::under_scratch_home(scratch_home).map(|(_, path)| path);
-        StateDirs { git_config_global, uv_cache_dir, uv_python_install_dir }
+        let home = scratch_home.trim_end_matches('/');
+        StateDirs {
+            git_config_global: format!("{home}/.gitconfig"),
+            uv_cache_dir: format!("{home}/.cache/uv"),
+            uv_python_install_dir: format!("{home}/.uv"),
+        }
     }
 }
 
@@ -214,6 +217,19 @@ mod tests {
         let vars = ada().to_env();
         assert_eq!(vars[0], ("HOME", "/home/ada".to_owned()));
         assert_eq!(vars[8], ("EPFML_LDAP", "ada".to_owned()));
+    }
+
+    #[test]
+    fn the_state_defaults_join_under_scratch_home_without_double_slash() {
+        let pod = PodEnv { state: StateDirs::under("/mloscratch/homes/ada/"), ..ada() };
+        assert_eq!(
+            pod.to_env()[12..],
+            [
+                (EnvVars::GIT_CONFIG_GLOBAL, "/mloscratch/homes/ada/.gitconfig".to_owned()),
+                (EnvVars::UV_CACHE_DIR, "/mloscratch/homes/ada/.cache/uv".to_owned()),
+                (EnvVars::UV_PYTHON_INSTALL_DIR, "/mloscratch/homes/ada/.uv".to_owned()),
+            ]
+        );
     }
 
     #[test]
