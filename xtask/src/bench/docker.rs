@@ -14,11 +14,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use nb_tests::docker::{self, PodSpec, SCRATCH, SquashedScratch};
 use nb_tests::sandbox::LAB_GID;
 
+use super::researcher::{self, UID};
 use super::stats::paired;
-use common::env::EnvVars;
-
-const USER: &str = "bench";
-const UID: u32 = 123_456;
 
 /// Which scratch the pod starts on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,15 +54,10 @@ pub fn setup() -> Result<Setup> {
 }
 
 fn pod(scratch: &SquashedScratch, pod_init: bool) -> PodSpec {
-    let homes = format!("{SCRATCH}/homes");
-    let spec = PodSpec::new(["/bin/true"]).user(UID, LAB_GID).volume(scratch.unsquashed_volume()).envs([
-        (EnvVars::NB_USER, USER.to_owned()),
-        (EnvVars::NB_UID, UID.to_string()),
-        (EnvVars::NB_GROUP, "MLO-unit".to_owned()),
-        (EnvVars::NB_GID, LAB_GID.to_string()),
-        (EnvVars::SCRATCH_HOME_ROOT, homes.clone()),
-        (EnvVars::WORKING_DIR, format!("{homes}/{USER}")),
-    ]);
+    let spec = PodSpec::new(["/bin/true"])
+        .user(UID, LAB_GID)
+        .volume(scratch.unsquashed_volume())
+        .envs(researcher::env(SCRATCH, None));
     if pod_init { spec } else { spec.entrypoint("/bin/true") }
 }
 

@@ -8,6 +8,7 @@
 //! process count in `submit`.
 
 mod docker;
+mod researcher;
 mod sandbox;
 mod stats;
 mod steps;

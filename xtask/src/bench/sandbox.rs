@@ -15,15 +15,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use nb_tests::sandbox::{self, LAB_GID, RunSpec, SCRATCH_MOUNT, SEED_USER, Sandbox};
 
+use super::researcher::{self, UID};
 use super::stats::paired;
 use common::env::EnvVars;
-use common::pod_env::{PodEnv, StateDirs};
-
-/// The researcher the bootstrap creates (uid not in the rootfs, so the
-/// first start adds an account; the restart finds it).
-const USER: &str = "bench";
-const UID: u32 = 123_456;
-const GROUP: &str = "MLO-unit";
 
 /// How long a container may take before the bench gives up.
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -31,22 +25,7 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 /// The pod environment `submit` would set, for the sandbox's layout, and
 /// the image's seed user.
 fn pod_env() -> Vec<(&'static str, String)> {
-    let homes = format!("{SCRATCH_MOUNT}/homes");
-    let home = format!("{homes}/{USER}");
-    let pod = PodEnv {
-        user: USER.to_owned(),
-        uid: UID,
-        group: GROUP.to_owned(),
-        gid: LAB_GID,
-        scratch_home_root: homes,
-        state: StateDirs::under(&home),
-        scratch_home: home.clone(),
-        working_dir: home,
-        hf_home: Some(format!("{SCRATCH_MOUNT}/hf_cache")),
-        uv_python_version: None,
-        tz: None,
-    };
-    let mut env = pod.to_env();
+    let mut env = researcher::env(SCRATCH_MOUNT, Some(format!("{SCRATCH_MOUNT}/hf_cache")));
     env.push((EnvVars::SCRATCH_SEED_USER, SEED_USER.to_owned()));
     env
 }
