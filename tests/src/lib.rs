@@ -12,6 +12,7 @@ pub mod binaries;
 pub mod docker;
 pub mod fake_apiserver;
 pub mod keys;
+pub mod researcher;
 pub mod runai_double;
 pub mod runai_grammar;
 pub mod sandbox;

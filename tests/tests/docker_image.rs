@@ -15,26 +15,22 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::time::Duration;
 
-use base64::Engine;
 use common::image::{POD_INIT_MARKER, POD_INIT_PATH};
 use nb_tests::docker::{self, Container, PodSpec, SCRATCH, SquashedScratch};
+use nb_tests::researcher::{self, GROUP, HOME, UID, USER};
 use nb_tests::sandbox::{Error, LAB_GID, Output};
 
 type Result = std::result::Result<(), Error>;
 
-const USER: &str = "ada";
-const UID: u32 = 251_617;
-const GROUP: &str = "MLO-unit";
-const HOME: &str = "/home/ada";
 /// The image's WORKDIR: where `runai exec … zsh` opens.
 const WORKDIR: &str = "/mloscratch/homes";
 
 fn scratch_home() -> String {
-    format!("{SCRATCH}/homes/{USER}")
+    researcher::scratch_home(SCRATCH)
 }
 
 fn working_dir() -> String {
-    format!("{}/project", scratch_home())
+    researcher::working_dir(SCRATCH)
 }
 
 /// A squashed scratch where root in a container of the image, as pod-init
@@ -61,20 +57,12 @@ fn squashed_scratch() -> std::result::Result<SquashedScratch, Error> {
 /// The pod run:ai starts for `submit`: the researcher's uid and the lab gid,
 /// the variables submit sets, scratch at /mloscratch.
 fn pod(command: &[&str], scratch: &SquashedScratch, key: &(String, String)) -> PodSpec {
-    PodSpec::new(command.iter().copied()).user(UID, LAB_GID).volume(scratch.volume()).envs([
-        ("NB_USER", USER.to_owned()),
-        ("NB_UID", UID.to_string()),
-        ("NB_GROUP", GROUP.to_owned()),
-        ("NB_GID", LAB_GID.to_string()),
-        ("SCRATCH_HOME_ROOT", format!("{SCRATCH}/homes")),
-        ("WORKING_DIR", working_dir()),
-        ("HF_HOME", format!("{SCRATCH}/hf_cache")),
-        ("SSH_PRIVATE_KEY_B64", base64::engine::general_purpose::STANDARD.encode(&key.0)),
-        ("SSH_PUBLIC_KEY", key.1.clone()),
-        ("GIT_USER_NAME", "Ada Lovelace".to_owned()),
-        ("GIT_USER_EMAIL", "ada@epfl.ch".to_owned()),
-        ("WANDB_API_KEY", "kept-for-the-job".to_owned()),
-    ])
+    PodSpec::new(command.iter().copied())
+        .user(UID, LAB_GID)
+        .volume(scratch.volume())
+        .envs(researcher::account_vars(SCRATCH, UID, LAB_GID))
+        .env("HF_HOME", format!("{SCRATCH}/hf_cache"))
+        .envs(researcher::secret_vars(&key.0, &key.1))
 }
 
 /// A job that reports what it sees, then waits to be checked from outside

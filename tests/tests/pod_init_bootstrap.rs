@@ -14,25 +14,20 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
-use base64::Engine;
 use nb_tests::sandbox::{
     Error, LAB_GID, Output, PLACEHOLDER, PLACEHOLDER_ID, RunSpec, SCRATCH_MOUNT, SEED_UID, SEED_USER, Sandbox,
 };
 
+use nb_tests::researcher::{self, GROUP, HOME, UID, USER};
+
 type Result = std::result::Result<(), Error>;
 
-const USER: &str = "ada";
-/// The researcher's LDAP uid (not the seed's: that is [`SEED_UID`], as in the image).
-const UID: u32 = 251_617;
-const GROUP: &str = "MLO-unit";
-const HOME: &str = "/home/ada";
-
 fn scratch_home() -> String {
-    format!("{SCRATCH_MOUNT}/homes/{USER}")
+    researcher::scratch_home(SCRATCH_MOUNT)
 }
 
 fn working_dir() -> String {
-    format!("{}/project", scratch_home())
+    researcher::working_dir(SCRATCH_MOUNT)
 }
 
 fn hf_home() -> String {
@@ -56,24 +51,14 @@ fn sandbox_and_key() -> std::result::Result<(Sandbox, (String, String)), Error> 
 fn pod(command: &[&str], uid: u32, gid: u32, private_key: &str, public_key: &str) -> RunSpec {
     // CRLF and a missing final newline, as a key pasted on Windows arrives.
     let pasted = private_key.trim_end().replace('\n', "\r\n");
-    RunSpec::pod_init(command.iter().copied()).envs([
-        ("NB_USER", USER.to_owned()),
-        ("NB_UID", uid.to_string()),
-        ("NB_GROUP", GROUP.to_owned()),
-        ("NB_GID", gid.to_string()),
-        ("SCRATCH_HOME_ROOT", format!("{SCRATCH_MOUNT}/homes")),
-        ("WORKING_DIR", working_dir()),
-        ("HF_HOME", hf_home()),
-        ("SSH_PRIVATE_KEY_B64", base64::engine::general_purpose::STANDARD.encode(pasted)),
-        ("SSH_PUBLIC_KEY", public_key.to_owned()),
-        (
+    RunSpec::pod_init(command.iter().copied())
+        .envs(researcher::account_vars(SCRATCH_MOUNT, uid, gid))
+        .env("HF_HOME", hf_home())
+        .envs(researcher::secret_vars(&pasted, public_key))
+        .env(
             "SSH_KNOWN_HOSTS",
-            "github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl".to_owned(),
-        ),
-        ("GIT_USER_NAME", "Ada Lovelace".to_owned()),
-        ("GIT_USER_EMAIL", "ada@epfl.ch".to_owned()),
-        ("WANDB_API_KEY", "kept-for-the-job".to_owned()),
-    ])
+            "github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl",
+        )
 }
 
 fn ada_pod(command: &[&str], key: &(String, String)) -> RunSpec {

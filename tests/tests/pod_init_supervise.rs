@@ -16,32 +16,27 @@ use std::time::Duration;
 
 use common::env::EnvVars;
 use common::image::POD_INIT_PATH;
+use nb_tests::researcher::{self, UID, USER};
 use nb_tests::sandbox::{Error, LAB_GID, Output, RunSpec, SCRATCH_MOUNT, Sandbox};
 use nix::sys::signal::Signal;
 
 type Result = std::result::Result<(), Error>;
 
-const USER: &str = "ada";
-/// The researcher's LDAP uid (not the seed's, as in the image).
-const UID: u32 = 251_617;
 const READY_WAIT: Duration = Duration::from_secs(30);
 
 fn working_dir() -> String {
-    format!("{SCRATCH_MOUNT}/homes/{USER}/project")
+    researcher::working_dir(SCRATCH_MOUNT)
 }
 
 /// A pod as the cluster starts it: pod-init (root-owned, 4755) as PID 1,
 /// started as the researcher's uid and the lab gid, with the variables
 /// `submit` sets, so the setuid start does the bootstrap.
 fn setuid_pod(script: &str) -> RunSpec {
-    RunSpec::pod_init(["/bin/sh", "-c", script]).as_user(UID, LAB_GID).envs([
-        (EnvVars::NB_USER, USER.to_owned()),
-        (EnvVars::NB_UID, UID.to_string()),
-        (EnvVars::NB_GROUP, "MLO-unit".to_owned()),
-        (EnvVars::NB_GID, LAB_GID.to_string()),
-        (EnvVars::SCRATCH_HOME_ROOT, format!("{SCRATCH_MOUNT}/homes")),
-        (EnvVars::WORKING_DIR, working_dir()),
-    ])
+    RunSpec::pod_init(["/bin/sh", "-c", script]).as_user(UID, LAB_GID).envs(researcher::account_vars(
+        SCRATCH_MOUNT,
+        UID,
+        LAB_GID,
+    ))
 }
 
 /// pod-init as PID 1 started by root without the bootstrap's variables: it
