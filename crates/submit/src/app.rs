@@ -9,7 +9,6 @@
 use std::ffi::OsString;
 use std::io::{self, Write as _};
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::{Result, anyhow, bail};
 use clap::CommandFactory as _;
@@ -135,7 +134,7 @@ pub fn run(cli: Cli, ctx: &Context) -> Result<Outcome> {
         preflight::Plan { job: &spec.name, namespace: &target.namespace, pvc: &spec.pvc, dialect: *dialect }
     });
     if let Some(plan) = &preflight {
-        preflight::check(plan, kubectl_timeout, kubectl_timeout.as_duration() + KILL_GRACE)?;
+        preflight::check(plan, kubectl_timeout)?;
     }
     if let Some(manifest) = manifest {
         sync_secret(manifest, &env, kubectl_timeout)?;
@@ -207,18 +206,13 @@ fn dry_run(
     Ok(Outcome::Success)
 }
 
-/// How much longer than kubectl's own request timeout we wait before
-/// killing it: its requests are bounded, its start-up and the dispatcher's
-/// version probe are not.
-const KILL_GRACE: Duration = Duration::from_secs(5);
-
 /// Runs the server-side apply and turns its failure into a message that
 /// carries kubectl's own words, minus any secret value.
 fn sync_secret(manifest: Manifest, env: &EnvFile, timeout: Seconds) -> Result<()> {
     let (name, namespace, keys) =
         (manifest.name().to_owned(), manifest.namespace().to_owned(), manifest.keys().to_vec());
     let inv = kubectl::apply_secret(manifest, timeout);
-    let done = inv.run_captured(timeout.as_duration() + KILL_GRACE).map_err(|e| match e {
+    let done = inv.run_captured(kubectl::kill_after(timeout)).map_err(|e| match e {
         RunError::TimedOut { .. } => {
             anyhow!("{e}: the cluster did not answer; check your connection and kubeconfig, or raise --kubectl-timeout")
         }

@@ -140,7 +140,7 @@ fn exit_code(namespace: &str, pod: &str, kubectl_timeout: Seconds) -> Result<i64
     let give_up = Instant::now() + EXIT_CODE_PATIENCE;
     let get = kubectl::get_pod(namespace, pod, kubectl_timeout);
     loop {
-        let done = get.run_for_output(kubectl_timeout.as_duration() + Duration::from_secs(5))?;
+        let done = get.run_for_output(kubectl::kill_after(kubectl_timeout))?;
         let object: serde_json::Value = serde_json::from_slice(&done.stdout).unwrap_or_default();
         if let Some(code) = pods::exit_code(&object) {
             return Ok(code);

@@ -12,7 +12,9 @@
 //!
 //! `--request-timeout` makes kubectl give up on a silent cluster by itself,
 //! so that it never outlives `submit` (after a Ctrl-C, say); `submit` also
-//! kills it a little later as a backstop (see `invocation::run_captured`).
+//! kills it a little later as a backstop ([`kill_after`]).
+
+use std::time::Duration;
 
 use crate::duration::Seconds;
 use crate::invocation::{Invocation, Sensitive};
@@ -23,6 +25,16 @@ pub const KUBECTL: &str = "kubectl";
 
 /// Our name in the Secret's `managedFields`.
 pub const FIELD_MANAGER: &str = "submit";
+
+/// How much longer than kubectl's own request timeout we wait before
+/// killing it: its requests are bounded, its start-up and the dispatcher's
+/// version probe are not.
+const KILL_GRACE: Duration = Duration::from_secs(5);
+
+/// When `submit` kills a kubectl run with `--request-timeout=request_timeout`.
+pub fn kill_after(request_timeout: Seconds) -> Duration {
+    request_timeout.as_duration() + KILL_GRACE
+}
 
 fn apply_args(request_timeout: Seconds) -> Vec<String> {
     let field_manager = format!("--field-manager={FIELD_MANAGER}");

@@ -91,8 +91,8 @@ pub fn command(plan: &Plan<'_>, timeout: Seconds) -> Invocation {
 }
 
 /// Runs the check: one kubectl process, then [`judge`].
-pub fn check(plan: &Plan<'_>, timeout: Seconds, kill_after: std::time::Duration) -> Result<()> {
-    let done = command(plan, timeout).run_for_output(kill_after).map_err(|e| match e {
+pub fn check(plan: &Plan<'_>, timeout: Seconds) -> Result<()> {
+    let done = command(plan, timeout).run_for_output(kubectl::kill_after(timeout)).map_err(|e| match e {
         RunError::TimedOut { .. } => anyhow!(
             "{e}: the cluster did not answer the check before submitting; check your connection and kubeconfig, \
              or raise --kubectl-timeout; nothing was submitted"

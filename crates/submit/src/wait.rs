@@ -333,8 +333,7 @@ fn cannot_start(plan: &Plan<'_>, pod: &str, failure: &Failure) -> String {
     if failure.has_log() {
         let previous = matches!(failure, Failure::CrashLoop { .. });
         let tail = kubectl::log_tail(plan.namespace, pod, LOG_LINES, previous, plan.kubectl_timeout);
-        let kill_after = plan.kubectl_timeout.as_duration() + Duration::from_secs(5);
-        match tail.run_for_output(kill_after) {
+        match tail.run_for_output(kubectl::kill_after(plan.kubectl_timeout)) {
             Ok(done) if done.status.success() && !done.stdout.is_empty() => {
                 let lines = child_output::for_terminal(&done.stdout);
                 text.push_str(&format!("\nthe last lines of its log:\n{}", indent(&lines)));
