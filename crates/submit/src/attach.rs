@@ -19,7 +19,7 @@ use crate::invocation::stop_group;
 use crate::outcome::Outcome;
 use crate::progress::{self, Progress};
 use crate::runai::{self, Dialect};
-use crate::spec::{JobSpec, Mode};
+use crate::spec::JobSpec;
 use crate::wait::{self, End};
 use crate::{interrupt, kubectl, pods};
 
@@ -53,7 +53,7 @@ fn come_back(spec: &JobSpec, dialect: Dialect) -> String {
 /// Waits for the job of `spec` in `namespace`, then attaches if asked.
 pub fn run(spec: &JobSpec, namespace: &str, request: Request) -> Result<Outcome> {
     interrupt::catch().map_err(|e| anyhow!("cannot catch Ctrl-C while waiting: {e}"))?;
-    let interactive = spec.mode == Mode::Interactive && !spec.distributed();
+    let interactive = spec.interactive();
     let plan = wait::Plan {
         job: &spec.name,
         namespace,
