@@ -36,9 +36,14 @@ pub fn kill_after(request_timeout: Seconds) -> Duration {
     request_timeout.as_duration() + KILL_GRACE
 }
 
+/// kubectl's own bound on each request to the API server.
+fn request_timeout_flag(request_timeout: Seconds) -> String {
+    format!("--request-timeout={request_timeout}s")
+}
+
 fn apply_args(request_timeout: Seconds) -> Vec<String> {
     let field_manager = format!("--field-manager={FIELD_MANAGER}");
-    let timeout = format!("--request-timeout={request_timeout}s");
+    let timeout = request_timeout_flag(request_timeout);
     ["apply", "--server-side", "--force-conflicts", &field_manager, &timeout, "-f", "-"]
         .iter()
         .map(|s| (*s).to_owned())
@@ -64,7 +69,7 @@ fn words(words: &[&str]) -> Vec<String> {
 /// One `kubectl get` of every PersistentVolumeClaim and pod in `namespace`,
 /// as one JSON `List`: the whole pre-flight check in one process.
 pub fn claims_and_pods(namespace: &str, request_timeout: Seconds) -> Invocation {
-    let timeout = format!("--request-timeout={request_timeout}s");
+    let timeout = request_timeout_flag(request_timeout);
     Invocation::new(
         KUBECTL,
         words(&["get", "persistentvolumeclaims,pods", "--namespace", namespace, "--output", "json", &timeout]),
@@ -76,7 +81,7 @@ pub fn claims_and_pods(namespace: &str, request_timeout: Seconds) -> Invocation 
 /// `submit` (their labels differ between run:ai versions); the stream ends
 /// after `request_timeout`.
 pub fn watch_pods(namespace: &str, request_timeout: Seconds) -> Invocation {
-    let timeout = format!("--request-timeout={request_timeout}s");
+    let timeout = request_timeout_flag(request_timeout);
     Invocation::new(KUBECTL, words(&["get", "pods", "--namespace", namespace, "--watch", "--output", "json", &timeout]))
 }
 
@@ -86,7 +91,7 @@ pub fn watch_pods(namespace: &str, request_timeout: Seconds) -> Invocation {
 /// select on one `involvedObject.name` at most, and a job may have several
 /// pods: `submit` picks its pods' Events by name.
 pub fn watch_pod_events(namespace: &str, request_timeout: Seconds) -> Invocation {
-    let timeout = format!("--request-timeout={request_timeout}s");
+    let timeout = request_timeout_flag(request_timeout);
     Invocation::new(
         KUBECTL,
         words(&[
@@ -112,7 +117,7 @@ pub fn follow_log(namespace: &str, pod: &str) -> Invocation {
 /// The last `lines` lines of the pod's log (of its previous run if `previous`).
 pub fn log_tail(namespace: &str, pod: &str, lines: u32, previous: bool, request_timeout: Seconds) -> Invocation {
     let tail = format!("--tail={lines}");
-    let timeout = format!("--request-timeout={request_timeout}s");
+    let timeout = request_timeout_flag(request_timeout);
     let mut args = words(&["logs", pod, "--namespace", namespace, &tail, &timeout]);
     if previous {
         args.push("--previous".to_owned());
@@ -122,7 +127,7 @@ pub fn log_tail(namespace: &str, pod: &str, lines: u32, previous: bool, request_
 
 /// One pod as JSON.
 pub fn get_pod(namespace: &str, pod: &str, request_timeout: Seconds) -> Invocation {
-    let timeout = format!("--request-timeout={request_timeout}s");
+    let timeout = request_timeout_flag(request_timeout);
     Invocation::new(KUBECTL, words(&["get", "pod", pod, "--namespace", namespace, "--output", "json", &timeout]))
 }
 
