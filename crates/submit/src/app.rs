@@ -222,8 +222,7 @@ fn sync_secret(manifest: Manifest, env: &EnvFile, timeout: Seconds) -> Result<()
         // Every value that is not a plain setting counts as secret here.
         let secrets = env.non_empty().filter(|(k, _)| !keys::SETTINGS.contains(k)).map(|(_, v)| v);
         let stderr = secret::redact(&String::from_utf8_lossy(&done.stderr), secrets);
-        let stderr = child_output::for_terminal(stderr.as_bytes());
-        let stderr = if stderr.is_empty() { "(kubectl printed no message)".to_owned() } else { stderr };
+        let stderr = child_output::kubectl_said(stderr.as_bytes());
         return Err(anyhow!(
             "kubectl could not apply the Secret {name} in namespace {namespace} ({}); nothing was submitted:\n{stderr}",
             describe_status(done.status)

@@ -28,6 +28,13 @@ pub fn for_terminal(bytes: &[u8]) -> String {
     out
 }
 
+/// A failed kubectl's stderr as [`for_terminal`] shows it, or a note that
+/// it said nothing.
+pub fn kubectl_said(stderr: &[u8]) -> String {
+    let said = for_terminal(stderr);
+    if said.is_empty() { "(kubectl printed no message)".to_owned() } else { said }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -37,6 +44,12 @@ mod tests {
         assert_eq!(for_terminal(b"a\x1b[2Jb\r\n"), "a\\u{1b}[2Jb");
         assert_eq!(for_terminal(b"line1\n\tline2\n\n"), "line1\n\tline2");
         assert_eq!(for_terminal(&[0xff, b'x']), "\u{fffd}x");
+    }
+
+    #[test]
+    fn silent_kubectl_is_said_to_be_silent() {
+        assert_eq!(kubectl_said(b"forbidden\n"), "forbidden");
+        assert_eq!(kubectl_said(b" \n"), "(kubectl printed no message)");
     }
 
     #[test]

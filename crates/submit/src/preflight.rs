@@ -100,8 +100,7 @@ pub fn check(plan: &Plan<'_>, timeout: Seconds) -> Result<()> {
         e => anyhow!(e),
     })?;
     if !done.status.success() {
-        let stderr = child_output::for_terminal(&done.stderr);
-        let stderr = if stderr.is_empty() { "(kubectl printed no message)".to_owned() } else { stderr };
+        let stderr = child_output::kubectl_said(&done.stderr);
         bail!(
             "kubectl could not list the claims and pods of namespace {} ({}); nothing was submitted \
              (--no-preflight skips this check):\n{stderr}",
