@@ -111,15 +111,10 @@ impl EnvFile {
             if content.is_empty() || content.starts_with('#') {
                 continue;
             }
-            let Some((key, rest)) = content.split_once('=') else {
+            let Some((key, rest)) = split_assignment(content).filter(|(key, _)| !key.is_empty()) else {
                 return Err(ConfigError::Parse { path: path.to_owned(), line });
             };
-            let key = key.trim_end();
-            let key = key.strip_prefix("export").filter(|k| k.starts_with(char::is_whitespace)).unwrap_or(key);
-            let key = key.trim_start().to_owned();
-            if key.is_empty() {
-                return Err(ConfigError::Parse { path: path.to_owned(), line });
-            }
+            let key = key.to_owned();
             let rest = rest.trim_start();
             let value = match rest.chars().next() {
                 Some(quote @ ('\'' | '"')) => {
@@ -243,6 +238,15 @@ pub fn find_placeholder(value: &str, whole_only: bool) -> Option<&str> {
     None
 }
 
+/// The key and the rest of a `KEY=value` line (or `export KEY=value`),
+/// the key without white space around it; `None` for a line without `=`.
+fn split_assignment(line: &str) -> Option<(&str, &str)> {
+    let (key, rest) = line.trim_start().split_once('=')?;
+    let key = key.trim_end();
+    let key = key.strip_prefix("export").filter(|k| k.starts_with(char::is_whitespace)).unwrap_or(key);
+    Some((key.trim_start(), rest))
+}
+
 /// Where the comment of an unquoted value starts: at a `#` that begins
 /// the value or follows white space; the value's length if it has none.
 fn comment_start(value: &str) -> usize {
@@ -272,10 +276,7 @@ enum QuoteProblem {
 /// one: only the file's own keys count, so a multi-line value (known_hosts
 /// entries, base64 text) is never taken for one.
 fn assigned_file_key(line: &str) -> Option<&'static str> {
-    let line = line.trim_start();
-    let line = line.strip_prefix("export").filter(|l| l.starts_with(char::is_whitespace)).unwrap_or(line);
-    let (name, _) = line.split_once('=')?;
-    let name = name.trim();
+    let (name, _) = split_assignment(line)?;
     crate::keys::SETTINGS.into_iter().chain(common::env::DEFAULT_SECRET_KEYS).find(|k| *k == name)
 }
 
@@ -399,6 +400,11 @@ mod tests {
                 "GIT_USER_NAME='Jane Doe\n# mail\n  GIT_USER_EMAIL = 'jane@example.org'\n",
                 "test.env:1: the quoted value of GIT_USER_NAME is not closed before line 3, which sets GIT_USER_EMAIL; \
                  end it with '",
+            ),
+            (
+                "HF_TOKEN=\"open\nexport WANDB_API_KEY=w\n",
+                "test.env:1: the quoted value of HF_TOKEN is not closed before line 2, which sets WANDB_API_KEY; \
+                 end it with \"",
             ),
             (
                 "A=1\nB='x' y\nC=3\n",
