@@ -147,7 +147,8 @@ fn exit_code(namespace: &str, pod: &str, kubectl_timeout: Seconds) -> Result<i64
         }
         if Instant::now() >= give_up || interrupt::interrupted() {
             bail!(
-                "the log of {pod} ended but the pod has not ended; follow it with: kubectl logs --follow {pod} --namespace {namespace}"
+                "the log of {pod} ended but the pod has not ended; follow it with: {}",
+                kubectl::follow_log(namespace, pod)
             );
         }
         std::thread::sleep(Duration::from_secs(1));
