@@ -15,15 +15,18 @@ use clap::CommandFactory as _;
 use common::env::DEFAULT_SECRET_KEYS;
 
 use crate::cli::Cli;
-use crate::config::EnvFile;
-use crate::duration::Seconds;
-use crate::invocation::{Invocation, RunError, describe_status, find_on_path};
-use crate::kubectl::{self, KUBECTL};
-pub use crate::outcome::Outcome;
+use crate::clock;
+use crate::cluster::invocation::{Invocation, RunError, describe_status, find_on_path};
+use crate::cluster::kubectl::{self, KUBECTL};
+use crate::cluster::{child_output, preflight};
+use crate::follow::attach;
+pub use crate::follow::outcome::Outcome;
+use crate::job::config::EnvFile;
+use crate::job::duration::Seconds;
+use crate::job::secret::{self, Manifest};
+use crate::job::spec::JobSpec;
+use crate::job::{self, duration, github_key, keys};
 use crate::runai::{self, Dialect, RUNAI, probe};
-use crate::secret::{self, Manifest};
-use crate::spec::JobSpec;
-use crate::{attach, child_output, clock, duration, github_key, job, keys, preflight};
 
 /// A failure of `submit` itself rather than of its input (exit 2).
 #[derive(Debug, thiserror::Error)]

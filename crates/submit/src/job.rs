@@ -5,18 +5,24 @@
 //! Errors name the flag or the key (with file and line) and say what is
 //! wrong; they quote values only for settings that are not secrets.
 
+pub mod config;
+pub mod duration;
+pub mod github_key;
+pub mod keys;
+pub mod pod_command;
+pub mod secret;
+pub mod spec;
+
 use anyhow::{Context as _, Result, anyhow, bail};
 use common::env::{self as pod_env, DEFAULT_SECRET_KEYS};
 use common::pod_env::{PodEnv, StateDirs};
 use common::validate;
 
 use crate::cli::Cli;
-use crate::config::EnvFile;
-use crate::duration;
-use crate::keys;
-use crate::pod_command::PodScript;
 use crate::runai::probe::Preference;
-use crate::spec::{JobSpec, Mode, NodePool, NodePools};
+use config::EnvFile;
+use pod_command::PodScript;
+use spec::{JobSpec, Mode, NodePool, NodePools};
 
 /// Where the Secret goes.
 #[derive(Debug, Clone, PartialEq, Eq)]

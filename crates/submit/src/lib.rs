@@ -1,30 +1,23 @@
 //! `submit` as a library: the binary (`main.rs`) maps [`app::run`]'s outcome
 //! to an exit code, and the integration tests reuse what they would
 //! otherwise copy (the pod snippet's format, for one).
+//!
+//! The stages, in the order a submission goes through them: `cli` parses the
+//! command line; `job` turns it and the `.env` into a validated job, its
+//! Secret manifest and the pod's command; `runai` writes that job in the
+//! dialect of the installed run:ai CLI; `cluster` runs kubectl and runai and
+//! reads what they report; `follow` follows the job after the submission.
+//! `app` runs them in that order.
 
 // Tests may unwrap: a panic there is a test failure with a backtrace.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod app;
-mod attach;
-mod child_output;
 pub mod cli;
 mod clock;
-mod config;
-mod duration;
-mod events;
-mod github_key;
-mod interrupt;
-mod invocation;
+mod cluster;
+mod follow;
 mod job;
-mod keys;
-mod kubectl;
-mod outcome;
-pub mod pod_command;
-mod pods;
-mod preflight;
-mod progress;
 mod runai;
-mod secret;
-mod spec;
-mod wait;
+
+pub use job::pod_command;

@@ -20,8 +20,8 @@ use std::fmt;
 
 use anyhow::Result;
 
-use crate::invocation::Invocation;
-use crate::spec::JobSpec;
+use crate::cluster::invocation::Invocation;
+use crate::job::spec::JobSpec;
 
 /// The program name, looked up on PATH.
 pub const RUNAI: &str = "runai";

@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 
 use super::{Dialect, V2Flags, runai};
-use crate::invocation::Invocation;
+use crate::cluster::invocation::Invocation;
 
 /// The longest wait for the CLI to print its help.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -65,7 +65,7 @@ pub fn ask(runai_on_path: bool) -> Answer {
     }
     match probe_command().run_for_output(PROBE_TIMEOUT) {
         Ok(done) if done.status.success() => Answer::Help(String::from_utf8_lossy(&done.stdout).into_owned()),
-        Ok(done) => Answer::Failed(crate::invocation::describe_status(done.status)),
+        Ok(done) => Answer::Failed(crate::cluster::invocation::describe_status(done.status)),
         Err(e) => Answer::Failed(e.to_string()),
     }
 }

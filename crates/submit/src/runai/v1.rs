@@ -3,8 +3,8 @@
 //! `--preemptible` exist on `submit` only.
 
 use super::{Args, RDMA_ANNOTATION, RDMA_RESOURCE, runai};
-use crate::invocation::Invocation;
-use crate::spec::{JobSpec, Mode};
+use crate::cluster::invocation::Invocation;
+use crate::job::spec::{JobSpec, Mode};
 
 pub fn submit_command(spec: &JobSpec) -> Invocation {
     let mut a = Args::default();
@@ -59,7 +59,7 @@ pub fn follow_up_commands(name: &str) -> Vec<Invocation> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::tests::{pools, spec};
+    use crate::job::spec::tests::{pools, spec};
 
     fn args(spec: &JobSpec) -> Vec<String> {
         submit_command(spec).args
@@ -136,7 +136,7 @@ mod tests {
     fn payload_is_the_last_argument() {
         let a = args(&spec());
         let snippet = a.last().unwrap();
-        assert_eq!(crate::pod_command::decode_snippet(snippet).unwrap(), "sleep 60");
+        assert_eq!(crate::job::pod_command::decode_snippet(snippet).unwrap(), "sleep 60");
     }
 
     #[test]

@@ -11,8 +11,8 @@
 use anyhow::{Result, bail};
 
 use super::{Args, RDMA_ANNOTATION, RDMA_RESOURCE, V2Flags, runai};
-use crate::invocation::Invocation;
-use crate::spec::{JobSpec, Mode};
+use crate::cluster::invocation::Invocation;
+use crate::job::spec::{JobSpec, Mode};
 
 /// The workload type, as the words before `submit`.
 fn workload(spec: &JobSpec) -> &'static [&'static str] {
@@ -115,7 +115,7 @@ pub fn follow_up_commands(spec: &JobSpec) -> Vec<Invocation> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::tests::{pools, spec};
+    use crate::job::spec::tests::{pools, spec};
 
     fn args(spec: &JobSpec) -> Vec<String> {
         submit_command(spec, V2Flags::ERA_2_2X).unwrap().args

@@ -2,7 +2,7 @@
 //! line: the CLI flags are parsed into it (`job.rs`) and each run:ai dialect
 //! renders it (`runai/`).
 
-use crate::pod_command::PodScript;
+use crate::job::pod_command::PodScript;
 
 /// Interactive, or training with a retry budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,14 +14,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow, bail};
 
-use crate::duration::Seconds;
-use crate::invocation::stop_group;
-use crate::outcome::Outcome;
-use crate::progress::{self, Progress};
+use crate::cluster::invocation::stop_group;
+use crate::cluster::{kubectl, pods};
+use crate::follow::interrupt;
+use crate::follow::outcome::Outcome;
+use crate::follow::progress::{self, Progress};
+use crate::follow::wait::{self, End};
+use crate::job::duration::Seconds;
+use crate::job::spec::JobSpec;
 use crate::runai::{self, Dialect};
-use crate::spec::JobSpec;
-use crate::wait::{self, End};
-use crate::{interrupt, kubectl, pods};
 
 /// Exit code of a wait that reached `--wait-timeout` (as `timeout(1)`).
 const TIMED_OUT: u8 = 124;

@@ -147,7 +147,7 @@ impl EnvFile {
             if value.contains('\0') {
                 return Err(ConfigError::Nul { path: path.to_owned(), key, line });
             }
-            if !crate::secret::is_valid_key(&key) {
+            if !crate::job::secret::is_valid_key(&key) {
                 return Err(ConfigError::BadKey { path: path.to_owned(), key, line });
             }
             entries.insert(key, Entry { value, origin: Origin::Line(line) });
@@ -277,7 +277,7 @@ enum QuoteProblem {
 /// entries, base64 text) is never taken for one.
 fn assigned_file_key(line: &str) -> Option<&'static str> {
     let (name, _) = split_assignment(line)?;
-    crate::keys::SETTINGS.into_iter().chain(common::env::DEFAULT_SECRET_KEYS).find(|k| *k == name)
+    crate::job::keys::SETTINGS.into_iter().chain(common::env::DEFAULT_SECRET_KEYS).find(|k| *k == name)
 }
 
 /// The value that opens with `quote` and continues with `first` (the rest

@@ -12,8 +12,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use common::env::EnvVars;
 
-use crate::config::EnvFile;
-use crate::keys;
+use crate::job::config::EnvFile;
+use crate::job::keys;
 
 /// A key file that exists but cannot be used.
 #[derive(Debug, thiserror::Error)]

@@ -9,10 +9,10 @@
 use anyhow::{Result, anyhow, bail};
 use serde_json::Value;
 
-use crate::duration::Seconds;
-use crate::invocation::{Invocation, RunError, describe_status};
+use crate::cluster::invocation::{Invocation, RunError, describe_status};
+use crate::cluster::{child_output, kubectl, pods};
+use crate::job::duration::Seconds;
 use crate::runai::{self, Dialect};
-use crate::{child_output, kubectl, pods};
 
 /// What the check needs to know about the job.
 #[derive(Debug)]

@@ -16,9 +16,9 @@
 
 use std::time::Duration;
 
-use crate::duration::Seconds;
-use crate::invocation::{Invocation, Sensitive};
-use crate::secret::Manifest;
+use crate::cluster::invocation::{Invocation, Sensitive};
+use crate::job::duration::Seconds;
+use crate::job::secret::Manifest;
 
 /// The program name, looked up on PATH.
 pub const KUBECTL: &str = "kubectl";

@@ -22,12 +22,13 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, anyhow};
 use serde_json::Value;
 
-use crate::duration::Seconds;
-use crate::events::{self, News, Step};
-use crate::invocation::{Invocation, RunError, describe_status, stop_group};
-use crate::pods::{self, Failure, Stage};
-use crate::progress::Progress;
-use crate::{child_output, interrupt, kubectl};
+use crate::cluster::events::{self, News, Step};
+use crate::cluster::invocation::{Invocation, RunError, describe_status, stop_group};
+use crate::cluster::pods::{self, Failure, Stage};
+use crate::cluster::{child_output, kubectl};
+use crate::follow::interrupt;
+use crate::follow::progress::Progress;
+use crate::job::duration::Seconds;
 
 /// How often the loop looks at the clock and for Ctrl-C between events.
 const TICK: Duration = Duration::from_millis(200);
