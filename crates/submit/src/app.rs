@@ -78,7 +78,8 @@ pub fn run(cli: Cli, ctx: &Context) -> Result<Outcome> {
         _ => cli.env_file.clone(),
     };
     let mut env = EnvFile::load(&env_path)?;
-    let secret_like: Vec<&str> = DEFAULT_SECRET_KEYS.iter().copied().chain(job::extra_secret_keys(&env)).collect();
+    let secret_like: Vec<&str> =
+        DEFAULT_SECRET_KEYS.iter().copied().chain(job::environment::extra_secret_keys(&env)).collect();
     env.reject_placeholders(&secret_like)?;
     for note in github_key::autoload(&mut env, ctx.home.as_deref())? {
         say(&note);

@@ -7,21 +7,25 @@
 
 pub mod config;
 pub mod duration;
+pub mod environment;
 pub mod github_key;
 pub mod keys;
+mod lookup;
 pub mod pod_command;
+mod quantity;
 pub mod secret;
 pub mod spec;
 
 use anyhow::{Context as _, Result, anyhow, bail};
-use common::env::{self as pod_env, DEFAULT_SECRET_KEYS};
-use common::pod_env::{PodEnv, StateDirs};
 use common::validate;
 
 use crate::cli::Cli;
 use crate::runai::probe::Preference;
 use config::EnvFile;
+use environment::{extra_variables, pod_secret_keys, pod_variables};
+use lookup::{at, check_key, flag_or_key, given, required};
 use pod_command::PodScript;
+use quantity::{memory_quantity, quantity_number};
 use spec::{JobSpec, Mode, NodePool, NodePools};
 
 /// Where the Secret goes.
@@ -29,47 +33,6 @@ use spec::{JobSpec, Mode, NodePool, NodePools};
 pub struct SecretTarget {
     pub name: String,
     pub namespace: String,
-}
-
-/// `file:line: ` for a key of the file, or `file: ` when it has no line.
-fn at(env: &EnvFile, key: &str) -> String {
-    match env.line_of(key) {
-        Some(line) => format!("{}:{line}: ", env.path().display()),
-        None => format!("{}: ", env.path().display()),
-    }
-}
-
-/// The value of a required key.
-fn required<'a>(env: &'a EnvFile, key: &str) -> Result<&'a str> {
-    env.get(key).ok_or_else(|| {
-        anyhow!("{}: {key} is not set; add it (examples/user.env.example shows every key)", env.path().display())
-    })
-}
-
-/// A value from a flag, else from the file, else an error naming both.
-fn flag_or_key<'a>(flag: Option<&'a str>, flag_name: &str, env: &'a EnvFile, key: &str) -> Result<&'a str> {
-    flag.or_else(|| env.get(key))
-        .ok_or_else(|| anyhow!("{key} is not set in {} and {flag_name} is not given", env.path().display()))
-}
-
-/// Runs a `common::validate` check on a value from the file, prefixing the
-/// error with where the value is.
-fn check_key<T>(
-    env: &EnvFile,
-    key: &str,
-    value: &str,
-    check: fn(&str, &str) -> Result<T, validate::ValidationError>,
-) -> Result<T> {
-    check(key, value).map_err(|e| anyhow!("{}{e}", at(env, key)))
-}
-
-/// `value` as the user gave it, for an error: `--flag="value"` when the
-/// flag was given, else `file:line: KEY="value"`.
-fn given(flag: Option<&str>, flag_name: &str, env: &EnvFile, key: &str, value: &str) -> String {
-    match flag {
-        Some(_) => format!("{flag_name}={value:?}"),
-        None => format!("{}{key}={value:?}", at(env, key)),
-    }
 }
 
 /// The Secret's name and namespace.
@@ -94,81 +57,6 @@ pub fn secret_target(cli: &Cli, env: &EnvFile) -> Result<SecretTarget> {
         );
     }
     Ok(SecretTarget { name: name.to_owned(), namespace: namespace.to_owned() })
-}
-
-/// The entries of `EXTRA_SECRET_KEYS`, trimmed, empty ones skipped.
-pub fn extra_secret_keys(env: &EnvFile) -> impl Iterator<Item = &str> {
-    env.get(keys::EXTRA_SECRET_KEYS).unwrap_or("").split(',').map(str::trim).filter(|k| !k.is_empty())
-}
-
-/// A name a shell and Kubernetes accept for an environment variable.
-fn is_env_name(name: &str) -> bool {
-    name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-/// The keys the pod reads from the Secret: each default secret key and each
-/// `EXTRA_SECRET_KEYS` entry that has a value. Entries without a value are
-/// returned separately so the caller can warn about them.
-fn pod_secret_keys(env: &EnvFile, literal_names: &[&str]) -> Result<(Vec<String>, Vec<String>)> {
-    let mut wanted: Vec<String> = DEFAULT_SECRET_KEYS.iter().map(|k| (*k).to_owned()).collect();
-    for extra in extra_secret_keys(env) {
-        if !is_env_name(extra) {
-            bail!(
-                "{}EXTRA_SECRET_KEYS: {extra:?} is not a variable name: use letters, digits and '_'",
-                at(env, keys::EXTRA_SECRET_KEYS)
-            );
-        }
-        if literal_names.contains(&extra) {
-            bail!(
-                "{}EXTRA_SECRET_KEYS: {extra} is set by submit itself and cannot come from the Secret",
-                at(env, keys::EXTRA_SECRET_KEYS)
-            );
-        }
-        wanted.push(extra.to_owned());
-    }
-    wanted.sort();
-    wanted.dedup();
-    let (present, absent): (Vec<String>, Vec<String>) = wanted.into_iter().partition(|k| env.get(k).is_some());
-    let absent = absent.into_iter().filter(|k| !DEFAULT_SECRET_KEYS.contains(&k.as_str())).collect();
-    Ok((present, absent))
-}
-
-/// A count of GPUs or CPUs: a non-negative decimal, fractions allowed,
-/// written back in its shortest form (`1.50` becomes `1.5`).
-fn quantity_number(flag: &str, value: &str, allow_zero: bool) -> Result<String> {
-    let parsed: Option<f64> =
-        value.bytes().all(|b| b.is_ascii_digit() || b == b'.').then(|| value.parse().ok()).flatten();
-    match parsed {
-        Some(n) if n.is_finite() && n <= 1e6 && (allow_zero || n > 0.0) => Ok(format!("{n}")),
-        _ if allow_zero => bail!("{flag}={value:?}: must be a number such as 1 or 0.5"),
-        _ => bail!("{flag}={value:?}: must be a number greater than 0, such as 4 or 0.5"),
-    }
-}
-
-/// A Kubernetes quantity as runai's `--memory` takes it: a number with an
-/// optional suffix (`512Mi`, `32G`, `1.5Gi`, `1e9`).
-fn memory_quantity(value: &str) -> Result<String> {
-    let digits = value.bytes().take_while(|b| b.is_ascii_digit() || *b == b'.').count();
-    let (number, suffix) = value.split_at(digits);
-    let number_ok = !number.is_empty() && number.matches('.').count() <= 1 && number != ".";
-    let suffix_ok =
-        matches!(suffix, "" | "Ki" | "Mi" | "Gi" | "Ti" | "Pi" | "Ei" | "k" | "K" | "M" | "G" | "T" | "P" | "E")
-            || (suffix.len() > 1 && suffix.starts_with(['e', 'E']) && suffix[1..].bytes().all(|b| b.is_ascii_digit()));
-    if number_ok && suffix_ok {
-        Ok(value.to_owned())
-    } else {
-        bail!("--memory={value:?}: must be a Kubernetes quantity such as 32G, 512Mi or 1.5Gi")
-    }
-}
-
-/// An absolute path in the pod, from the file or a default.
-fn pod_path(env: &EnvFile, key: &str, default: impl FnOnce() -> String) -> Result<String> {
-    let value = env.get(key).map_or_else(default, str::to_owned);
-    if !value.starts_with('/') || value.contains(['\n', '\r']) {
-        bail!("{}{key}={value:?}: must be an absolute path in the pod", at(env, key));
-    }
-    Ok(value)
 }
 
 /// The default job name: `<user>-<timestamp>`, made into a DNS-1035 label
@@ -245,89 +133,6 @@ fn placement(cli: &Cli, env: &EnvFile, target: &SecretTarget) -> Result<(String,
         bail!("{given} is not a valid PVC name: use lower-case letters, digits, '-' and '.'");
     }
     Ok((project, image, pvc))
-}
-
-/// The variables submit sets in the pod (the contract with pod-init), and
-/// the scratch mount path.
-fn pod_variables(env: &EnvFile, who: &Identity<'_>) -> Result<(Vec<(String, String)>, String)> {
-    let mount = pod_path(env, keys::SCRATCH_MOUNT_PATH, || pod_env::DEFAULT_SCRATCH_MOUNT_PATH.to_owned())?;
-    let mount_base = mount.trim_end_matches('/').to_owned();
-    let root = pod_path(env, keys::SCRATCH_HOME_ROOT, || format!("{mount_base}/homes"))?;
-    // The persistent home (shell history, git config, uv) is the user's
-    // directory under the root whatever WORKING_DIR is, as in the wrapper:
-    // a project below the home must not become a second home.
-    let home_default = || pod_env::default_scratch_home(&root, who.user);
-    let scratch_home = pod_path(env, keys::SCRATCH_HOME, home_default)?;
-    let working_dir = pod_path(env, keys::WORKING_DIR, home_default)?;
-    let hf_home = pod_path(env, keys::HF_HOME, || format!("{mount_base}/hf_cache"))?;
-    let uv_python = env.get(keys::UV_PYTHON_VERSION).unwrap_or(keys::DEFAULT_UV_PYTHON_VERSION);
-    let tz = env.get(keys::TZ).unwrap_or(keys::DEFAULT_TZ);
-    for (key, value) in [(keys::UV_PYTHON_VERSION, uv_python), (keys::TZ, tz)] {
-        if value.chars().any(char::is_whitespace) {
-            bail!("{}{key}={value:?}: must not contain white space", at(env, key));
-        }
-    }
-    let pod = PodEnv {
-        user: who.user.to_owned(),
-        uid: who.uid,
-        group: who.group.to_owned(),
-        gid: who.gid,
-        scratch_home_root: root,
-        state: StateDirs::under(&scratch_home),
-        scratch_home,
-        working_dir,
-        hf_home: Some(hf_home),
-        uv_python_version: Some(uv_python.to_owned()),
-        tz: Some(tz.to_owned()),
-    };
-    let variables = pod.to_env().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-    Ok((variables, mount))
-}
-
-/// The `-e KEY=VALUE` variables. Refused, by name only (the value may be a
-/// secret typed in the wrong place): a name that is not a variable name, one
-/// submit sets itself (`submit_sets`, and every `NB_*`) or pod-init sets for
-/// the command (it would be replaced without a word), a Secret key, or a
-/// name given twice.
-fn extra_variables(cli: &Cli, env: &EnvFile, submit_sets: &[&str]) -> Result<Vec<(String, String)>> {
-    let mut extra: Vec<(String, String)> = Vec::new();
-    for entry in &cli.env {
-        let Some((name, value)) = entry.split_once('=') else {
-            // Without `=` the argument may be a value (a token pasted alone):
-            // it is shown only when it is a variable name.
-            if is_env_name(entry) {
-                bail!("-e {entry}: write {entry}=VALUE");
-            }
-            bail!("-e: an argument without '=' (not shown: it may be a value); write KEY=VALUE");
-        };
-        if !is_env_name(name) {
-            bail!("-e: {name:?} is not a variable name: use letters, digits and '_', not starting with a digit");
-        }
-        if name.starts_with("NB_") || submit_sets.contains(&name) {
-            bail!("-e {name}: submit sets {name} itself; it cannot be given with -e");
-        }
-        if pod_env::SET_BY_POD_INIT.contains(&name) {
-            bail!("-e {name}: pod-init sets {name} for the job's command itself; it cannot be given with -e");
-        }
-        if DEFAULT_SECRET_KEYS.contains(&name) || extra_secret_keys(env).any(|k| k == name) {
-            bail!(
-                "-e {name}: {name} is a Secret key: put its value in {} and the pod reads it from the Secret \
-                 (with -e the value would be shown on the command line)",
-                env.path().display()
-            );
-        }
-        if extra.iter().any(|(n, _)| n == name) {
-            bail!("-e {name}: given more than once");
-        }
-        if value.starts_with("SECRET:") {
-            bail!(
-                "-e {name}: a value starting with SECRET: is read by runai v1 as a Secret reference; \
-                 list the key in EXTRA_SECRET_KEYS instead"
-            );
-        }
-        extra.push((name.to_owned(), value.to_owned()));
-    }
-    Ok(extra)
 }
 
 /// The pod's script: `--command`, else a sleep for `--time`.
@@ -415,6 +220,7 @@ pub fn job_spec(
 mod tests {
     use super::*;
     use clap::Parser as _;
+    use common::pod_env::PodEnv;
     use std::path::Path;
 
     const ENV: &str = "LDAP_USERNAME=ada\nLDAP_UID=123456\nLDAP_GROUPNAME=MLO-unit\nLDAP_GID=83070\n\
@@ -690,11 +496,5 @@ mod tests {
             proptest::prop_assert_eq!(validate::job_name("n", &name), Ok(()));
         }
 
-        #[test]
-        fn gpu_numbers_normalize(n in 0u32..64, frac in proptest::option::of(1u32..100)) {
-            let text = match frac { Some(f) => format!("{n}.{f:02}"), None => n.to_string() };
-            let out = quantity_number("--gpus", &text, true).unwrap();
-            proptest::prop_assert_eq!(out.parse::<f64>().unwrap(), text.parse::<f64>().unwrap());
-        }
     }
 }
