@@ -7,3 +7,4 @@ pub mod interrupt;
 pub mod outcome;
 pub mod progress;
 pub mod wait;
+mod watch;
