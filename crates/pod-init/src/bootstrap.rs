@@ -16,18 +16,25 @@
 //! see the supervisor's `privilege` module) and what happens with the
 //! returned [`Launch`].
 
+mod home;
+mod mirror;
+mod scratch;
+mod ssh;
+mod sudoers;
+mod userstate;
+
 use std::ffi::{CString, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
 use crate::config::{ConfigError, PodConfig, Setup};
+use crate::env;
 use crate::etcfile::EtcError;
 use crate::identity::Identity;
 use crate::launch::Launch;
-use crate::mirror::{self, EtcFiles};
-use crate::ssh::{self, SshMaterial};
 use crate::sys::ChildError;
-use crate::{env, home, scratch, sudoers, userstate};
+use mirror::EtcFiles;
+use ssh::SshMaterial;
 
 /// The process's inputs, read once.
 #[derive(Debug, Clone)]

@@ -12,21 +12,15 @@ mod config;
 mod env;
 mod etcfile;
 mod failpoint;
-mod home;
 mod identity;
 mod launch;
 mod logging;
-mod mirror;
 mod password;
 mod privilege;
-mod scratch;
-mod ssh;
-mod sudoers;
 mod supervise;
 mod sys;
 #[cfg(test)]
 mod testing;
-mod userstate;
 
 use std::process::ExitCode;
 use std::time::Instant;

@@ -340,7 +340,7 @@ mod tests {
     fn crash_at(step: &str, dir: &Path) {
         use std::os::unix::process::ExitStatusExt;
         let status = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "mirror::tests::crash_child", "--test-threads=1", "--quiet"])
+            .args(["--exact", "bootstrap::mirror::tests::crash_child", "--test-threads=1", "--quiet"])
             .env(crate::failpoint::VAR, step)
             .env(CRASH_ETC, dir)
             .stdout(std::process::Stdio::null())

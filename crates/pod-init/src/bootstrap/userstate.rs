@@ -17,9 +17,9 @@ use std::process::{Command, Stdio};
 use common::env::EnvVars;
 use common::image;
 
+use crate::bootstrap::ssh::{self, SshMaterial};
 use crate::config::PodConfig;
 use crate::identity::Identity;
-use crate::ssh::{self, SshMaterial};
 use crate::sys::{self, ChildError};
 
 /// The directories of editors' remote servers and settings, kept on scratch
