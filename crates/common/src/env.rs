@@ -87,15 +87,17 @@ impl EnvVars {
     /// The log filter of `pod-init` (`tracing` syntax, e.g. `debug`). Set by
     /// the user; read by `pod-init`. Default `info`.
     pub const POD_INIT_LOG: &'static str = "POD_INIT_LOG";
-    /// `1`/`true`/`yes`: `pod-init` forwards signals to the command's whole
-    /// process group instead of the command alone (for jobs whose workers
-    /// must see SIGTERM themselves). Set by the user; read by `pod-init`.
-    /// Default off: the command decides how to stop its workers.
+    /// Who gets the signals `pod-init` forwards. Unset: a stop (SIGTERM,
+    /// or SIGINT/SIGHUP from outside) goes to the command's whole process
+    /// group, any other signal to the command alone. `1`/`true`/`yes`:
+    /// every signal to the group. `0`/`false`/`no`: every signal to the
+    /// command alone, which decides how its workers stop. Set by the user;
+    /// read by `pod-init`.
     pub const POD_INIT_SIGNAL_GROUP: &'static str = "POD_INIT_SIGNAL_GROUP";
     /// Milliseconds `pod-init` waits between SIGTERM and SIGKILL for the
-    /// processes still running after the command exited. Set by the user;
-    /// read by `pod-init`. Default 2000, at most 3600000. Never applies
-    /// while the command runs (the kubelet owns that grace period).
+    /// processes still running after the command exited by itself. Set by
+    /// the user; read by `pod-init`. Default 2000, at most 3600000. Never
+    /// applies after a stop (the kubelet owns that grace period).
     pub const POD_INIT_KILL_GRACE_MS: &'static str = "POD_INIT_KILL_GRACE_MS";
 }
 

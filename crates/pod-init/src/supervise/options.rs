@@ -7,29 +7,42 @@ use std::time::Duration;
 use common::env::EnvVars;
 
 /// How long leftover processes get between SIGTERM and SIGKILL once the
-/// command has exited, unless `POD_INIT_KILL_GRACE_MS` says otherwise. Two
-/// seconds lets a data-loader worker or a log shipper flush, and keeps a
-/// finished job's pod from lingering. It never applies while the command
-/// runs: the kubelet owns that grace period.
+/// command has exited by itself, unless `POD_INIT_KILL_GRACE_MS` says
+/// otherwise. Two seconds lets a data-loader worker or a log shipper flush,
+/// and keeps a finished job's pod from lingering. It never applies once the
+/// job was asked to stop: the kubelet owns that grace period.
 pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(2);
 
 /// The longest grace accepted: longer than any kubelet grace period worth
 /// having, and small enough that no deadline computed from it can overflow.
 const MAX_KILL_GRACE_MS: u64 = 3_600_000;
 
+/// Who gets a forwarded signal (`POD_INIT_SIGNAL_GROUP`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// Unset: a request to stop goes to the command's whole process group
+    /// (every process of the job started through a shell without job
+    /// control is in it), every other signal to the command alone.
+    StopsToGroup,
+    /// `1`: every signal goes to the command's process group.
+    Group,
+    /// `0`: every signal, a stop included, goes to the command alone, which
+    /// then decides how its workers stop (dumb-init's `--single-child`).
+    Command,
+}
+
 /// How the supervisor behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Options {
-    /// Forward signals to the command's whole process group instead of the
-    /// command alone.
-    pub signal_group: bool,
+    /// See [`Reach`].
+    pub reach: Reach,
     /// See [`DEFAULT_KILL_GRACE`].
     pub kill_grace: Duration,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { signal_group: false, kill_grace: DEFAULT_KILL_GRACE }
+        Options { reach: Reach::StopsToGroup, kill_grace: DEFAULT_KILL_GRACE }
     }
 }
 
@@ -55,9 +68,10 @@ impl Options {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Options, OptionError> {
         let mut options = Options::default();
         if let Some(value) = lookup(EnvVars::POD_INIT_SIGNAL_GROUP) {
-            options.signal_group = match value.as_str() {
-                "1" | "true" | "yes" => true,
-                "" | "0" | "false" | "no" => false,
+            options.reach = match value.as_str() {
+                "1" | "true" | "yes" => Reach::Group,
+                "0" | "false" | "no" => Reach::Command,
+                "" => Reach::StopsToGroup,
                 _ => {
                     return Err(OptionError {
                         var: EnvVars::POD_INIT_SIGNAL_GROUP,
@@ -90,14 +104,15 @@ mod tests {
 
     #[test]
     fn unset_means_defaults() {
-        assert_eq!(parse(&[]), Ok(Options { signal_group: false, kill_grace: Duration::from_secs(2) }));
+        assert_eq!(parse(&[]), Ok(Options { reach: Reach::StopsToGroup, kill_grace: Duration::from_secs(2) }));
     }
 
     #[test]
     fn values_are_read() {
         let options = parse(&[("POD_INIT_SIGNAL_GROUP", "1"), ("POD_INIT_KILL_GRACE_MS", "250")]);
-        assert_eq!(options, Ok(Options { signal_group: true, kill_grace: Duration::from_millis(250) }));
-        assert_eq!(parse(&[("POD_INIT_SIGNAL_GROUP", "no")]).map(|o| o.signal_group), Ok(false));
+        assert_eq!(options, Ok(Options { reach: Reach::Group, kill_grace: Duration::from_millis(250) }));
+        assert_eq!(parse(&[("POD_INIT_SIGNAL_GROUP", "no")]).map(|o| o.reach), Ok(Reach::Command));
+        assert_eq!(parse(&[("POD_INIT_SIGNAL_GROUP", "")]).map(|o| o.reach), Ok(Reach::StopsToGroup));
     }
 
     #[test]
