@@ -7,16 +7,17 @@
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use common::env::{self as pod_env, DEFAULT_SECRET_KEYS};
-use common::pod_env::{PodEnv, StateDirs};
+use common::pod_env::{JobRun, PodEnv, StateDirs};
 use common::validate;
 
 use crate::cli::Cli;
+use crate::clock;
 use crate::config::EnvFile;
 use crate::duration;
 use crate::keys;
 use crate::pod_command::PodScript;
 use crate::runai::probe::Preference;
-use crate::spec::{JobSpec, Mode, NodePool, NodePools};
+use crate::spec::{JobSpec, Mode, NodePool, NodePools, Stop};
 
 /// Where the Secret goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -243,7 +244,7 @@ fn placement(cli: &Cli, env: &EnvFile, target: &SecretTarget) -> Result<(String,
 
 /// The variables submit sets in the pod (the contract with pod-init), and
 /// the scratch mount path.
-fn pod_variables(env: &EnvFile, who: &Identity<'_>) -> Result<(Vec<(String, String)>, String)> {
+fn pod_variables(env: &EnvFile, who: &Identity<'_>, job: JobRun) -> Result<(Vec<(String, String)>, String)> {
     let mount = pod_path(env, keys::SCRATCH_MOUNT_PATH, || pod_env::DEFAULT_SCRATCH_MOUNT_PATH.to_owned())?;
     let mount_base = mount.trim_end_matches('/').to_owned();
     let root = pod_path(env, keys::SCRATCH_HOME_ROOT, || format!("{mount_base}/homes"))?;
@@ -273,6 +274,7 @@ fn pod_variables(env: &EnvFile, who: &Identity<'_>) -> Result<(Vec<(String, Stri
         hf_home: Some(hf_home),
         uv_python_version: Some(uv_python.to_owned()),
         tz: Some(tz.to_owned()),
+        job: Some(job),
     };
     let variables = pod.to_env().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
     Ok((variables, mount))
@@ -368,7 +370,10 @@ pub fn job_spec(
     let who = identity(cli, env)?;
     let name = job_name(cli, who.user, timestamp)?;
     let (project, image, pvc) = placement(cli, env, target)?;
-    let (mut literal_env, scratch_mount_path) = pod_variables(env, &who)?;
+    let submission = clock::submission_id().context("cannot make a submission id")?;
+    let (mut literal_env, scratch_mount_path) = pod_variables(env, &who, JobRun { name: name.clone(), submission })?;
+    let stop = Stop::from_flags(cli.stop_signal.as_deref(), cli.grace.as_deref())?;
+    literal_env.extend(stop.pod_variable());
     let submit_sets: Vec<&str> = literal_env.iter().map(|(k, _)| k.as_str()).collect();
     let (secret_keys, unset_secret_keys) = pod_secret_keys(env, &submit_sets)?;
     let extra = extra_variables(cli, env, &submit_sets)?;
@@ -402,6 +407,7 @@ pub fn job_spec(
         unset_secret_keys,
         secret_name: target.name.clone(),
         script,
+        stop,
     })
 }
 
@@ -448,6 +454,19 @@ mod tests {
         assert_eq!(env_of(&spec, "GIT_CONFIG_GLOBAL"), "/mloscratch/homes/ada/.gitconfig");
         assert_eq!(env_of(&spec, "UV_CACHE_DIR"), "/mloscratch/homes/ada/.cache/uv");
         assert_eq!(spec.secret_keys, ["HF_TOKEN"]);
+    }
+
+    #[test]
+    fn the_pod_knows_its_job_and_a_new_submission_each_time() {
+        let (a, b) = (build(&["-n", "run-1"], "").unwrap(), build(&["-n", "run-1"], "").unwrap());
+        assert_eq!(env_of(&a, "NB_JOB_NAME"), "run-1");
+        assert_ne!(env_of(&a, "NB_SUBMISSION"), env_of(&b, "NB_SUBMISSION"));
+        assert!(a.literal_env.iter().all(|(k, _)| k != "NB_STOP_SIGNAL"));
+        let spec = build(&["--stop-signal", "usr1", "--grace", "5m"], "").unwrap();
+        assert_eq!(env_of(&spec, "NB_STOP_SIGNAL"), "USR1");
+        assert_eq!(spec.stop.grace, Some(crate::duration::Seconds(300)));
+        let err = build(&["--stop-signal", "STOP"], "").unwrap_err().to_string();
+        assert!(err.starts_with("--stop-signal=\"STOP\": must be one of"), "{err}");
     }
 
     #[test]
