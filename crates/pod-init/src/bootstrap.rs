@@ -27,7 +27,7 @@ use crate::launch::Launch;
 use crate::mirror::{self, EtcFiles};
 use crate::ssh::{self, SshMaterial};
 use crate::sys::ChildError;
-use crate::{env, home, scratch, sudoers, userstate};
+use crate::{attempts, env, home, scratch, sudoers, userstate};
 
 /// The process's inputs, read once.
 #[derive(Debug, Clone)]
@@ -234,12 +234,11 @@ pub fn run(input: &Env) -> Result<Launch, BootstrapError> {
         user.groups,
         cfg.working_dir.display()
     );
-    Ok(Launch {
-        argv,
-        env: env::command_env(&input.vars, &overrides),
-        cwd: Some(cfg.working_dir.clone()),
-        identity: Some(user),
-    })
+    let mut env = env::command_env(&input.vars, &overrides);
+    let attempt = cfg.job.as_ref().and_then(|job| {
+        attempts::begin(cfg.scratch_home.clone(), job, &user, input.lookup(common::env::EnvVars::NODE_NAME), &mut env)
+    });
+    Ok(Launch { argv, env, cwd: Some(cfg.working_dir.clone()), identity: Some(user), attempt })
 }
 
 /// Root: the user and group mirrored into /etc (stops the pod on failure:

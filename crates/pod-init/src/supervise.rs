@@ -31,6 +31,7 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 use nix::unistd::{ForkResult, fork};
 
+use crate::attempts::CommandEnd;
 use crate::launch::Launch;
 pub use options::Options;
 use reap::End;
@@ -65,20 +66,37 @@ enum Failure {
     Lost(libc::pid_t),
 }
 
-/// Runs `launch` under supervision and returns PID 1's exit code.
+/// Runs `launch` under supervision and returns PID 1's exit code. When the
+/// command ends, before the processes it left are waited for, its end goes
+/// into the attempt record of `launch`, if it has one.
 ///
 /// The consumed secrets are already out of `launch`'s environment: every
 /// `Launch` gets it from `env::command_env`.
-pub fn run(launch: Launch, options: &Options) -> u8 {
-    supervise(options, move || launch.exec())
+pub fn run(mut launch: Launch, options: &Options) -> u8 {
+    let attempt = launch.attempt.take();
+    let on_end = move |end: End| {
+        if let Some(attempt) = attempt {
+            attempt.end(match end {
+                End::Exited(code) => CommandEnd::Exited(code),
+                End::Signaled(signo) => CommandEnd::Signaled(signo),
+            });
+        }
+    };
+    supervise(options, move || launch.exec(), on_end)
 }
 
-/// Supervises whatever `exec` starts in the forked child. `exec` runs in
-/// the child between fork and exec, so it must make async-signal-safe
-/// calls only, and never return (`Infallible` stands in for `!`, which
-/// closures cannot name on stable Rust).
-pub fn supervise(options: &Options, exec: impl FnOnce() -> Infallible) -> u8 {
-    match supervise_inner(options, exec) {
+/// A signal's name for people (`SIGTERM`, `SIGRTMIN+3`).
+pub fn signal_name(signo: i32) -> String {
+    signals::name(signo)
+}
+
+/// Supervises whatever `exec` starts in the forked child, and calls
+/// `on_end` once the command has ended. `exec` runs in the child between
+/// fork and exec, so it must make async-signal-safe calls only, and never
+/// return (`Infallible` stands in for `!`, which closures cannot name on
+/// stable Rust).
+pub fn supervise(options: &Options, exec: impl FnOnce() -> Infallible, on_end: impl FnOnce(End)) -> u8 {
+    match supervise_inner(options, exec, on_end) {
         Ok(end) => end.exit_code(),
         Err(failure) => {
             tracing::error!("{failure}");
@@ -87,7 +105,11 @@ pub fn supervise(options: &Options, exec: impl FnOnce() -> Infallible) -> u8 {
     }
 }
 
-fn supervise_inner(options: &Options, exec: impl FnOnce() -> Infallible) -> Result<End, Failure> {
+fn supervise_inner(
+    options: &Options,
+    exec: impl FnOnce() -> Infallible,
+    on_end: impl FnOnce(End),
+) -> Result<End, Failure> {
     let scope = Scope::establish();
     let saved = signals::block_for_supervision().map_err(Failure::Block)?;
     // SAFETY: pod-init is single-threaded here (the bootstrap's helper
@@ -112,6 +134,9 @@ fn supervise_inner(options: &Options, exec: impl FnOnce() -> Infallible) -> Resu
     }
     let waited = signals::waited_set();
     let result = watch(child, options, scope, &waited);
+    if let Ok(watched) = &result {
+        on_end(watched.end);
+    }
     // Whatever happened, the processes left behind are ended before PID 1
     // exits; if watching failed, that includes the command.
     let ended = match result {

@@ -1,5 +1,5 @@
-//! The supervisor's two knobs, read from the environment and validated
-//! before anything else happens.
+//! The supervisor's knobs, read from the environment and validated before
+//! anything else happens.
 
 use std::fmt;
 use std::time::Duration;
@@ -38,11 +38,13 @@ pub struct Options {
     pub reach: Reach,
     /// See [`DEFAULT_KILL_GRACE`].
     pub kill_grace: Duration,
+    /// What the job gets when PID 1 gets SIGTERM (`NB_STOP_SIGNAL`).
+    pub stop_signal: i32,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { reach: Reach::StopsToGroup, kill_grace: DEFAULT_KILL_GRACE }
+        Options { reach: Reach::StopsToGroup, kill_grace: DEFAULT_KILL_GRACE, stop_signal: libc::SIGTERM }
     }
 }
 
@@ -90,6 +92,16 @@ impl Options {
                 })?;
             options.kill_grace = Duration::from_millis(millis);
         }
+        if let Some(value) = lookup(EnvVars::NB_STOP_SIGNAL).filter(|v| !v.is_empty()) {
+            let name = common::validate::stop_signal(EnvVars::NB_STOP_SIGNAL, &value).map_err(|_| OptionError {
+                var: EnvVars::NB_STOP_SIGNAL,
+                value: value.clone(),
+                reason: "must be one of TERM, INT, HUP, QUIT, USR1, USR2, ALRM (with or without SIG)",
+            })?;
+            // Every name of the list is a signal nix knows.
+            options.stop_signal =
+                format!("SIG{name}").parse::<nix::sys::signal::Signal>().map_or(libc::SIGTERM, |s| s as i32);
+        }
         Ok(options)
     }
 }
@@ -104,13 +116,22 @@ mod tests {
 
     #[test]
     fn unset_means_defaults() {
-        assert_eq!(parse(&[]), Ok(Options { reach: Reach::StopsToGroup, kill_grace: Duration::from_secs(2) }));
+        assert_eq!(
+            parse(&[]),
+            Ok(Options { reach: Reach::StopsToGroup, kill_grace: Duration::from_secs(2), stop_signal: libc::SIGTERM })
+        );
     }
 
     #[test]
     fn values_are_read() {
         let options = parse(&[("POD_INIT_SIGNAL_GROUP", "1"), ("POD_INIT_KILL_GRACE_MS", "250")]);
-        assert_eq!(options, Ok(Options { reach: Reach::Group, kill_grace: Duration::from_millis(250) }));
+        assert_eq!(
+            options,
+            Ok(Options { reach: Reach::Group, kill_grace: Duration::from_millis(250), stop_signal: libc::SIGTERM })
+        );
+        assert_eq!(parse(&[("NB_STOP_SIGNAL", "usr1")]).map(|o| o.stop_signal), Ok(libc::SIGUSR1));
+        assert_eq!(parse(&[("NB_STOP_SIGNAL", "SIGINT")]).map(|o| o.stop_signal), Ok(libc::SIGINT));
+        assert_eq!(parse(&[("NB_STOP_SIGNAL", "")]).map(|o| o.stop_signal), Ok(libc::SIGTERM));
         assert_eq!(parse(&[("POD_INIT_SIGNAL_GROUP", "no")]).map(|o| o.reach), Ok(Reach::Command));
         assert_eq!(parse(&[("POD_INIT_SIGNAL_GROUP", "")]).map(|o| o.reach), Ok(Reach::StopsToGroup));
     }
@@ -132,5 +153,12 @@ mod tests {
         );
         let err = parse(&[("POD_INIT_SIGNAL_GROUP", "maybe")]).err().map(|e| e.to_string());
         assert_eq!(err.as_deref(), Some("POD_INIT_SIGNAL_GROUP=\"maybe\": must be 1/true/yes or 0/false/no"));
+        let err = parse(&[("NB_STOP_SIGNAL", "KILL")]).err().map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some(
+                "NB_STOP_SIGNAL=\"KILL\": must be one of TERM, INT, HUP, QUIT, USR1, USR2, ALRM (with or without SIG)"
+            )
+        );
     }
 }

@@ -52,7 +52,9 @@ pub fn delivery(received: Received, child: libc::pid_t, options: &Options, scope
         Reach::StopsToGroup => stop,
         Reach::Command => false,
     };
-    Delivery { signo: received.signo, target: if group { -child } else { child }, stop }
+    // A SIGTERM becomes the job's own stop signal (NB_STOP_SIGNAL).
+    let signo = if received.signo == libc::SIGTERM { options.stop_signal } else { received.signo };
+    Delivery { signo, target: if group { -child } else { child }, stop }
 }
 
 #[cfg(test)]
@@ -88,6 +90,16 @@ mod tests {
             );
         }
         assert!(delivery(from(libc::SIGTERM, 41), 40, &default, Scope::Namespace).stop);
+    }
+
+    #[test]
+    fn sigterm_becomes_the_jobs_stop_signal_and_nothing_else_does() {
+        let usr1 = Options { stop_signal: libc::SIGUSR1, ..Options::default() };
+        let sigterm = delivery(from(libc::SIGTERM, 0), 40, &usr1, Scope::Namespace);
+        assert_eq!(sigterm, Delivery { signo: libc::SIGUSR1, target: -40, stop: true });
+        let sigint = delivery(from(libc::SIGINT, 0), 40, &usr1, Scope::Namespace);
+        assert_eq!(sigint, Delivery { signo: libc::SIGINT, target: -40, stop: true });
+        assert_eq!(delivery(from(libc::SIGUSR2, 0), 40, &usr1, Scope::Namespace).signo, libc::SIGUSR2);
     }
 
     #[test]

@@ -130,7 +130,7 @@ impl Dir {
 }
 
 fn quick() -> Options {
-    Options { reach: options::Reach::StopsToGroup, kill_grace: Duration::from_millis(200) }
+    Options { kill_grace: Duration::from_millis(200), ..Options::default() }
 }
 
 /// A clean end with `code`: nothing left to reap.
