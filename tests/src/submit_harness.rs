@@ -255,3 +255,34 @@ pub fn processes_with_env(needle: &str) -> Vec<String> {
     }
     found
 }
+
+/// What [`fixed_submission`] writes for a submission id.
+pub const SUBMISSION: &str = "<submission>";
+
+/// `text` with the value of every `NB_SUBMISSION=` replaced by
+/// [`SUBMISSION`], so that a whole command line can be compared although
+/// each submission gets a new id. Each replaced id must have the shape
+/// submit gives it (`YYYYmmdd-HHMMSS-xxxxxx`, a DNS label); anything else
+/// is left as it is, so the comparison fails and shows it.
+pub fn fixed_submission(text: &str) -> String {
+    const KEY: &str = "NB_SUBMISSION=";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(KEY) {
+        let (before, after) = rest.split_at(at + KEY.len());
+        out.push_str(before);
+        let end =
+            after.find(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')).unwrap_or(after.len());
+        let id = &after[..end];
+        let shaped = id.len() == 22
+            && id.bytes().enumerate().all(|(i, b)| match i {
+                8 | 15 => b == b'-',
+                0..=14 => b.is_ascii_digit(),
+                _ => b.is_ascii_lowercase() || b.is_ascii_digit(),
+            });
+        out.push_str(if shaped { SUBMISSION } else { id });
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
+}

@@ -356,3 +356,30 @@ fn docker_restart_gives_the_job_the_same_identity_groups_and_environment() -> Re
     assert!(!again.stdout.contains("root:"), "the user read /etc/shadow through pod-init");
     Ok(())
 }
+
+#[test]
+fn two_docker_runs_of_one_submission_are_attempts_1_and_2_with_the_first_ones_exit() -> Result {
+    let key = nb_tests::keys::ed25519_pair()?;
+    let scratch = squashed_scratch()?;
+    let report = "echo \"attempt=${NB_ATTEMPT-none} previous=${NB_PREVIOUS_EXIT-none}\"";
+    let start = |script: String| {
+        pod(&["/bin/sh", "-c", &script], &scratch, &key)
+            .env("NB_JOB_NAME", "train-1")
+            .env("NB_SUBMISSION", "20261207-080000-aaaaaa")
+            .run()
+    };
+    let first = start(format!("{report}; exit 3"))?;
+    first.assert_status(3);
+    assert_eq!(first.stdout, "attempt=1 previous=none\n", "{}", first.stderr);
+    let second = start(report.to_owned())?;
+    second.assert_success();
+    assert_eq!(second.stdout, "attempt=2 previous=3\n", "{}", second.stderr);
+    second.assert_logged(
+        "attempt 2 of submission 20261207-080000-aaaaaa of job train-1; the previous start ended with: 3",
+    );
+    let record = scratch.backing(format!("{}/.nb-attempts/train-1", scratch_home()));
+    let meta = fs::symlink_metadata(&record)?;
+    use std::os::unix::fs::MetadataExt as _;
+    assert_eq!((meta.uid(), meta.mode() & 0o777), (UID, 0o600), "{}", record.display());
+    Ok(())
+}

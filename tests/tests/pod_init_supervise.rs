@@ -12,13 +12,14 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::env::EnvVars;
 use common::image::POD_INIT_PATH;
 use nb_tests::researcher::{self, UID, USER};
 use nb_tests::sandbox::{Error, LAB_GID, Output, RunSpec, SCRATCH_MOUNT, Sandbox};
 use nix::sys::signal::Signal;
+use submit::pod_command::PodScript;
 
 type Result = std::result::Result<(), Error>;
 
@@ -32,11 +33,12 @@ fn working_dir() -> String {
 /// started as the researcher's uid and the lab gid, with the variables
 /// `submit` sets, so the setuid start does the bootstrap.
 fn setuid_pod(script: &str) -> RunSpec {
-    RunSpec::pod_init(["/bin/sh", "-c", script]).as_user(UID, LAB_GID).envs(researcher::account_vars(
-        SCRATCH_MOUNT,
-        UID,
-        LAB_GID,
-    ))
+    setuid_pod_running(["/bin/sh", "-c", script])
+}
+
+/// [`setuid_pod`] running `argv` as the pod's command.
+fn setuid_pod_running<S: Into<String>>(argv: impl IntoIterator<Item = S>) -> RunSpec {
+    RunSpec::pod_init(argv).as_user(UID, LAB_GID).envs(researcher::account_vars(SCRATCH_MOUNT, UID, LAB_GID))
 }
 
 /// pod-init as PID 1 started by root without the bootstrap's variables: it
@@ -74,6 +76,30 @@ fn sigterm_from_outside_reaches_the_job_which_checkpoints_and_the_container_exit
     out.assert_success();
     assert_eq!(read(&in_working_dir(&sb, "checkpoint")), "checkpointed\n", "{}", out.stderr);
     out.assert_logged("forwarding SIGTERM to the command");
+    Ok(())
+}
+
+#[test]
+fn a_program_under_submits_zsh_wrapper_finishes_a_ten_second_checkpoint_after_sigterm() -> Result {
+    let sb = Sandbox::new()?;
+    sb.prove_root_squash()?;
+    // The researcher's program, as `submit --command` would run it: it
+    // records which process started it (the wrapper's zsh, not pod-init),
+    // and needs 10 s after SIGTERM, five times the leftovers' grace.
+    let program = "sh -c 'trap \"sleep 10; echo saved > checkpoint; exit 0\" TERM; \
+                   cat /proc/$PPID/comm > parent; touch ready; while :; do sleep 0.1; done'";
+    let pod_command = PodScript { exp_folder: None, venv: None, command: program.to_owned() }.argv();
+    let spec = setuid_pod_running(pod_command).timeout(Duration::from_secs(90));
+    let started = Instant::now();
+    let out = signal_when_ready(&sb, &spec, &in_working_dir(&sb, "ready"), Signal::SIGTERM)?;
+    eprintln!("from start to the end of a job stopped with a 10 s checkpoint: {:.1?}", started.elapsed());
+    assert_eq!(read(&in_working_dir(&sb, "parent")), "zsh\n", "not under the wrapper's zsh");
+    assert_eq!(read(&in_working_dir(&sb, "checkpoint")), "saved\n", "the checkpoint was cut short:\n{}", out.stderr);
+    // zsh itself has no handler: the stop ends it at once, and PID 1 waits
+    // for the program, with no timer of its own.
+    out.assert_status(128 + 15);
+    out.assert_logged("asked to stop: forwarding SIGTERM to the command's process group");
+    out.assert_logged("waiting for the job's other processes to finish stopping");
     Ok(())
 }
 

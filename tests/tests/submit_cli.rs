@@ -6,7 +6,7 @@
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
 use nb_tests::runai_grammar::{self, Cli};
-use nb_tests::submit_harness::{DEMO_JOB_ARGS, SubmitEnv, V1_CHOICE};
+use nb_tests::submit_harness::{DEMO_JOB_ARGS, SubmitEnv, V1_CHOICE, fixed_submission};
 
 const RUNAI_DOUBLE: &str = env!("CARGO_BIN_EXE_runai");
 
@@ -28,6 +28,7 @@ const DRY_RUN_STDOUT: &str = "runai submit --name demo-job --project mlo-ada \
 --environment TZ=Europe/Zurich --environment GIT_CONFIG_GLOBAL=/mloscratch/homes/ada/.gitconfig \
 --environment UV_CACHE_DIR=/mloscratch/homes/ada/.cache/uv \
 --environment UV_PYTHON_INSTALL_DIR=/mloscratch/homes/ada/.uv \
+--environment NB_JOB_NAME=demo-job --environment NB_SUBMISSION=<submission> \
 --environment GIT_USER_EMAIL=SECRET:runai-mlo-ada-env,GIT_USER_EMAIL \
 --environment GIT_USER_NAME=SECRET:runai-mlo-ada-env,GIT_USER_NAME \
 --environment HF_TOKEN=SECRET:runai-mlo-ada-env,HF_TOKEN \
@@ -54,7 +55,7 @@ fn dry_run_prints_the_whole_command_and_only_key_names() {
         [&DEMO_JOB_ARGS[..], &["--exp-folder", "~/proj", "--venv", ".venv", "-c", "python train.py --lr '1e-3'"]];
     let run = env.run(&args.concat());
     assert_eq!(run.code, Some(0), "{run}");
-    assert_eq!(run.stdout, DRY_RUN_STDOUT, "{run}");
+    assert_eq!(fixed_submission(&run.stdout), DRY_RUN_STDOUT, "{run}");
     assert_eq!(run.stderr, format!("{V1_CHOICE}{DRY_RUN_STDERR}"), "{run}");
     for secret in ["demo-wandb-key-not-real", "hf_demo_not_a_real_token", "ZGVtbyBrZXksIG5vdCBhIHJlYWwgb25lCg=="] {
         assert!(!run.stdout.contains(secret) && !run.stderr.contains(secret), "{secret} shown");
@@ -391,7 +392,8 @@ fn an_ambiguous_prefix_is_refused_naming_the_candidates() {
     let cases: [(&[&str], &str); 3] = [
         (
             &["--s", "x"],
-            "error: ambiguous option '--s' could match --sync-secret-only, --skip-secret-sync, --secret-name\n",
+            "error: ambiguous option '--s' could match --sync-secret-only, --skip-secret-sync, --secret-name, \
+             --stop-signal\n",
         ),
         (&["--n", "job"], "error: ambiguous option '--n' could match --name, --node-type, --no-preflight\n"),
         (&["--dry", "--h"], "error: ambiguous option '--h' could match --host-ipc, --help\n"),

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use nb_tests::runai_grammar::{self, Cli, Command, Parsed};
-use nb_tests::submit_harness::{DEMO_JOB_ARGS, Run, SubmitEnv};
+use nb_tests::submit_harness::{DEMO_JOB_ARGS, Run, SubmitEnv, fixed_submission};
 
 const V1: &str = env!("CARGO_BIN_EXE_runai");
 const V2_219: &str = env!("CARGO_BIN_EXE_runai-v2-219");
@@ -37,7 +37,7 @@ fn a_2_2x_cli_gets_the_v2_command_line() {
     let env = room(V2_22X);
     let run = env.run(&[&DEMO_JOB_ARGS[..], &["-c", "python train.py"]].concat());
     assert_eq!(
-        run.stdout,
+        fixed_submission(&run.stdout),
         "runai workspace submit demo-job --project mlo-ada --image ic-registry.epfl.ch/mlo/mlo-base:uv1 \
          --gpu-devices-request 1 --run-as-uid 123456 --run-as-gid 83070 \
          --existing-pvc claimname=mlo-scratch,path=/mloscratch --image-pull-policy Always --cpu-core-request 4 \
@@ -52,6 +52,7 @@ fn a_2_2x_cli_gets_the_v2_command_line() {
          --environment-variable GIT_CONFIG_GLOBAL=/mloscratch/homes/ada/.gitconfig \
          --environment-variable UV_CACHE_DIR=/mloscratch/homes/ada/.cache/uv \
          --environment-variable UV_PYTHON_INSTALL_DIR=/mloscratch/homes/ada/.uv \
+         --environment-variable NB_JOB_NAME=demo-job --environment-variable NB_SUBMISSION=<submission> \
          --env-secret GIT_USER_EMAIL=runai-mlo-ada-env,key=GIT_USER_EMAIL \
          --env-secret GIT_USER_NAME=runai-mlo-ada-env,key=GIT_USER_NAME \
          --env-secret HF_TOKEN=runai-mlo-ada-env,key=HF_TOKEN \
@@ -264,4 +265,65 @@ fn extra_variables_that_would_clash_or_leak_are_refused_by_name() {
         assert_eq!((run.code, run.stderr.as_str(), run.stdout.as_str()), (Some(1), message, ""), "{arg}");
     }
     assert_eq!(env.runai_probes(), 0, "refused before the probe");
+}
+
+/// The value of `NAME=` among the variables `values` of a parsed line.
+fn variable<'a>(values: &[&'a str], name: &str) -> Option<&'a str> {
+    values.iter().find_map(|v| v.strip_prefix(name)?.strip_prefix('='))
+}
+
+#[test]
+fn every_pod_knows_its_job_a_new_submission_and_the_stop_signal_in_both_dialects() {
+    for (double, cli, env_flag) in [(V1, Cli::V1, "environment"), (V2_22X, Cli::V2Era22x, "environment-variable")] {
+        let env = room(double);
+        for args in [&["--workers", "1", "-g", "1"][..], &[]] {
+            let first = env.run(&[&["--dry-run", "-n", "j1", "--stop-signal", "sigusr1"], args].concat());
+            let second = env.run(&[&["--dry-run", "-n", "j1"], args].concat());
+            let (first, second) = (parsed(cli, &first), parsed(cli, &second));
+            let (one, two) = (first.values(env_flag), second.values(env_flag));
+            assert_eq!(variable(&one, "NB_JOB_NAME"), Some("j1"), "{cli:?}: {one:?}");
+            assert_eq!(variable(&one, "NB_STOP_SIGNAL"), Some("USR1"), "{cli:?}: {one:?}");
+            assert_eq!(variable(&two, "NB_STOP_SIGNAL"), None, "{cli:?}: without --stop-signal: {two:?}");
+            let ids = (variable(&one, "NB_SUBMISSION"), variable(&two, "NB_SUBMISSION"));
+            let (Some(a), Some(b)) = ids else { panic!("{cli:?}: no NB_SUBMISSION: {one:?}") };
+            assert_ne!(a, b, "{cli:?}: two submissions, one id");
+            assert_eq!(fixed_submission(&format!("NB_SUBMISSION={a}")), "NB_SUBMISSION=<submission>", "{a}");
+        }
+    }
+}
+
+#[test]
+fn a_bad_stop_signal_is_refused_before_anything_is_sent() {
+    let env = room(V1);
+    env.count_kubectl_calls();
+    let run = env.run(&["-n", "j1", "--stop-signal", "KILL"]);
+    assert_eq!(run.code, Some(1), "{run}");
+    assert!(
+        run.stderr.ends_with(
+            "submit: --stop-signal=\"KILL\": must be one of TERM, INT, HUP, QUIT, USR1, USR2, ALRM (with or without \
+             SIG)\n"
+        ),
+        "{run}"
+    );
+    assert_eq!((env.kubectl_calls(), env.runai_calls().len()), (0, 0), "{run}");
+}
+
+#[test]
+fn the_grace_is_a_v2_termination_grace_period_and_refused_by_v1_before_any_sync() {
+    let env = room(V2_22X);
+    let p = parsed(Cli::V2Era22x, &env.run(&["--dry-run", "-n", "j1", "--train", "--grace", "2m30s"]));
+    assert_eq!(p.values("termination-grace-period"), ["150s"]);
+    let env = room(V1);
+    env.count_kubectl_calls();
+    let run = env.run(&["-n", "j1", "--grace", "2m"]);
+    assert_eq!(run.code, Some(1), "{run}");
+    assert!(
+        run.stderr.ends_with(
+            "submit: --grace=120s: the run:ai v1 CLI (runai submit) has no flag for the termination grace period, so \
+             the pod would get the cluster's default (30 s); drop --grace, or use the v2 CLI (--runai-cli v2); \
+             nothing was sent\n"
+        ),
+        "{run}"
+    );
+    assert_eq!((env.kubectl_calls(), env.runai_calls().len()), (0, 0), "{run}");
 }

@@ -23,6 +23,34 @@ impl EnvVars {
     /// The numeric gid of the primary group. Set by `submit` from
     /// `LDAP_GID`; read by `pod-init`. Required, never 0.
     pub const NB_GID: &'static str = "NB_GID";
+    /// The job's name (`--name`, or the default `<user>-<time>`), the same
+    /// for every start of it. Set by `submit`; read by `pod-init`, which
+    /// keeps the job's attempt record under this name, and by the user's
+    /// programs.
+    pub const NB_JOB_NAME: &'static str = "NB_JOB_NAME";
+    /// What tells one submission of a job from another of the same name:
+    /// new at every `submit`, the same for every start of that submission
+    /// (a restarted container, a pod recreated after preemption). A
+    /// DNS-1123 label. Set by `submit`; read by `pod-init`, whose attempt
+    /// count starts again at 1 when it changes.
+    pub const NB_SUBMISSION: &'static str = "NB_SUBMISSION";
+    /// The signal the job gets in place of SIGTERM when the pod is stopped
+    /// (`USR1`, `INT`, ...; see [`crate::validate::stop_signal`]). Set by
+    /// `submit --stop-signal`; read by `pod-init`. Default `TERM`.
+    pub const NB_STOP_SIGNAL: &'static str = "NB_STOP_SIGNAL";
+    /// Which start of this submission the command is: 1, then 2, 3, ...
+    /// Set by `pod-init` for the command when the job has a name and a
+    /// submission; read by the user's programs (resume when above 1).
+    pub const NB_ATTEMPT: &'static str = "NB_ATTEMPT";
+    /// How the previous start of this submission ended: its exit code,
+    /// `SIG<NAME>` when a signal ended it, or `unknown` when it left no end
+    /// (pod-init itself was killed). Set by `pod-init` from the second
+    /// start on; read by the user's programs.
+    pub const NB_PREVIOUS_EXIT: &'static str = "NB_PREVIOUS_EXIT";
+    /// The node the pod runs on, when the pod spec passes it (the downward
+    /// API's `spec.nodeName`). Not set by `submit`; read by `pod-init`,
+    /// which notes it in the attempt record.
+    pub const NODE_NAME: &'static str = "NODE_NAME";
     /// The directory the command runs in. Set by `submit` (default
     /// `SCRATCH_HOME`); read by `pod-init`, which creates it. Required.
     pub const WORKING_DIR: &'static str = "WORKING_DIR";
@@ -87,15 +115,17 @@ impl EnvVars {
     /// The log filter of `pod-init` (`tracing` syntax, e.g. `debug`). Set by
     /// the user; read by `pod-init`. Default `info`.
     pub const POD_INIT_LOG: &'static str = "POD_INIT_LOG";
-    /// `1`/`true`/`yes`: `pod-init` forwards signals to the command's whole
-    /// process group instead of the command alone (for jobs whose workers
-    /// must see SIGTERM themselves). Set by the user; read by `pod-init`.
-    /// Default off: the command decides how to stop its workers.
+    /// Who gets the signals `pod-init` forwards. Unset: a stop (SIGTERM,
+    /// or SIGINT/SIGHUP from outside) goes to the command's whole process
+    /// group, any other signal to the command alone. `1`/`true`/`yes`:
+    /// every signal to the group. `0`/`false`/`no`: every signal to the
+    /// command alone, which decides how its workers stop. Set by the user;
+    /// read by `pod-init`.
     pub const POD_INIT_SIGNAL_GROUP: &'static str = "POD_INIT_SIGNAL_GROUP";
     /// Milliseconds `pod-init` waits between SIGTERM and SIGKILL for the
-    /// processes still running after the command exited. Set by the user;
-    /// read by `pod-init`. Default 2000, at most 3600000. Never applies
-    /// while the command runs (the kubelet owns that grace period).
+    /// processes still running after the command exited by itself. Set by
+    /// the user; read by `pod-init`. Default 2000, at most 3600000. Never
+    /// applies after a stop (the kubelet owns that grace period).
     pub const POD_INIT_KILL_GRACE_MS: &'static str = "POD_INIT_KILL_GRACE_MS";
 }
 
@@ -127,7 +157,8 @@ pub const DEFAULT_SECRET_KEYS: [&str; 8] = [
 /// Variables `pod-init` sets for the command itself on a bootstrap, on top
 /// of the ones `submit` sends: what a login sets, and zsh's state on
 /// scratch. A value the pod brings for one of them is replaced.
-pub const SET_BY_POD_INIT: [&str; 6] = ["USER", "LOGNAME", "SHELL", "ZDOTDIR", "ZSH", "HISTFILE"];
+pub const SET_BY_POD_INIT: [&str; 8] =
+    ["USER", "LOGNAME", "SHELL", "ZDOTDIR", "ZSH", "HISTFILE", EnvVars::NB_ATTEMPT, EnvVars::NB_PREVIOUS_EXIT];
 
 /// Variables that never reach the user's command: `pod-init` consumes them.
 pub const CONSUMED_BY_POD_INIT: [&str; 1] = [EnvVars::SSH_PRIVATE_KEY_B64];

@@ -31,6 +31,19 @@ pub struct PodEnv {
     pub uv_python_version: Option<String>,
     /// For the user's programs; pod-init does not use it.
     pub tz: Option<String>,
+    /// Which job and submission the pod belongs to; pod-init counts the
+    /// starts of a submission only when both are set.
+    pub job: Option<JobRun>,
+}
+
+/// A job's name and one submission of it ([`EnvVars::NB_JOB_NAME`],
+/// [`EnvVars::NB_SUBMISSION`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRun {
+    /// A DNS-1035 label (a run:ai job name).
+    pub name: String,
+    /// A DNS-1123 label, new at every submission.
+    pub submission: String,
 }
 
 /// The per-user state kept on scratch, so that it survives the pod.
@@ -91,6 +104,9 @@ impl PodEnv {
             (EnvVars::UV_CACHE_DIR, self.state.uv_cache_dir.clone()),
             (EnvVars::UV_PYTHON_INSTALL_DIR, self.state.uv_python_install_dir.clone()),
         ]);
+        if let Some(job) = &self.job {
+            vars.extend([(EnvVars::NB_JOB_NAME, job.name.clone()), (EnvVars::NB_SUBMISSION, job.submission.clone())]);
+        }
         vars
     }
 
@@ -145,6 +161,16 @@ impl PodEnv {
             ),
         };
 
+        // Both or nothing: from one alone no attempt can be told apart.
+        let job = match (get(EnvVars::NB_JOB_NAME), get(EnvVars::NB_SUBMISSION)) {
+            (Some(name), Some(submission)) => {
+                bad.extend(validate::job_name(EnvVars::NB_JOB_NAME, &name).err());
+                bad.extend(validate::submission(EnvVars::NB_SUBMISSION, &submission).err());
+                Some(JobRun { name, submission })
+            }
+            _ => None,
+        };
+
         if !bad.is_empty() {
             return Err(ReadError::Invalid(bad));
         }
@@ -160,6 +186,7 @@ impl PodEnv {
             state,
             uv_python_version: get(EnvVars::UV_PYTHON_VERSION),
             tz: get(EnvVars::TZ),
+            job,
         })
     }
 }
@@ -183,6 +210,7 @@ mod tests {
             state: StateDirs::under("/mloscratch/homes/ada"),
             uv_python_version: Some("3.11".into()),
             tz: Some("Europe/Zurich".into()),
+            job: Some(JobRun { name: "ada-train".into(), submission: "20260101-120000-k3j9x2".into() }),
         }
     }
 
@@ -211,7 +239,9 @@ mod tests {
                 "TZ",
                 "GIT_CONFIG_GLOBAL",
                 "UV_CACHE_DIR",
-                "UV_PYTHON_INSTALL_DIR"
+                "UV_PYTHON_INSTALL_DIR",
+                "NB_JOB_NAME",
+                "NB_SUBMISSION"
             ]
         );
         let vars = ada().to_env();
@@ -223,7 +253,7 @@ mod tests {
     fn the_state_defaults_join_under_scratch_home_without_double_slash() {
         let pod = PodEnv { state: StateDirs::under("/mloscratch/homes/ada/"), ..ada() };
         assert_eq!(
-            pod.to_env()[12..],
+            pod.to_env()[12..15],
             [
                 (EnvVars::GIT_CONFIG_GLOBAL, "/mloscratch/homes/ada/.gitconfig".to_owned()),
                 (EnvVars::UV_CACHE_DIR, "/mloscratch/homes/ada/.cache/uv".to_owned()),
@@ -262,6 +292,18 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_job_needs_both_its_name_and_its_submission() {
+        let without =
+            |name: &str| -> Vec<(&str, String)> { ada().to_env().into_iter().filter(|(k, _)| *k != name).collect() };
+        assert_eq!(read(&without("NB_SUBMISSION")).map(|pod| pod.job), Ok(None));
+        assert_eq!(read(&without("NB_JOB_NAME")).map(|pod| pod.job), Ok(None));
+        let mut vars = ada().to_env();
+        vars[16].1 = "../../etc".into();
+        let Err(ReadError::Invalid(bad)) = read(&vars) else { panic!("invalid expected") };
+        assert_eq!(bad.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(), ["NB_SUBMISSION"]);
+    }
+
     fn name() -> impl Strategy<Value = String> {
         "[A-Za-z_][A-Za-z0-9_.-]{0,31}".prop_filter("root is refused", |n| n != "root")
     }
@@ -282,11 +324,13 @@ mod tests {
             scratch_home_root in path(), scratch_home in path(), working_dir in path(),
             hf_home in proptest::option::of(path()), git in path(), uv_cache in path(), uv_python in path(),
             uv_python_version in word(), tz in word(),
+            job in proptest::option::of(("[a-z]([-a-z0-9]{0,30}[a-z0-9])?", "[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?")),
         ) -> PodEnv {
             PodEnv {
                 user, uid, group, gid, scratch_home_root, scratch_home, working_dir, hf_home,
                 state: StateDirs { git_config_global: git, uv_cache_dir: uv_cache, uv_python_install_dir: uv_python },
                 uv_python_version, tz,
+                job: job.map(|(name, submission)| JobRun { name, submission }),
             }
         }
     }

@@ -33,6 +33,8 @@ pub enum Reason {
     Reserved,
     BadEnd,
     NotAbsolute,
+    NotAStopSignal,
+    NotALabel,
 }
 
 impl fmt::Display for Reason {
@@ -51,6 +53,10 @@ impl fmt::Display for Reason {
             Reason::Reserved => f.write_str("is reserved for the system (root)"),
             Reason::BadEnd => f.write_str("must end with a letter or digit"),
             Reason::NotAbsolute => f.write_str("must be an absolute path"),
+            Reason::NotAStopSignal => write!(f, "must be one of {} (with or without SIG)", STOP_SIGNALS.join(", ")),
+            Reason::NotALabel => {
+                f.write_str("must be at most 63 lower-case letters, digits and '-', starting and ending with one")
+            }
         }
     }
 }
@@ -146,6 +152,26 @@ pub fn absolute_path(field: &str, value: &str) -> Result<(), ValidationError> {
     if value.starts_with('/') { Ok(()) } else { Err(reject(field, value, Reason::NotAbsolute)) }
 }
 
+/// The signals a job may ask for in place of SIGTERM: those a program can
+/// catch to checkpoint, whose default action ends it (so a job without a
+/// handler still stops). Not KILL or STOP (no handler runs), not the
+/// signals that stop or are ignored by default.
+pub const STOP_SIGNALS: [&str; 7] = ["TERM", "INT", "HUP", "QUIT", "USR1", "USR2", "ALRM"];
+
+/// Checks a stop signal (`USR1`, `sigusr1`, `SIGINT`) and returns its
+/// name as [`STOP_SIGNALS`] spells it.
+pub fn stop_signal(field: &str, value: &str) -> Result<&'static str, ValidationError> {
+    let upper = value.to_ascii_uppercase();
+    let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
+    STOP_SIGNALS.into_iter().find(|name| *name == bare).ok_or_else(|| reject(field, value, Reason::NotAStopSignal))
+}
+
+/// Checks a submission id: a DNS-1123 label, so that it is safe in a file
+/// name, a Kubernetes label and a log line alike.
+pub fn submission(field: &str, value: &str) -> Result<(), ValidationError> {
+    if is_dns1123_label(value) { Ok(()) } else { Err(reject(field, value, Reason::NotALabel)) }
+}
+
 /// Whether `name` is a valid object name for a Secret or a PVC: a
 /// DNS-1123 subdomain (`[a-z0-9]([-a-z0-9.]*[a-z0-9])?`, at most 253).
 pub fn is_dns1123_subdomain(name: &str) -> bool {
@@ -165,6 +191,28 @@ pub fn is_dns1123_label(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stop_signals_take_any_case_with_or_without_sig() {
+        assert_eq!(stop_signal("--stop-signal", "USR1"), Ok("USR1"));
+        assert_eq!(stop_signal("--stop-signal", "sigint"), Ok("INT"));
+        assert_eq!(stop_signal("--stop-signal", "SIGTERM"), Ok("TERM"));
+        let err = stop_signal("--stop-signal", "KILL").map_err(|e| e.to_string());
+        assert_eq!(
+            err,
+            Err("--stop-signal=\"KILL\": must be one of TERM, INT, HUP, QUIT, USR1, USR2, ALRM (with or without SIG)"
+                .to_owned())
+        );
+        assert!(stop_signal("f", "").is_err() && stop_signal("f", "SIG").is_err() && stop_signal("f", "10").is_err());
+    }
+
+    #[test]
+    fn submissions_are_dns_labels() {
+        assert_eq!(submission("NB_SUBMISSION", "20261207-075212-k3j9x2"), Ok(()));
+        for bad in ["", "-a", "a-", "A1", "a/b", "a.b", "../x", &"a".repeat(64)] {
+            assert!(submission("NB_SUBMISSION", bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn account_names_accept_ldap_style() {

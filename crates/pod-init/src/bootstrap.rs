@@ -33,6 +33,7 @@ use crate::etcfile::EtcError;
 use crate::identity::Identity;
 use crate::launch::Launch;
 use crate::sys::ChildError;
+use crate::attempts;
 use mirror::EtcFiles;
 use ssh::SshMaterial;
 
@@ -241,12 +242,11 @@ pub fn run(input: &Env) -> Result<Launch, BootstrapError> {
         user.groups,
         cfg.working_dir.display()
     );
-    Ok(Launch {
-        argv,
-        env: env::command_env(&input.vars, &overrides),
-        cwd: Some(cfg.working_dir.clone()),
-        identity: Some(user),
-    })
+    let mut env = env::command_env(&input.vars, &overrides);
+    let attempt = cfg.job.as_ref().and_then(|job| {
+        attempts::begin(cfg.scratch_home.clone(), job, &user, input.lookup(common::env::EnvVars::NODE_NAME), &mut env)
+    });
+    Ok(Launch { argv, env, cwd: Some(cfg.working_dir.clone()), identity: Some(user), attempt })
 }
 
 /// Root: the user and group mirrored into /etc (stops the pod on failure:

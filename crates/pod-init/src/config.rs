@@ -45,6 +45,8 @@ pub struct PodConfig {
     pub ssh_known_hosts: Option<String>,
     pub git_user_name: Option<String>,
     pub git_user_email: Option<String>,
+    /// The job and submission, for the attempt record.
+    pub job: Option<common::pod_env::JobRun>,
 }
 
 /// What the environment asks for.
@@ -105,6 +107,7 @@ impl PodConfig {
             ssh_known_hosts: get(EnvVars::SSH_KNOWN_HOSTS),
             git_user_name: get(EnvVars::GIT_USER_NAME),
             git_user_email: get(EnvVars::GIT_USER_EMAIL),
+            job: pod.job,
         })))
     }
 

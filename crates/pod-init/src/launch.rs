@@ -23,6 +23,9 @@ pub struct Launch {
     pub cwd: Option<PathBuf>,
     /// `None`: run with the current ids (no bootstrap happened).
     pub identity: Option<Identity>,
+    /// This start in the job's attempt record; its end is written when the
+    /// command ends.
+    pub attempt: Option<crate::attempts::Started>,
 }
 
 /// Exit status when the command cannot be executed (found but not runnable,
@@ -46,7 +49,7 @@ impl Launch {
     /// The command with the current environment, ids and directory: what
     /// runs when the bootstrap is skipped.
     pub fn unchanged(argv: Vec<CString>, env: Vec<CString>) -> Self {
-        Launch { argv, env, cwd: None, identity: None }
+        Launch { argv, env, cwd: None, identity: None, attempt: None }
     }
 
     /// Drops privileges, sets the umask, enters the working directory and

@@ -7,6 +7,7 @@
 //! and reap zombies.
 
 mod accounts;
+mod attempts;
 mod bootstrap;
 mod config;
 mod env;

@@ -6,9 +6,13 @@
 //! checkpoint on SIGTERM, so it must reach their program, and PID 1 must
 //! never kill on a timer of its own while the command runs. The shape
 //! follows tini: block signals, fork; the child restores them and execs;
-//! the parent loops on `sigtimedwait`, forwards, reaps. When the command
-//! ends, the processes it left get SIGTERM, a short grace, then SIGKILL
-//! (the kernel would SIGKILL them anyway when PID 1 exits, without warning).
+//! the parent loops on `sigtimedwait`, forwards, reaps.
+//!
+//! A request to stop (stop.rs) reaches every process of the job at once,
+//! and from then on PID 1 waits for all of them with no timer: the
+//! kubelet's SIGKILL is the deadline. When the command ends by itself, the
+//! processes it left get SIGTERM, a short grace, then SIGKILL (the kernel
+//! would SIGKILL them anyway when PID 1 exits, without warning).
 //!
 //! Exit code: the command's own, or 128 + the signal that killed it; 126 and
 //! 127 come from the child when exec fails; [`EXIT_SUPERVISOR_FAILED`] when
@@ -18,6 +22,7 @@ mod options;
 mod reap;
 mod scope;
 mod signals;
+mod stop;
 mod tty;
 
 use std::convert::Infallible;
@@ -26,11 +31,12 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 use nix::unistd::{ForkResult, fork};
 
+use crate::attempts::CommandEnd;
 use crate::launch::Launch;
 pub use options::Options;
 use reap::End;
 use scope::Scope;
-use signals::Received;
+use stop::Delivery;
 
 /// PID 1's exit code when the supervisor itself fails (the signal mask
 /// cannot be set, fork fails, waiting fails). 125 is what container tools
@@ -60,20 +66,37 @@ enum Failure {
     Lost(libc::pid_t),
 }
 
-/// Runs `launch` under supervision and returns PID 1's exit code.
+/// Runs `launch` under supervision and returns PID 1's exit code. When the
+/// command ends, before the processes it left are waited for, its end goes
+/// into the attempt record of `launch`, if it has one.
 ///
 /// The consumed secrets are already out of `launch`'s environment: every
 /// `Launch` gets it from `env::command_env`.
-pub fn run(launch: Launch, options: &Options) -> u8 {
-    supervise(options, move || launch.exec())
+pub fn run(mut launch: Launch, options: &Options) -> u8 {
+    let attempt = launch.attempt.take();
+    let on_end = move |end: End| {
+        if let Some(attempt) = attempt {
+            attempt.end(match end {
+                End::Exited(code) => CommandEnd::Exited(code),
+                End::Signaled(signo) => CommandEnd::Signaled(signo),
+            });
+        }
+    };
+    supervise(options, move || launch.exec(), on_end)
 }
 
-/// Supervises whatever `exec` starts in the forked child. `exec` runs in
-/// the child between fork and exec, so it must make async-signal-safe
-/// calls only, and never return (`Infallible` stands in for `!`, which
-/// closures cannot name on stable Rust).
-pub fn supervise(options: &Options, exec: impl FnOnce() -> Infallible) -> u8 {
-    match supervise_inner(options, exec) {
+/// A signal's name for people (`SIGTERM`, `SIGRTMIN+3`).
+pub fn signal_name(signo: i32) -> String {
+    signals::name(signo)
+}
+
+/// Supervises whatever `exec` starts in the forked child, and calls
+/// `on_end` once the command has ended. `exec` runs in the child between
+/// fork and exec, so it must make async-signal-safe calls only, and never
+/// return (`Infallible` stands in for `!`, which closures cannot name on
+/// stable Rust).
+pub fn supervise(options: &Options, exec: impl FnOnce() -> Infallible, on_end: impl FnOnce(End)) -> u8 {
+    match supervise_inner(options, exec, on_end) {
         Ok(end) => end.exit_code(),
         Err(failure) => {
             tracing::error!("{failure}");
@@ -82,7 +105,11 @@ pub fn supervise(options: &Options, exec: impl FnOnce() -> Infallible) -> u8 {
     }
 }
 
-fn supervise_inner(options: &Options, exec: impl FnOnce() -> Infallible) -> Result<End, Failure> {
+fn supervise_inner(
+    options: &Options,
+    exec: impl FnOnce() -> Infallible,
+    on_end: impl FnOnce(End),
+) -> Result<End, Failure> {
     let scope = Scope::establish();
     let saved = signals::block_for_supervision().map_err(Failure::Block)?;
     // SAFETY: pod-init is single-threaded here (the bootstrap's helper
@@ -106,13 +133,20 @@ fn supervise_inner(options: &Options, exec: impl FnOnce() -> Infallible) -> Resu
         tracing::warn!("cannot leave the working directory for /: {e}");
     }
     let waited = signals::waited_set();
-    let result = watch(child, options, &waited);
+    let result = watch(child, options, scope, &waited);
+    if let Ok(watched) = &result {
+        on_end(watched.end);
+    }
     // Whatever happened, the processes left behind are ended before PID 1
     // exits; if watching failed, that includes the command.
-    if let Err(errno) = end_leftovers(scope, options.kill_grace, &waited) {
+    let ended = match result {
+        Ok(Watched { stop: Some(stop), .. }) => drain_after_stop(scope, child, stop, &waited),
+        _ => end_leftovers(scope, options.kill_grace, &waited),
+    };
+    if let Err(errno) = ended {
         tracing::error!("{}", Failure::Reap(errno));
     }
-    result
+    result.map(|watched| watched.end)
 }
 
 /// The child side of the fork: terminal, signal state, then the command.
@@ -135,20 +169,37 @@ fn child_fail(what: &str, errno: Errno) -> ! {
     unsafe { libc::_exit(i32::from(EXIT_SUPERVISOR_FAILED)) }
 }
 
+/// How the command ended, and the stop it was sent, if any.
+#[derive(Debug, Clone, Copy)]
+struct Watched {
+    end: End,
+    stop: Option<Delivery>,
+}
+
 /// Forwards signals and reaps until the command ends.
-fn watch(child: libc::pid_t, options: &Options, waited: &nix::sys::signal::SigSet) -> Result<End, Failure> {
+fn watch(
+    child: libc::pid_t,
+    options: &Options,
+    scope: Scope,
+    waited: &nix::sys::signal::SigSet,
+) -> Result<Watched, Failure> {
+    let mut stop = None;
     loop {
         // No timeout needed: SIGCHLD is blocked and in the set, so a child
         // that ends at any moment leaves it pending and wakes this wait.
         if let Some(received) = signals::wait(waited, None).map_err(Failure::Wait)? {
             if received.signo != libc::SIGCHLD {
-                forward(received, child, options.signal_group);
+                let delivery = stop::delivery(received, child, options, scope);
+                forward(delivery, received.sender, child);
+                if delivery.stop {
+                    stop = Some(delivery);
+                }
             }
         }
         let sweep = reap::sweep(Some(child)).map_err(Failure::Reap)?;
         if let Some(end) = sweep.watched {
             tracing::info!("the command (pid {child}) ended: {}", describe(end));
-            return Ok(end);
+            return Ok(Watched { end, stop });
         }
         if !sweep.children_left {
             return Err(Failure::Lost(child));
@@ -156,26 +207,33 @@ fn watch(child: libc::pid_t, options: &Options, waited: &nix::sys::signal::SigSe
     }
 }
 
-/// Passes one signal on to the command, or to its process group.
-fn forward(received: Received, child: libc::pid_t, group: bool) {
-    let name = signals::name(received.signo);
-    let target = if group { -child } else { child };
+/// Sends one signal on to the command, or to its process group.
+fn forward(delivery: Delivery, sender: i32, child: libc::pid_t) {
+    let name = signals::name(delivery.signo);
+    let target = delivery.target;
+    let whom = if delivery.to_group() {
+        format!("the command's process group {child}")
+    } else {
+        format!("the command (pid {child})")
+    };
     // Window resizes come in bursts in interactive jobs; the rest is rare
     // and worth a line (a SIGTERM in the log explains a job's end).
-    if received.signo == libc::SIGWINCH {
-        tracing::debug!(from = received.sender, "forwarding {name} to {target}");
+    if delivery.signo == libc::SIGWINCH {
+        tracing::debug!(from = sender, "forwarding {name} to {target}");
+    } else if delivery.stop {
+        tracing::info!(
+            from = sender,
+            "asked to stop: forwarding {name} to {whom}, then waiting for every process of the job with no timer \
+             (the kubelet's SIGKILL is the deadline)"
+        );
     } else {
-        tracing::info!(from = received.sender, "forwarding {name} to {}", describe_target(child, group));
+        tracing::info!(from = sender, "forwarding {name} to {whom}");
     }
     // SAFETY: kill has no memory-safety preconditions.
-    if unsafe { libc::kill(target, received.signo) } != 0 {
+    if unsafe { libc::kill(target, delivery.signo) } != 0 {
         // ESRCH: the command already ended and is about to be reaped.
         tracing::debug!("kill({target}, {name}): {}", Errno::last());
     }
-}
-
-fn describe_target(child: libc::pid_t, group: bool) -> String {
-    if group { format!("the command's process group {child}") } else { format!("the command (pid {child})") }
 }
 
 fn describe(end: End) -> String {
@@ -194,30 +252,55 @@ fn end_leftovers(scope: Scope, grace: Duration, waited: &nix::sys::signal::SigSe
     }
     tracing::info!("sending SIGTERM to the processes the command left behind; SIGKILL in {} ms", grace.as_millis());
     scope.signal_all(libc::SIGTERM);
-    if reap_until_gone(Instant::now() + grace, waited)? {
+    if reap_until_gone(Some(Instant::now() + grace), waited)? {
         return Ok(());
     }
     tracing::warn!("processes still running after {} ms; sending SIGKILL", grace.as_millis());
     scope.signal_all(libc::SIGKILL);
-    if !reap_until_gone(Instant::now() + REAP_AFTER_KILL, waited)? {
+    if !reap_until_gone(Some(Instant::now() + REAP_AFTER_KILL), waited)? {
         tracing::warn!("some processes did not die after SIGKILL (stuck in the kernel?); leaving them");
     }
     Ok(())
 }
 
-/// Reaps until no child is left (`true`) or `deadline` passes (`false`).
-/// Signals other than SIGCHLD that arrive meanwhile are dropped: the
-/// command they were meant for has already ended.
-fn reap_until_gone(deadline: Instant, waited: &nix::sys::signal::SigSet) -> Result<bool, Errno> {
+/// After a stop, once the command has ended: the processes the stop did not
+/// reach (outside the command's group, or all of them when it went to the
+/// command alone) get SIGTERM now, and PID 1 waits for every one of them,
+/// however long their checkpoint takes. The kubelet's SIGKILL, at the end
+/// of the pod's grace period, is the only deadline.
+fn drain_after_stop(
+    scope: Scope,
+    child: libc::pid_t,
+    stop: Delivery,
+    waited: &nix::sys::signal::SigSet,
+) -> Result<(), Errno> {
+    if !reap::sweep(None)?.children_left {
+        return Ok(());
+    }
+    tracing::info!(
+        "waiting for the job's other processes to finish stopping (no timer: the kubelet's SIGKILL ends it)"
+    );
+    if stop.to_group() {
+        scope.signal_outside_group(child, libc::SIGTERM);
+    } else {
+        scope.signal_all(libc::SIGTERM);
+    }
+    reap_until_gone(None, waited).map(|_| ())
+}
+
+/// Reaps until no child is left (`true`) or `deadline` passes (`false`;
+/// never without one). Signals other than SIGCHLD that arrive meanwhile are
+/// dropped: the command they were meant for has already ended.
+fn reap_until_gone(deadline: Option<Instant>, waited: &nix::sys::signal::SigSet) -> Result<bool, Errno> {
     loop {
         if !reap::sweep(None)?.children_left {
             return Ok(true);
         }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
+        let left = deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
+        if left.is_some_and(|left| left.is_zero()) {
             return Ok(false);
         }
-        if let Some(received) = signals::wait(waited, Some(left))? {
+        if let Some(received) = signals::wait(waited, left)? {
             if received.signo != libc::SIGCHLD {
                 tracing::debug!("ignoring {}: the command has already ended", signals::name(received.signo));
             }

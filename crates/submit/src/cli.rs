@@ -142,6 +142,16 @@ pub struct Cli {
     #[arg(long, conflicts_with = "sync_secret_only")]
     pub attach: bool,
 
+    /// Signal the job gets in place of SIGTERM when the pod is stopped
+    /// (preemption, runai delete): USR1, USR2, INT, HUP, QUIT, ALRM or TERM
+    #[arg(long, value_name = "SIGNAL")]
+    pub stop_signal: Option<String>,
+
+    /// How long a stopped job may take to end before it is killed (same
+    /// syntax as --time); run:ai v2 only [default: the cluster's, 30s]
+    #[arg(long, value_name = "DURATION")]
+    pub grace: Option<String>,
+
     /// Extra variable for the pod (repeatable); secrets go in the .env, listed in EXTRA_SECRET_KEYS
     #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<String>,
@@ -193,6 +203,8 @@ impl Cli {
             &mut self.image,
             &mut self.secret_name,
             &mut self.pvc,
+            &mut self.stop_signal,
+            &mut self.grace,
         ] {
             if value.as_deref() == Some("") {
                 *value = None;
@@ -333,7 +345,8 @@ mod tests {
         let text = err.to_string();
         assert!(
             text.starts_with(
-                "error: ambiguous option '--s' could match --sync-secret-only, --skip-secret-sync, --secret-name\n"
+                "error: ambiguous option '--s' could match --sync-secret-only, --skip-secret-sync, --secret-name, \
+                 --stop-signal\n"
             ),
             "{text}"
         );

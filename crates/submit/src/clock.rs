@@ -1,4 +1,4 @@
-//! The local wall-clock time, for default job names.
+//! The local wall-clock time, for default job names and submission ids.
 //!
 //! The wrapper named jobs after the local time (`datetime.now()`); this does
 //! the same with the C library's `localtime_r`, which honours `TZ` and
@@ -27,6 +27,31 @@ pub fn local_timestamp() -> std::io::Result<String> {
     ))
 }
 
+/// A new submission id, `YYYYmmdd-HHMMSS-xxxxxx` (local time, six random
+/// lower-case letters and digits): a DNS-1123 label that tells this
+/// submission apart from any other of the same job name, and says when it
+/// was made.
+pub fn submission_id() -> std::io::Result<String> {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut bytes = [0u8; 6];
+    let mut filled = 0;
+    while filled < bytes.len() {
+        let rest = &mut bytes[filled..];
+        // The raw system call: the static musl build resolves the libc
+        // wrapper to nothing.
+        // SAFETY: the pointer and length describe the writable `rest`;
+        // getrandom(2) writes at most that many bytes.
+        let n = unsafe { libc::syscall(libc::SYS_getrandom, rest.as_mut_ptr(), rest.len(), 0) };
+        match usize::try_from(n) {
+            Ok(n) => filled += n,
+            Err(_) if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return Err(std::io::Error::last_os_error()),
+        }
+    }
+    let suffix: String = bytes.iter().map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()])).collect();
+    Ok(format!("{}-{suffix}", local_timestamp()?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -38,5 +63,13 @@ mod tests {
         assert_eq!(&ts[8..9], "-");
         assert!(ts.bytes().enumerate().all(|(i, b)| i == 8 || b.is_ascii_digit()), "{ts}");
         assert!(ts.as_str() > "20240101-000000", "{ts}");
+    }
+
+    #[test]
+    fn submission_ids_are_new_dns_labels() {
+        let (a, b) = (submission_id().unwrap(), submission_id().unwrap());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 22, "{a}");
+        assert_eq!(common::validate::submission("id", &a), Ok(()), "{a}");
     }
 }

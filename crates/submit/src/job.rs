@@ -19,14 +19,17 @@ pub mod spec;
 use anyhow::{Context as _, Result, anyhow, bail};
 use common::validate;
 
+use common::pod_env::JobRun;
+
 use crate::cli::Cli;
+use crate::clock;
 use crate::runai::probe::Preference;
 use config::EnvFile;
 use environment::{extra_variables, pod_secret_keys, pod_variables};
 use lookup::{at, check_key, flag_or_key, given, required};
 use pod_command::PodScript;
 use quantity::{memory_quantity, quantity_number};
-use spec::{JobSpec, Mode, NodePool, NodePools};
+use spec::{JobSpec, Mode, NodePool, NodePools, Stop};
 
 /// Where the Secret goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -179,7 +182,10 @@ pub fn job_spec(
     let who = identity(cli, env)?;
     let name = job_name(cli, who.user, timestamp)?;
     let (project, image, pvc) = placement(cli, env, target)?;
-    let (mut literal_env, scratch_mount_path) = pod_variables(env, &who)?;
+    let submission = clock::submission_id().context("cannot make a submission id")?;
+    let (mut literal_env, scratch_mount_path) = pod_variables(env, &who, JobRun { name: name.clone(), submission })?;
+    let stop = Stop::from_flags(cli.stop_signal.as_deref(), cli.grace.as_deref())?;
+    literal_env.extend(stop.pod_variable());
     let submit_sets: Vec<&str> = literal_env.iter().map(|(k, _)| k.as_str()).collect();
     let (secret_keys, unset_secret_keys) = pod_secret_keys(env, &submit_sets)?;
     let extra = extra_variables(cli, env, &submit_sets)?;
@@ -213,6 +219,7 @@ pub fn job_spec(
         unset_secret_keys,
         secret_name: target.name.clone(),
         script,
+        stop,
     })
 }
 
@@ -260,6 +267,19 @@ mod tests {
         assert_eq!(env_of(&spec, "GIT_CONFIG_GLOBAL"), "/mloscratch/homes/ada/.gitconfig");
         assert_eq!(env_of(&spec, "UV_CACHE_DIR"), "/mloscratch/homes/ada/.cache/uv");
         assert_eq!(spec.secret_keys, ["HF_TOKEN"]);
+    }
+
+    #[test]
+    fn the_pod_knows_its_job_and_a_new_submission_each_time() {
+        let (a, b) = (build(&["-n", "run-1"], "").unwrap(), build(&["-n", "run-1"], "").unwrap());
+        assert_eq!(env_of(&a, "NB_JOB_NAME"), "run-1");
+        assert_ne!(env_of(&a, "NB_SUBMISSION"), env_of(&b, "NB_SUBMISSION"));
+        assert!(a.literal_env.iter().all(|(k, _)| k != "NB_STOP_SIGNAL"));
+        let spec = build(&["--stop-signal", "usr1", "--grace", "5m"], "").unwrap();
+        assert_eq!(env_of(&spec, "NB_STOP_SIGNAL"), "USR1");
+        assert_eq!(spec.stop.grace, Some(crate::job::duration::Seconds(300)));
+        let err = build(&["--stop-signal", "STOP"], "").unwrap_err().to_string();
+        assert!(err.starts_with("--stop-signal=\"STOP\": must be one of"), "{err}");
     }
 
     #[test]

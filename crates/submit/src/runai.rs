@@ -78,7 +78,7 @@ impl fmt::Display for Dialect {
 /// flag, when the dialect cannot express the job as asked.
 pub fn submit_command(spec: &JobSpec, dialect: Dialect) -> Result<Invocation> {
     match dialect {
-        Dialect::V1 => Ok(v1::submit_command(spec)),
+        Dialect::V1 => v1::submit_command(spec),
         Dialect::V2(flags) => v2::submit_command(spec, flags),
     }
 }

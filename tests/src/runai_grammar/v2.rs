@@ -51,6 +51,7 @@ const COMMON: &[Flag] = &[
     flag("template", None, K::String),
     flag("wait-for-submit", None, K::String),
     flag("pod-running-timeout", None, K::String),
+    checked("termination-grace-period", None, K::String, go_duration),
 ];
 
 /// Plain variables in the 2.19 era.
@@ -165,6 +166,25 @@ fn portion(value: &str) -> Result<(), &'static str> {
     }
 }
 
+/// A Go duration (`30s`, `1m30s`, `1.5h`): numbers, each with a unit.
+fn go_duration(value: &str) -> Result<(), &'static str> {
+    const BAD: &str = "must be a duration such as 30s, 5m or 1h30m";
+    let mut rest = value;
+    if rest.is_empty() {
+        return Err(BAD);
+    }
+    while !rest.is_empty() {
+        let number = rest.bytes().take_while(|b| b.is_ascii_digit() || *b == b'.').count();
+        let unit = rest[number..].bytes().take_while(u8::is_ascii_alphabetic).count();
+        let ok_unit = matches!(&rest[number..number + unit], "ns" | "us" | "ms" | "s" | "m" | "h");
+        if number == 0 || !ok_unit || rest[..number].parse::<f64>().is_err() {
+            return Err(BAD);
+        }
+        rest = &rest[number + unit..];
+    }
+    Ok(())
+}
+
 fn positive(value: &str) -> Result<(), &'static str> {
     if value.parse::<i64>().is_ok_and(|n| n > 0) { Ok(()) } else { Err("must be at least 1") }
 }
@@ -252,6 +272,17 @@ mod tests {
     }
 
     const BASE: &str = "a1 -p proj --image img:1 --run-as-uid 5 --existing-pvc claimname=c,path=/mnt";
+
+    #[test]
+    fn the_grace_period_is_a_go_duration() {
+        for good in ["30s", "150s", "1m30s", "1.5h"] {
+            assert!(p(Cli::V2Era22x, &format!("training submit {BASE} --termination-grace-period {good}")).is_ok());
+        }
+        for bad in ["30", "2d", "s", "1m30", "-5s"] {
+            let line = format!("workspace submit {BASE} --termination-grace-period {bad}");
+            assert!(p(Cli::V2Era219, &line).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn accepts_the_documented_shapes() {

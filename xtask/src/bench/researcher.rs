@@ -27,6 +27,7 @@ pub fn env(scratch_mount: &str, hf_home: Option<String>) -> Vec<(&'static str, S
         hf_home,
         uv_python_version: None,
         tz: None,
+        job: None,
     }
     .to_env()
 }

@@ -1,5 +1,5 @@
-//! The supervisor's two knobs, read from the environment and validated
-//! before anything else happens.
+//! The supervisor's knobs, read from the environment and validated before
+//! anything else happens.
 
 use std::fmt;
 use std::time::Duration;
@@ -7,29 +7,44 @@ use std::time::Duration;
 use common::env::EnvVars;
 
 /// How long leftover processes get between SIGTERM and SIGKILL once the
-/// command has exited, unless `POD_INIT_KILL_GRACE_MS` says otherwise. Two
-/// seconds lets a data-loader worker or a log shipper flush, and keeps a
-/// finished job's pod from lingering. It never applies while the command
-/// runs: the kubelet owns that grace period.
+/// command has exited by itself, unless `POD_INIT_KILL_GRACE_MS` says
+/// otherwise. Two seconds lets a data-loader worker or a log shipper flush,
+/// and keeps a finished job's pod from lingering. It never applies once the
+/// job was asked to stop: the kubelet owns that grace period.
 pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(2);
 
 /// The longest grace accepted: longer than any kubelet grace period worth
 /// having, and small enough that no deadline computed from it can overflow.
 const MAX_KILL_GRACE_MS: u64 = 3_600_000;
 
+/// Who gets a forwarded signal (`POD_INIT_SIGNAL_GROUP`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// Unset: a request to stop goes to the command's whole process group
+    /// (every process of the job started through a shell without job
+    /// control is in it), every other signal to the command alone.
+    StopsToGroup,
+    /// `1`: every signal goes to the command's process group.
+    Group,
+    /// `0`: every signal, a stop included, goes to the command alone, which
+    /// then decides how its workers stop (dumb-init's `--single-child`).
+    Command,
+}
+
 /// How the supervisor behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Options {
-    /// Forward signals to the command's whole process group instead of the
-    /// command alone.
-    pub signal_group: bool,
+    /// See [`Reach`].
+    pub reach: Reach,
     /// See [`DEFAULT_KILL_GRACE`].
     pub kill_grace: Duration,
+    /// What the job gets when PID 1 gets SIGTERM (`NB_STOP_SIGNAL`).
+    pub stop_signal: i32,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { signal_group: false, kill_grace: DEFAULT_KILL_GRACE }
+        Options { reach: Reach::StopsToGroup, kill_grace: DEFAULT_KILL_GRACE, stop_signal: libc::SIGTERM }
     }
 }
 
@@ -55,9 +70,10 @@ impl Options {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Options, OptionError> {
         let mut options = Options::default();
         if let Some(value) = lookup(EnvVars::POD_INIT_SIGNAL_GROUP) {
-            options.signal_group = match value.as_str() {
-                "1" | "true" | "yes" => true,
-                "" | "0" | "false" | "no" => false,
+            options.reach = match value.as_str() {
+                "1" | "true" | "yes" => Reach::Group,
+                "0" | "false" | "no" => Reach::Command,
+                "" => Reach::StopsToGroup,
                 _ => {
                     return Err(OptionError {
                         var: EnvVars::POD_INIT_SIGNAL_GROUP,
@@ -76,6 +92,16 @@ impl Options {
                 })?;
             options.kill_grace = Duration::from_millis(millis);
         }
+        if let Some(value) = lookup(EnvVars::NB_STOP_SIGNAL).filter(|v| !v.is_empty()) {
+            let name = common::validate::stop_signal(EnvVars::NB_STOP_SIGNAL, &value).map_err(|_| OptionError {
+                var: EnvVars::NB_STOP_SIGNAL,
+                value: value.clone(),
+                reason: "must be one of TERM, INT, HUP, QUIT, USR1, USR2, ALRM (with or without SIG)",
+            })?;
+            // Every name of the list is a signal nix knows.
+            options.stop_signal =
+                format!("SIG{name}").parse::<nix::sys::signal::Signal>().map_or(libc::SIGTERM, |s| s as i32);
+        }
         Ok(options)
     }
 }
@@ -90,14 +116,24 @@ mod tests {
 
     #[test]
     fn unset_means_defaults() {
-        assert_eq!(parse(&[]), Ok(Options { signal_group: false, kill_grace: Duration::from_secs(2) }));
+        assert_eq!(
+            parse(&[]),
+            Ok(Options { reach: Reach::StopsToGroup, kill_grace: Duration::from_secs(2), stop_signal: libc::SIGTERM })
+        );
     }
 
     #[test]
     fn values_are_read() {
         let options = parse(&[("POD_INIT_SIGNAL_GROUP", "1"), ("POD_INIT_KILL_GRACE_MS", "250")]);
-        assert_eq!(options, Ok(Options { signal_group: true, kill_grace: Duration::from_millis(250) }));
-        assert_eq!(parse(&[("POD_INIT_SIGNAL_GROUP", "no")]).map(|o| o.signal_group), Ok(false));
+        assert_eq!(
+            options,
+            Ok(Options { reach: Reach::Group, kill_grace: Duration::from_millis(250), stop_signal: libc::SIGTERM })
+        );
+        assert_eq!(parse(&[("NB_STOP_SIGNAL", "usr1")]).map(|o| o.stop_signal), Ok(libc::SIGUSR1));
+        assert_eq!(parse(&[("NB_STOP_SIGNAL", "SIGINT")]).map(|o| o.stop_signal), Ok(libc::SIGINT));
+        assert_eq!(parse(&[("NB_STOP_SIGNAL", "")]).map(|o| o.stop_signal), Ok(libc::SIGTERM));
+        assert_eq!(parse(&[("POD_INIT_SIGNAL_GROUP", "no")]).map(|o| o.reach), Ok(Reach::Command));
+        assert_eq!(parse(&[("POD_INIT_SIGNAL_GROUP", "")]).map(|o| o.reach), Ok(Reach::StopsToGroup));
     }
 
     #[test]
@@ -117,5 +153,12 @@ mod tests {
         );
         let err = parse(&[("POD_INIT_SIGNAL_GROUP", "maybe")]).err().map(|e| e.to_string());
         assert_eq!(err.as_deref(), Some("POD_INIT_SIGNAL_GROUP=\"maybe\": must be 1/true/yes or 0/false/no"));
+        let err = parse(&[("NB_STOP_SIGNAL", "KILL")]).err().map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some(
+                "NB_STOP_SIGNAL=\"KILL\": must be one of TERM, INT, HUP, QUIT, USR1, USR2, ALRM (with or without SIG)"
+            )
+        );
     }
 }

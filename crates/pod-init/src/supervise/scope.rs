@@ -63,11 +63,50 @@ impl Scope {
             }
         }
     }
+
+    /// Sends `signo` to every process in scope whose process group is not
+    /// `pgrp`: after a stop that reached the command's group, the processes
+    /// that left it (a `setsid` daemon) are the ones not told yet.
+    pub fn signal_outside_group(self, pgrp: i32, signo: i32) {
+        let table = table();
+        let me = std::process::id() as i32;
+        let in_scope: BTreeSet<i32> = match self {
+            Scope::Namespace => table.iter().map(|e| e.pid).filter(|&pid| pid != me).collect(),
+            Scope::Descendants => {
+                let parents: Vec<(i32, i32)> = table.iter().map(|e| (e.pid, e.ppid)).collect();
+                descendants_in(me, &parents).into_iter().collect()
+            }
+        };
+        for entry in table.iter().filter(|e| e.pgrp != pgrp && in_scope.contains(&e.pid)) {
+            // SAFETY: kill has no memory-safety preconditions; the pid is
+            // positive. One that exited meanwhile (ESRCH) needs nothing.
+            unsafe { libc::kill(entry.pid, signo) };
+        }
+    }
+
+    /// Whether `sender` (a signal's `si_pid`) is outside the job: the
+    /// kernel or a process outside the PID namespace (0), or, when
+    /// pod-init is not PID 1, a process that is not one of its descendants.
+    pub fn is_outside(self, sender: i32) -> bool {
+        sender == 0
+            || match self {
+                Scope::Namespace => false,
+                Scope::Descendants => !descendants(std::process::id() as i32).contains(&sender),
+            }
+    }
 }
 
-/// The live descendants of `root`, read from /proc. A process forked while
-/// we read may be missed; the caller repeats the call before SIGKILL.
-pub fn descendants(root: i32) -> Vec<i32> {
+/// One line of the process table: a pid, its parent and its process group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Entry {
+    pid: i32,
+    ppid: i32,
+    pgrp: i32,
+}
+
+/// Every process this /proc shows. A process forked while we read may be
+/// missed; callers that must not miss one repeat the call.
+fn table() -> Vec<Entry> {
     let entries = match std::fs::read_dir("/proc") {
         Ok(entries) => entries,
         Err(e) => {
@@ -75,18 +114,26 @@ pub fn descendants(root: i32) -> Vec<i32> {
             return Vec::new();
         }
     };
-    let mut parents = Vec::new();
+    let mut table = Vec::new();
     for entry in entries.flatten() {
         let Some(pid) = entry.file_name().to_str().and_then(|name| name.parse::<i32>().ok()) else {
             continue;
         };
         // A process may exit between readdir and read: skip it silently.
         if let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) {
-            if let Some(ppid) = parent_from_stat(&stat) {
-                parents.push((pid, ppid));
+            let pgrp = crate::sys::stat_field(&stat, 5).and_then(|f| f.parse().ok());
+            if let (Some(ppid), Some(pgrp)) = (parent_from_stat(&stat), pgrp) {
+                table.push(Entry { pid, ppid, pgrp });
             }
         }
     }
+    table
+}
+
+/// The live descendants of `root`, read from /proc. A process forked while
+/// we read may be missed; the caller repeats the call before SIGKILL.
+pub fn descendants(root: i32) -> Vec<i32> {
+    let parents: Vec<(i32, i32)> = table().iter().map(|e| (e.pid, e.ppid)).collect();
     descendants_in(root, &parents)
 }
 

@@ -130,7 +130,7 @@ impl Dir {
 }
 
 fn quick() -> Options {
-    Options { signal_group: false, kill_grace: Duration::from_millis(200) }
+    Options { kill_grace: Duration::from_millis(200), ..Options::default() }
 }
 
 /// A clean end with `code`: nothing left to reap.
@@ -227,7 +227,7 @@ fn the_command_is_never_killed_on_a_timer() {
     let dir = Dir::new();
     let ready = dir.path("ready");
     let script = format!("trap '' TERM; touch {r}; sleep 0.5; exit 4", r = ready.display());
-    let options = Options { signal_group: false, kill_grace: Duration::from_millis(10) };
+    let options = Options { kill_grace: Duration::from_millis(10), ..quick() };
     let report = supervised(|| {}, job(&script, &[]), options, send_when_ready(&ready, Signal::SIGTERM));
     assert_eq!(report, exited(4));
 }
@@ -276,7 +276,7 @@ fn leftovers_get_sigterm_when_the_command_exits() {
         m = marker.display(),
         r = ready.display()
     );
-    let options = Options { signal_group: false, kill_grace: Duration::from_secs(20) };
+    let options = Options { kill_grace: Duration::from_secs(20), ..quick() };
     let report = supervised(|| {}, job(&script, &[]), options, |_| {});
     assert_eq!(report, exited(5));
     assert_eq!(read(&marker), "flushed\n");
@@ -302,12 +302,12 @@ fn leftovers_that_ignore_sigterm_are_killed_after_the_grace() {
 /// A command with a worker in its process group; both write a file when
 /// they get SIGUSR1. Returns what the two files hold afterwards (`None`:
 /// never written).
-fn usr1_to_command_and_worker(signal_group: bool) -> (Option<String>, Option<String>) {
+fn usr1_to_command_and_worker(reach: options::Reach) -> (Option<String>, Option<String>) {
     let dir = Dir::new();
     let (ready, main, worker) = (dir.path("ready"), dir.path("main"), dir.path("worker"));
     // The command waits for its worker in group mode (both must write);
     // otherwise it leaves at once and the worker gets the leftovers' SIGTERM.
-    let wait = if signal_group { "wait; " } else { "" };
+    let wait = if reach == options::Reach::Group { "wait; " } else { "" };
     let script = format!(
         "sh -c 'trap \"echo w > {w}; exit 0\" USR1; touch {r}.w; while :; do sleep 0.02; done' & \
          trap 'echo m > {m}; {wait}exit 0' USR1; \
@@ -316,7 +316,7 @@ fn usr1_to_command_and_worker(signal_group: bool) -> (Option<String>, Option<Str
         m = main.display(),
         r = ready.display()
     );
-    let options = Options { signal_group, ..quick() };
+    let options = Options { reach, ..quick() };
     let report = supervised(|| {}, job(&script, &[]), options, send_when_ready(&ready, Signal::SIGUSR1));
     assert_eq!(report, exited(0));
     (std::fs::read_to_string(&main).ok(), std::fs::read_to_string(&worker).ok())
@@ -324,14 +324,50 @@ fn usr1_to_command_and_worker(signal_group: bool) -> (Option<String>, Option<Str
 
 #[test]
 fn group_mode_signals_the_whole_process_group() {
-    let (main, worker) = usr1_to_command_and_worker(true);
+    let (main, worker) = usr1_to_command_and_worker(options::Reach::Group);
     assert_eq!((main.as_deref(), worker.as_deref()), (Some("m\n"), Some("w\n")));
 }
 
 #[test]
 fn default_mode_signals_the_command_alone() {
-    let (main, worker) = usr1_to_command_and_worker(false);
+    let (main, worker) = usr1_to_command_and_worker(options::Reach::StopsToGroup);
     assert_eq!((main.as_deref(), worker.as_deref()), (Some("m\n"), None), "the worker got the command's signal");
+}
+
+/// A command that starts `worker` (shell text, `{m}` is its marker file)
+/// and waits for it, but dies of any stop itself, as submit's zsh wrapper
+/// does. The supervisor gets `signal` from outside once both are ready;
+/// returns the report and what the worker wrote.
+fn stop_a_job_whose_worker_checkpoints(worker: &str, signal: Signal) -> (Report, String) {
+    let dir = Dir::new();
+    let (ready, marker) = (dir.path("ready"), dir.path("marker"));
+    let worker = worker.replace("{m}", &marker.display().to_string()).replace("{r}", &ready.display().to_string());
+    let script = format!("{worker} & while [ ! -e {r} ]; do sleep 0.02; done; wait", r = ready.display());
+    let report = supervised(|| {}, job(&script, &[]), quick(), send_when_ready(&ready, signal));
+    (report, read(&marker))
+}
+
+/// A worker that needs a second (five times the quick kill grace) to write
+/// its checkpoint after `signal`.
+fn slow_checkpoint(signal: &str) -> String {
+    format!("sh -c 'trap \"sleep 1; echo saved > {{m}}; exit 0\" {signal}; touch {{r}}; while :; do sleep 0.02; done'")
+}
+
+#[test]
+fn a_stop_reaches_the_whole_group_which_gets_all_the_time_it_needs() {
+    for (name, signal) in [("TERM", Signal::SIGTERM), ("HUP", Signal::SIGHUP)] {
+        let (report, marker) = stop_a_job_whose_worker_checkpoints(&slow_checkpoint(name), signal);
+        assert_eq!(report, exited(128 + signal as u8), "SIG{name}");
+        assert_eq!(marker, "saved\n", "the worker's checkpoint after SIG{name}");
+    }
+}
+
+#[test]
+fn after_a_stop_processes_outside_the_group_get_sigterm_and_are_waited_for() {
+    let worker = format!("setsid {}", slow_checkpoint("TERM"));
+    let (report, marker) = stop_a_job_whose_worker_checkpoints(&worker, Signal::SIGTERM);
+    assert_eq!(report, exited(143));
+    assert_eq!(marker, "saved\n");
 }
 
 #[test]

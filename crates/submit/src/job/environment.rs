@@ -3,7 +3,7 @@
 
 use anyhow::{Result, bail};
 use common::env::{self as pod_env, DEFAULT_SECRET_KEYS};
-use common::pod_env::{PodEnv, StateDirs};
+use common::pod_env::{JobRun, PodEnv, StateDirs};
 
 use crate::cli::Cli;
 use crate::job::Identity;
@@ -60,7 +60,7 @@ fn pod_path(env: &EnvFile, key: &str, default: impl FnOnce() -> String) -> Resul
 
 /// The variables submit sets in the pod (the contract with pod-init), and
 /// the scratch mount path.
-pub(super) fn pod_variables(env: &EnvFile, who: &Identity<'_>) -> Result<(Vec<(String, String)>, String)> {
+pub(super) fn pod_variables(env: &EnvFile, who: &Identity<'_>, job: JobRun) -> Result<(Vec<(String, String)>, String)> {
     let mount = pod_path(env, keys::SCRATCH_MOUNT_PATH, || pod_env::DEFAULT_SCRATCH_MOUNT_PATH.to_owned())?;
     let mount_base = mount.trim_end_matches('/').to_owned();
     let root = pod_path(env, keys::SCRATCH_HOME_ROOT, || format!("{mount_base}/homes"))?;
@@ -90,6 +90,7 @@ pub(super) fn pod_variables(env: &EnvFile, who: &Identity<'_>) -> Result<(Vec<(S
         hf_home: Some(hf_home),
         uv_python_version: Some(uv_python.to_owned()),
         tz: Some(tz.to_owned()),
+        job: Some(job),
     };
     let variables = pod.to_env().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
     Ok((variables, mount))

@@ -2,6 +2,11 @@
 //! line: the CLI flags are parsed into it (`job.rs`) and each run:ai dialect
 //! renders it (`runai/`).
 
+use anyhow::{Result, anyhow};
+use common::env::EnvVars;
+use common::validate;
+
+use crate::job::duration::{self, Seconds};
 use crate::job::pod_command::PodScript;
 
 /// Interactive, or training with a retry budget.
@@ -67,6 +72,31 @@ impl NodePools {
     }
 }
 
+/// How the job is stopped (preemption, `runai delete`): the signal it gets
+/// in place of SIGTERM, and how long the kubelet waits before SIGKILL.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stop {
+    /// `--stop-signal`, as [`validate::STOP_SIGNALS`] spells it.
+    pub signal: Option<&'static str>,
+    /// `--grace`: the pod's termination grace period.
+    pub grace: Option<Seconds>,
+}
+
+impl Stop {
+    /// From `--stop-signal` and `--grace`, checked.
+    pub fn from_flags(signal: Option<&str>, grace: Option<&str>) -> Result<Stop> {
+        Ok(Stop {
+            signal: signal.map(|s| validate::stop_signal("--stop-signal", s)).transpose()?,
+            grace: grace.map(|g| duration::parse(g).map_err(|e| anyhow!("--grace={g:?} {e}"))).transpose()?,
+        })
+    }
+
+    /// The pod variable that tells pod-init the signal, when one is asked.
+    pub fn pod_variable(&self) -> Option<(String, String)> {
+        self.signal.map(|name| (EnvVars::NB_STOP_SIGNAL.to_owned(), name.to_owned()))
+    }
+}
+
 /// Everything a run:ai command needs, already validated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobSpec {
@@ -97,6 +127,7 @@ pub struct JobSpec {
     pub unset_secret_keys: Vec<String>,
     pub secret_name: String,
     pub script: PodScript,
+    pub stop: Stop,
 }
 
 impl JobSpec {
@@ -138,11 +169,23 @@ pub(crate) mod tests {
             unset_secret_keys: vec![],
             secret_name: "runai-mlo-ada-env".into(),
             script: PodScript { exp_folder: None, venv: None, command: "sleep 60".into() },
+            stop: Stop::default(),
         }
     }
 
     pub(crate) fn pools(names: &[&str]) -> NodePools {
         NodePools::new(names.iter().map(|n| NodePool::new(n)))
+    }
+
+    #[test]
+    fn stop_flags_are_checked_and_named_in_errors() {
+        let stop = Stop::from_flags(Some("sigusr1"), Some("2m")).unwrap();
+        assert_eq!(stop, Stop { signal: Some("USR1"), grace: Some(Seconds(120)) });
+        assert_eq!(stop.pod_variable(), Some(("NB_STOP_SIGNAL".to_owned(), "USR1".to_owned())));
+        assert_eq!(Stop::from_flags(None, None).unwrap().pod_variable(), None);
+        let err = |s, g| Stop::from_flags(s, g).unwrap_err().to_string();
+        assert!(err(Some("KILL"), None).starts_with("--stop-signal=\"KILL\": must be one of TERM, INT"));
+        assert!(err(None, Some("soon")).starts_with("--grace=\"soon\" is not a duration"));
     }
 
     #[test]

@@ -2,11 +2,19 @@
 //! distributed jobs, as RCP's 2.18 CLI accepts them. `--interactive` and
 //! `--preemptible` exist on `submit` only.
 
+use anyhow::{Result, bail};
+
 use super::{Args, RDMA_ANNOTATION, RDMA_RESOURCE, runai};
 use crate::cluster::invocation::Invocation;
 use crate::job::spec::{JobSpec, Mode};
 
-pub fn submit_command(spec: &JobSpec) -> Invocation {
+pub fn submit_command(spec: &JobSpec) -> Result<Invocation> {
+    if let Some(grace) = spec.stop.grace {
+        bail!(
+            "--grace={grace}s: the run:ai v1 CLI (runai submit) has no flag for the termination grace period, so the \
+             pod would get the cluster's default (30 s); drop --grace, or use the v2 CLI (--runai-cli v2)"
+        );
+    }
     let mut a = Args::default();
     a.value("--name", &spec.name);
     a.value("--project", &spec.project);
@@ -48,7 +56,7 @@ pub fn submit_command(spec: &JobSpec) -> Invocation {
         a.set("--large-shm");
     }
     let command: &[&str] = if spec.distributed() { &["submit-dist", "pytorch"] } else { &["submit"] };
-    runai(command.iter().map(|w| (*w).to_owned()).chain(a.container_command(spec)))
+    Ok(runai(command.iter().map(|w| (*w).to_owned()).chain(a.container_command(spec))))
 }
 
 /// Describe, logs and a shell in the job.
@@ -62,7 +70,15 @@ mod tests {
     use crate::job::spec::tests::{pools, spec};
 
     fn args(spec: &JobSpec) -> Vec<String> {
-        submit_command(spec).args
+        submit_command(spec).unwrap().args
+    }
+
+    #[test]
+    fn a_grace_period_is_refused_naming_the_flag() {
+        let mut s = spec();
+        s.stop.grace = Some(crate::job::duration::Seconds(120));
+        let err = submit_command(&s).unwrap_err().to_string();
+        assert!(err.starts_with("--grace=120s: the run:ai v1 CLI (runai submit) has no flag"), "{err}");
     }
 
     #[test]

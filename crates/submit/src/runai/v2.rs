@@ -93,6 +93,8 @@ pub fn submit_command(spec: &JobSpec, flags: V2Flags) -> Result<Invocation> {
     if spec.interactive() && spec.node_pools.interactive_needs_preemptible() {
         a.set("--preemptible");
     }
+    // A Go duration; whole seconds say it exactly.
+    a.value_if("--termination-grace-period", spec.stop.grace.map(|g| format!("{g}s")));
     if spec.host_ipc {
         a.set("--host-ipc");
     }
@@ -123,6 +125,14 @@ mod tests {
 
     fn has(a: &[String], flag: &str, value: &str) -> bool {
         a.windows(2).any(|w| w[0] == flag && w[1] == value)
+    }
+
+    #[test]
+    fn the_grace_is_a_termination_grace_period_in_seconds() {
+        let mut s = spec();
+        assert!(!args(&s).iter().any(|a| a == "--termination-grace-period"));
+        s.stop.grace = Some(crate::job::duration::Seconds(150));
+        assert!(has(&args(&s), "--termination-grace-period", "150s"));
     }
 
     #[test]

@@ -1,0 +1,216 @@
+//! The attempt record on scratch: `<SCRATCH_HOME>/.nb-attempts/<file>`,
+//! read and replaced by the user (a forked child of PID 1 with the user's
+//! ids: root is squashed on NFS), never by root.
+//!
+//! Scratch is shared with the lab, and a scratch home is group-writable, so
+//! a lab member can rename what is in it. Every path component is opened
+//! with `openat(O_NOFOLLOW | O_DIRECTORY)` from `/`, so no symlink is ever
+//! followed; the state directory must be the user's own and is kept 0700,
+//! so that nobody else can place or change anything in it; the record is
+//! written to a temporary file and renamed over the old one, so a reader
+//! sees the old record or the new one, never half of one.
+//!
+//! NFS requests per start: the lookups of the path, one read, one create,
+//! write, fsync and rename; the end costs the lookups, a create, a write,
+//! an fsync and a rename.
+
+use std::ffi::CString;
+use std::fs::File;
+use std::io::{self, Read as _, Write as _};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::{Component, Path};
+
+use super::record::MAX_BYTES;
+
+/// The directory under the scratch home that holds the records.
+pub const DIR: &str = ".nb-attempts";
+
+fn cstr(name: &str) -> io::Result<CString> {
+    CString::new(name).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a name with a NUL byte"))
+}
+
+/// `openat(dir, name, flags)`, as an owned descriptor.
+fn open_at(dir: &OwnedFd, name: &str, flags: libc::c_int, mode: libc::mode_t) -> io::Result<OwnedFd> {
+    let name = cstr(name)?;
+    // SAFETY: a valid descriptor and NUL-terminated name; the result is a
+    // new descriptor we own, or -1.
+    let fd = unsafe { libc::openat(dir.as_raw_fd(), name.as_ptr(), flags | libc::O_CLOEXEC, mode) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just opened and nobody else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// A directory, by descriptor only: O_PATH needs search permission alone,
+/// and O_NOFOLLOW makes a symlink in its place an error (ELOOP/ENOTDIR).
+fn open_dir(parent: &OwnedFd, name: &str) -> io::Result<OwnedFd> {
+    open_at(parent, name, libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0)
+}
+
+fn fstat(fd: &OwnedFd) -> io::Result<libc::stat> {
+    // SAFETY: an all-zero stat is a valid value; fstat fills it.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid descriptor and a writable stat.
+    if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(st)
+}
+
+fn refused(what: String) -> io::Error {
+    io::Error::new(io::ErrorKind::PermissionDenied, what)
+}
+
+/// Opens `<scratch_home>/.nb-attempts`, creating it (0700) when missing.
+/// Refuses a state directory that is not the caller's own; one the caller
+/// owns but opened to others is closed again (0700).
+pub fn open_state_dir(scratch_home: &Path) -> io::Result<OwnedFd> {
+    let root = File::open("/")?;
+    let mut dir = OwnedFd::from(root);
+    for component in scratch_home.components() {
+        match component {
+            Component::RootDir => {}
+            Component::Normal(name) => {
+                let name = name.to_str().ok_or_else(|| refused(format!("{}: not UTF-8", scratch_home.display())))?;
+                dir = open_dir(&dir, name).map_err(|e| io::Error::new(e.kind(), format!("{name}: {e}")))?;
+            }
+            _ => return Err(refused(format!("{}: not a plain absolute path", scratch_home.display()))),
+        }
+    }
+    let name = cstr(DIR)?;
+    // SAFETY: a valid descriptor and NUL-terminated name.
+    if unsafe { libc::mkdirat(dir.as_raw_fd(), name.as_ptr(), 0o700) } != 0 {
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EEXIST) {
+            return Err(io::Error::new(e.kind(), format!("creating {DIR}: {e}")));
+        }
+    }
+    let state = open_dir(&dir, DIR).map_err(|e| io::Error::new(e.kind(), format!("{DIR}: {e}")))?;
+    let st = fstat(&state)?;
+    let me = nix::unistd::geteuid().as_raw();
+    if st.st_uid != me {
+        return Err(refused(format!("{DIR} belongs to uid {}, not to uid {me}: not used", st.st_uid)));
+    }
+    if st.st_mode & 0o077 != 0 {
+        // fchmod needs a real descriptor: "." of the one just checked.
+        let real = open_at(&state, ".", libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
+        crate::sys::fchmod(&File::from(real), 0o700)?;
+    }
+    Ok(state)
+}
+
+/// The record's text, `None` when there is none yet. Anything but a regular
+/// file of the caller's, or a file above [`MAX_BYTES`], is an error.
+pub fn read(state: &OwnedFd, file: &str) -> io::Result<Option<String>> {
+    // O_NONBLOCK: a FIFO put in its place must not hang the start.
+    let fd = match open_at(state, file, libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK, 0) {
+        Ok(fd) => fd,
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let st = fstat(&fd)?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return Err(refused(format!("{file}: not a regular file")));
+    }
+    let mut bytes = Vec::new();
+    File::from(fd).take(MAX_BYTES as u64 + 1).read_to_end(&mut bytes)?;
+    if bytes.len() > MAX_BYTES {
+        return Err(refused(format!("{file}: larger than {MAX_BYTES} bytes")));
+    }
+    String::from_utf8(bytes).map(Some).map_err(|_| refused(format!("{file}: not UTF-8")))
+}
+
+/// Replaces the record with `text`: a new 0600 file, written and synced,
+/// renamed over the old one.
+pub fn replace(state: &OwnedFd, file: &str, text: &str) -> io::Result<()> {
+    let temp = format!(".{file}.{}", crate::sys::random_suffix());
+    let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW;
+    let mut out = File::from(open_at(state, &temp, flags, 0o600)?);
+    let written = out.write_all(text.as_bytes()).and_then(|()| out.sync_all());
+    drop(out);
+    let (temp_c, file_c) = (cstr(&temp)?, cstr(file)?);
+    let renamed = written.and_then(|()| {
+        // SAFETY: valid descriptors and NUL-terminated names.
+        let rc = unsafe { libc::renameat(state.as_raw_fd(), temp_c.as_ptr(), state.as_raw_fd(), file_c.as_ptr()) };
+        if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+    });
+    if renamed.is_err() {
+        // SAFETY: as above; a leftover temp file is harmless, so the
+        // result is not checked.
+        unsafe { libc::unlinkat(state.as_raw_fd(), temp_c.as_ptr(), 0) };
+    }
+    renamed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+
+    fn home() -> tempfile::TempDir {
+        tempfile::tempdir().unwrap()
+    }
+
+    #[test]
+    fn a_record_is_created_owner_only_and_replaced_whole() {
+        let home = home();
+        let state = open_state_dir(home.path()).unwrap();
+        assert_eq!(read(&state, "job").unwrap(), None);
+        replace(&state, "job", "one\n").unwrap();
+        replace(&state, "job", "two\n").unwrap();
+        assert_eq!(read(&state, "job").unwrap().as_deref(), Some("two\n"));
+        let dir = home.path().join(DIR);
+        assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
+        assert_eq!(std::fs::metadata(dir.join("job")).unwrap().permissions().mode() & 0o777, 0o600);
+        let names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, ["job"], "a temporary file was left");
+    }
+
+    #[test]
+    fn symlinks_are_never_followed() {
+        let home = home();
+        let elsewhere = home.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        // A symlinked state directory, and a symlinked home on the way.
+        std::os::unix::fs::symlink(&elsewhere, home.path().join(DIR)).unwrap();
+        assert!(open_state_dir(home.path()).is_err());
+        let link = home.path().join("link");
+        std::os::unix::fs::symlink(&elsewhere, &link).unwrap();
+        assert!(open_state_dir(&link).is_err());
+        assert!(!elsewhere.join(DIR).exists());
+        // A symlinked record.
+        let real = home.path().join("real");
+        std::fs::create_dir(&real).unwrap();
+        let state = open_state_dir(&real).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", real.join(DIR).join("job")).unwrap();
+        assert!(read(&state, "job").is_err());
+    }
+
+    #[test]
+    fn an_open_state_directory_is_closed_and_big_or_odd_records_refused() {
+        let home = home();
+        let dir = home.path().join(DIR);
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let state = open_state_dir(home.path()).unwrap();
+        assert_eq!(std::fs::metadata(&dir).unwrap().mode() & 0o777, 0o700);
+        std::fs::write(dir.join("big"), vec![b'x'; MAX_BYTES + 1]).unwrap();
+        assert!(read(&state, "big").is_err());
+        nix::unistd::mkfifo(&dir.join("fifo"), nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        assert!(read(&state, "fifo").is_err());
+    }
+
+    #[test]
+    fn a_state_directory_of_someone_else_is_refused() {
+        if !crate::testing::root_or_skip("to give the directory to another uid") {
+            return;
+        }
+        let home = home();
+        let dir = home.path().join(DIR);
+        std::fs::create_dir(&dir).unwrap();
+        std::os::unix::fs::chown(&dir, Some(4242), Some(4242)).unwrap();
+        let err = open_state_dir(home.path()).unwrap_err().to_string();
+        assert!(err.contains("belongs to uid 4242"), "{err}");
+    }
+}
