@@ -102,20 +102,38 @@ fn a_pushed_image_is_in_the_registry_and_pulled_back_it_starts_as_runai_starts_i
     assert_eq!(sha256(&manifest.body), digest, "the manifest's bytes are not the digest");
     let parsed: serde_json::Value = serde_json::from_slice(&manifest.body).expect("the manifest is JSON");
     assert_eq!(parsed["mediaType"], MANIFEST_V2);
-    assert!(parsed["layers"].as_array().is_some_and(|l| !l.is_empty()), "{parsed}");
+    let layers = parsed["layers"].as_array().cloned().unwrap_or_default();
+    assert!(!layers.is_empty(), "{parsed}");
+    // Every blob the manifest names is there, at its size: what a node
+    // that has none of the image pulls.
+    for blob in layers.iter().chain([&parsed["config"]]) {
+        let (digest, size) = (blob["digest"].as_str().unwrap_or_default(), blob["size"].as_u64().unwrap_or_default());
+        let head = registry.head(&format!("/v2/{REPOSITORY}/blobs/{digest}"), "*/*")?;
+        assert_eq!((head.status, head.header("Content-Length")), (200, Some(size.to_string().as_str())), "{digest}");
+    }
 
     // Gone from the engine, then pulled back by its reference.
     daemon.check(["image", "rm", &reference])?;
     assert_ne!(daemon.run(["image", "inspect", &reference])?.status, 0, "{reference} is still on the engine");
+    let before = registry.requests().len();
     let started = Instant::now();
     daemon.check(["pull", "--quiet", &reference])?;
     let pulled_in = started.elapsed();
+    let asked: Vec<String> = registry.requests().split_off(before);
+    let resolved =
+        [format!("HEAD /v2/{REPOSITORY}/manifests/v1 200"), format!("GET /v2/{REPOSITORY}/manifests/v1 200")];
+    assert!(asked.iter().any(|r| resolved.contains(r)), "the pull did not ask the registry for v1: {asked:?}");
+    // Layers the engine still has (the image tests' image shares them all)
+    // are not fetched again; a node without them gets them from here.
+    let blobs = asked.iter().filter(|r| r.starts_with(&format!("GET /v2/{REPOSITORY}/blobs/"))).count();
     let digests =
         daemon.check(["image", "inspect", "--format", "{{range .RepoDigests}}{{println .}}{{end}}", &reference])?;
     assert!(digests.lines().any(|l| l == pinned), "pulled {digests}, pushed {pinned}");
     eprintln!(
-        "registry: up in {:.1?}; xtask image --push {pushed_in:.1?} (build cached); pull {pulled_in:.1?}",
-        registry.started_in
+        "registry: up in {:.1?}; xtask image --push {pushed_in:.1?} (build cached); pull {pulled_in:.1?} \
+         ({blobs} blob(s) fetched of {})",
+        registry.started_in,
+        layers.len() + 1
     );
 
     // Started as run:ai starts a pod: the researcher's uid and the lab gid,

@@ -3,7 +3,7 @@
 //! and storage under `<target>/registry/`, listening on 127.0.0.1 only, at a
 //! port that was free.
 //!
-//! - Stopped when dropped, and in any case when the test process exits: it
+//! - Stopped (and its storage removed) when dropped, and in any case when the test process exits: it
 //!   is started like the engine (a thread that lives as long as the
 //!   process, SIGTERM as its parent-death signal).
 //! - One test process at a time per target directory uses
@@ -231,6 +231,26 @@ impl Registry {
         found
     }
 
+    /// Every request the registry answered so far, as its log records
+    /// them: `METHOD URI STATUS`, oldest first.
+    pub fn requests(&self) -> Vec<String> {
+        let log = fs::read_to_string(self.dir.join("registry.log")).unwrap_or_default();
+        let field = |line: &str, name: &str| {
+            let rest = line.split_once(&format!(" {name}="))?.1;
+            let value = rest.strip_prefix('"').map_or_else(|| rest.split(' ').next(), |q| q.split('"').next());
+            value.map(str::to_owned)
+        };
+        log.lines()
+            .filter(|l| l.contains("msg=\"response completed\""))
+            .filter_map(|l| {
+                let method = field(l, "http.request.method")?;
+                let uri = field(l, "http.request.uri")?;
+                let status = field(l, "http.response.status")?;
+                Some(format!("{method} {uri} {status}"))
+            })
+            .collect()
+    }
+
     /// `GET path` with `Accept: accept`.
     pub fn get(&self, path: &str, accept: &str) -> Result<Reply> {
         self.request("GET", path, accept)
@@ -276,8 +296,11 @@ impl Registry {
 }
 
 impl Drop for Registry {
+    /// Stops it and removes its storage (the pushed image is not needed
+    /// after the test).
     fn drop(&mut self) {
         self.stop();
+        let _next_run_clears_it_otherwise = fs::remove_dir_all(&self.dir);
     }
 }
 
