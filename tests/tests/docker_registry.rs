@@ -1,7 +1,8 @@
 //! Publishing the image: `cargo xtask image --push` to a real registry
 //! (Debian's docker-registry on 127.0.0.1), checked through the registry's
-//! own HTTP API, then pulled back by its reference onto an engine that no
-//! longer has it and started as run:ai starts a pod. And the two ways a push
+//! own HTTP API, then removed from the engine, pulled back by its reference
+//! and started as run:ai starts a pod (its entrypoint answers
+//! `--help` there too). And the two ways a push
 //! fails for an admin: no registry there, a registry name that is wrong.
 //!
 //! Needs root, Debian's docker.io and docker-registry (`.ci/install-deps`).
@@ -151,6 +152,15 @@ fn a_pushed_image_is_in_the_registry_and_pulled_back_it_starts_as_runai_starts_i
         "{}",
         pod.stderr
     );
+
+    // What an admin types first: the entrypoint answers, as that user.
+    let help = PodSpec::new(["--help"])
+        .user(UID, LAB_GID)
+        .envs(researcher::account_vars(SCRATCH, UID, LAB_GID))
+        .run_image(&reference)?;
+    help.assert_success();
+    assert!(help.stdout.contains("\nUsage: pod-init [--] COMMAND [ARG...]\n"), "{}", help.stdout);
+    assert_eq!(help.stderr, "", "pod-init logged while answering --help");
     Ok(())
 }
 
