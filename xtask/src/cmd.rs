@@ -90,6 +90,23 @@ impl Cmd {
         Ok(())
     }
 
+    /// Runs the command with stdout inherited (its progress shows) and
+    /// stderr captured: on failure the error is the last line it wrote
+    /// there (where docker puts the registry's answer), alone; on success
+    /// stderr is passed on.
+    pub fn run_quoting_stderr(&self) -> Result<()> {
+        let output = self.expression().stderr_capture().run().with_context(|| format!("cannot start `{self}`"))?;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if !output.status.success() {
+            match stderr.lines().rev().map(str::trim).find(|l| !l.is_empty()) {
+                Some(last) => bail!("{last}"),
+                None => bail!("`{self}` failed ({}) and wrote no message", output.status),
+            }
+        }
+        let _closed_stderr_is_no_failure = std::io::stderr().write_all(stderr.as_bytes());
+        Ok(())
+    }
+
     /// Runs the command and returns its stdout; on failure the error quotes
     /// the command and its stderr.
     pub fn read(&self) -> Result<String> {
@@ -168,6 +185,20 @@ impl Runner {
         }
     }
 
+    /// [`Runner::run`] with [`Cmd::run_quoting_stderr`].
+    pub fn run_quoting_stderr(&self, cmd: &Cmd) -> Result<()> {
+        match self.mode {
+            Mode::Run => {
+                eprintln!("$ {cmd}");
+                cmd.run_quoting_stderr()
+            }
+            Mode::DryRun => {
+                self.announce(&cmd.to_string());
+                Ok(())
+            }
+        }
+    }
+
     /// Says what an in-process step (one that is not a command) does or
     /// would do, in the same place as the commands.
     pub fn announce(&self, line: &str) {
@@ -220,6 +251,15 @@ mod tests {
         assert_eq!(out, "hi\n");
         let err = Cmd::new("sh").args(["-c", "echo oops >&2; exit 1"]).read().unwrap_err();
         assert!(format!("{err:#}").ends_with(": oops"), "{err:#}");
+    }
+
+    #[test]
+    fn run_quoting_stderr_fails_with_the_last_line_alone() {
+        let err = Cmd::new("sh").args(["-c", "echo progress; echo retrying >&2; echo 'denied: no' >&2; exit 1"]);
+        assert_eq!(format!("{:#}", err.run_quoting_stderr().unwrap_err()), "denied: no");
+        let silent = Cmd::new("sh").args(["-c", "exit 2"]).run_quoting_stderr().unwrap_err();
+        assert_eq!(format!("{silent:#}"), "`sh -c 'exit 2'` failed (exit status: 2) and wrote no message");
+        assert!(Cmd::new("true").run_quoting_stderr().is_ok());
     }
 
     #[test]

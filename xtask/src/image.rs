@@ -13,7 +13,7 @@ mod context;
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use common::ValidationError;
 use common::env::{DEFAULT_SCRATCH_SEED_UID, DEFAULT_SCRATCH_SEED_USER, EnvVars};
 use common::validate::{self, Reason};
@@ -241,14 +241,44 @@ pub fn run(args: &ImageArgs) -> Result<()> {
     context::stage(&runner, &context, &pod_init, &config.oh_my_zsh)?;
     let plan = plan(&config, &context);
     runner.run(&plan.build)?;
-    if let Some(push) = &plan.push {
-        runner.run(push)?;
+    let Some(push) = &plan.push else {
+        if !runner.is_dry() {
+            eprintln!("image: {} built; use it with RUNAI_IMAGE={} in your .env", config.reference, config.reference);
+        }
+        return Ok(());
+    };
+    let registry = config.reference.split_once('/').map_or("", |(registry, _)| registry);
+    runner.run_quoting_stderr(push).with_context(|| format!("cannot push {} to {registry}", config.reference))?;
+    if runner.is_dry() {
+        return Ok(());
     }
-    if !runner.is_dry() {
-        let done = if config.push { "built and pushed" } else { "built" };
-        eprintln!("image: {} {done}; use it with RUNAI_IMAGE={} in your .env", config.reference, config.reference);
-    }
+    let digest = pushed_digest(&config.reference)?;
+    let pinned = format!("{}@{digest}", repository(&config.reference));
+    eprintln!("image: pushed {} (digest {digest})", config.reference);
+    eprintln!("image: use it with RUNAI_IMAGE={} in your .env, or pinned: RUNAI_IMAGE={pinned}", config.reference);
     Ok(())
+}
+
+/// `REGISTRY/IMAGE_PATH` of `REGISTRY/IMAGE_PATH:TAG`.
+fn repository(reference: &str) -> &str {
+    reference.rsplit_once(':').map_or(reference, |(repository, _)| repository)
+}
+
+/// The engine's `docker image inspect --format` of the image's repository
+/// digests.
+pub fn repo_digests_cmd(reference: &str) -> Cmd {
+    Cmd::new("docker").args(["image", "inspect", "--format", "{{range .RepoDigests}}{{println .}}{{end}}", reference])
+}
+
+/// The manifest digest the registry gave the pushed image, as the engine
+/// recorded it (`REGISTRY/IMAGE_PATH@sha256:...` among its repo digests).
+fn pushed_digest(reference: &str) -> Result<String> {
+    let digests = repo_digests_cmd(reference).read()?;
+    let prefix = format!("{}@", repository(reference));
+    match digests.lines().find_map(|line| line.trim().strip_prefix(&prefix)) {
+        Some(digest) => Ok(digest.to_owned()),
+        None => bail!("{reference} was pushed, but the engine records no digest for it (it has: {})", digests.trim()),
+    }
 }
 
 #[cfg(test)]

@@ -140,6 +140,28 @@ pub const REQUIRED_POD_VARS: [&str; 6] = [
     EnvVars::WORKING_DIR,
 ];
 
+/// The variables `pod-init` reads when they are set, beyond
+/// [`REQUIRED_POD_VARS`]: defaults it can derive, the image's seed user, and
+/// the Secret's keys. Its usage text lists these.
+pub const OPTIONAL_POD_VARS: [&str; 11] = [
+    EnvVars::SCRATCH_HOME,
+    EnvVars::HF_HOME,
+    EnvVars::GIT_CONFIG_GLOBAL,
+    EnvVars::UV_CACHE_DIR,
+    EnvVars::UV_PYTHON_INSTALL_DIR,
+    EnvVars::SCRATCH_SEED_USER,
+    EnvVars::SSH_PRIVATE_KEY_B64,
+    EnvVars::SSH_PUBLIC_KEY,
+    EnvVars::SSH_KNOWN_HOSTS,
+    EnvVars::GIT_USER_NAME,
+    EnvVars::GIT_USER_EMAIL,
+];
+
+/// `pod-init`'s own settings, set by the user: its log level and the
+/// supervisor's knobs.
+pub const POD_INIT_SETTINGS: [&str; 3] =
+    [EnvVars::POD_INIT_LOG, EnvVars::POD_INIT_SIGNAL_GROUP, EnvVars::POD_INIT_KILL_GRACE_MS];
+
 /// The keys `submit` exposes to the pod by reference to the Secret, whenever
 /// the `.env` gives them a non-empty value (`EXTRA_SECRET_KEYS` adds more).
 /// The Secret itself holds every non-empty key of the `.env`.

@@ -9,6 +9,7 @@
 mod accounts;
 mod attempts;
 mod bootstrap;
+mod cli;
 mod config;
 mod env;
 mod etcfile;
@@ -49,8 +50,13 @@ fn no_root_why() -> &'static str {
 }
 
 fn main() -> ExitCode {
+    // Before anything else: `--help` and `--version` touch nothing.
+    let argv = match cli::parse(std::env::args_os().skip(1).collect()) {
+        cli::Invocation::Answer(asked) => return cli::answer(asked),
+        cli::Invocation::Run(argv) => argv,
+    };
     let started = Instant::now();
-    let input = bootstrap::Env::from_process();
+    let input = bootstrap::Env { argv, ..bootstrap::Env::from_process() };
     if let Some(warning) = logging::init(input.lookup(common::env::EnvVars::POD_INIT_LOG).as_deref()) {
         tracing::warn!("{warning}");
     }

@@ -103,9 +103,13 @@ impl PodSpec {
 
     /// Runs the container to its end (`docker run --rm`).
     pub fn run(&self) -> Result<Output> {
-        let built = image()?;
+        self.run_image(image()?.reference)
+    }
+
+    /// [`PodSpec::run`] of another image, e.g. one pulled from a registry.
+    pub fn run_image(&self, reference: &str) -> Result<Output> {
         let mut args = vec!["run".to_owned(), "--rm".to_owned()];
-        args.extend(self.args(built.reference));
+        args.extend(self.args(reference));
         super::daemon::output(daemon()?.docker_within(WAIT_TIMEOUT, args))
     }
 

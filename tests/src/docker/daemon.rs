@@ -89,7 +89,7 @@ impl Daemon {
         let started = Instant::now();
         let mut engine = Command::new("bash");
         engine.arg(engine_script()).arg(&dir);
-        keep_running(engine, &dir.join("engine.log"), &dir.join("engine.pid"))?;
+        keep_running("engine", engine, &dir.join("engine.log"), &dir.join("engine.pid"))?;
         let daemon =
             Self { host: format!("unix://{}", socket.display()), dir, _lock: lock, started_in: Duration::ZERO };
         daemon.wait_until_up(started)
@@ -187,7 +187,7 @@ pub(super) fn output(mut cmd: Command) -> Result<Output> {
     })
 }
 
-fn which(tool: &str) -> Option<PathBuf> {
+pub(super) fn which(tool: &str) -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?).map(|dir| dir.join(tool)).find(|p| p.is_file())
 }
 
@@ -207,7 +207,7 @@ fn lock(path: &Path) -> Result<Flock<File>> {
 /// Waits (up to 30 s, then SIGKILL) for the daemon in `pidfile` to end,
 /// if it is still ours: its command line names a path under `dir` (a pid
 /// reused by anything else is left alone).
-fn wait_gone(dir: &Path, pidfile: &Path) {
+pub(super) fn wait_gone(dir: &Path, pidfile: &Path) {
     let Some(pid) = fs::read_to_string(pidfile).ok().and_then(|s| s.trim().parse::<i32>().ok()) else { return };
     let ours = dir.display().to_string();
     let alive = || {
@@ -223,15 +223,15 @@ fn wait_gone(dir: &Path, pidfile: &Path) {
     }
 }
 
-/// Starts `cmd` (stdout and stderr to `log`, its pid to `pidfile`) from a
-/// thread that never ends, with SIGTERM as its parent-death signal: the
+/// Starts `cmd`, the `what` of the tests (stdout and stderr to `log`, its
+/// pid to `pidfile`), from a thread that never ends, with SIGTERM as its parent-death signal: the
 /// kernel sends it when the thread's process exits (the signal follows the
 /// thread that forked, so a test thread, which ends with its test, must not
 /// be that parent).
-fn keep_running(mut cmd: Command, log: &Path, pidfile: &Path) -> Result<()> {
+pub(super) fn keep_running(what: &str, mut cmd: Command, log: &Path, pidfile: &Path) -> Result<()> {
     let (tx, rx) = mpsc::channel::<std::result::Result<(), String>>();
     let (log, pidfile) = (log.to_path_buf(), pidfile.to_path_buf());
-    let spawned = thread::Builder::new().name("docker-engine".into()).spawn(move || {
+    let spawned = thread::Builder::new().name(format!("docker-{what}")).spawn(move || {
         let engine: Option<Child> = match start_with_deathsig(&mut cmd, &log) {
             Ok(child) => {
                 let _only_for_the_next_run = fs::write(&pidfile, child.id().to_string());
@@ -249,8 +249,8 @@ fn keep_running(mut cmd: Command, log: &Path, pidfile: &Path) -> Result<()> {
             thread::park();
         }
     });
-    spawned.map_err(|e| Error::new(format!("docker: cannot start the engine thread: {e}")))?;
-    rx.recv().map_err(|_| Error::new("docker: the engine thread ended early"))?.map_err(Error::new)
+    spawned.map_err(|e| Error::new(format!("docker: cannot start the {what} thread: {e}")))?;
+    rx.recv().map_err(|_| Error::new(format!("docker: the {what} thread ended early")))?.map_err(Error::new)
 }
 
 fn start_with_deathsig(cmd: &mut Command, log: &Path) -> std::result::Result<Child, String> {

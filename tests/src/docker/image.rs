@@ -53,29 +53,10 @@ pub fn xtask() -> Result<PathBuf> {
 }
 
 fn build(daemon: &Daemon) -> Result<Built> {
-    let rootfs = rootfs()?;
-    let stamp = std::fs::read_to_string(rootfs.join(".sandbox-stamp")).unwrap_or_default();
-    let base = format!("nb-sandbox-rootfs:{}", stamp.trim());
-
     let started = Instant::now();
-    if daemon.run(["image", "inspect", "--format", "{{.Id}}", &base])?.status != 0 {
-        import(daemon, &rootfs, &base)?;
-    }
+    let base = base(daemon)?;
     let import = started.elapsed();
-
-    let (registry, rest) = IMAGE.split_once('/').unwrap_or_default();
-    let (path, tag) = rest.rsplit_once(':').unwrap_or_default();
-    let mut cmd = Command::new(xtask()?);
-    cmd.arg("image")
-        .arg(format!("--base-image={base}"))
-        .arg("--pod-init")
-        .arg(binaries::pod_init())
-        .arg("--oh-my-zsh")
-        .arg(rootfs.join("docker/oh-my-zsh"))
-        .args(["--network=host", &format!("--registry={registry}"), &format!("--image-path={path}")])
-        .arg(format!("--tag={tag}"))
-        .env("DOCKER_HOST", daemon.host())
-        .stdin(Stdio::null());
+    let cmd = xtask_image(daemon, IMAGE)?;
     let started = Instant::now();
     let out = output(cmd)?;
     let build = started.elapsed();
@@ -89,6 +70,42 @@ fn build(daemon: &Daemon) -> Result<Built> {
     }
     eprintln!("docker: base imported in {import:.1?}, image built in {build:.1?}");
     Ok(Built { reference: IMAGE, base, import, build })
+}
+
+/// The base, `nb-sandbox-rootfs:<stamp>`: the sandbox's rootfs, imported
+/// into the engine unless an earlier run left it there.
+fn base(daemon: &Daemon) -> Result<String> {
+    let rootfs = rootfs()?;
+    let stamp = std::fs::read_to_string(rootfs.join(".sandbox-stamp")).unwrap_or_default();
+    let base = format!("nb-sandbox-rootfs:{}", stamp.trim());
+    if daemon.run(["image", "inspect", "--format", "{{.Id}}", &base])?.status != 0 {
+        import(daemon, &rootfs, &base)?;
+    }
+    Ok(base)
+}
+
+/// `cargo xtask image` tagging `reference` (`REGISTRY/PATH:TAG`) on the
+/// tests' engine, as the image under test is built: the sandbox's rootfs as
+/// base, the pod-init under test, the rootfs's oh-my-zsh stand-in, the
+/// host's network for RUN steps. The same build, so a second reference
+/// costs only its tag (the engine's build cache); add `--push` to publish.
+pub fn xtask_image(daemon: &Daemon, reference: &str) -> Result<Command> {
+    let base = base(daemon)?;
+    let rootfs = rootfs()?;
+    let (registry, rest) = reference.split_once('/').unwrap_or_default();
+    let (path, tag) = rest.rsplit_once(':').unwrap_or_default();
+    let mut cmd = Command::new(xtask()?);
+    cmd.arg("image")
+        .arg(format!("--base-image={base}"))
+        .arg("--pod-init")
+        .arg(binaries::pod_init())
+        .arg("--oh-my-zsh")
+        .arg(rootfs.join("docker/oh-my-zsh"))
+        .args(["--network=host", &format!("--registry={registry}"), &format!("--image-path={path}")])
+        .arg(format!("--tag={tag}"))
+        .env("DOCKER_HOST", daemon.host())
+        .stdin(Stdio::null());
+    Ok(cmd)
 }
 
 /// `tar -C rootfs -c . | docker import - base`.

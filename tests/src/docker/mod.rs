@@ -23,6 +23,8 @@
 //!   host, bound into containers at [`SCRATCH`].
 //! - [`PodSpec`] / [`Container`]: `docker run` of the image, to its end or
 //!   in the background (exec, logs, stop, restart; removed on drop).
+//! - [`Registry`]: a real registry on 127.0.0.1 for the publishing tests
+//!   (`cargo xtask image --push`), with its HTTP API at hand.
 //!
 //! Needs root and Debian's `docker.io` (`.ci/install-deps`); without them
 //! every entry point returns an [`Error`](crate::sandbox::Error) that says so.
@@ -30,9 +32,11 @@
 mod container;
 mod daemon;
 mod image;
+mod registry;
 mod scratch;
 
 pub use container::{Container, PodSpec, WAIT_TIMEOUT};
 pub use daemon::{Daemon, daemon, docker_dir};
-pub use image::{Built, IMAGE, image, xtask};
+pub use image::{Built, IMAGE, image, xtask, xtask_image};
+pub use registry::{MANIFEST_V2, Registry, Reply, free_port};
 pub use scratch::{SCRATCH, SquashedScratch};
