@@ -17,7 +17,6 @@ mod identity;
 mod launch;
 mod logging;
 mod mirror;
-mod password;
 mod privilege;
 mod scratch;
 mod ssh;
