@@ -305,7 +305,8 @@ mod tests {
     }
 
     fn name() -> impl Strategy<Value = String> {
-        "[A-Za-z_][A-Za-z0-9_.-]{0,31}".prop_filter("root is refused", |n| n != "root")
+        "[A-Za-z_][A-Za-z0-9_.-]{0,31}"
+            .prop_filter("root and sudoers words are refused", |n| n != "root" && !validate::is_sudoers_word(n))
     }
 
     /// Any absolute path: `from_lookup` asks no more of a path.

@@ -31,6 +31,7 @@ pub enum Reason {
     OutOfRange,
     Root,
     Reserved,
+    SudoersWord,
     BadEnd,
     NotAbsolute,
     NotAStopSignal,
@@ -51,6 +52,9 @@ impl fmt::Display for Reason {
             }
             Reason::Root => f.write_str("must not be 0 (root)"),
             Reason::Reserved => f.write_str("is reserved for the system (root)"),
+            Reason::SudoersWord => {
+                f.write_str("means something else to sudo (a keyword, or an alias name: all capitals, digits and '_')")
+            }
             Reason::BadEnd => f.write_str("must end with a letter or digit"),
             Reason::NotAbsolute => f.write_str("must be an absolute path"),
             Reason::NotAStopSignal => write!(f, "must be one of {} (with or without SIG)", STOP_SIGNALS.join(", ")),
@@ -79,7 +83,9 @@ pub const MAX_ID: u32 = u32::MAX - 1;
 /// letters, digits, `_`, `-` or `.`, at most 32 characters. Nothing that
 /// could inject a `:` field separator, a newline, a leading `-` (an option
 /// to a tool) or `.`/`..` (a path) gets through. `root` is refused: the
-/// bootstrap would otherwise rewrite root's own entry.
+/// bootstrap would otherwise rewrite root's own entry. Nor does a word that
+/// sudoers reads as something else ([`is_sudoers_word`]): the name is in
+/// the pod's /etc/group and /etc/passwd, where sudo rules look names up.
 pub fn account_name(field: &str, value: &str) -> Result<(), ValidationError> {
     let mut chars = value.chars();
     let Some(first) = chars.next() else {
@@ -97,7 +103,40 @@ pub fn account_name(field: &str, value: &str) -> Result<(), ValidationError> {
     if value == "root" {
         return Err(reject(field, value, Reason::Reserved));
     }
+    if is_sudoers_word(value) {
+        return Err(reject(field, value, Reason::SudoersWord));
+    }
     Ok(())
+}
+
+/// The words sudoers(5) lexes as keywords where a name can stand (the
+/// longer token wins, so only the exact word is one).
+const SUDOERS_KEYWORDS: [&str; 11] = [
+    "Defaults",
+    "User_Alias",
+    "Runas_Alias",
+    "Host_Alias",
+    "Cmnd_Alias",
+    "Cmd_Alias",
+    "sha224",
+    "sha256",
+    "sha384",
+    "sha512",
+    "sudoedit",
+];
+
+/// Whether sudoers would read `name` as something other than a user or
+/// group name: `ALL` and every alias name (an upper-case letter, then
+/// upper-case letters, digits or `_`; the tags and options such as
+/// `NOPASSWD` or `TIMEOUT` have that form too), or one of
+/// [`SUDOERS_KEYWORDS`]. The other forms with a meaning (`%group`,
+/// `+netgroup`, `#uid`, `!`negation, `@include`, `"quoted"`) start with a
+/// character [`account_name`] refuses anywhere.
+pub fn is_sudoers_word(name: &str) -> bool {
+    let mut chars = name.chars();
+    let alias = chars.next().is_some_and(|c| c.is_ascii_uppercase())
+        && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+    alias || SUDOERS_KEYWORDS.contains(&name)
 }
 
 /// Parses a uid or gid written in decimal, as in /etc/passwd.
@@ -216,7 +255,8 @@ mod tests {
 
     #[test]
     fn account_names_accept_ldap_style() {
-        for ok in ["ada", "MLO-unit", "_svc", "a.b", "mljaggi-admin", "x2"] {
+        // Capitals with a lower-case letter, '-' or '.' are names to sudoers.
+        for ok in ["ada", "MLO-unit", "_svc", "a.b", "mljaggi-admin", "x2", "All", "MLO-UNIT", "ADA.L", "Defaults2"] {
             assert_eq!(account_name("NB_USER", ok), Ok(()), "{ok}");
         }
     }
@@ -235,6 +275,21 @@ mod tests {
             ("ada lovelace", Reason::BadChar(' ')),
             ("root", Reason::Reserved),
             ("a234567890123456789012345678901234", Reason::TooLong { max: 32 }),
+            ("%sudo", Reason::BadChar('%')),
+            ("+lab", Reason::BadChar('+')),
+            ("#0", Reason::BadChar('#')),
+            ("!ada", Reason::BadChar('!')),
+            ("@include", Reason::BadChar('@')),
+            ("\"ALL\"", Reason::BadChar('"')),
+            ("ALL", Reason::SudoersWord),
+            ("ADMINS", Reason::SudoersWord),
+            ("NOPASSWD", Reason::SudoersWord),
+            ("A", Reason::SudoersWord),
+            ("LAB_2", Reason::SudoersWord),
+            ("Defaults", Reason::SudoersWord),
+            ("Cmnd_Alias", Reason::SudoersWord),
+            ("sha256", Reason::SudoersWord),
+            ("sudoedit", Reason::SudoersWord),
         ];
         for (value, reason) in cases {
             let err = account_name("NB_USER", value).unwrap_err();
@@ -247,6 +302,11 @@ mod tests {
     fn error_names_field_value_and_reason() {
         let err = account_name("NB_USER", "a:b").unwrap_err();
         assert_eq!(err.to_string(), "NB_USER=\"a:b\": must not contain ':'");
+        let err = account_name("NB_GROUP", "ALL").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "NB_GROUP=\"ALL\": means something else to sudo (a keyword, or an alias name: all capitals, digits and '_')"
+        );
     }
 
     #[test]

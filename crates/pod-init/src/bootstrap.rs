@@ -264,7 +264,7 @@ fn accounts(ctx: &mut Context) -> Result<Vec<Change>, StepError> {
 
 /// Root: the passwordless sudo drop-in.
 fn sudo(ctx: &mut Context) -> Result<Vec<Change>, StepError> {
-    Ok(match sudoers::ensure(ctx.root, &ctx.cfg.user)? {
+    Ok(match sudoers::ensure(ctx.root, &ctx.cfg.user, ctx.cfg.uid)? {
         sudoers::Outcome::Written => vec![Change::Made(format!("wrote {}", common::image::SUDOERS_DROP_IN))],
         sudoers::Outcome::Unchanged => vec![],
         sudoers::Outcome::NoSudo => {

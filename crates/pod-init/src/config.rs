@@ -13,10 +13,13 @@ use std::path::PathBuf;
 use common::env::{self, EnvVars};
 use common::pod_env::{PodEnv, ReadError};
 use common::validate;
+use zeroize::Zeroizing;
 
-/// A value that must not be printed (the private key).
+/// A value that must not be printed (the private key), and is zeroed when
+/// dropped: PID 1 outlives the bootstrap by days, and freed memory keeps
+/// its bytes.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(pub String);
+pub struct Secret(pub Zeroizing<String>);
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -102,7 +105,7 @@ impl PodConfig {
             uv_cache_dir: pod.state.uv_cache_dir.into(),
             uv_python_install_dir: pod.state.uv_python_install_dir.into(),
             seed_user,
-            ssh_private_key_b64: get(EnvVars::SSH_PRIVATE_KEY_B64).map(Secret),
+            ssh_private_key_b64: get(EnvVars::SSH_PRIVATE_KEY_B64).map(|key| Secret(Zeroizing::new(key))),
             ssh_public_key: get(EnvVars::SSH_PUBLIC_KEY),
             ssh_known_hosts: get(EnvVars::SSH_KNOWN_HOSTS),
             git_user_name: get(EnvVars::GIT_USER_NAME),

@@ -17,7 +17,6 @@ mod failpoint;
 mod identity;
 mod launch;
 mod logging;
-mod password;
 mod privilege;
 mod supervise;
 mod sys;
@@ -56,7 +55,7 @@ fn main() -> ExitCode {
         cli::Invocation::Run(argv) => argv,
     };
     let started = Instant::now();
-    let input = bootstrap::Env { argv, ..bootstrap::Env::from_process() };
+    let mut input = bootstrap::Env { argv, ..bootstrap::Env::from_process() };
     if let Some(warning) = logging::init(input.lookup(common::env::EnvVars::POD_INIT_LOG).as_deref()) {
         tracing::warn!("{warning}");
     }
@@ -77,6 +76,11 @@ fn main() -> ExitCode {
             return ExitCode::from(supervise::EXIT_SUPERVISOR_FAILED);
         }
     };
+    // Now, not earlier: classify made PID 1's last change of ids, and each
+    // change resets the flag (see privilege::keep_memory_private).
+    if let Err(e) = privilege::keep_memory_private() {
+        tracing::warn!("cannot make PID 1 undumpable, a process of its uid can read its memory: {e}");
+    }
     let launch = match &start {
         Start::Root => bootstrap::run(&input),
         // Without the variables the bootstrap returns the command unchanged,
@@ -108,11 +112,16 @@ fn main() -> ExitCode {
         tracing::info!("bootstrap done in {:.1?}", started.elapsed());
     }
     // The bootstrap has read the private key; PID 1 lives as long as the
-    // job, so its own /proc/1/environ must not keep it.
+    // job, so neither its parsed copy of the environment nor its own
+    // /proc/1/environ may keep it.
     // Only the consumed variables the pod actually set: with none (no key
-    // given), /proc/self/stat is not even read.
-    let consumed: Vec<&str> =
-        common::env::CONSUMED_BY_POD_INIT.into_iter().filter(|name| input.lookup(name).is_some()).collect();
+    // given), /proc/self/stat is not even read. Asked by name, not value: a
+    // lookup would copy the key once more.
+    let consumed: Vec<&str> = common::env::CONSUMED_BY_POD_INIT
+        .into_iter()
+        .filter(|name| input.vars.iter().any(|(set, _)| set == *name))
+        .collect();
+    privilege::wipe_parsed_environ(&mut input.vars);
     match privilege::scrub_own_environ(&consumed) {
         Ok(0) => {}
         Ok(n) => tracing::debug!("erased {n} consumed variable(s) from PID 1's environment"),

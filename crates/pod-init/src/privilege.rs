@@ -66,7 +66,7 @@ use nix::errno::Errno;
 
 use crate::identity::{self, Identity, SwitchError, Syscall};
 
-pub use scrub::scrub_own_environ;
+pub use scrub::{scrub_own_environ, wipe_parsed_environ};
 
 /// How this start is to be treated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -180,6 +180,21 @@ pub fn classify() -> Result<Start, PrivilegeError> {
             }
         }
     }
+}
+
+/// Makes PID 1 undumpable (`PR_SET_DUMPABLE` 0): its memory, environ and
+/// maps (`/proc/1/mem`, `/proc/1/environ`, ...) and ptrace then need
+/// CAP_SYS_PTRACE, which a pod's processes do not have, instead of only the
+/// same uid. That matters when PID 1 runs as the user (no_new_privs, no
+/// setuid bit): every process of the job has that uid.
+///
+/// Call it after this process's last change of ids: the kernel resets the
+/// flag to `fs.suid_dumpable` whenever the effective ids change (the
+/// promotion to root of a setuid start), and a setting made before would
+/// be lost where that sysctl is 1. Children inherit it; the command's
+/// `execve` gives the job its own, dumpable as usual.
+pub fn keep_memory_private() -> Result<(), Errno> {
+    nix::sys::prctl::set_dumpable(false)
 }
 
 /// Claims the marker as PID 1 of this PID namespace (see the module doc).

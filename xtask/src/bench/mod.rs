@@ -310,7 +310,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         submission(&runner, args.runs, &mut notes)?,
     ];
     let method = vec![
-        format!("binaries: `cargo xtask dist` (release profile: opt-level s, 3 for sha2 and sha-crypt, LTO, one codegen unit, panic abort, strip), target {}", project::MUSL_TARGET),
+        format!("binaries: `cargo xtask dist` (release profile: opt-level s, LTO, one codegen unit, panic abort, strip), target {}", project::MUSL_TARGET),
         format!("timings: median of {} runs each, wall clock measured by xtask around the whole command (a blocking wait)", args.runs),
         "pod starts: `tests/sandbox/ctr-run.sh` containers (PID, mount, UTS and IPC namespaces, overlay over the Debian test rootfs, chroot) started as uid 123456 with pod-init setuid root, as on the cluster; scratch bind-mounted (the tests' root-squash FUSE is Python and would dominate); runs with and without pod-init alternate; overhead = median over the pairs of (run with pod-init minus the run with `/bin/true` as PID 1 right after it)".to_owned(),
         "first pod: a new sandbox per run; new pod: the container layer discarded before each run, scratch kept from a first run (what a Kubernetes container restart is: the image's /etc, the old scratch); restart in place: container layer (run-once marker included, which the restart's new PID namespace claims again) and scratch kept, the path where every step finds its work done; no bootstrap: pod-init started without the NB_* variables, so only its exec, the fork of the command and the supervision remain".to_owned(),

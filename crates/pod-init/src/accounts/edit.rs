@@ -27,6 +27,10 @@ pub struct Accounts {
     pub gshadow: Option<Db<Gshadow>>,
 }
 
+/// The shadow hash field of a locked password, as `passwd -l` and
+/// `useradd` write it: no hash matches it.
+pub const LOCKED: &str = "!";
+
 /// The account the researcher must have.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserSpec<'a> {
@@ -243,35 +247,29 @@ impl Accounts {
         changes
     }
 
-    /// The shadow entry of `user` holds a hash that `verifies`; otherwise it
-    /// gets `new_hash()`. Keeping a hash that still verifies is what makes a
-    /// restart byte-identical (a fresh hash has a fresh salt).
-    pub fn ensure_password(
-        &mut self,
-        user: &str,
-        verifies: impl Fn(&str) -> bool,
-        new_hash: impl FnOnce() -> String,
-        days_since_epoch: u64,
-    ) -> Vec<String> {
+    /// The shadow entry of `user` holds the locked password `!`: no
+    /// password opens the account (`su`, a password login), whatever hash
+    /// an earlier start or the image put there; `sudo` needs none (the
+    /// drop-in says NOPASSWD).
+    pub fn lock_password(&mut self, user: &str, days_since_epoch: u64) -> Vec<String> {
         let Some(shadow) = &mut self.shadow else {
-            return vec!["no /etc/shadow: password not set".to_owned()];
+            return vec!["no /etc/shadow: password not locked".to_owned()];
         };
         match shadow.get(user) {
-            Some(entry) if verifies(&entry.hash) => Vec::new(),
+            Some(entry) if entry.hash == LOCKED => Vec::new(),
             Some(_) => {
-                let hash = new_hash();
                 shadow.update(
                     |s| s.name == user,
                     |s| {
-                        s.hash = hash.clone();
+                        s.hash = LOCKED.to_owned();
                         true
                     },
                 );
-                vec![format!("set the password of {user}")]
+                vec![format!("locked the password of {user}")]
             }
             None => {
-                shadow.push(Shadow::new(user, &new_hash(), days_since_epoch));
-                vec![format!("added shadow entry for {user}")]
+                shadow.push(Shadow::new(user, LOCKED, days_since_epoch));
+                vec![format!("added shadow entry for {user}, password locked")]
             }
         }
     }
@@ -325,12 +323,12 @@ mod tests {
         let mut changes = a.ensure_group("MLO-unit", 83070);
         changes.extend(a.ensure_user(&ADA));
         changes.extend(a.add_to_groups("ada", &["sudo", "adm", "nosuchgroup"]));
-        changes.extend(a.ensure_password("ada", |h| h == "HASH", || "HASH".into(), 20000));
+        changes.extend(a.lock_password("ada", 20000));
         changes
     }
 
     #[test]
-    fn fresh_image_gets_group_user_memberships_and_password() {
+    fn fresh_image_gets_group_user_memberships_and_a_locked_password() {
         let mut a = accounts(PASSWD, GROUP, SHADOW, GSHADOW);
         let changes = bootstrap(&mut a);
         assert_eq!(
@@ -340,13 +338,13 @@ mod tests {
                 "added user ada (uid 177449)",
                 "added ada to group sudo",
                 "added ada to group adm",
-                "added shadow entry for ada",
+                "added shadow entry for ada, password locked",
             ]
         );
         assert_eq!(text(&a.group), "root:x:0:\nsudo:x:27:ada\nadm:x:4:syslog,ada\nMLO-unit:x:83070:\n");
         assert_eq!(text(a.gshadow.as_ref().unwrap()), "root:*::\nsudo:*::ada\nadm:*::syslog,ada\nMLO-unit:!::\n");
         assert!(text(&a.passwd).ends_with("ada:x:177449:83070::/home/ada:/bin/zsh\n"));
-        assert!(text(a.shadow.as_ref().unwrap()).ends_with("ada:HASH:20000:0:99999:7:::\n"));
+        assert!(text(a.shadow.as_ref().unwrap()).ends_with("ada:!:20000:0:99999:7:::\n"));
         assert_eq!(a.supplementary_gids("ada"), [4, 27]);
         assert_eq!(a.identity("ada"), Some(Identity { uid: 177449, gid: 83070, groups: vec![83070, 4, 27] }));
         assert_eq!(a.identity("nobody-here"), None);
@@ -399,7 +397,7 @@ mod tests {
             text(a.gshadow.as_ref().unwrap()),
             "root:*::\nsudo:*:ada:ada\nusers:!::\nadm:*::ada\nMLO-unit:!::\n"
         );
-        assert_eq!(text(a.shadow.as_ref().unwrap()), "root:*:19000:0:99999:7:::\nada:HASH:19000:0:99999:7:::\n");
+        assert_eq!(text(a.shadow.as_ref().unwrap()), "root:*:19000:0:99999:7:::\nada:!:19000:0:99999:7:::\n");
     }
 
     #[test]
@@ -454,11 +452,22 @@ mod tests {
     }
 
     #[test]
-    fn wrong_password_is_replaced_and_missing_shadow_is_reported() {
-        let mut a = accounts("", "", "ada:OLD:1:0:99999:7:::\n", "");
-        assert_eq!(a.ensure_password("ada", |h| h == "NEW", || "NEW".into(), 2), ["set the password of ada"]);
-        assert_eq!(text(a.shadow.as_ref().unwrap()), "ada:NEW:1:0:99999:7:::\n");
+    fn any_hash_is_replaced_by_the_lock_and_missing_shadow_is_reported() {
+        // The old entrypoint's chpasswd (the user name as password), a
+        // hash locked by `passwd -l`, an empty password, `*`.
+        for old in [
+            "$6$saltsalt$e/gAygZzYGPz97aJ4XssY5NXxSAiTFrhqAuTaaptvMhpGGYNPIRsiZ4.i7.PX6gQttKogBFlvogGt5by6zcsQ0",
+            "!$6$x$y",
+            "",
+            "*",
+        ] {
+            let mut a = accounts("", "", &format!("ada:{old}:1:0:99999:7:::\n"), "");
+            assert_eq!(a.lock_password("ada", 2), ["locked the password of ada"], "{old}");
+            assert_eq!(text(a.shadow.as_ref().unwrap()), "ada:!:1:0:99999:7:::\n", "ageing kept");
+            assert_eq!(a.lock_password("ada", 2), Vec::<String>::new(), "locked once");
+        }
+        let mut a = accounts("", "", "", "");
         a.shadow = None;
-        assert_eq!(a.ensure_password("ada", |_| false, || "NEW".into(), 2), ["no /etc/shadow: password not set"]);
+        assert_eq!(a.lock_password("ada", 2), ["no /etc/shadow: password not locked"]);
     }
 }

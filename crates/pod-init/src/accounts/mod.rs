@@ -399,7 +399,7 @@ mod tests {
                 let mut c = a.ensure_group("lab", gid);
                 c.extend(a.ensure_user(&spec));
                 c.extend(a.add_to_groups("ada", &["sudo", "adm"]));
-                c.extend(a.ensure_password("ada", |h| h == "H", || "H".into(), 1));
+                c.extend(a.lock_password("ada", 1));
                 c
             };
             bootstrap(&mut a);

@@ -11,6 +11,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use base64::Engine;
+use zeroize::Zeroizing;
 
 /// Why the private key was not written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -26,18 +27,28 @@ pub enum KeyError {
 /// Decodes the variable: whitespace anywhere is ignored (a key pasted with
 /// line breaks), CRs are stripped and a final newline ensured, because ssh
 /// rejects a key without one.
-pub fn decode_private_key(b64: &str) -> Result<String, KeyError> {
-    let compact: String = b64.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(compact.as_bytes())
-        .map_err(|e| KeyError::Base64(describe(&e)))?;
-    let text = String::from_utf8(bytes).map_err(|_| KeyError::NotText)?;
-    let mut key = text_file(&text);
+///
+/// Every buffer that holds the key on the way is zeroed when dropped, on
+/// the error paths too, and sized before it is filled: a buffer that grows
+/// is copied, and the copy it leaves behind in freed memory is not zeroed.
+pub fn decode_private_key(b64: &str) -> Result<Zeroizing<String>, KeyError> {
+    let mut compact = Zeroizing::new(Vec::with_capacity(b64.len()));
+    compact.extend(b64.bytes().filter(|b| !b.is_ascii_whitespace()));
+    let bytes = decode_base64(&compact).map_err(|e| KeyError::Base64(describe(&e)))?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| KeyError::NotText)?;
+    let key = Zeroizing::new(text_file(text));
     if !key.contains("-----BEGIN ") || !key.contains("PRIVATE KEY-----") {
-        key.clear();
         return Err(KeyError::NotAKey);
     }
     Ok(key)
+}
+
+/// Standard base64 into a buffer reserved up front and zeroed when dropped
+/// (the engine's own `decode` drops its buffer unzeroed on an error).
+fn decode_base64(b64: &[u8]) -> Result<Zeroizing<Vec<u8>>, base64::DecodeError> {
+    let mut out = Zeroizing::new(Vec::with_capacity(base64::decoded_len_estimate(b64.len())));
+    base64::engine::general_purpose::STANDARD.decode_vec(b64, &mut out)?;
+    Ok(out)
 }
 
 /// The decoding error without the offending byte: it is a byte of the key.
@@ -52,8 +63,10 @@ fn describe(e: &base64::DecodeError) -> String {
 }
 
 /// Text for a file ssh reads: no CR, ends with a newline.
+/// Sized up front, so the private key is never copied by a growing buffer.
 pub fn text_file(s: &str) -> String {
-    let mut out: String = s.chars().filter(|&c| c != '\r').collect();
+    let mut out = String::with_capacity(s.len() + 1);
+    out.extend(s.chars().filter(|&c| c != '\r'));
     if !out.ends_with('\n') {
         out.push('\n');
     }
@@ -78,13 +91,11 @@ pub fn key_file_name(pem: &str) -> &'static str {
 /// The key type string of an `openssh-key-v1` blob: the first string of
 /// its first public key (PROTOCOL.key in OpenSSH).
 fn openssh_key_type(pem: &str) -> Option<String> {
-    let body: String = pem
-        .lines()
-        .skip_while(|l| !l.starts_with("-----BEGIN"))
-        .skip(1)
-        .take_while(|l| !l.starts_with("-----END"))
-        .collect();
-    let blob = base64::engine::general_purpose::STANDARD.decode(body.trim()).ok()?;
+    // The key itself, encoded then raw: zeroed buffers, sized up front.
+    let mut body = Zeroizing::new(String::with_capacity(pem.len()));
+    let lines = pem.lines().skip_while(|l| !l.starts_with("-----BEGIN")).skip(1);
+    lines.take_while(|l| !l.starts_with("-----END")).for_each(|line| body.push_str(line));
+    let blob = decode_base64(body.trim().as_bytes()).ok()?;
     let mut rest = blob.strip_prefix(b"openssh-key-v1\0")?;
     // cipher, kdf name, kdf options, then the key count, then the first
     // public key blob, which starts with the key type string.
@@ -107,7 +118,8 @@ fn ssh_string(buf: &[u8]) -> Option<(&[u8], &[u8])> {
 /// What went into `~/.ssh`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SshMaterial {
-    pub private_key: Option<String>,
+    /// Zeroed when dropped, as soon as it is written.
+    pub private_key: Option<Zeroizing<String>>,
     pub public_key: Option<String>,
     pub known_hosts: Option<String>,
 }
@@ -207,7 +219,7 @@ mod tests {
         let b64 = STANDARD.encode(crlf);
         let wrapped: String =
             b64.as_bytes().chunks(60).map(|c| format!("{}\n", std::str::from_utf8(c).unwrap())).collect();
-        assert_eq!(decode_private_key(&wrapped).unwrap(), pem);
+        assert_eq!(*decode_private_key(&wrapped).unwrap(), pem);
     }
 
     #[test]
@@ -229,7 +241,7 @@ mod tests {
         fs::write(elsewhere.path().join("precious"), "keep").unwrap();
         std::os::unix::fs::symlink(elsewhere.path(), home.path().join(".ssh")).unwrap();
         let material = SshMaterial {
-            private_key: Some(keygen("ed25519", &[])),
+            private_key: Some(Zeroizing::new(keygen("ed25519", &[]))),
             public_key: Some("ssh-ed25519 AAAA x".into()),
             known_hosts: Some("github.com ssh-ed25519 AAAA".into()),
         };

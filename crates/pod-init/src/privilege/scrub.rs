@@ -1,4 +1,6 @@
-//! Erasing secrets from PID 1's own initial environment.
+//! Erasing secrets from PID 1's own environment: the copy pod-init parsed
+//! ([`wipe_parsed_environ`]) and the initial block the kernel shows
+//! ([`scrub_own_environ`]).
 //!
 //! `/proc/<pid>/environ` is not a view of `std::env`: the kernel reads the
 //! bytes between the `env_start` and `env_end` addresses of the process,
@@ -24,17 +26,35 @@
 //! container's environment in its own state. What it stops:
 //!
 //! - the job's own code when pod-init started without root
-//!   (allowPrivilegeEscalation: false, no setuid bit): PID 1 then runs as
-//!   the user, so any process of the job can read `/proc/1/environ`, and no
-//!   bootstrap wrote the key anywhere; the variable is kept out of the
-//!   command's environment, and without this it would still be one `cat`
-//!   away from whatever the job runs (a package, a notebook extension);
+//!   (allowPrivilegeEscalation: false, no setuid bit), should PID 1 still
+//!   be dumpable (see `privilege::keep_memory_private`): PID 1 then runs as
+//!   the user, no bootstrap wrote the key anywhere, the variable is kept
+//!   out of the command's environment, and without this it would be one
+//!   `cat /proc/1/environ` away from whatever the job runs (a package, a
+//!   notebook extension);
 //! - everything that reads other processes' environments for the life of
 //!   the job (days): `ps e`, diagnostic dumps, monitoring or security agents
 //!   on the node that collect `/proc/<pid>/environ`.
 
+use std::ffi::OsString;
 use std::io;
 use std::ops::Range;
+use std::os::unix::ffi::OsStringExt;
+
+use zeroize::Zeroize;
+
+/// Zeroes, then drops, pod-init's parsed copy of its environment (names and
+/// values, every one: PID 1 needs none of them once the command's
+/// environment is built, and which of them are secrets is the pod's
+/// business). Dropping alone would leave the bytes in freed memory, where
+/// whoever can read PID 1's memory finds them for the life of the job.
+pub fn wipe_parsed_environ(vars: &mut Vec<(OsString, OsString)>) {
+    for (name, value) in vars.drain(..) {
+        // into_vec takes the buffer as it is, without a copy.
+        name.into_vec().zeroize();
+        value.into_vec().zeroize();
+    }
+}
 
 /// Overwrites, in this process's initial environment block, every entry
 /// whose name is in `names`. Returns how many entries were erased.
