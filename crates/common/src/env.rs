@@ -142,8 +142,9 @@ pub const REQUIRED_POD_VARS: [&str; 6] = [
 
 /// The variables `pod-init` reads when they are set, beyond
 /// [`REQUIRED_POD_VARS`]: defaults it can derive, the image's seed user, and
-/// the Secret's keys. Its usage text lists these.
-pub const OPTIONAL_POD_VARS: [&str; 11] = [
+/// the Secret's keys, the job's name, submission and stop signal, and the node
+/// the pod runs on. Its usage text lists these.
+pub const OPTIONAL_POD_VARS: [&str; 15] = [
     EnvVars::SCRATCH_HOME,
     EnvVars::HF_HOME,
     EnvVars::GIT_CONFIG_GLOBAL,
@@ -155,6 +156,10 @@ pub const OPTIONAL_POD_VARS: [&str; 11] = [
     EnvVars::SSH_KNOWN_HOSTS,
     EnvVars::GIT_USER_NAME,
     EnvVars::GIT_USER_EMAIL,
+    EnvVars::NB_JOB_NAME,
+    EnvVars::NB_SUBMISSION,
+    EnvVars::NB_STOP_SIGNAL,
+    EnvVars::NODE_NAME,
 ];
 
 /// `pod-init`'s own settings, set by the user: its log level and the

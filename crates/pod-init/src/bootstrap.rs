@@ -27,13 +27,13 @@ use std::ffi::{CString, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
+use crate::attempts;
 use crate::config::{ConfigError, PodConfig, Setup};
 use crate::env;
 use crate::etcfile::EtcError;
 use crate::identity::Identity;
 use crate::launch::Launch;
 use crate::sys::ChildError;
-use crate::attempts;
 use mirror::EtcFiles;
 use ssh::SshMaterial;
 

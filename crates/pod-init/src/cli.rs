@@ -55,9 +55,11 @@ pub fn version() -> String {
 fn describe(setting: &str) -> &'static [&'static str] {
     match setting {
         EnvVars::POD_INIT_LOG => &["error, warn, info, debug, trace or off (default info)"],
-        EnvVars::POD_INIT_SIGNAL_GROUP => {
-            &["1/true/yes: forward signals to COMMAND's whole", "process group, not COMMAND alone (default off)"]
-        }
+        EnvVars::POD_INIT_SIGNAL_GROUP => &[
+            "unset: a stop (SIGTERM...) to COMMAND's process",
+            "group, other signals to COMMAND; 1: every signal",
+            "to the group; 0: every signal to COMMAND alone",
+        ],
         EnvVars::POD_INIT_KILL_GRACE_MS => {
             &["milliseconds from SIGTERM to SIGKILL for the", "processes left when COMMAND has exited"]
         }
