@@ -11,7 +11,7 @@ use std::path::Path;
 use common::image;
 
 use crate::config::PodConfig;
-use crate::dirwalk::{Dir, Walker};
+use crate::dirwalk::{Dir, Kind, Walker};
 use crate::{copytree, private, sys};
 
 /// The name of an oh-my-zsh copy in progress, before its random suffix.
@@ -36,7 +36,11 @@ pub fn prepare(walker: &mut Walker, cfg: &PodConfig, stage: &Path) -> io::Result
     let zshrc = OsStr::new(".zshrc");
     let found = if existed { dir.stat(zshrc)? } else { None };
     if let Some(attrs) = found {
-        done.extend(private::settle(dir, zshrc, &zdotdir.join(zshrc), &attrs, None)?.0);
+        // A link there is the user's own doing (the directory is theirs
+        // alone): their dotfiles, left as they are.
+        if attrs.kind != Kind::Symlink {
+            done.extend(private::settle(dir, zshrc, &zdotdir.join(zshrc), &attrs, None)?.0);
+        }
     } else {
         let from = staged(image::STAGED_ZSHRC);
         match std::fs::read(&from) {
@@ -147,5 +151,8 @@ mod tests {
         assert_eq!(done, [format!("{} mode 0660 -> 0600", zshrc.display())]);
         assert_eq!(fs::read_to_string(&zshrc).unwrap(), "mine\n");
         assert_eq!(prepare(&mut Walker::new(), &cfg, stage.path()).unwrap(), Vec::<String>::new());
+        fs::remove_file(&zshrc).unwrap();
+        symlink("/dotfiles/zshrc", &zshrc).unwrap();
+        assert_eq!(prepare(&mut Walker::new(), &cfg, stage.path()).unwrap(), Vec::<String>::new(), "the user's link");
     }
 }
