@@ -56,7 +56,11 @@ pub fn prepare(
             // First, so that the links below replace what it brings.
             step("home", copy_home(&mut walker, old, &cfg.home()));
         }
-        step("user state", scratch_home(&mut walker, cfg, user.uid, seed_uid));
+        // Said only when it changed or failed: the steps below say the rest.
+        match scratch_home(&mut walker, cfg, user.uid, seed_uid) {
+            Ok(done) if done.is_empty() => {}
+            other => step("user state", other),
+        }
         step("shell", shell::prepare(&mut walker, cfg, Path::new(image::STAGE_DIR)));
         step("history", private::file_at(&mut walker, &cfg.histfile(), false).map(|(done, _)| done));
         // Read only for the identity, once: git runs only if it is not there.
