@@ -14,6 +14,9 @@
 #                       changes, as a restarted container does) and merged/
 #   --scratch DIR       host directory that becomes /scratch
 #   --squash            serve /scratch through rootsquash.py (uid/gid 0 -> 65534)
+#   --count-requests    with --squash: rootsquash.py counts the requests it
+#                       serves into STATE/rootsquash.requests (written when
+#                       scratch is unmounted, before this script exits)
 #   --install FILE PATH MODE
 #                       copy a host FILE to PATH in the container, owner root,
 #                       MODE octal (repeatable; the tests put pod-init in place
@@ -53,7 +56,7 @@ die() {
 here=$(cd "$(dirname "$0")" && pwd)
 
 inside=0
-rootfs="" scratch="" squash=0 user="" tty=0 runtime_caps=0
+rootfs="" scratch="" squash=0 count=0 user="" tty=0 runtime_caps=0
 envs=()
 installs=()
 args=("$@")
@@ -64,6 +67,7 @@ while [ $# -gt 0 ]; do
         --state) state=$2; shift 2 ;;
         --scratch) scratch=$2; shift 2 ;;
         --squash) squash=1; shift ;;
+        --count-requests) count=1; shift ;;
         --tty) tty=1; shift ;;
         --runtime-caps) runtime_caps=1; shift ;;
         --install) installs+=("$2" "$3" "$4"); shift 4 ;;
@@ -128,10 +132,12 @@ stop_fuse() {
 trap stop_fuse EXIT
 if [ "$squash" = 1 ]; then
     ready=$state/rootsquash.ready
-    rm -f "$ready"
+    rm -f "$ready" "$state/rootsquash.requests"
+    counting=()
+    [ "$count" = 0 ] || counting=(--count "$state/rootsquash.requests")
     # Its own stdio: holding the container's stdout would keep the caller
     # reading after the container ended.
-    /usr/bin/python3 "$here/rootsquash.py" "$scratch" "$merged/scratch" --ready "$ready" \
+    /usr/bin/python3 "$here/rootsquash.py" "$scratch" "$merged/scratch" --ready "$ready" "${counting[@]}" \
         </dev/null >/dev/null 2>"$state/rootsquash.log" &
     fuse_pid=$!
     for _ in $(seq 1 500); do

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""rootsquash.py BACKING MOUNTPOINT [--ready FILE]
+"""rootsquash.py BACKING MOUNTPOINT [--ready FILE] [--count FILE]
 
 A FUSE passthrough of BACKING at MOUNTPOINT that squashes root as an NFS
 server with `root_squash` does: every request is performed on BACKING with the
@@ -23,6 +23,11 @@ Design notes, each the reason for a choice below:
   caller skip the check the first caller passed.
 - umask 0: the kernel already applied the caller's umask to the mode it
   sends; applying ours again would change what the caller asked for.
+- `--count FILE`: every request served is counted (each one a round trip to
+  the server on NFS; with the caches off, a lookup per path component too),
+  and FILE gets one `OPERATION COUNT` line per operation and `total COUNT`
+  once the file system is unmounted. Opt-in: the tests that assert how many
+  requests a start makes read it.
 """
 
 import ctypes
@@ -135,6 +140,8 @@ class RootSquash(Operations):
     def __init__(self, backing):
         # Opened as root, before any request: the root of every lookup.
         self.root = os.open(backing, os.O_RDONLY | os.O_DIRECTORY)
+        # Requests served, per operation (see --count).
+        self.requests = {}
 
     @staticmethod
     def rel(path):
@@ -147,6 +154,7 @@ class RootSquash(Operations):
         # init/destroy come from the kernel, not from a caller.
         if op in ("init", "destroy"):
             return getattr(self, op)(*args)
+        self.requests[op] = self.requests.get(op, 0) + 1
         with CallerCreds():
             return getattr(self, op)(*args)
 
@@ -283,9 +291,19 @@ class RootSquash(Operations):
         return 0
 
 
+def write_counts(path, requests):
+    """The --count file: one `OPERATION COUNT` line each, then the total."""
+    lines = [f"{op} {n}" for op, n in sorted(requests.items())]
+    lines.append(f"total {sum(requests.values())}")
+    with open(path, "w", encoding="ascii") as f:
+        f.write("\n".join(lines) + "\n")
+
+
 def main(argv):
-    if len(argv) not in (3, 5) or (len(argv) == 5 and argv[3] != "--ready"):
-        print("usage: rootsquash.py BACKING MOUNTPOINT [--ready FILE]", file=sys.stderr)
+    usage = "usage: rootsquash.py BACKING MOUNTPOINT [--ready FILE] [--count FILE]"
+    options = dict(zip(argv[3::2], argv[4::2]))
+    if len(argv) < 3 or len(argv) % 2 == 0 or not set(options) <= {"--ready", "--count"}:
+        print(usage, file=sys.stderr)
         return 2
     backing, mountpoint = argv[1], argv[2]
     if not os.path.isdir(backing):
@@ -297,8 +315,8 @@ def main(argv):
     # See the module doc: the caller's mode already has the caller's umask.
     os.umask(0)
     ops = RootSquash(backing)
-    if len(argv) == 5:
-        ready = argv[4]
+    if "--ready" in options:
+        ready = options["--ready"]
         original_init = ops.init
 
         def init(path):
@@ -311,6 +329,9 @@ def main(argv):
     SquashFuse(ops, mountpoint, foreground=True, nothreads=True, allow_other=True,
                fsname="rootsquash", subtype="rootsquash",
                entry_timeout=0, attr_timeout=0, negative_timeout=0)
+    # FUSE() returns once the file system is unmounted: every request is in.
+    if "--count" in options:
+        write_counts(options["--count"], ops.requests)
     return 0
 
 

@@ -216,20 +216,20 @@ fn first_start_mirrors_the_identity_and_runs_the_command_as_the_user() -> Result
         ("/etc/shadow".to_owned(), "root:shadow 640 regular file"),
         ("/etc/group".to_owned(), "root:root 644 regular file"),
         ("/etc/gshadow".to_owned(), "root:shadow 640 regular file"),
-        (sh.clone(), "mljaggi-admin:MLO-unit 770 directory"),
+        (sh.clone(), "mljaggi-admin:MLO-unit 1770 directory"),
         (working_dir(), "mljaggi-admin:MLO-unit 770 directory"),
         (hf_home(), "mljaggi-admin:MLO-unit 770 directory"),
-        (format!("{sh}/.shell"), "ada:MLO-unit 770 directory"),
-        (format!("{sh}/.shell/.zshrc"), "ada:MLO-unit 660 regular file"),
-        (format!("{sh}/.shell/.oh-my-zsh"), "ada:MLO-unit 770 directory"),
+        (format!("{sh}/.shell"), "ada:MLO-unit 700 directory"),
+        (format!("{sh}/.shell/.zshrc"), "ada:MLO-unit 600 regular file"),
+        (format!("{sh}/.shell/.oh-my-zsh"), "ada:MLO-unit 700 directory"),
         (format!("{sh}/.zsh_history"), "ada:MLO-unit 600 regular empty file"),
-        (format!("{sh}/.gitconfig"), "ada:MLO-unit 660 regular file"),
-        (format!("{sh}/.cache/uv"), "ada:MLO-unit 770 directory"),
-        (format!("{sh}/.uv"), "ada:MLO-unit 770 directory"),
-        (format!("{sh}/.vscode"), "ada:MLO-unit 770 directory"),
-        (format!("{sh}/.vscode-server"), "ada:MLO-unit 770 directory"),
-        (format!("{sh}/.cursor"), "ada:MLO-unit 770 directory"),
-        (format!("{sh}/.cursor-server"), "ada:MLO-unit 770 directory"),
+        (format!("{sh}/.gitconfig"), "ada:MLO-unit 600 regular file"),
+        (format!("{sh}/.cache/uv"), "ada:MLO-unit 700 directory"),
+        (format!("{sh}/.uv"), "ada:MLO-unit 700 directory"),
+        (format!("{sh}/.vscode"), "ada:MLO-unit 700 directory"),
+        (format!("{sh}/.vscode-server"), "ada:MLO-unit 700 directory"),
+        (format!("{sh}/.cursor"), "ada:MLO-unit 700 directory"),
+        (format!("{sh}/.cursor-server"), "ada:MLO-unit 700 directory"),
     ];
     for (path, expected) in want {
         assert_eq!(modes.get(&path).map(String::as_str), Some(expected), "{path}");
@@ -462,7 +462,7 @@ fn missing_seed_user_skips_scratch_with_a_warning_and_runs_in_home() -> Result {
     // (their scratch home, for the history file) belongs to the user.
     assert!(!sb.scratch_path(working_dir()).exists());
     let sh = scratch_home();
-    assert_eq!(stat(&sb, std::slice::from_ref(&sh))?.get(&sh).map(String::as_str), Some("ada:MLO-unit 770 directory"));
+    assert_eq!(stat(&sb, std::slice::from_ref(&sh))?.get(&sh).map(String::as_str), Some("ada:MLO-unit 1770 directory"));
     Ok(())
 }
 
@@ -476,7 +476,8 @@ fn scratch_not_mounted_warns_and_the_job_still_runs_with_its_ssh_key() -> Result
     let out = sb.run(&spec)?;
     out.assert_success();
     assert_eq!(out.stdout, "/home/ada\n");
-    out.assert_logged("scratch: cannot create /mnt/scratch/homes/ada: Permission denied");
+    // /mnt is root's: the seed's walk stops at the first directory it cannot make.
+    out.assert_logged("scratch: cannot create /mnt/scratch: Permission denied");
     out.assert_logged("scratch: incomplete (see above); continuing");
     as_ada(&sb, "ssh-keygen -y -f ~/.ssh/id_ed25519 >/dev/null")?.assert_success();
     Ok(())

@@ -16,9 +16,12 @@
 //! see the supervisor's `privilege` module) and what happens with the
 //! returned [`Launch`].
 
+mod copytree;
+mod gitidentity;
 mod home;
 mod mirror;
 mod scratch;
+mod shell;
 mod ssh;
 mod sudoers;
 mod userstate;
@@ -300,10 +303,15 @@ fn home(ctx: &mut Context) -> Result<Vec<Change>, StepError> {
 /// As the seed: SCRATCH_HOME, WORKING_DIR and HF_HOME on scratch.
 fn scratch(ctx: &mut Context) -> Result<Vec<Change>, StepError> {
     let seed = ctx.seed.as_ref().ok_or_else(|| StepError::SeedMissing(ctx.cfg.seed_user.clone()))?;
-    let mut dirs = vec![ctx.cfg.scratch_home.clone(), ctx.cfg.working_dir.clone()];
-    dirs.extend(ctx.cfg.hf_home.clone());
+    let cfg = &ctx.cfg;
+    let mut dirs = vec![scratch::Wanted { dir: &cfg.scratch_home, mode: scratch::HOME_MODE }];
+    let shared = [Some(&cfg.working_dir), cfg.hf_home.as_ref()];
     // WORKING_DIR is SCRATCH_HOME by default: one check, one log line.
-    dirs.dedup();
+    for dir in shared.into_iter().flatten() {
+        if !dirs.iter().any(|w| w.dir == dir) {
+            dirs.push(scratch::Wanted { dir, mode: scratch::MODE });
+        }
+    }
     scratch::prepare(seed, &dirs)?;
     Ok(vec![Change::DoneAs { user: ctx.cfg.seed_user.clone(), uid: seed.uid }])
 }
@@ -312,7 +320,8 @@ fn scratch(ctx: &mut Context) -> Result<Vec<Change>, StepError> {
 fn user_state(ctx: &mut Context) -> Result<Vec<Change>, StepError> {
     let ssh = std::mem::take(&mut ctx.ssh);
     let user = ctx.user()?;
-    userstate::prepare(&ctx.cfg, user, &ssh, ctx.copy_home_from.as_deref())?;
+    let seed_uid = ctx.seed.as_ref().map(|s| s.uid);
+    userstate::prepare(&ctx.cfg, user, seed_uid, &ssh, ctx.copy_home_from.as_deref())?;
     drop(ssh);
     Ok(vec![Change::DoneAs { user: ctx.cfg.user.clone(), uid: user.uid }])
 }

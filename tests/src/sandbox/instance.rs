@@ -9,6 +9,7 @@ use nix::unistd::chown;
 
 use super::error::{Error, Result, io_err};
 use super::output::Output;
+use super::requests::ScratchRequests;
 use super::rootfs::rootfs;
 use super::running::Running;
 use super::runs::{run_dir, set_mode};
@@ -124,6 +125,24 @@ impl Sandbox {
         walk(&root, &root, &mut out)?;
         out.sort();
         Ok(out.into_iter().map(|(_, line)| line).collect())
+    }
+
+    /// Discards the container's writable layer (the overlay's upper and
+    /// work directories, which the next run recreates) and keeps scratch:
+    /// the next container is a new pod of the same researcher, the image's
+    /// /etc over the scratch earlier pods filled.
+    pub fn fresh_container_layer(&self) -> Result<()> {
+        let state = self.path.join("state");
+        match fs::remove_dir_all(&state) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io_err("cannot remove", &state)(e)),
+            _ => Ok(()),
+        }
+    }
+
+    /// The scratch requests of the last run of this sandbox started with
+    /// [`RunSpec::count_scratch_requests`] (squashed scratch).
+    pub fn scratch_requests(&self) -> Result<ScratchRequests> {
+        ScratchRequests::read(&self.path.join("state"))
     }
 
     /// Run a container to its end.

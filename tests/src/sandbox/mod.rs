@@ -69,6 +69,9 @@
 //!   read the container's files from the host (upper layer, else rootfs);
 //!   [`Sandbox::scratch_listing`] lists owner and mode of everything on
 //!   scratch (compare two to see what a run changed).
+//! - [`RunSpec::count_scratch_requests`] has the squash FUSE count the
+//!   requests it serves; [`Sandbox::scratch_requests`] reads them after the
+//!   run (with the FUSE caches off, each is an NFS round trip at worst).
 //! - [`BusyboxRoot`] runs a binary as PID 1 in a rootfs holding only a static
 //!   busybox and no libc: a dynamically linked binary cannot start there.
 //!
@@ -107,6 +110,7 @@ mod error;
 mod instance;
 mod output;
 mod procfs;
+mod requests;
 mod rootfs;
 mod running;
 mod runs;
@@ -119,6 +123,7 @@ pub use error::{Error, Result};
 pub use instance::{Sandbox, lay_out_scratch};
 pub use output::Output;
 pub use procfs::children;
+pub use requests::ScratchRequests;
 pub use rootfs::{require_root, rootfs, sandbox_dir, scripts_dir};
 pub use running::Running;
 pub(crate) use runs::run_dir;

@@ -31,6 +31,8 @@ pub struct RunSpec {
     pub tty: bool,
     /// Limit PID 1 to a runtime's capabilities (see [`RunSpec::runtime_caps`]).
     pub runtime_caps: bool,
+    /// Count the squashed scratch's requests (see [`RunSpec::count_scratch_requests`]).
+    pub count_requests: bool,
 }
 
 impl RunSpec {
@@ -50,6 +52,7 @@ impl RunSpec {
             timeout: DEFAULT_TIMEOUT,
             tty: false,
             runtime_caps: false,
+            count_requests: false,
         }
     }
 
@@ -135,6 +138,13 @@ impl RunSpec {
         self
     }
 
+    /// Have the root-squash FUSE count the requests it serves during the
+    /// run; [`Sandbox::scratch_requests`](super::Sandbox::scratch_requests) reads them after it.
+    pub fn count_scratch_requests(mut self) -> Self {
+        self.count_requests = true;
+        self
+    }
+
     /// Change the timeout.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
@@ -148,6 +158,9 @@ impl RunSpec {
         cmd.arg("--scratch").arg(scratch);
         if self.squash {
             cmd.arg("--squash");
+        }
+        if self.count_requests {
+            cmd.arg("--count-requests");
         }
         if self.tty {
             cmd.arg("--tty");

@@ -31,6 +31,10 @@ use table::{Report, Row, Section};
 /// The targets: a restart in place costs at most 2 ms over the bare
 /// container, and PID 1 keeps at most 1 MiB resident while the job runs.
 const RESTART_OVERHEAD_TARGET: Duration = Duration::from_millis(2);
+/// Scratch requests a start may make: a first one, and one that finds its
+/// work done (a new pod over kept scratch, a restart in place).
+const FIRST_START_REQUESTS_TARGET: u64 = 150;
+const DONE_START_REQUESTS_TARGET: u64 = 30;
 const RSS_TARGET_KIB: u64 = 1024;
 
 /// Options of `cargo xtask bench`.
@@ -92,6 +96,14 @@ fn starts(runs: u32) -> Result<(Section, Vec<(Start, StartTimes)>)> {
         });
         all.push((start, times));
     }
+    eprintln!("bench: scratch requests per start");
+    let [first, new_pod, restart] = sandbox::scratch_requests()?;
+    rows.push(Row::with_target(
+        "scratch requests per start, squash FUSE with caches off (first / new pod / restart)",
+        format!("{first} / {new_pod} / {restart}"),
+        format!("<= {FIRST_START_REQUESTS_TARGET} / {DONE_START_REQUESTS_TARGET} / {DONE_START_REQUESTS_TARGET}"),
+        first <= FIRST_START_REQUESTS_TARGET && new_pod.max(restart) <= DONE_START_REQUESTS_TARGET,
+    ));
     Ok((Section { title: format!("pod start in the sandbox (median of {runs})"), rows }, all))
 }
 
@@ -313,6 +325,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         format!("binaries: `cargo xtask dist` (release profile: opt-level s, LTO, one codegen unit, panic abort, strip), target {}", project::MUSL_TARGET),
         format!("timings: median of {} runs each, wall clock measured by xtask around the whole command (a blocking wait)", args.runs),
         "pod starts: `tests/sandbox/ctr-run.sh` containers (PID, mount, UTS and IPC namespaces, overlay over the Debian test rootfs, chroot) started as uid 123456 with pod-init setuid root, as on the cluster; scratch bind-mounted (the tests' root-squash FUSE is Python and would dominate); runs with and without pod-init alternate; overhead = median over the pairs of (run with pod-init minus the run with `/bin/true` as PID 1 right after it)".to_owned(),
+        "scratch requests: one start of each kind through the tests' root-squash FUSE (attribute, entry and negative caches off, the worst case of an NFS client), every request it served counted, less the 2 that a container with `/bin/true` as PID 1 costs; the bench's pod has no git identity".to_owned(),
         "first pod: a new sandbox per run; new pod: the container layer discarded before each run, scratch kept from a first run (what a Kubernetes container restart is: the image's /etc, the old scratch); restart in place: container layer (run-once marker included, which the restart's new PID namespace claims again) and scratch kept, the path where every step finds its work done; no bootstrap: pod-init started without the NB_* variables, so only its exec, the fork of the command and the supervision remain".to_owned(),
         "docker: the tests' own engine (Debian's docker.io, state under target/docker, `--network none`); the image built by `cargo xtask image` on the sandbox rootfs; each `docker run --rm` as uid 123456 with the pod variables, scratch bind-mounted (not squashed), followed by the same run with `--entrypoint /bin/true`; fresh scratch: a new scratch per pair; scratch kept: one scratch a first run filled; every run is a new container (its /etc from the image)".to_owned(),
         "steps: pod-init's tracing lines are stamped to the microsecond; a step's time runs from the previous line to its last line, median over the runs of each kind of start".to_owned(),

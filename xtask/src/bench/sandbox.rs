@@ -98,15 +98,32 @@ pub struct StartTimes {
     pub logs: Vec<String>,
 }
 
-/// Discards the container's writable layer (the overlay's upper and work
-/// directories, which `ctr-run.sh` recreates), keeping scratch: the next
+/// Discards the container's writable layer, keeping scratch: the next
 /// container starts from the image's /etc.
 fn fresh_container_layer(sb: &Sandbox) -> Result<()> {
-    let state = sb.dir().join("state");
-    if state.exists() {
-        fs::remove_dir_all(&state).with_context(|| format!("cannot remove {}", state.display()))?;
-    }
-    Ok(())
+    sb.fresh_container_layer().map_err(|e| anyhow!("{e}"))
+}
+
+/// The scratch requests of each kind of start (first, new pod, restart in
+/// place), counted by the tests' root-squash FUSE (its caches off: what an
+/// NFS client sends at worst), minus the harness's own (a container with
+/// `/bin/true` as PID 1, counted the same way).
+pub fn scratch_requests() -> Result<[u64; 3]> {
+    let sb = new_sandbox()?;
+    let count = |spec: &RunSpec| -> Result<u64> {
+        let out = sb.run(&spec.clone().count_scratch_requests()).map_err(|e| anyhow!("{e}"))?;
+        if out.status != 0 {
+            bail!("the container {:?} exited {}:\n{}{}", spec.argv, out.status, out.stdout, out.stderr);
+        }
+        Ok(sb.scratch_requests().map_err(|e| anyhow!("{e}"))?.total())
+    };
+    let squashed = RunSpec::pod_init(["/bin/true"]).envs(pod_env()).as_user(UID, LAB_GID).timeout(TIMEOUT);
+    let harness = count(&RunSpec::new(["/bin/true"]).as_user(UID, LAB_GID).timeout(TIMEOUT))?;
+    let first = count(&squashed)?;
+    fresh_container_layer(&sb)?;
+    let new_pod = count(&squashed)?;
+    let restart = count(&squashed)?;
+    Ok([first, new_pod, restart].map(|n| n.saturating_sub(harness)))
 }
 
 /// Times `runs` starts of each kind, alternating pod-init and the baseline

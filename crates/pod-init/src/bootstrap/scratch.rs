@@ -4,65 +4,73 @@
 //! create anything in the seed-owned 0770 homes root. The account that owns
 //! that root (SCRATCH_SEED_USER) can, so a forked child switches fully to
 //! it (groups, gid, uid) and creates SCRATCH_HOME, WORKING_DIR and HF_HOME
-//! with umask 007 and mode 0770, group-shared and closed to others. A
-//! failure does not stop the bootstrap, as in the bash entrypoint: the job
-//! may not need scratch at all.
+//! with umask 007: group-shared and closed to others. SCRATCH_HOME gets the
+//! sticky bit too (1770): the lab may add files there, but only their owner
+//! renames or deletes an entry, so nobody moves the researcher's shell
+//! state away to plant another. Every path is walked from `/` with
+//! directory descriptors ([`Walker`]): a symlink on the way (a lab member
+//! can put one in the homes root) stops that path. A failure does not stop
+//! the bootstrap, as in the bash entrypoint: the job may not need scratch.
 
-use std::fs::{self, DirBuilder};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use crate::dirwalk::{Create, Walker};
 use crate::identity::Identity;
 use crate::sys::{self, ChildError};
 
 /// Mode of the shared directories.
 pub const MODE: u32 = 0o770;
 
-/// `mkdir -p dir` then mode 0770 if we own it and it differs. Logs.
-fn ensure_dir(dir: &Path, uid: u32) -> bool {
-    // The homes root is group-writable: another member could have put a
-    // symlink where this user's directory goes. Never chmod through it.
-    let found = fs::symlink_metadata(dir).ok();
-    if found.as_ref().is_some_and(|m| m.file_type().is_symlink()) {
-        tracing::warn!("scratch: {} is a symbolic link; left alone", dir.display());
-        return false;
-    }
-    // On a restart every directory is there: the lstat above is all it
-    // takes (a directory, not a link, so it is what stat would say), no
-    // mkdir that can only fail with EEXIST.
-    let existing = found.filter(fs::Metadata::is_dir);
-    let existed = existing.is_some();
-    if !existed {
-        if let Err(e) = DirBuilder::new().recursive(true).mode(MODE).create(dir) {
-            tracing::warn!("scratch: cannot create {}: {e}", dir.display());
+/// Mode of the scratch home: shared, but entries only their owner moves.
+pub const HOME_MODE: u32 = 0o1770;
+
+/// One directory the seed prepares, with its mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wanted<'a> {
+    pub dir: &'a Path,
+    pub mode: u32,
+}
+
+/// Creates `dir` (and its missing parents, 0770) unless it is there, and
+/// sets `mode` on it if the seed owns it and it differs. Logs.
+fn ensure_dir(walker: &mut Walker, wanted: &Wanted, uid: u32) -> bool {
+    let (dir, mode) = (wanted.dir, wanted.mode);
+    let (found, created) = match walker.dir(dir, Some(Create { last: mode, parents: MODE })) {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::warn!("scratch: {e}");
             return false;
         }
-    }
-    let chmod = match existing.map_or_else(|| fs::metadata(dir), Ok) {
-        Ok(m) if m.mode() & 0o7777 == MODE => Ok(false),
-        // Another member's directory (a shared HF_HOME): not ours to chmod.
-        Ok(m) if m.uid() != uid => Ok(false),
-        Ok(_) => fs::set_permissions(dir, fs::Permissions::from_mode(MODE)).map(|()| true),
-        Err(e) => Err(e),
     };
-    match (existed, chmod) {
-        (_, Err(e)) => {
-            tracing::warn!("scratch: cannot chmod {} to 0770: {e}", dir.display());
+    // Created with the mode, under the umask 007 that keeps every bit of it:
+    // nothing to check again.
+    if created {
+        tracing::info!("scratch: created {} ({mode:04o})", dir.display());
+        return true;
+    }
+    let before = found.attrs.mode;
+    // Another member's directory (a shared HF_HOME): not ours to chmod.
+    if before == mode || found.attrs.uid != uid {
+        tracing::info!("scratch: {} already there", dir.display());
+        return true;
+    }
+    match found.chmod(mode) {
+        Ok(()) => tracing::info!("scratch: {} mode {before:04o} -> {mode:04o}", dir.display()),
+        Err(e) => {
+            tracing::warn!("scratch: cannot chmod {} to {mode:04o}: {e}", dir.display());
             return false;
         }
-        (false, _) => tracing::info!("scratch: created {} (0770)", dir.display()),
-        (true, Ok(true)) => tracing::info!("scratch: {} set to 0770", dir.display()),
-        (true, Ok(false)) => tracing::info!("scratch: {} already there", dir.display()),
     }
     true
 }
 
 /// Creates `dirs` as `seed` in a forked child, trying every directory even
 /// after a failure. The child logs each directory.
-pub fn prepare(seed: &Identity, dirs: &[PathBuf]) -> Result<(), ChildError> {
+pub fn prepare(seed: &Identity, dirs: &[Wanted]) -> Result<(), ChildError> {
     let uid = seed.uid;
     sys::run_as(seed, "scratch", || {
-        let results: Vec<bool> = dirs.iter().map(|d| ensure_dir(d, uid)).collect();
+        let mut walker = Walker::new();
+        let results: Vec<bool> = dirs.iter().map(|d| ensure_dir(&mut walker, d, uid)).collect();
         results.into_iter().all(|ok| ok)
     })
 }
@@ -70,24 +78,36 @@ pub fn prepare(seed: &Identity, dirs: &[PathBuf]) -> Result<(), ChildError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+    fn mode(path: &Path) -> u32 {
+        fs::metadata(path).unwrap().mode() & 0o7777
+    }
 
     #[test]
-    fn creates_0770_and_refuses_to_chmod_through_a_symlink() {
+    fn creates_with_the_mode_fixes_ours_and_refuses_a_symlink_on_the_way() {
         let root = tempfile::tempdir().unwrap();
         let me = crate::sys::getuid();
-        let dir = root.path().join("homes/ada/project");
-        assert!(ensure_dir(&dir, me));
-        assert_eq!(fs::metadata(&dir).unwrap().mode() & 0o7777, MODE);
-        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
-        assert!(ensure_dir(&dir, me), "existing directory of ours: mode fixed");
-        assert_eq!(fs::metadata(&dir).unwrap().mode() & 0o7777, MODE);
+        let home = root.path().join("homes/ada");
+        let project = home.join("project");
+        let mut walker = Walker::new();
+        assert!(ensure_dir(&mut walker, &Wanted { dir: &home, mode: HOME_MODE }, me));
+        assert!(ensure_dir(&mut walker, &Wanted { dir: &project, mode: MODE }, me));
+        assert_eq!((mode(&home) & 0o1700, mode(&project) & 0o700), (0o1700, 0o700));
+        fs::set_permissions(&home, fs::Permissions::from_mode(0o770)).unwrap();
+        assert!(ensure_dir(&mut Walker::new(), &Wanted { dir: &home, mode: HOME_MODE }, me));
+        assert_eq!(mode(&home), HOME_MODE, "an older home of ours gets the sticky bit");
 
-        let elsewhere = root.path().join("elsewhere");
-        fs::create_dir(&elsewhere).unwrap();
-        fs::set_permissions(&elsewhere, fs::Permissions::from_mode(0o700)).unwrap();
-        let planted = root.path().join("homes/bob");
-        std::os::unix::fs::symlink(&elsewhere, &planted).unwrap();
-        assert!(!ensure_dir(&planted, me));
-        assert_eq!(fs::metadata(&elsewhere).unwrap().mode() & 0o7777, 0o700, "target chmodded");
+        let private = root.path().join("homes/admin-private");
+        fs::create_dir_all(private.join("secrets")).unwrap();
+        fs::set_permissions(private.join("secrets"), fs::Permissions::from_mode(0o700)).unwrap();
+        std::os::unix::fs::symlink("admin-private", root.path().join("homes/bob")).unwrap();
+        let below = root.path().join("homes/bob/secrets");
+        let mut walker = Walker::new();
+        assert!(!ensure_dir(&mut walker, &Wanted { dir: &root.path().join("homes/bob"), mode: HOME_MODE }, me));
+        assert!(!ensure_dir(&mut walker, &Wanted { dir: &below, mode: MODE }, me));
+        assert!(!ensure_dir(&mut Walker::new(), &Wanted { dir: &below, mode: MODE }, me));
+        assert_eq!(mode(&private.join("secrets")), 0o700, "chmodded through the link");
     }
 }
