@@ -119,7 +119,8 @@ struct Chunked {
 impl Chunked {
     fn start(request: tiny_http::Request, content_type: &str) -> io::Result<Self> {
         let mut raw = Flushed(request.into_writer());
-        write!(raw, "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nTransfer-Encoding: chunked\r\n\r\n")?;
+        let head = format!("HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nTransfer-Encoding: chunked\r\n\r\n");
+        raw.write_all(head.as_bytes())?;
         Ok(Chunked { body: Encoder::with_flush_after_write(raw) })
     }
 
