@@ -132,4 +132,11 @@ mod tests {
         // After `--` the words are the test binary's, not cargo's.
         assert!(line(&["--", "--test"]).ends_with(" test --workspace --all-targets --no-fail-fast -- --test"));
     }
+
+    #[test]
+    fn the_run_as_nobody_gets_the_words_after_the_dash_dash() {
+        let extra: Vec<String> = ["--release", "--", "--exact", "a"].iter().map(|a| (*a).to_owned()).collect();
+        assert_eq!(test_binary_args(&extra), ["--exact", "a"]);
+        assert!(test_binary_args(&extra[..1]).is_empty());
+    }
 }
