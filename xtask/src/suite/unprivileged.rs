@@ -45,19 +45,19 @@ pub fn executables(messages: &str) -> Result<Vec<PathBuf>> {
     Ok(found)
 }
 
-/// `binary` as nobody, in `scratch` (its HOME and TMPDIR), with `test_args`.
-pub fn as_nobody_cmd(binary: &Path, scratch: &Path, test_args: &[String]) -> Cmd {
+/// `binary` as nobody, in `home` (also its TMPDIR), with `test_args`.
+pub fn as_nobody_cmd(binary: &Path, home: &Path, test_args: &[String]) -> Cmd {
     let id = NOBODY.to_string();
     Cmd::new("env")
         .arg("-i")
-        .arg(format!("HOME={}", scratch.display()))
-        .arg(format!("TMPDIR={}", scratch.display()))
+        .arg(format!("HOME={}", home.display()))
+        .arg(format!("TMPDIR={}", home.display()))
         .arg(format!("PATH={PATH}"))
         .arg("setpriv")
         .args([format!("--reuid={id}"), format!("--regid={id}"), "--clear-groups".to_owned(), "--".to_owned()])
         .path_arg(binary)
         .args(test_args.iter().cloned())
-        .dir(scratch)
+        .dir(home)
 }
 
 /// Runs every unit test binary as nobody; an error names those that failed.
@@ -72,8 +72,8 @@ pub fn run(runner: &Runner, test_args: &[String]) -> Result<()> {
     let scratch = Scratch::create()?;
     let mut failed = Vec::new();
     for binary in &binaries {
-        let readable = open_to_nobody(binary);
-        let run = readable.and_then(|()| runner.run(&as_nobody_cmd(binary, &scratch.0, test_args)));
+        let run = copy_for_nobody(runner, binary, &scratch.bin)
+            .and_then(|copy| runner.run(&as_nobody_cmd(&copy, &scratch.home, test_args)));
         if let Err(e) = run {
             runner.announce(&format!("failed as nobody: {e:#}"));
             failed.push(binary.display().to_string());
@@ -86,45 +86,49 @@ pub fn run(runner: &Runner, test_args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Lets nobody run `binary` and reach it through the target directory,
-/// which root's build made (a umask of 077 would close both).
-fn open_to_nobody(binary: &Path) -> Result<()> {
-    let target = project::target_dir();
-    add_mode(binary, 0o005)?;
-    for dir in binary.ancestors().skip(1).take_while(|d| d.starts_with(&target)) {
-        add_mode(dir, 0o001)?;
-    }
-    Ok(())
+/// A copy of `binary` in `bin`, readable and executable by all: the
+/// build and the clone it sits in are root's, and a directory on the way
+/// (`/root`, a umask of 077) may be closed to nobody. The unit tests read
+/// nothing next to their binary (one that runs itself again finds the copy).
+fn copy_for_nobody(runner: &Runner, binary: &Path, bin: &Path) -> Result<PathBuf> {
+    let name = binary.file_name().with_context(|| format!("{}: no file name", binary.display()))?;
+    let copy = bin.join(name);
+    runner.announce(&format!("copy {} to {}", binary.display(), copy.display()));
+    fs::copy(binary, &copy).with_context(|| format!("copy {} to {}", binary.display(), copy.display()))?;
+    fs::set_permissions(&copy, fs::Permissions::from_mode(0o755)).with_context(|| copy.display().to_string())?;
+    Ok(copy)
 }
 
-fn add_mode(path: &Path, bits: u32) -> Result<()> {
-    let mode = fs::metadata(path).with_context(|| path.display().to_string())?.permissions().mode();
-    if mode & bits != bits {
-        fs::set_permissions(path, fs::Permissions::from_mode(mode | bits))
-            .with_context(|| format!("chmod {}", path.display()))?;
-    }
-    Ok(())
+/// One run's directory (root's): `bin/` for the binaries' copies, and
+/// `home/`, nobody's, its HOME, TMPDIR and working directory. Removed
+/// afterwards.
+struct Scratch {
+    root: PathBuf,
+    bin: PathBuf,
+    home: PathBuf,
 }
-
-/// A directory of nobody's for one run, removed afterwards.
-struct Scratch(PathBuf);
 
 impl Scratch {
     fn create() -> Result<Self> {
-        let dir = std::env::temp_dir().join(format!("nb-unit-tests-as-nobody-{}", std::process::id()));
+        let root = std::env::temp_dir().join(format!("nb-unit-tests-as-nobody-{}", std::process::id()));
         // A leftover of a killed run with the same pid is ours to replace.
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir(&dir).with_context(|| dir.display().to_string())?;
-        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).with_context(|| dir.display().to_string())?;
-        std::os::unix::fs::chown(&dir, Some(NOBODY), Some(NOBODY))
-            .with_context(|| format!("chown nobody {}", dir.display()))?;
-        Ok(Scratch(dir))
+        let _ = fs::remove_dir_all(&root);
+        let (bin, home) = (root.join("bin"), root.join("home"));
+        for dir in [&root, &bin, &home] {
+            fs::create_dir(dir).with_context(|| dir.display().to_string())?;
+        }
+        for (dir, mode) in [(&root, 0o755), (&bin, 0o755), (&home, 0o700)] {
+            fs::set_permissions(dir, fs::Permissions::from_mode(mode)).with_context(|| dir.display().to_string())?;
+        }
+        std::os::unix::fs::chown(&home, Some(NOBODY), Some(NOBODY))
+            .with_context(|| format!("chown nobody {}", home.display()))?;
+        Ok(Scratch { root, bin, home })
     }
 }
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
+        let _ = fs::remove_dir_all(&self.root);
     }
 }
 
