@@ -7,8 +7,12 @@
 //! which needs root, and (c) runs `cargo test --workspace --all-targets`
 //! with `NB_SUBMIT_BIN` and `NB_POD_INIT_BIN` pointing at the dist binaries
 //! and `NB_XTASK_BIN` at this xtask, which the image tests build the image
-//! with (`--no-fail-fast`, and any extra arguments passed on).
+//! with (`--no-fail-fast`, and any extra arguments passed on), then (d)
+//! runs the unit test binaries again as `nobody` (see `unprivileged`),
+//! unless the extra arguments choose packages or targets.
 //! Each command is printed before it runs.
+
+mod unprivileged;
 
 use std::path::PathBuf;
 
@@ -88,7 +92,19 @@ pub fn run(extra: &[String]) -> Result<()> {
     let runner = Runner::new(Mode::Run);
     let dist = dist::run(&runner)?;
     runner.run(&mkrootfs_cmd())?;
-    runner.run(&cargo_test_cmd(&dist, extra))
+    let as_root = runner.run(&cargo_test_cmd(&dist, extra));
+    if has_option(extra, &PACKAGE_SELECTION) || has_option(extra, &TARGET_SELECTION) {
+        runner.announce("not run again as nobody: the extra arguments choose the tests");
+        return as_root;
+    }
+    // Also after a failure as root: one run shows both.
+    let as_nobody = unprivileged::run(&runner, test_binary_args(extra));
+    as_root.and(as_nobody)
+}
+
+/// The words after `--`, which are the test binaries' own.
+fn test_binary_args(extra: &[String]) -> &[String] {
+    extra.iter().position(|a| a == "--").map_or(&[], |dash| &extra[dash + 1..])
 }
 
 #[cfg(test)]
@@ -115,5 +131,12 @@ mod tests {
         assert!(line(&["-p", "submit", "--lib"]).ends_with(" test --no-fail-fast -p submit --lib"));
         // After `--` the words are the test binary's, not cargo's.
         assert!(line(&["--", "--test"]).ends_with(" test --workspace --all-targets --no-fail-fast -- --test"));
+    }
+
+    #[test]
+    fn the_run_as_nobody_gets_the_words_after_the_dash_dash() {
+        let extra: Vec<String> = ["--release", "--", "--exact", "a"].iter().map(|a| (*a).to_owned()).collect();
+        assert_eq!(test_binary_args(&extra), ["--exact", "a"]);
+        assert!(test_binary_args(&extra[..1]).is_empty());
     }
 }

@@ -181,6 +181,8 @@ mod tests {
         ids: RefCell<([u32; 3], [u32; 3])>,
         /// A broken kernel that lets root come back.
         lets_root_back: bool,
+        /// A user namespace whose setgroups is "deny": EPERM even for root.
+        setgroups_denied: bool,
     }
 
     impl Recording {
@@ -213,7 +215,7 @@ mod tests {
     impl Syscall for Recording {
         fn setgroups(&self, groups: &[u32]) -> Result<(), i32> {
             self.calls.borrow_mut().push(format!("setgroups({groups:?})"));
-            if self.privileged() { Ok(()) } else { Err(libc::EPERM) }
+            if self.privileged() && !self.setgroups_denied { Ok(()) } else { Err(libc::EPERM) }
         }
         fn setresgid(&self, r: u32, e: u32, s: u32) -> Result<(), i32> {
             self.set(1, "setresgid", [r, e, s])
@@ -289,6 +291,12 @@ mod tests {
         assert_eq!(become_root(&sys), Ok(None));
         assert_eq!(sys.calls(), ["setgroups([])", "setresgid(0, 0, 0)", "setresuid(0, 0, 0)"]);
         assert_eq!((sys.getresuid(), sys.getresgid()), (Ok([0; 3]), Ok([0; 3])));
+
+        // Refused: the errno comes back for the caller's warning, and every id still becomes 0.
+        let denied = Recording { setgroups_denied: true, ..Recording::as_user(4242, 4343) };
+        assert_eq!(become_root(&denied), Ok(Some(libc::EPERM)));
+        assert_eq!(denied.calls(), ["setgroups([])", "setresgid(0, 0, 0)", "setresuid(0, 0, 0)"]);
+        assert_eq!((denied.getresuid(), denied.getresgid()), (Ok([0; 3]), Ok([0; 3])));
     }
 
     /// Runs `body` as root in a forked child (ids are per process); the

@@ -1,0 +1,195 @@
+//! Which request gets which [`Reply`]: discovery, the namespaced resources
+//! `submit` reads (PersistentVolumeClaims, pods, Events, logs, `exec`), the
+//! Secret PATCH, and the runai double's report of a submission.
+
+use std::sync::{Arc, mpsc};
+
+use serde_json::{Value, json};
+
+use super::cluster::Selector;
+use super::discovery::{self, DISCOVERY_TYPE};
+use super::reply::Reply;
+use super::{PatchBehaviour, Request, SUBMITTED_PATH, Shared, lock, timeline, websocket};
+
+pub(super) fn respond(request: &Request, shared: &Arc<Shared>) -> Reply {
+    let path = request.path();
+    if let Some((namespace, rest)) = namespaced(path) {
+        let watch = request.param("watch").is_some_and(|w| w == "true" || w == "1");
+        let since = request.param("resourceVersion").and_then(|v| v.parse().ok()).unwrap_or(0);
+        match (request.method.as_str(), rest.as_slice()) {
+            ("GET", ["persistentvolumeclaims"]) => return json_reply(200, lock(&shared.cluster).pvc_list(namespace)),
+            ("GET", ["pods"]) => {
+                let field = request.param("fieldSelector");
+                let name = field.and_then(|f| f.strip_prefix("metadata.name=").map(str::to_owned));
+                return pods(shared, namespace, name, watch, since);
+            }
+            ("GET", ["events"]) => {
+                let selector = Selector::parse(&request.param("fieldSelector").unwrap_or_default());
+                return events(shared, namespace, &selector, watch, since);
+            }
+            ("GET", ["pods", pod]) => {
+                let cluster = lock(&shared.cluster);
+                return match cluster.pods.get(&(namespace.to_owned(), (*pod).to_owned())) {
+                    Some(p) => json_reply(200, p.object.clone()),
+                    None => status_reply(404, "NotFound", &format!("pods \"{pod}\" not found")),
+                };
+            }
+            ("GET", ["pods", pod, "log"]) => {
+                return log(shared, namespace, pod, request.param("follow").is_some_and(|f| f == "true"));
+            }
+            ("GET" | "POST", ["pods", pod, "exec"]) => return exec(request, shared, namespace, pod),
+            _ => {}
+        }
+    }
+    match (request.method.as_str(), path) {
+        ("GET", "/version") => json_reply(200, discovery::version()),
+        ("GET", "/api") => Reply::Full(200, DISCOVERY_TYPE, discovery::core_group().to_string().into_bytes()),
+        ("GET", "/apis") => Reply::Full(200, DISCOVERY_TYPE, discovery::other_groups().to_string().into_bytes()),
+        ("GET", "/openapi/v3") => json_reply(200, discovery::openapi_index()),
+        ("GET", "/openapi/v3/api/v1") => json_reply(200, discovery::openapi_core()),
+        ("POST", SUBMITTED_PATH) => submitted(request, shared),
+        ("PATCH", p) if p.starts_with("/api/v1/namespaces/") && p.contains("/secrets/") => {
+            patch_secret(request, shared)
+        }
+        _ => status_reply(404, "NotFound", &format!("the server could not find the requested resource ({path})")),
+    }
+}
+
+fn json_reply(status: u16, value: Value) -> Reply {
+    Reply::Full(status, "application/json", value.to_string().into_bytes())
+}
+
+fn status_reply(code: u16, reason: &str, message: &str) -> Reply {
+    json_reply(
+        code,
+        json!({
+            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": message, "reason": reason, "code": code,
+        }),
+    )
+}
+
+/// `/api/v1/namespaces/NS/REST...` split into NS and the rest's segments.
+fn namespaced(path: &str) -> Option<(&str, Vec<&str>)> {
+    let rest = path.strip_prefix("/api/v1/namespaces/")?;
+    let mut parts = rest.split('/');
+    let namespace = parts.next()?;
+    Some((namespace, parts.collect()))
+}
+
+/// The server-side apply of the Secret, answered as the test chose.
+fn patch_secret(request: &Request, shared: &Shared) -> Reply {
+    match lock(&shared.behaviour).clone() {
+        PatchBehaviour::Accept => {
+            let mut object: Value = serde_json::from_slice(&request.body).unwrap_or_else(|_| json!({}));
+            // kubectl refuses a reply without them ("Object 'Kind' is missing").
+            object["apiVersion"] = "v1".into();
+            object["kind"] = "Secret".into();
+            object["metadata"]["uid"] = "00000000-0000-0000-0000-000000000001".into();
+            object["metadata"]["resourceVersion"] = "1".into();
+            json_reply(200, object)
+        }
+        PatchBehaviour::Reject { code, reason, message } => status_reply(code, &reason, &message),
+        PatchBehaviour::Stall => Reply::Stall,
+    }
+}
+
+/// A list of pods, or a watch from `since` (a list's resourceVersion).
+fn pods(shared: &Shared, namespace: &str, name: Option<String>, watch: bool, since: u64) -> Reply {
+    let mut cluster = lock(&shared.cluster);
+    if !watch {
+        return json_reply(200, cluster.pod_list(namespace, name.as_deref()));
+    }
+    let backlog = cluster
+        .history
+        .iter()
+        .filter(|(version, ns, event)| {
+            *version > since
+                && ns == namespace
+                && name.as_deref().is_none_or(|n| event["object"]["metadata"]["name"] == n)
+        })
+        .map(|(_, _, event)| event.clone())
+        .collect();
+    let (tx, events) = mpsc::channel();
+    cluster.watchers.push((namespace.to_owned(), name, tx));
+    Reply::Watch { backlog, events }
+}
+
+/// A list of Events, or a watch from `since`; 403 if the cluster forbids them.
+fn events(shared: &Shared, namespace: &str, selector: &Selector, watch: bool, since: u64) -> Reply {
+    let mut cluster = lock(&shared.cluster);
+    if cluster.forbid_events {
+        let verb = if watch { "watch" } else { "list" };
+        let message = format!(
+            "events is forbidden: User \"ada\" cannot {verb} resource \"events\" in API group \"\" in the namespace \"{namespace}\""
+        );
+        return status_reply(403, "Forbidden", &message);
+    }
+    if !watch {
+        return json_reply(200, cluster.event_list(namespace, selector));
+    }
+    let backlog = cluster
+        .events
+        .iter()
+        .filter(|(version, ns, event)| *version > since && ns == namespace && selector.matches(&event["object"]))
+        .map(|(_, _, event)| event.clone())
+        .collect();
+    let (tx, events) = mpsc::channel();
+    cluster.event_watchers.push((namespace.to_owned(), selector.clone(), tx));
+    Reply::Watch { backlog, events }
+}
+
+/// A pod's log, refused as kubelet refuses it for a container that never ran.
+fn log(shared: &Shared, namespace: &str, pod: &str, follow: bool) -> Reply {
+    let cluster = lock(&shared.cluster);
+    let Some(p) = cluster.pods.get(&(namespace.to_owned(), pod.to_owned())) else {
+        return status_reply(404, "NotFound", &format!("pods \"{pod}\" not found"));
+    };
+    let status = &p.object["status"]["containerStatuses"][0];
+    let waiting = status["state"]["waiting"]["reason"].as_str();
+    let ran_before = status["lastState"].get("terminated").is_some();
+    if let (Some(reason), false) = (waiting, ran_before) {
+        let message = format!("container \"main\" in pod \"{pod}\" is waiting to start: {reason}");
+        return status_reply(400, "BadRequest", &message);
+    }
+    if status.is_null() {
+        return status_reply(400, "BadRequest", &format!("container \"main\" in pod \"{pod}\" is not yet scheduled"));
+    }
+    Reply::Log { namespace: namespace.to_owned(), pod: pod.to_owned(), follow }
+}
+
+/// An `exec` in a running pod: the WebSocket upgrade, if kubectl offers a
+/// subprotocol the fake speaks.
+fn exec(request: &Request, shared: &Shared, namespace: &str, pod: &str) -> Reply {
+    let running = lock(&shared.cluster)
+        .pods
+        .get(&(namespace.to_owned(), pod.to_owned()))
+        .is_some_and(|p| p.object["status"]["phase"] == "Running");
+    if !running {
+        return status_reply(400, "BadRequest", &format!("pod {pod} is not running"));
+    }
+    let key = request.header("Sec-WebSocket-Key").unwrap_or_default();
+    let offered = request.header("Sec-WebSocket-Protocol").unwrap_or_default();
+    match websocket::choose_protocol(offered) {
+        Some(protocol) => Reply::Exec {
+            accept: websocket::accept_value(key),
+            protocol,
+            pod: pod.to_owned(),
+            stdin: request.param("stdin").is_some_and(|s| s == "true"),
+        },
+        None => status_reply(400, "BadRequest", "the fake API server speaks only v4/v5.channel.k8s.io WebSockets"),
+    }
+}
+
+/// The runai double's report: starts the timeline armed for the job.
+fn submitted(request: &Request, shared: &Arc<Shared>) -> Reply {
+    let body: Value = serde_json::from_slice(&request.body).unwrap_or_default();
+    let job = body["name"].as_str().unwrap_or_default().to_owned();
+    let image = body["image"].as_str().unwrap_or_default().to_owned();
+    let Some((namespace, armed)) = lock(&shared.cluster).armed.remove(&job) else {
+        return json_reply(200, json!({"started": false}));
+    };
+    let shared = Arc::clone(shared);
+    std::thread::spawn(move || timeline::play(&shared, &namespace, &job, &image, &armed));
+    json_reply(200, json!({"started": true}))
+}
