@@ -28,6 +28,7 @@ const DRY_RUN_STDOUT: &str = "runai submit --name demo-job --project mlo-ada \
 --environment TZ=Europe/Zurich --environment GIT_CONFIG_GLOBAL=/mloscratch/homes/ada/.gitconfig \
 --environment UV_CACHE_DIR=/mloscratch/homes/ada/.cache/uv \
 --environment UV_PYTHON_INSTALL_DIR=/mloscratch/homes/ada/.uv \
+--environment NB_JOB_KIND=interactive \
 --environment GIT_USER_EMAIL=SECRET:runai-mlo-ada-env,GIT_USER_EMAIL \
 --environment GIT_USER_NAME=SECRET:runai-mlo-ada-env,GIT_USER_NAME \
 --environment HF_TOKEN=SECRET:runai-mlo-ada-env,HF_TOKEN \

@@ -23,6 +23,10 @@ impl EnvVars {
     /// The numeric gid of the primary group. Set by `submit` from
     /// `LDAP_GID`; read by `pod-init`. Required, never 0.
     pub const NB_GID: &'static str = "NB_GID";
+    /// The kind of job (`interactive`, `train`, `distributed:<nodes>`, see
+    /// [`crate::job_kind::JobKind`]). Set by `submit`; read back by `submit
+    /// list` from the pod's spec. pod-init does not use it.
+    pub const NB_JOB_KIND: &'static str = "NB_JOB_KIND";
     /// The directory the command runs in. Set by `submit` (default
     /// `SCRATCH_HOME`); read by `pod-init`, which creates it. Required.
     pub const WORKING_DIR: &'static str = "WORKING_DIR";

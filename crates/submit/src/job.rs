@@ -17,6 +17,8 @@ pub mod secret;
 pub mod spec;
 
 use anyhow::{Context as _, Result, anyhow, bail};
+use common::env::EnvVars;
+use common::job_kind::JobKind;
 use common::validate;
 
 use crate::cli::Cli;
@@ -168,6 +170,16 @@ pub fn runai_preference(cli: &Cli, env: &EnvFile) -> Result<(Preference, Option<
     }
 }
 
+/// What the pods will not show about the job, said in their environment
+/// for `submit list` to read back.
+fn job_kind(cli: &Cli) -> JobKind {
+    match (cli.workers, cli.train) {
+        (0, false) => JobKind::Interactive,
+        (0, true) => JobKind::Train,
+        (workers, _) => JobKind::Distributed { nodes: workers.saturating_add(1) },
+    }
+}
+
 /// Builds the job from the command line and the file. `timestamp` gives
 /// the local time for a default name.
 pub fn job_spec(
@@ -180,6 +192,7 @@ pub fn job_spec(
     let name = job_name(cli, who.user, timestamp)?;
     let (project, image, pvc) = placement(cli, env, target)?;
     let (mut literal_env, scratch_mount_path) = pod_variables(env, &who)?;
+    literal_env.push((EnvVars::NB_JOB_KIND.to_owned(), job_kind(cli).to_string()));
     let submit_sets: Vec<&str> = literal_env.iter().map(|(k, _)| k.as_str()).collect();
     let (secret_keys, unset_secret_keys) = pod_secret_keys(env, &submit_sets)?;
     let extra = extra_variables(cli, env, &submit_sets)?;
@@ -284,6 +297,14 @@ mod tests {
     }
 
     #[test]
+    fn the_pod_is_told_the_kind_of_its_job() {
+        assert_eq!(env_of(&build(&[], "").unwrap(), "NB_JOB_KIND"), "interactive");
+        assert_eq!(env_of(&build(&["--train"], "").unwrap(), "NB_JOB_KIND"), "train");
+        assert_eq!(env_of(&build(&["--workers", "3"], "").unwrap(), "NB_JOB_KIND"), "distributed:4");
+        assert!(build(&["-e", "NB_JOB_KIND=train"], "").is_err());
+    }
+
+    #[test]
     fn github_token_is_a_default_secret_key_as_in_the_wrapper() {
         let spec = build(&[], "GITHUB_TOKEN=ghp_x\n").unwrap();
         assert_eq!(spec.secret_keys, ["GITHUB_TOKEN", "HF_TOKEN"]);
@@ -302,7 +323,8 @@ mod tests {
         let spec = build(&[], "WORKING_DIR=/mloscratch/homes/ada/proj\n").unwrap();
         let pod = PodEnv::from_lookup(|k| spec.literal_env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()));
         let pod = pod.unwrap();
-        assert_eq!(pod.to_env().into_iter().map(|(k, v)| (k.to_owned(), v)).collect::<Vec<_>>(), spec.literal_env);
+        let for_pod_init: Vec<_> = spec.literal_env.iter().filter(|(k, _)| k != "NB_JOB_KIND").cloned().collect();
+        assert_eq!(pod.to_env().into_iter().map(|(k, v)| (k.to_owned(), v)).collect::<Vec<_>>(), for_pod_init);
         assert_eq!((pod.user.as_str(), pod.uid, pod.gid), ("ada", 123456, 83070));
     }
 
