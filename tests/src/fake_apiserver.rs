@@ -148,6 +148,17 @@ impl FakeApiServer {
         lock(&self.shared.cluster).set_pod(namespace, name, image, state);
     }
 
+    /// Adds (or replaces) a pod given as a whole object, with its log
+    /// (see `Cluster::put_pod_object`).
+    pub fn put_pod_object(&self, namespace: &str, object: Value, log: &[&str]) {
+        lock(&self.shared.cluster).put_pod_object(namespace, object, log);
+    }
+
+    /// Removes a pod, as if its job were deleted.
+    pub fn delete_pod(&self, namespace: &str, name: &str) {
+        lock(&self.shared.cluster).delete_pod(namespace, name);
+    }
+
     /// From now on, answer 403 Forbidden to any request for Events, as a
     /// cluster whose RBAC does not let the user list them.
     pub fn forbid_events(&self) {
