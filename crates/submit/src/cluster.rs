@@ -7,8 +7,6 @@
 pub mod child_output;
 pub mod events;
 pub mod invocation;
-// The listing commands are its users; until they are wired in it is unused.
-#[allow(dead_code)]
 pub mod jobs;
 pub mod kubectl;
 pub mod pods;

@@ -44,6 +44,11 @@ pub fn secret_target(cli: &Cli, env: &EnvFile) -> Result<SecretTarget> {
         let given = given(cli.secret_name.as_deref(), "--secret-name", env, keys::RUNAI_SECRET_NAME, name);
         bail!("{given} is not a valid Secret name: use lower-case letters, digits, '-' and '.'");
     }
+    Ok(SecretTarget { name: name.to_owned(), namespace: namespace(env)? })
+}
+
+/// The namespace: `K8S_NAMESPACE`, else `RUNAI_PROJECT`.
+pub fn namespace(env: &EnvFile) -> Result<String> {
     let (ns_key, namespace) = match env.get(keys::K8S_NAMESPACE) {
         Some(ns) => (keys::K8S_NAMESPACE, ns),
         None => (
@@ -58,7 +63,7 @@ pub fn secret_target(cli: &Cli, env: &EnvFile) -> Result<SecretTarget> {
             at(env, ns_key)
         );
     }
-    Ok(SecretTarget { name: name.to_owned(), namespace: namespace.to_owned() })
+    Ok(namespace.to_owned())
 }
 
 /// The default job name: `<user>-<timestamp>`, made into a DNS-1035 label
@@ -113,15 +118,21 @@ fn job_name(cli: &Cli, user: &str, timestamp: impl FnOnce() -> std::io::Result<S
     Ok(name)
 }
 
-/// Where the job runs and from what: project, image and scratch claim.
-fn placement(cli: &Cli, env: &EnvFile, target: &SecretTarget) -> Result<(String, String, String)> {
-    let project = env.get(keys::RUNAI_PROJECT).unwrap_or(&target.namespace).to_owned();
+/// The run:ai project: `RUNAI_PROJECT`, else the namespace.
+pub fn project(env: &EnvFile, namespace: &str) -> Result<String> {
+    let project = env.get(keys::RUNAI_PROJECT).unwrap_or(namespace).to_owned();
     if !validate::is_dns1123_label(&project) {
         bail!(
             "{}RUNAI_PROJECT={project:?} is not a valid project name: use at most 63 lower-case letters, digits and '-'",
             at(env, keys::RUNAI_PROJECT)
         );
     }
+    Ok(project)
+}
+
+/// Where the job runs and from what: project, image and scratch claim.
+fn placement(cli: &Cli, env: &EnvFile, target: &SecretTarget) -> Result<(String, String, String)> {
+    let project = project(env, &target.namespace)?;
     let image = flag_or_key(cli.image.as_deref(), "--image", env, keys::RUNAI_IMAGE)?.to_owned();
     if image.chars().any(char::is_whitespace) {
         bail!(
@@ -159,8 +170,13 @@ fn pod_script(cli: &Cli) -> Result<PodScript> {
 /// Which run:ai dialect the user asked for, and where: `--runai-cli` wins
 /// over `RUNAI_CLI` in the file; neither means auto.
 pub fn runai_preference(cli: &Cli, env: &EnvFile) -> Result<(Preference, Option<String>)> {
-    let (value, origin) = match (&cli.runai_cli, env.get(keys::RUNAI_CLI)) {
-        (Some(flag), _) => (flag.as_str(), "--runai-cli".to_owned()),
+    runai_preference_given(cli.runai_cli.as_deref(), env)
+}
+
+/// [`runai_preference`] with the flag's value (`flag`) given alone.
+pub fn runai_preference_given(flag: Option<&str>, env: &EnvFile) -> Result<(Preference, Option<String>)> {
+    let (value, origin) = match (flag, env.get(keys::RUNAI_CLI)) {
+        (Some(flag), _) => (flag, "--runai-cli".to_owned()),
         (None, Some(value)) => (value, format!("{}{}", at(env, keys::RUNAI_CLI), keys::RUNAI_CLI)),
         (None, None) => return Ok((Preference::Auto, None)),
     };
