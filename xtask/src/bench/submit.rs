@@ -170,12 +170,7 @@ pub fn wait(runai_double: &Path, runs: u32) -> Result<Wait> {
     }
     let kubectl = env.kubectl_calls() / usize::try_from(runs.max(1)).unwrap_or(1);
     let wall = median(&times).context("no runs")?;
-    let config = env.home.join(".kube/config").display().to_string();
-    let cache = env.tmp.join("kube-cache").display().to_string();
-    let look_cmd = Cmd::new(nb_tests::submit_harness::REAL_KUBECTL)
-        .args(["get", "pods", "--namespace", DEMO_NAMESPACE, "--output", "json"])
-        .env("KUBECONFIG", config)
-        .env("KUBECACHEDIR", cache);
+    let look_cmd = get_pods(&env);
     let mut looks = Vec::new();
     for _ in 0..runs {
         let start = Instant::now();
@@ -184,6 +179,17 @@ pub fn wait(runai_double: &Path, runs: u32) -> Result<Wait> {
     }
     let look = median(&looks).context("no runs")?;
     Ok(Wait { scripted: step * 3, wall, kubectl, look })
+}
+
+/// The bare `kubectl get pods -o json` of the demo namespace, with the
+/// room's kubeconfig and discovery cache.
+fn get_pods(env: &SubmitEnv) -> Cmd {
+    let config = env.home.join(".kube/config").display().to_string();
+    let cache = env.tmp.join("kube-cache").display().to_string();
+    Cmd::new(nb_tests::submit_harness::REAL_KUBECTL)
+        .args(["get", "pods", "--namespace", DEMO_NAMESPACE, "--output", "json"])
+        .env("KUBECONFIG", config)
+        .env("KUBECACHEDIR", cache)
 }
 
 /// `submit list` against a namespace of many pods, paired run by run with
@@ -208,12 +214,7 @@ pub fn listing(runai_double: &Path, runs: u32, pods: usize) -> Result<Listing> {
         server.set_pod(DEMO_NAMESPACE, &format!("bench-list-{i}-0-0"), "reg.example/img:1", &PodState::Running);
     }
     let demo = demo_env().display().to_string();
-    let config = env.home.join(".kube/config").display().to_string();
-    let cache = env.tmp.join("kube-cache").display().to_string();
-    let bare_cmd = Cmd::new(nb_tests::submit_harness::REAL_KUBECTL)
-        .args(["get", "pods", "--namespace", DEMO_NAMESPACE, "--output", "json"])
-        .env("KUBECONFIG", config)
-        .env("KUBECACHEDIR", cache);
+    let bare_cmd = get_pods(&env);
     // Once each first, so that kubectl's discovery cache is warm for both.
     bare_cmd.read()?;
     let warm = env.run(&["list", "--env-file", demo.as_str()]);
