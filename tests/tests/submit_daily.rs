@@ -447,3 +447,44 @@ fn a_bare_submit_is_still_a_submission() {
     assert!(run.stdout.starts_with("runai submit --name list "), "{run}");
     assert!(run.stdout.contains("--environment NB_JOB_KIND=interactive "), "{run}");
 }
+
+#[test]
+fn shell_opens_zsh_or_a_command_in_the_jobs_pod() {
+    let (env, server) = setup(V1);
+    let run = env.run(&["shell", "nb-running"]);
+    assert_eq!(run.code, Some(0), "{run}");
+    assert!(run.stderr.contains("submit: running: kubectl exec -it nb-running-0-0 --namespace runai-mlo-ada -- zsh"));
+    assert!(run.stdout.ends_with("(fake API server: a shell in nb-running-0-0)\n"), "{run}");
+    let run = env.run(&["shell", "dist", "--worker", "1", "--", "python", "-V"]);
+    assert_eq!(run.code, Some(0), "{run}");
+    let execs = server.execs();
+    assert_eq!(execs.len(), 2, "{:#?}", server.requests());
+    assert_eq!(execs[0].path(), format!("/api/v1/namespaces/{NAMESPACE}/pods/nb-running-0-0/exec"));
+    assert_eq!(execs[1].path(), format!("/api/v1/namespaces/{NAMESPACE}/pods/dist-worker-1/exec"));
+    let commands: Vec<String> = execs[1].query().into_iter().filter(|(k, _)| k == "command").map(|(_, v)| v).collect();
+    assert_eq!(commands, ["python", "-V"]);
+}
+
+#[test]
+fn shell_waits_for_a_pending_pod_and_refuses_an_ended_job() {
+    let (env, server) = setup(V1);
+    let run = env.run(&["shell", "train-ok"]);
+    assert_eq!(run.code, Some(1), "{run}");
+    assert_eq!(
+        run.stderr, "submit: the job train-ok's pod train-ok-0-0 has ended (succeeded): there is no shell to open\n",
+        "{run}"
+    );
+    let child = env
+        .command(&["shell", "pending-job"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    server.put_pod_object(NAMESPACE, pod("pending-job-0-0", json!({}), 60, Some("train"), running(1)), &[]);
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stderr.starts_with("submit: waiting for pending-job-0-0 to run: Pending, waiting for a node"), "{stderr}");
+    assert!(stdout.ends_with("(fake API server: a shell in pending-job-0-0)\n"), "{stdout}");
+}

@@ -182,6 +182,8 @@ pub enum Command {
     List(ListArgs),
     /// A job's log: the master's for a distributed job, or a worker's
     Logs(LogsArgs),
+    /// zsh (or CMD) in the job's pod, waiting for it to run
+    Shell(ShellArgs),
     /// Delete jobs through the run:ai CLI (never asks)
     Delete(DeleteArgs),
     /// Delete every succeeded job (with --failed the failed ones too), listing them first
@@ -242,6 +244,24 @@ pub struct LogsArgs {
     /// For a distributed job: worker I's log instead of the master's
     #[arg(long, value_name = "I")]
     pub worker: Option<u32>,
+
+    #[command(flatten)]
+    pub daily: Daily,
+}
+
+/// `submit shell`.
+#[derive(Debug, clap::Args)]
+pub struct ShellArgs {
+    /// The job
+    pub job: String,
+
+    /// For a distributed job: worker I's pod instead of the master's
+    #[arg(long, value_name = "I")]
+    pub worker: Option<u32>,
+
+    /// The command to run instead of zsh, after `--`
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<String>,
 
     #[command(flatten)]
     pub daily: Daily,

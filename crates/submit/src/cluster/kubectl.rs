@@ -159,7 +159,17 @@ pub fn get_pod(namespace: &str, pod: &str, request_timeout: Seconds) -> Invocati
 
 /// `kubectl exec -it POD -- zsh`: the user's shell in the pod.
 pub fn exec_shell(namespace: &str, pod: &str) -> Invocation {
-    Invocation::new(KUBECTL, words(&["exec", "-it", pod, "--namespace", namespace, "--", "zsh"]))
+    exec_in(namespace, pod, &[])
+}
+
+/// `kubectl exec -it POD -- CMD...`, zsh when `command` is empty.
+pub fn exec_in(namespace: &str, pod: &str, command: &[String]) -> Invocation {
+    let mut args = words(&["exec", "-it", pod, "--namespace", namespace, "--"]);
+    match command {
+        [] => args.push("zsh".to_owned()),
+        command => args.extend(command.iter().cloned()),
+    }
+    Invocation::new(KUBECTL, args)
 }
 
 #[cfg(test)]
@@ -217,5 +227,7 @@ mod tests {
         );
         assert_eq!(logs("ns", "p", true, Some(5)).to_string(), "kubectl logs p --namespace ns --follow --tail=5");
         assert_eq!(logs("ns", "p", false, None).to_string(), "kubectl logs p --namespace ns");
+        let command = ["python".to_owned(), "-V".to_owned()];
+        assert_eq!(exec_in("ns", "p", &command).to_string(), "kubectl exec -it p --namespace ns -- python -V");
     }
 }

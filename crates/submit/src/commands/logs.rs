@@ -3,21 +3,15 @@
 //! included. A pod that has not started says why, in the words of
 //! `--wait`; with `-f` it is waited for.
 
-use std::time::Duration;
-
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Result, anyhow};
 use serde_json::Value;
 
 use super::Place;
-use crate::app::{Outcome, say};
+use super::pod_wait::{self, Readiness, Waited};
+use crate::app::Outcome;
 use crate::cluster::invocation::RunError;
-use crate::cluster::jobs::{self, Job, State};
+use crate::cluster::jobs::{Job, State};
 use crate::cluster::kubectl;
-use crate::cluster::pods::{self, Role};
-use crate::follow::interrupt;
-
-/// How often `-f` looks again at a pod that has not started.
-const RECHECK: Duration = Duration::from_secs(2);
 
 /// Whose log, and how much.
 #[derive(Debug)]
@@ -30,31 +24,10 @@ pub struct Plan {
 }
 
 pub fn run(plan: &Plan) -> Result<Outcome> {
-    let mut said = String::new();
-    let pod = loop {
-        let list = plan.place.pods()?;
-        let job = jobs::find(&list, &plan.job).ok_or_else(|| plan.place.unknown(&plan.job))?;
-        let pod = pod_of(&job, plan.worker)?;
-        let object = pod_object(&list, &pod);
-        if has_log(&job, object) {
-            break pod;
-        }
-        let words = object.map_or_else(|| "its pod is not there yet".to_owned(), |p| pods::stage(p).words());
-        if !plan.follow {
-            bail!("the job {}'s pod {pod} has not started: {words} (with -f, submit waits for it)", plan.job);
-        }
-        if words != said {
-            say(&format!("waiting for {pod} to start: {words}"));
-            said = words;
-        }
-        interrupt::catch().map_err(|e| anyhow!("cannot catch Ctrl-C: {e}"))?;
-        let until = std::time::Instant::now() + RECHECK;
-        while std::time::Instant::now() < until {
-            if interrupt::interrupted() {
-                return Ok(Outcome::External(130));
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+    let wait = plan.follow.then_some("start");
+    let pod = match pod_wait::until_ready(&plan.place, &plan.job, plan.worker, wait, readiness)? {
+        Waited::Pod(pod) => pod,
+        Waited::Interrupted => return Ok(Outcome::External(130)),
     };
     let inv = kubectl::logs(&plan.place.namespace, &pod, plan.follow, plan.tail);
     let status = inv.run_attached().map_err(|e| match e {
@@ -67,39 +40,19 @@ pub fn run(plan: &Plan) -> Result<Outcome> {
     }
 }
 
-/// The pod whose log is asked for: worker `worker`'s, else the job's main one.
-fn pod_of(job: &Job, worker: Option<u32>) -> Result<String> {
-    let Some(i) = worker else { return Ok(job.main_pod().to_owned()) };
-    let workers: Vec<(u32, &String)> = job
-        .pods
-        .iter()
-        .filter_map(|p| match pods::split_name(p) {
-            Some((_, Role::Worker(n))) => Some((n, p)),
-            _ => None,
+/// Ready once the pod's container has run, so that kubectl has a log to show.
+fn readiness(job: &Job, pod: Option<&Value>) -> Readiness {
+    let ran = pod.is_some_and(|pod| {
+        pod["status"]["containerStatuses"].as_array().is_some_and(|cs| {
+            cs.iter().any(|c| {
+                c["state"].get("running").is_some()
+                    || c["state"].get("terminated").is_some()
+                    || c["lastState"].get("terminated").is_some()
+            })
         })
-        .collect();
-    if workers.is_empty() {
-        bail!("the job {} has no workers (--worker is for a distributed job)", job.name);
-    }
-    match workers.iter().find(|(n, _)| *n == i) {
-        Some((_, pod)) => Ok((*pod).clone()),
-        None => {
-            let known: Vec<String> = workers.iter().map(|(n, _)| n.to_string()).collect();
-            bail!("the job {} has no worker {i} (its workers: {})", job.name, known.join(", "))
-        }
-    }
-}
-
-fn pod_object<'a>(list: &'a Value, name: &str) -> Option<&'a Value> {
-    list["items"].as_array()?.iter().find(|p| p["metadata"]["name"] == name)
-}
-
-/// Whether the pod's container has run, so that kubectl has a log to show.
-fn has_log(job: &Job, pod: Option<&Value>) -> bool {
-    let Some(pod) = pod else { return false };
-    let ran = pod["status"]["containerStatuses"].as_array().is_some_and(|cs| {
-        cs.iter().any(|c| c["state"].get("running").is_some() || c["state"].get("terminated").is_some())
-            || cs.iter().any(|c| c["lastState"].get("terminated").is_some())
     });
-    ran || matches!(job.state, State::Succeeded | State::Failed { .. })
+    match ran || (pod.is_some() && matches!(job.state, State::Succeeded | State::Failed { .. })) {
+        true => Readiness::Ready,
+        false => Readiness::NotYet(pod_wait::stage_words(pod)),
+    }
 }

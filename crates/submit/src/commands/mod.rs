@@ -1,5 +1,5 @@
 //! The subcommands for a job after its submission (`submit list`, `logs`,
-//! `delete`, `clean`), one file each. Each reads the same `.env` as a
+//! `shell`, `delete`, `clean`), one file each. Each reads the same `.env` as a
 //! submission for the namespace, the project and the run:ai dialect, turns
 //! its arguments into a typed plan here, and runs the plan.
 
@@ -7,6 +7,8 @@ pub mod clean;
 pub mod delete;
 pub mod list;
 pub mod logs;
+mod pod_wait;
+pub mod shell;
 
 use std::path::{Path, PathBuf};
 
@@ -33,6 +35,10 @@ pub fn run(command: Command, ctx: &Context) -> Result<Outcome> {
         Command::Logs(args) => {
             let place = Place::read(&args.daily, ctx)?;
             logs::run(&logs::Plan { place, job: args.job, follow: args.follow, tail: args.tail, worker: args.worker })
+        }
+        Command::Shell(args) => {
+            let place = Place::read(&args.daily, ctx)?;
+            shell::run(&shell::Plan { place, job: args.job, worker: args.worker, command: args.command })
         }
         Command::Delete(args) => {
             let place = Place::read(&args.daily, ctx)?;
