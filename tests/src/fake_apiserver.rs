@@ -36,6 +36,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use cluster::Cluster;
+use serde_json::Value;
 
 /// Where the runai double reports a submission: `{"name": job, "image": ref}`.
 pub const SUBMITTED_PATH: &str = "/fake/submitted";
@@ -132,6 +133,17 @@ impl FakeApiServer {
     /// Adds (or changes) a pod, as if a job were already there.
     pub fn set_pod(&self, namespace: &str, name: &str, image: &str, state: &PodState) {
         lock(&self.shared.cluster).set_pod(namespace, name, image, state);
+    }
+
+    /// Adds (or replaces) a pod given as a whole object, with its log
+    /// (see `Cluster::put_pod_object`).
+    pub fn put_pod_object(&self, namespace: &str, object: Value, log: &[&str]) {
+        lock(&self.shared.cluster).put_pod_object(namespace, object, log);
+    }
+
+    /// Removes a pod, as if its job were deleted.
+    pub fn delete_pod(&self, namespace: &str, name: &str) {
+        lock(&self.shared.cluster).delete_pod(namespace, name);
     }
 
     /// From now on, answer 403 Forbidden to any request for Events, as a

@@ -9,6 +9,8 @@
 //!   against the fake API server's requests.
 //! - `RUNAI_DOUBLE_EXIT`: after an accepted submit, fail with this code
 //!   (stands in for a cluster that refuses the job).
+//! - `RUNAI_DOUBLE_DELETE_EXIT`: after an accepted delete, fail with this
+//!   code, saying the workload is not found.
 //! - `RUNAI_DOUBLE_APISERVER`: after an accepted submit, report the job to
 //!   this fake API server, which starts the pod timeline armed for it
 //!   ([`crate::timeline_hook`]).
@@ -63,9 +65,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Exec(name) | Command::Manage { verb: Verb::Exec, name, .. } => {
             println!("(test double: would exec in {name})");
         }
-        Command::DeleteJob(name) | Command::WorkloadDelete(name) => {
-            println!("The job '{name}' has been deleted (test double)");
-        }
+        Command::DeleteJob(name) | Command::WorkloadDelete(name) => return delete(name),
         Command::List => println!("NAME  STATUS"),
         Command::Version => println!("Version: {} (test double)", version(cli)),
         _ => {}
@@ -88,6 +88,17 @@ fn submit(cli: Cli, parsed: &Parsed) -> ExitCode {
         Cli::V1 => println!("The job '{name}' has been submitted successfully"),
         Cli::V2Era219 | Cli::V2Era22x => println!("Creating workload {name}... workload {name} submitted"),
     }
+    ExitCode::SUCCESS
+}
+
+/// An accepted delete: refused when `RUNAI_DOUBLE_DELETE_EXIT` says so (a
+/// job gone since it was listed, a CLI that cannot reach the cluster).
+fn delete(name: &str) -> ExitCode {
+    if let Some(code) = std::env::var("RUNAI_DOUBLE_DELETE_EXIT").ok().and_then(|c| c.parse::<u8>().ok()) {
+        eprintln!("Error: workload {name} not found (test double, RUNAI_DOUBLE_DELETE_EXIT={code})");
+        return ExitCode::from(code);
+    }
+    println!("The job '{name}' has been deleted (test double)");
     ExitCode::SUCCESS
 }
 

@@ -192,6 +192,43 @@ fn err<T>(message: impl Into<String>) -> Result<T, GrammarError> {
     Err(GrammarError(message.into()))
 }
 
+/// The words of a delete: `-p/--project P` (also `--project=P`), `-y/--yes`
+/// where the command has it, and the names.
+struct DeleteWords<'a> {
+    yes: bool,
+    project: Option<String>,
+    names: Vec<&'a str>,
+}
+
+impl DeleteWords<'_> {
+    fn parsed(self, command: Command) -> Parsed {
+        let flags = self.project.map(|p| ("project".to_owned(), p)).into_iter().collect();
+        Parsed { flags, ..Parsed::simple(command) }
+    }
+}
+
+fn delete_words<'a>(rest: &[&'a str], has_yes: bool) -> Result<DeleteWords<'a>, GrammarError> {
+    let mut words = DeleteWords { yes: false, project: None, names: Vec::new() };
+    let mut i = 0;
+    while i < rest.len() {
+        match rest[i] {
+            "-y" | "--yes" if has_yes => words.yes = true,
+            "-p" | "--project" => {
+                i += 1;
+                match rest.get(i) {
+                    Some(p) if !p.starts_with('-') => words.project = Some((*p).to_owned()),
+                    _ => return err(format!("flag needs an argument: {}", rest[i - 1])),
+                }
+            }
+            w if w.starts_with("--project=") => words.project = Some(w["--project=".len()..].to_owned()),
+            w if w.starts_with('-') => return err(format!("unknown flag: {w}")),
+            name => words.names.push(name),
+        }
+        i += 1;
+    }
+    Ok(words)
+}
+
 /// Checks `args` (without the program name) against the grammar of `cli`.
 pub fn parse(cli: Cli, args: &[String]) -> Result<Parsed, GrammarError> {
     let words: Vec<&str> = args.iter().map(String::as_str).collect();

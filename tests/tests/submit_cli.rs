@@ -29,6 +29,7 @@ const DRY_RUN_STDOUT: &str = "runai submit --name demo-job --project mlo-ada \
 --environment UV_CACHE_DIR=/mloscratch/homes/ada/.cache/uv \
 --environment UV_PYTHON_INSTALL_DIR=/mloscratch/homes/ada/.uv \
 --environment NB_JOB_NAME=demo-job --environment NB_SUBMISSION=<submission> \
+--environment NB_JOB_KIND=interactive \
 --environment GIT_USER_EMAIL=SECRET:runai-mlo-ada-env,GIT_USER_EMAIL \
 --environment GIT_USER_NAME=SECRET:runai-mlo-ada-env,GIT_USER_NAME \
 --environment HF_TOKEN=SECRET:runai-mlo-ada-env,HF_TOKEN \

@@ -53,6 +53,7 @@ fn a_2_2x_cli_gets_the_v2_command_line() {
          --environment-variable UV_CACHE_DIR=/mloscratch/homes/ada/.cache/uv \
          --environment-variable UV_PYTHON_INSTALL_DIR=/mloscratch/homes/ada/.uv \
          --environment-variable NB_JOB_NAME=demo-job --environment-variable NB_SUBMISSION=<submission> \
+         --environment-variable NB_JOB_KIND=interactive \
          --env-secret GIT_USER_EMAIL=runai-mlo-ada-env,key=GIT_USER_EMAIL \
          --env-secret GIT_USER_NAME=runai-mlo-ada-env,key=GIT_USER_NAME \
          --env-secret HF_TOKEN=runai-mlo-ada-env,key=HF_TOKEN \

@@ -51,6 +51,10 @@ impl EnvVars {
     /// API's `spec.nodeName`). Not set by `submit`; read by `pod-init`,
     /// which notes it in the attempt record.
     pub const NODE_NAME: &'static str = "NODE_NAME";
+    /// The kind of job (`interactive`, `train`, `distributed:<nodes>`, see
+    /// [`crate::job_kind::JobKind`]). Set by `submit`; read back by `submit
+    /// list` from the pod's spec. pod-init does not use it.
+    pub const NB_JOB_KIND: &'static str = "NB_JOB_KIND";
     /// The directory the command runs in. Set by `submit` (default
     /// `SCRATCH_HOME`); read by `pod-init`, which creates it. Required.
     pub const WORKING_DIR: &'static str = "WORKING_DIR";

@@ -8,6 +8,7 @@
 
 pub mod env;
 pub mod image;
+pub mod job_kind;
 pub mod pod_env;
 pub mod shell;
 pub mod validate;

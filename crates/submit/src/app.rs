@@ -39,6 +39,8 @@ pub struct Internal(pub String);
 pub struct Context {
     pub home: Option<PathBuf>,
     pub path: Option<OsString>,
+    /// `NO_COLOR` is set to something: no colour even on a terminal.
+    pub no_color: bool,
 }
 
 impl Context {
@@ -46,17 +48,18 @@ impl Context {
         Context {
             home: std::env::var_os("HOME").filter(|h| !h.is_empty()).map(PathBuf::from),
             path: std::env::var_os("PATH"),
+            no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
         }
     }
 }
 
-fn say(message: &str) {
+pub(crate) fn say(message: &str) {
     eprintln!("submit: {message}");
 }
 
 /// Writes `text` to stdout; a closed pipe (`submit --dry-run | head -c1`)
 /// is not an error.
-fn print(text: &str) -> Result<()> {
+pub(crate) fn print(text: &str) -> Result<()> {
     let mut out = io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(Internal(format!("cannot write to stdout: {e}")).into()),
@@ -64,7 +67,10 @@ fn print(text: &str) -> Result<()> {
     }
 }
 
-pub fn run(cli: Cli, ctx: &Context) -> Result<Outcome> {
+pub fn run(mut cli: Cli, ctx: &Context) -> Result<Outcome> {
+    if let Some(command) = cli.action.take() {
+        return crate::commands::run(command, ctx);
+    }
     let cli = cli.without_empty_values();
     if let Some(shell) = cli.completions {
         let mut script = Vec::new();

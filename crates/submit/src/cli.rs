@@ -22,8 +22,20 @@ use crate::runai::probe::Preference;
 /// Submit a run:ai job described by a `.env` file, after syncing the file's
 /// secret keys into a Kubernetes Secret.
 #[derive(Debug, Parser)]
-#[command(name = "submit", version, about, max_term_width = 100, infer_long_args = true, args_override_self = true)]
+#[command(
+    name = "submit",
+    version,
+    about,
+    max_term_width = 100,
+    infer_long_args = true,
+    args_override_self = true,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
+    /// A subcommand instead of a submission; none submits
+    #[command(subcommand)]
+    pub action: Option<Command>,
+
     /// Job name; default `<user>-<YYYYmmdd-HHMMSS>` (local time)
     #[arg(short = 'n', long)]
     pub name: Option<String>,
@@ -168,6 +180,141 @@ pub struct Cli {
     /// Print a completion script for SHELL and exit
     #[arg(long, value_name = "SHELL", exclusive = true)]
     pub completions: Option<Shell>,
+}
+
+/// The subcommands for a job after its submission. A bare `submit
+/// [flags]` is still the submission: clap only sees a subcommand when its
+/// name comes first.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Every job of the namespace, one line each, newest first
+    #[command(visible_alias = "ls")]
+    List(ListArgs),
+    /// A job's log: the master's for a distributed job, or a worker's
+    Logs(LogsArgs),
+    /// zsh (or CMD) in the job's pod, waiting for it to run
+    Shell(ShellArgs),
+    /// Delete jobs through the run:ai CLI (never asks)
+    Delete(DeleteArgs),
+    /// Delete every succeeded job (with --failed the failed ones too), listing them first
+    Clean(CleanArgs),
+}
+
+/// What every subcommand after a submission reads.
+#[derive(Debug, clap::Args)]
+pub struct Daily {
+    /// The configuration file: its namespace, project and RUNAI_CLI
+    #[arg(long, value_name = "PATH", default_value = ".env")]
+    pub env_file: PathBuf,
+
+    /// Longest wait for kubectl before giving up (same syntax as --time)
+    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    pub kubectl_timeout: String,
+}
+
+/// `submit list`.
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub daily: Daily,
+
+    /// `json`: an array of objects (name, kind, nodes, state, reason,
+    /// exit_code, gpus, node, pods, created, restarts) for scripts
+    #[arg(short = 'o', long, value_name = "FORMAT", value_enum, default_value_t = ListFormat::Table)]
+    pub output: ListFormat,
+
+    /// Redraw the list on every change, until Ctrl-C
+    #[arg(short = 'w', long)]
+    pub watch: bool,
+}
+
+/// How `submit list` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    /// One line per job, 80 columns
+    Table,
+    /// A JSON array, one object per job
+    Json,
+}
+
+/// `submit logs`.
+#[derive(Debug, clap::Args)]
+pub struct LogsArgs {
+    /// The job
+    pub job: String,
+
+    /// Follow the log until the container ends (waiting for it to start)
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+
+    /// Only the last N lines
+    #[arg(long, value_name = "N")]
+    pub tail: Option<u32>,
+
+    /// For a distributed job: worker I's log instead of the master's
+    #[arg(long, value_name = "I")]
+    pub worker: Option<u32>,
+
+    #[command(flatten)]
+    pub daily: Daily,
+}
+
+/// `submit shell`.
+#[derive(Debug, clap::Args)]
+pub struct ShellArgs {
+    /// The job
+    pub job: String,
+
+    /// For a distributed job: worker I's pod instead of the master's
+    #[arg(long, value_name = "I")]
+    pub worker: Option<u32>,
+
+    /// The command to run instead of zsh, after `--`
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<String>,
+
+    #[command(flatten)]
+    pub daily: Daily,
+}
+
+/// `submit delete`.
+#[derive(Debug, clap::Args)]
+pub struct DeleteArgs {
+    /// The jobs; every name must be a job of the namespace, or nothing is deleted
+    #[arg(required = true, value_name = "JOB")]
+    pub jobs: Vec<String>,
+
+    #[command(flatten)]
+    pub runai: RunaiChoice,
+
+    #[command(flatten)]
+    pub daily: Daily,
+}
+
+/// `submit clean`.
+#[derive(Debug, clap::Args)]
+pub struct CleanArgs {
+    /// Delete the failed (and preempted, evicted) jobs too
+    #[arg(long)]
+    pub failed: bool,
+
+    /// Only list what would be deleted
+    #[arg(long, visible_alias = "dry")]
+    pub dry_run: bool,
+
+    #[command(flatten)]
+    pub runai: RunaiChoice,
+
+    #[command(flatten)]
+    pub daily: Daily,
+}
+
+/// Which run:ai CLI commands to use for a delete.
+#[derive(Debug, clap::Args)]
+pub struct RunaiChoice {
+    /// v1, v2 or auto (ask the installed runai); overrides RUNAI_CLI [default: auto]
+    #[arg(long, value_name = "DIALECT", value_parser = PossibleValuesParser::new(Preference::VALUES))]
+    pub runai_cli: Option<String>,
 }
 
 impl Cli {
@@ -377,6 +524,24 @@ mod tests {
                 .without_empty_values();
         assert_eq!((cli.name, cli.command, cli.time, cli.memory, cli.image), (None, None, None, None, None));
         assert_eq!(cli.venv.as_deref(), Some(" "));
+    }
+
+    #[test]
+    fn subcommands_come_first_and_a_bare_submit_is_a_submission() {
+        let cli = Cli::parse_args(["submit", "ls", "-o", "json"]).unwrap();
+        assert!(matches!(cli.action, Some(Command::List(ListArgs { output: ListFormat::Json, .. }))));
+        let cli = Cli::parse_args(["submit", "logs", "j", "-f", "--tail", "5", "--worker", "1"]).unwrap();
+        let Some(Command::Logs(logs)) = cli.action else { panic!("logs expected") };
+        assert_eq!((logs.job.as_str(), logs.follow, logs.tail, logs.worker), ("j", true, Some(5), Some(1)));
+        let cli = Cli::parse_args(["submit", "delete", "a", "b", "--runai-cli", "v2"]).unwrap();
+        let Some(Command::Delete(delete)) = cli.action else { panic!("delete expected") };
+        assert_eq!((delete.jobs, delete.runai.runai_cli.as_deref()), (vec!["a".into(), "b".into()], Some("v2")));
+        assert!(Cli::parse_args(["submit", "delete"]).is_err());
+        let cli = Cli::parse_args(["submit", "clean", "--failed", "--dry-run"]).unwrap();
+        assert!(matches!(cli.action, Some(Command::Clean(CleanArgs { failed: true, dry_run: true, .. }))));
+        let cli = Cli::parse_args(["submit", "-n", "list", "--dry"]).unwrap();
+        assert_eq!((cli.action.is_none(), cli.name.as_deref()), (true, Some("list")));
+        assert!(Cli::parse_args(["submit", "--dry", "list"]).is_err());
     }
 
     #[test]

@@ -17,6 +17,8 @@ pub mod secret;
 pub mod spec;
 
 use anyhow::{Context as _, Result, anyhow, bail};
+use common::env::EnvVars;
+use common::job_kind::JobKind;
 use common::validate;
 
 use common::pod_env::JobRun;
@@ -45,6 +47,11 @@ pub fn secret_target(cli: &Cli, env: &EnvFile) -> Result<SecretTarget> {
         let given = given(cli.secret_name.as_deref(), "--secret-name", env, keys::RUNAI_SECRET_NAME, name);
         bail!("{given} is not a valid Secret name: use lower-case letters, digits, '-' and '.'");
     }
+    Ok(SecretTarget { name: name.to_owned(), namespace: namespace(env)? })
+}
+
+/// The namespace: `K8S_NAMESPACE`, else `RUNAI_PROJECT`.
+pub fn namespace(env: &EnvFile) -> Result<String> {
     let (ns_key, namespace) = match env.get(keys::K8S_NAMESPACE) {
         Some(ns) => (keys::K8S_NAMESPACE, ns),
         None => (
@@ -59,7 +66,7 @@ pub fn secret_target(cli: &Cli, env: &EnvFile) -> Result<SecretTarget> {
             at(env, ns_key)
         );
     }
-    Ok(SecretTarget { name: name.to_owned(), namespace: namespace.to_owned() })
+    Ok(namespace.to_owned())
 }
 
 /// The default job name: `<user>-<timestamp>`, made into a DNS-1035 label
@@ -114,15 +121,21 @@ fn job_name(cli: &Cli, user: &str, timestamp: impl FnOnce() -> std::io::Result<S
     Ok(name)
 }
 
-/// Where the job runs and from what: project, image and scratch claim.
-fn placement(cli: &Cli, env: &EnvFile, target: &SecretTarget) -> Result<(String, String, String)> {
-    let project = env.get(keys::RUNAI_PROJECT).unwrap_or(&target.namespace).to_owned();
+/// The run:ai project: `RUNAI_PROJECT`, else the namespace.
+pub fn project(env: &EnvFile, namespace: &str) -> Result<String> {
+    let project = env.get(keys::RUNAI_PROJECT).unwrap_or(namespace).to_owned();
     if !validate::is_dns1123_label(&project) {
         bail!(
             "{}RUNAI_PROJECT={project:?} is not a valid project name: use at most 63 lower-case letters, digits and '-'",
             at(env, keys::RUNAI_PROJECT)
         );
     }
+    Ok(project)
+}
+
+/// Where the job runs and from what: project, image and scratch claim.
+fn placement(cli: &Cli, env: &EnvFile, target: &SecretTarget) -> Result<(String, String, String)> {
+    let project = project(env, &target.namespace)?;
     let image = flag_or_key(cli.image.as_deref(), "--image", env, keys::RUNAI_IMAGE)?.to_owned();
     if image.chars().any(char::is_whitespace) {
         bail!(
@@ -160,14 +173,29 @@ fn pod_script(cli: &Cli) -> Result<PodScript> {
 /// Which run:ai dialect the user asked for, and where: `--runai-cli` wins
 /// over `RUNAI_CLI` in the file; neither means auto.
 pub fn runai_preference(cli: &Cli, env: &EnvFile) -> Result<(Preference, Option<String>)> {
-    let (value, origin) = match (&cli.runai_cli, env.get(keys::RUNAI_CLI)) {
-        (Some(flag), _) => (flag.as_str(), "--runai-cli".to_owned()),
+    runai_preference_given(cli.runai_cli.as_deref(), env)
+}
+
+/// [`runai_preference`] with the flag's value (`flag`) given alone.
+pub fn runai_preference_given(flag: Option<&str>, env: &EnvFile) -> Result<(Preference, Option<String>)> {
+    let (value, origin) = match (flag, env.get(keys::RUNAI_CLI)) {
+        (Some(flag), _) => (flag, "--runai-cli".to_owned()),
         (None, Some(value)) => (value, format!("{}{}", at(env, keys::RUNAI_CLI), keys::RUNAI_CLI)),
         (None, None) => return Ok((Preference::Auto, None)),
     };
     match Preference::parse(value) {
         Some(preference) => Ok((preference, Some(origin))),
         None => bail!("{origin}={value:?}: must be one of {}", Preference::VALUES.join(", ")),
+    }
+}
+
+/// What the pods will not show about the job, said in their environment
+/// for `submit list` to read back.
+fn job_kind(cli: &Cli) -> JobKind {
+    match (cli.workers, cli.train) {
+        (0, false) => JobKind::Interactive,
+        (0, true) => JobKind::Train,
+        (workers, _) => JobKind::Distributed { nodes: workers.saturating_add(1) },
     }
 }
 
@@ -186,6 +214,7 @@ pub fn job_spec(
     let (mut literal_env, scratch_mount_path) = pod_variables(env, &who, JobRun { name: name.clone(), submission })?;
     let stop = Stop::from_flags(cli.stop_signal.as_deref(), cli.grace.as_deref())?;
     literal_env.extend(stop.pod_variable());
+    literal_env.push((EnvVars::NB_JOB_KIND.to_owned(), job_kind(cli).to_string()));
     let submit_sets: Vec<&str> = literal_env.iter().map(|(k, _)| k.as_str()).collect();
     let (secret_keys, unset_secret_keys) = pod_secret_keys(env, &submit_sets)?;
     let extra = extra_variables(cli, env, &submit_sets)?;
@@ -304,6 +333,14 @@ mod tests {
     }
 
     #[test]
+    fn the_pod_is_told_the_kind_of_its_job() {
+        assert_eq!(env_of(&build(&[], "").unwrap(), "NB_JOB_KIND"), "interactive");
+        assert_eq!(env_of(&build(&["--train"], "").unwrap(), "NB_JOB_KIND"), "train");
+        assert_eq!(env_of(&build(&["--workers", "3"], "").unwrap(), "NB_JOB_KIND"), "distributed:4");
+        assert!(build(&["-e", "NB_JOB_KIND=train"], "").is_err());
+    }
+
+    #[test]
     fn github_token_is_a_default_secret_key_as_in_the_wrapper() {
         let spec = build(&[], "GITHUB_TOKEN=ghp_x\n").unwrap();
         assert_eq!(spec.secret_keys, ["GITHUB_TOKEN", "HF_TOKEN"]);
@@ -322,7 +359,8 @@ mod tests {
         let spec = build(&[], "WORKING_DIR=/mloscratch/homes/ada/proj\n").unwrap();
         let pod = PodEnv::from_lookup(|k| spec.literal_env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()));
         let pod = pod.unwrap();
-        assert_eq!(pod.to_env().into_iter().map(|(k, v)| (k.to_owned(), v)).collect::<Vec<_>>(), spec.literal_env);
+        let for_pod_init: Vec<_> = spec.literal_env.iter().filter(|(k, _)| k != "NB_JOB_KIND").cloned().collect();
+        assert_eq!(pod.to_env().into_iter().map(|(k, v)| (k.to_owned(), v)).collect::<Vec<_>>(), for_pod_init);
         assert_eq!((pod.user.as_str(), pod.uid, pod.gid), ("ada", 123456, 83070));
     }
 

@@ -16,6 +16,7 @@ pub mod app;
 pub mod cli;
 mod clock;
 mod cluster;
+mod commands;
 mod follow;
 mod job;
 mod runai;

@@ -101,6 +101,17 @@ pub fn delete_command(name: &str, dialect: Dialect) -> Invocation {
     }
 }
 
+/// The command that deletes the job `name` of `project` without asking:
+/// v1 `runai delete job NAME -p PROJECT`; v2 `runai workload delete -y -p
+/// PROJECT NAME`, which deletes a workload of any kind and, without `-y`,
+/// would wait for a confirmation on stdin.
+pub fn delete_in_project(name: &str, project: &str, dialect: Dialect) -> Invocation {
+    match dialect {
+        Dialect::V1 => runai(["delete", "job", name, "-p", project]),
+        Dialect::V2(_) => runai(["workload", "delete", "-y", "-p", project, name]),
+    }
+}
+
 /// `runai` with these words.
 fn runai(words: impl IntoIterator<Item = impl Into<String>>) -> Invocation {
     Invocation::new(RUNAI, words.into_iter().map(Into::into).collect())

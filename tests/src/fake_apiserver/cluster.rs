@@ -99,6 +99,15 @@ impl Cluster {
         let object = pod_object(namespace, name, image, state, self.version, &uid);
         pod.object = object.clone();
         pod.log_done = matches!(state, PodState::Terminated { .. } | PodState::CrashLoop { .. });
+        self.publish(namespace, name, kind, object);
+        let new_pod = kind == "ADDED";
+        for (kind, reason, message) in transition_events(&before, new_pod, state, namespace, name, image) {
+            self.record_event(namespace, name, &kind, &reason, &message);
+        }
+    }
+
+    /// Records a pod change and tells the watches.
+    fn publish(&mut self, namespace: &str, name: &str, kind: &str, object: Value) {
         let event = json!({"type": kind, "object": object});
         self.history.push((self.version, namespace.to_owned(), event.clone()));
         self.watchers.retain(|(ns, filter, tx)| {
@@ -107,10 +116,39 @@ impl Cluster {
             }
             tx.send(event.clone()).is_ok()
         });
-        let new_pod = kind == "ADDED";
-        for (kind, reason, message) in transition_events(&before, new_pod, state, namespace, name, image) {
-            self.record_event(namespace, name, &kind, &reason, &message);
-        }
+    }
+
+    /// Adds or replaces a pod given as a whole object (labels, environment,
+    /// creation time, restarts: whatever the test writes), with its log; a
+    /// `Succeeded` or `Failed` pod's log is complete. Its resourceVersion is
+    /// set here.
+    pub fn put_pod_object(&mut self, namespace: &str, mut object: Value, log: &[&str]) {
+        self.version += 1;
+        let name = object["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+        object["metadata"]["namespace"] = namespace.into();
+        object["metadata"]["resourceVersion"] = self.version.to_string().into();
+        let key = (namespace.to_owned(), name.clone());
+        let kind = if self.pods.contains_key(&key) { "MODIFIED" } else { "ADDED" };
+        let done = matches!(object["status"]["phase"].as_str(), Some("Succeeded" | "Failed"));
+        let uid = format!("00000000-0000-0000-0000-{:012}", self.version);
+        self.pods.insert(
+            key,
+            Pod {
+                object: object.clone(),
+                state: PodState::Running,
+                uid,
+                log: log.iter().map(|l| (*l).to_owned()).collect(),
+                log_done: done,
+            },
+        );
+        self.publish(namespace, &name, kind, object);
+    }
+
+    /// Removes a pod, as its job's deletion does, and tells the watches.
+    pub fn delete_pod(&mut self, namespace: &str, name: &str) {
+        let Some(pod) = self.pods.remove(&(namespace.to_owned(), name.to_owned())) else { return };
+        self.version += 1;
+        self.publish(namespace, name, "DELETED", pod.object);
     }
 
     /// Records an Event about the pod `name` (which must exist) and tells

@@ -82,7 +82,16 @@ pub fn parse(words: &[&str]) -> Result<Parsed, GrammarError> {
             let container_command = parse_exec(rest, &["-i", "-t", "-it", "-ti", "--interactive", "--tty"])?;
             Ok(Parsed { container_command, ..Parsed::simple(Command::Exec((*name).to_owned())) })
         }
-        ["delete", "job", name] => Ok(Parsed::simple(Command::DeleteJob((*name).to_owned()))),
+        ["delete", "job", rest @ ..] => {
+            let words = super::delete_words(rest, false)?;
+            match words.names.as_slice() {
+                [name] => {
+                    let command = Command::DeleteJob((*name).to_owned());
+                    Ok(words.parsed(command))
+                }
+                _ => err("delete job takes one job name"),
+            }
+        }
         ["list"] | ["list", "jobs"] => Ok(Parsed::simple(Command::List)),
         ["version"] => Ok(Parsed::simple(Command::Version)),
         [] => err("a command is required"),
@@ -192,6 +201,11 @@ mod tests {
         assert_eq!(p("logs j").unwrap().command, Command::Logs("j".into()));
         assert_eq!(p("exec j -it -- zsh").unwrap().container_command, ["zsh"]);
         assert_eq!(p("delete job j").unwrap().command, Command::DeleteJob("j".into()));
+        let named = p("delete job j -p proj").unwrap();
+        assert_eq!((named.value("project"), &named.command), (Some("proj"), &Command::DeleteJob("j".into())));
+        assert_eq!(p("delete job --project=proj j").unwrap().value("project"), Some("proj"));
+        assert!(p("delete job j -y").is_err());
+        assert!(p("delete job a b").is_err());
         assert!(p("exec j -it").is_err());
     }
 }

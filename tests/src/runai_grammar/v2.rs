@@ -140,21 +140,13 @@ pub fn parse(cli: Cli, words: &[&str]) -> Result<Parsed, GrammarError> {
 /// `workload delete -y [-p P] NAME`: without `-y` the CLI asks, and fails
 /// when not on a terminal.
 fn workload_delete(rest: &[&str]) -> Result<Parsed, GrammarError> {
-    let mut yes = false;
-    let mut names = Vec::new();
-    let mut i = 0;
-    while i < rest.len() {
-        match rest[i] {
-            "-y" | "--yes" => yes = true,
-            "-p" | "--project" => i += 1,
-            w if w.starts_with('-') => return err(format!("unknown flag: {w}")),
-            name => names.push(name),
-        }
-        i += 1;
-    }
-    match (yes, names.as_slice()) {
+    let words = super::delete_words(rest, true)?;
+    match (words.yes, words.names.as_slice()) {
         (false, _) => err("confirmation needed and stdin is not a terminal: pass -y"),
-        (true, [name]) => Ok(Parsed::simple(Command::WorkloadDelete((*name).to_owned()))),
+        (true, [name]) => {
+            let command = Command::WorkloadDelete((*name).to_owned());
+            Ok(words.parsed(command))
+        }
         (true, _) => err("workload delete takes one workload name"),
     }
 }
@@ -362,5 +354,8 @@ mod tests {
         );
         assert_eq!(p(Cli::V2Era22x, "training exec j --stdin --tty -- zsh").unwrap().container_command, ["zsh"]);
         assert_eq!(manage("workload delete -y j"), Command::WorkloadDelete("j".into()));
+        let named = p(Cli::V2Era219, "workload delete -y -p proj j").unwrap();
+        assert_eq!((named.value("project"), &named.command), (Some("proj"), &Command::WorkloadDelete("j".into())));
+        assert!(p(Cli::V2Era219, "workload delete -y j -p").is_err());
     }
 }

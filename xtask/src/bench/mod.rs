@@ -206,6 +206,8 @@ fn submission(runner: &Runner, runs: u32, notes: &mut Vec<String>) -> Result<Sec
     }
     let preflight_cost = real.wall.saturating_sub(unchecked.wall);
     let wait = submit::wait(&doubles.v1, runs)?;
+    let listing = submit::listing(&doubles.v1, runs, 200)?;
+    let list_close = listing.list.as_secs_f64() <= listing.bare.as_secs_f64() * 1.2;
     let dry_row = |what: &str, dry: &submit::DryRuns| {
         Row::with_target(
             format!("`submit --dry-run` on examples/demo.env, {what}, median of {runs}"),
@@ -254,6 +256,22 @@ fn submission(runner: &Runner, runs: u32, notes: &mut Vec<String>) -> Result<Sec
                     "one look at the pods (`kubectl get pods -o json`, what polling pays per look), median of {runs}"
                 ),
                 ms(wait.look),
+            ),
+            Row::with_target(
+                format!(
+                    "`submit list` on {} pods vs the bare `kubectl get pods -o json` ({}), paired, median of {runs}",
+                    listing.pods,
+                    ms(listing.bare)
+                ),
+                ms(listing.list),
+                "within 20%",
+                list_close,
+            ),
+            Row::with_target(
+                "kubectl processes per `submit list`",
+                listing.kubectl.to_string(),
+                "1",
+                listing.kubectl == 1,
             ),
         ],
     })

@@ -170,12 +170,7 @@ pub fn wait(runai_double: &Path, runs: u32) -> Result<Wait> {
     }
     let kubectl = env.kubectl_calls() / usize::try_from(runs.max(1)).unwrap_or(1);
     let wall = median(&times).context("no runs")?;
-    let config = env.home.join(".kube/config").display().to_string();
-    let cache = env.tmp.join("kube-cache").display().to_string();
-    let look_cmd = Cmd::new(nb_tests::submit_harness::REAL_KUBECTL)
-        .args(["get", "pods", "--namespace", DEMO_NAMESPACE, "--output", "json"])
-        .env("KUBECONFIG", config)
-        .env("KUBECACHEDIR", cache);
+    let look_cmd = get_pods(&env);
     let mut looks = Vec::new();
     for _ in 0..runs {
         let start = Instant::now();
@@ -184,4 +179,63 @@ pub fn wait(runai_double: &Path, runs: u32) -> Result<Wait> {
     }
     let look = median(&looks).context("no runs")?;
     Ok(Wait { scripted: step * 3, wall, kubectl, look })
+}
+
+/// The bare `kubectl get pods -o json` of the demo namespace, with the
+/// room's kubeconfig and discovery cache.
+fn get_pods(env: &SubmitEnv) -> Cmd {
+    let config = env.home.join(".kube/config").display().to_string();
+    let cache = env.tmp.join("kube-cache").display().to_string();
+    Cmd::new(nb_tests::submit_harness::REAL_KUBECTL)
+        .args(["get", "pods", "--namespace", DEMO_NAMESPACE, "--output", "json"])
+        .env("KUBECONFIG", config)
+        .env("KUBECACHEDIR", cache)
+}
+
+/// `submit list` against a namespace of many pods, paired run by run with
+/// the bare `kubectl get pods -o json` it runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Listing {
+    pub pods: usize,
+    /// `submit list` (median).
+    pub list: Duration,
+    /// `kubectl get pods -o json` of the same namespace (median).
+    pub bare: Duration,
+    /// kubectl processes of one `submit list`.
+    pub kubectl: usize,
+}
+
+/// `runs` pairs of one `submit list` and one bare `kubectl get pods -o
+/// json`, in turn, on a namespace of `pods` running single-pod jobs.
+pub fn listing(runai_double: &Path, runs: u32, pods: usize) -> Result<Listing> {
+    use nb_tests::fake_apiserver::PodState;
+    let (server, env) = demo_room(runai_double)?;
+    for i in 0..pods {
+        server.set_pod(DEMO_NAMESPACE, &format!("bench-list-{i}-0-0"), "reg.example/img:1", &PodState::Running);
+    }
+    let demo = demo_env().display().to_string();
+    let bare_cmd = get_pods(&env);
+    // Once each first, so that kubectl's discovery cache is warm for both.
+    bare_cmd.read()?;
+    let warm = env.run(&["list", "--env-file", demo.as_str()]);
+    if warm.code != Some(0) || warm.stdout.lines().count() != pods + 1 {
+        bail!("submit list of {pods} pods failed or listed the wrong jobs:\n{warm}");
+    }
+    let before = env.kubectl_calls();
+    let (mut lists, mut bares) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let start = Instant::now();
+        let run = env.run(&["list", "--env-file", demo.as_str()]);
+        lists.push(start.elapsed());
+        if run.code != Some(0) {
+            bail!("submit list failed:\n{run}");
+        }
+        let start = Instant::now();
+        bare_cmd.read()?;
+        bares.push(start.elapsed());
+    }
+    let kubectl = (env.kubectl_calls() - before) / usize::try_from(runs.max(1)).unwrap_or(1);
+    let list = median(&lists).context("no runs")?;
+    let bare = median(&bares).context("no runs")?;
+    Ok(Listing { pods, list, bare, kubectl })
 }

@@ -76,6 +76,32 @@ pub fn claims_and_pods(namespace: &str, request_timeout: Seconds) -> Invocation 
     )
 }
 
+/// Every pod of `namespace` as one JSON `PodList`: all `submit list` reads.
+pub fn get_pods(namespace: &str, request_timeout: Seconds) -> Invocation {
+    let timeout = request_timeout_flag(request_timeout);
+    Invocation::new(KUBECTL, words(&["get", "pods", "--namespace", namespace, "--output", "json", &timeout]))
+}
+
+/// `kubectl get pods --watch --output-watch-events`: every pod once, then
+/// each change, as `{"type": ADDED|MODIFIED|DELETED, "object": pod}`, so
+/// that a deleted pod is seen too. No request timeout: it lasts until it
+/// is stopped.
+pub fn watch_pod_changes(namespace: &str) -> Invocation {
+    Invocation::new(
+        KUBECTL,
+        words(&["get", "pods", "--namespace", namespace, "--watch", "--output-watch-events", "--output", "json"]),
+    )
+}
+
+/// `kubectl logs POD`, followed with `follow`, the last `tail` lines only
+/// with `tail`.
+pub fn logs(namespace: &str, pod: &str, follow: bool, tail: Option<u32>) -> Invocation {
+    let mut args = words(&["logs", pod, "--namespace", namespace]);
+    args.extend(follow.then(|| "--follow".to_owned()));
+    args.extend(tail.map(|n| format!("--tail={n}")));
+    Invocation::new(KUBECTL, args)
+}
+
 /// `kubectl get pods --watch` in `namespace`: every pod once, then each
 /// change, as a stream of JSON objects. Pods are matched by name in
 /// `submit` (their labels differ between run:ai versions); the stream ends
@@ -133,7 +159,17 @@ pub fn get_pod(namespace: &str, pod: &str, request_timeout: Seconds) -> Invocati
 
 /// `kubectl exec -it POD -- zsh`: the user's shell in the pod.
 pub fn exec_shell(namespace: &str, pod: &str) -> Invocation {
-    Invocation::new(KUBECTL, words(&["exec", "-it", pod, "--namespace", namespace, "--", "zsh"]))
+    exec_in(namespace, pod, &[])
+}
+
+/// `kubectl exec -it POD -- CMD...`, zsh when `command` is empty.
+pub fn exec_in(namespace: &str, pod: &str, command: &[String]) -> Invocation {
+    let mut args = words(&["exec", "-it", pod, "--namespace", namespace, "--"]);
+    match command {
+        [] => args.push("zsh".to_owned()),
+        command => args.extend(command.iter().cloned()),
+    }
+    Invocation::new(KUBECTL, args)
 }
 
 #[cfg(test)]
@@ -181,5 +217,17 @@ mod tests {
             "kubectl get pod j-0-0 --namespace ns --output json --request-timeout=60s"
         );
         assert_eq!(exec_shell("ns", "j-0-0").to_string(), "kubectl exec -it j-0-0 --namespace ns -- zsh");
+        assert_eq!(
+            get_pods("ns", t).to_string(),
+            "kubectl get pods --namespace ns --output json --request-timeout=60s"
+        );
+        assert_eq!(
+            watch_pod_changes("ns").to_string(),
+            "kubectl get pods --namespace ns --watch --output-watch-events --output json"
+        );
+        assert_eq!(logs("ns", "p", true, Some(5)).to_string(), "kubectl logs p --namespace ns --follow --tail=5");
+        assert_eq!(logs("ns", "p", false, None).to_string(), "kubectl logs p --namespace ns");
+        let command = ["python".to_owned(), "-V".to_owned()];
+        assert_eq!(exec_in("ns", "p", &command).to_string(), "kubectl exec -it p --namespace ns -- python -V");
     }
 }

@@ -4,8 +4,9 @@
 //!
 //! run:ai does not document how it names pods; lab guides address them as
 //! `<job>-0-0` (interactive and training jobs) and `<job>-master-0`,
-//! `<job>-worker-<i>` (distributed PyTorch). Pods are matched by those
-//! names, not by labels, which differ between run:ai versions.
+//! `<job>-worker-<i>` (distributed PyTorch). Those names are read here and
+//! nowhere else ([`split_name`]); the listing of jobs reads the labels
+//! first, which differ between run:ai versions (`jobs`).
 
 use serde_json::Value;
 
@@ -17,17 +18,41 @@ pub fn expected_pods(job: &str, workers: u32) -> Vec<String> {
     std::iter::once(format!("{job}-master-0")).chain((0..workers).map(|i| format!("{job}-worker-{i}"))).collect()
 }
 
-/// Whether `pod` is named as a pod of `job`: `<job>-<n>-<n>`,
-/// `<job>-master-<n>` or `<job>-worker-<n>`. A longer job name that starts
-/// with `job` does not match (`job-1-0-0` is a pod of `job-1`, not of `job`).
-pub fn belongs_to(job: &str, pod: &str) -> bool {
-    let Some(rest) = pod.strip_prefix(job).and_then(|r| r.strip_prefix('-')) else { return false };
+/// A pod's place in its job, as its name says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    /// `<job>-<n>-<n>`: the one pod of an interactive or training job.
+    Main,
+    /// `<job>-master-<n>`.
+    Master,
+    /// `<job>-worker-<i>`.
+    Worker(u32),
+}
+
+/// The job and role a pod's name says: `<job>-<n>-<n>`, `<job>-master-<n>`
+/// or `<job>-worker-<n>`, read from the end, so that `j-1-0-0` is a pod of
+/// `j-1`. `None` for any other name.
+pub fn split_name(pod: &str) -> Option<(&str, Role)> {
     let number = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    match rest.split_once('-') {
-        Some(("master" | "worker", n)) => number(n),
-        Some((a, b)) => number(a) && number(b),
-        None => false,
+    let (rest, last) = pod.rsplit_once('-')?;
+    let (job, before) = rest.rsplit_once('-')?;
+    if job.is_empty() || !number(last) {
+        return None;
     }
+    let role = match before {
+        "master" => Role::Master,
+        "worker" => Role::Worker(last.parse().ok()?),
+        n if number(n) => Role::Main,
+        _ => return None,
+    };
+    Some((job, role))
+}
+
+/// Whether `pod` is named as a pod of `job` ([`split_name`]). A longer job
+/// name that starts with `job` does not match (`job-1-0-0` is a pod of
+/// `job-1`, not of `job`).
+pub fn belongs_to(job: &str, pod: &str) -> bool {
+    split_name(pod).is_some_and(|(j, _)| j == job)
 }
 
 /// Why a pod cannot start (or has stopped).
@@ -209,6 +234,17 @@ mod tests {
         }
         for pod in ["j-1-0-0", "j-0", "jj-0-0", "j-master-x", "j-", "j-worker-", "k-0-0", "j-launcher-0"] {
             assert!(!belongs_to("j", pod), "{pod}");
+        }
+    }
+
+    #[test]
+    fn a_pods_name_says_its_job_and_role() {
+        assert_eq!(split_name("j-0-0"), Some(("j", Role::Main)));
+        assert_eq!(split_name("j-1-0-0"), Some(("j-1", Role::Main)));
+        assert_eq!(split_name("a-b-master-0"), Some(("a-b", Role::Master)));
+        assert_eq!(split_name("a-worker-12"), Some(("a", Role::Worker(12))));
+        for other in ["j", "j-0", "-0-0", "j-x-0", "j-master-", "j-launcher-0", "j-worker-99999999999"] {
+            assert_eq!(split_name(other), None, "{other}");
         }
     }
 

@@ -1,0 +1,82 @@
+//! `submit clean [--failed] [--dry-run]`: every succeeded job (with
+//! `--failed` the failed, preempted and evicted ones too) listed, then
+//! deleted. A job that is pending, pulling, stuck or running is never
+//! touched: only a finished one is.
+
+use anyhow::Result;
+
+use super::delete::delete_all;
+use super::list::table;
+use super::{Place, now};
+use crate::app::{Outcome, print, say};
+use crate::cluster::jobs::{self, Job, State};
+use crate::runai::Dialect;
+
+/// What to clean.
+#[derive(Debug)]
+pub struct Plan {
+    pub place: Place,
+    /// `None` for a dry run, which only lists.
+    pub dialect: Option<Dialect>,
+    pub failed: bool,
+}
+
+/// Whether `clean` takes `job`.
+fn cleanable(job: &Job, failed: bool) -> bool {
+    match job.state {
+        State::Succeeded => true,
+        _ => failed && job.state.finished(),
+    }
+}
+
+pub fn run(plan: &Plan) -> Result<Outcome> {
+    let all = jobs::from_pod_list(&plan.place.pods()?);
+    let chosen: Vec<Job> = all.into_iter().filter(|j| cleanable(j, plan.failed)).collect();
+    let what = if plan.failed { "succeeded or failed" } else { "succeeded" };
+    if chosen.is_empty() {
+        say(&format!("nothing to clean: no {what} jobs in namespace {}", plan.place.namespace));
+        return Ok(Outcome::Success);
+    }
+    let verb = if plan.dialect.is_some() { "deleting" } else { "dry run: would delete" };
+    say(&format!("{verb} {} {what} job(s) in namespace {}:", chosen.len(), plan.place.namespace));
+    print(&table::render(&chosen, now(), false))?;
+    let Some(dialect) = plan.dialect else { return Ok(Outcome::Success) };
+    delete_all(&plan.place, dialect, &chosen.iter().collect::<Vec<_>>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(state: State) -> Job {
+        Job {
+            name: "j".into(),
+            kind: None,
+            state,
+            gpus: 0.0,
+            node: None,
+            pods: vec!["j-0-0".into()],
+            created: String::new(),
+            created_unix: 0,
+            restarts: 0,
+        }
+    }
+
+    #[test]
+    fn only_finished_jobs_are_cleaned_and_failed_ones_only_when_asked() {
+        let states = [
+            State::Pending { reason: None },
+            State::Pulling,
+            State::Stuck { reason: "ImagePullBackOff".into(), exit_code: None },
+            State::Running { since: None },
+            State::Succeeded,
+            State::Failed { exit_code: Some(1), reason: String::new() },
+            State::Preempted { reason: "PreemptionByScheduler".into() },
+            State::Evicted { reason: "Evicted".into() },
+        ];
+        let plain: Vec<bool> = states.iter().map(|s| cleanable(&job(s.clone()), false)).collect();
+        let failed: Vec<bool> = states.iter().map(|s| cleanable(&job(s.clone()), true)).collect();
+        assert_eq!(plain, [false, false, false, false, true, false, false, false]);
+        assert_eq!(failed, [false, false, false, false, true, true, true, true]);
+    }
+}

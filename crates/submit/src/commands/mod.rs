@@ -1,0 +1,129 @@
+//! The subcommands for a job after its submission (`submit list`, `logs`,
+//! `shell`, `delete`, `clean`), one file each. Each reads the same `.env` as a
+//! submission for the namespace, the project and the run:ai dialect, turns
+//! its arguments into a typed plan here, and runs the plan.
+
+pub mod clean;
+pub mod delete;
+pub mod list;
+pub mod logs;
+mod pod_wait;
+pub mod shell;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, anyhow};
+use serde_json::Value;
+
+use crate::app::{Context, Outcome};
+use crate::cli::{Command, Daily, RunaiChoice};
+use crate::cluster::invocation::{RunError, describe_status, find_on_path};
+use crate::cluster::{child_output, kubectl};
+use crate::job::config::EnvFile;
+use crate::job::duration::{self, Seconds};
+use crate::job::{self as job_rules, github_key};
+use crate::runai::{Dialect, RUNAI, probe};
+
+/// Runs `command`.
+pub fn run(command: Command, ctx: &Context) -> Result<Outcome> {
+    match command {
+        Command::List(args) => {
+            let place = Place::read(&args.daily, ctx)?;
+            let colour = !ctx.no_color && std::io::IsTerminal::is_terminal(&std::io::stdout());
+            list::run(&list::Plan { place, format: args.output, watch: args.watch, colour })
+        }
+        Command::Logs(args) => {
+            let place = Place::read(&args.daily, ctx)?;
+            logs::run(&logs::Plan { place, job: args.job, follow: args.follow, tail: args.tail, worker: args.worker })
+        }
+        Command::Shell(args) => {
+            let place = Place::read(&args.daily, ctx)?;
+            shell::run(&shell::Plan { place, job: args.job, worker: args.worker, command: args.command })
+        }
+        Command::Delete(args) => {
+            let place = Place::read(&args.daily, ctx)?;
+            let dialect = dialect(&args.runai, &place, ctx)?;
+            delete::run(&delete::Plan { place, dialect, jobs: args.jobs })
+        }
+        Command::Clean(args) => {
+            let place = Place::read(&args.daily, ctx)?;
+            let dialect = if args.dry_run { None } else { Some(dialect(&args.runai, &place, ctx)?) };
+            clean::run(&clean::Plan { place, dialect, failed: args.failed })
+        }
+    }
+}
+
+/// `path` with a leading `~/` expanded, as the submission reads `--env-file`.
+pub fn env_path(path: &Path, ctx: &Context) -> PathBuf {
+    match path.to_str() {
+        Some(p) if p.starts_with('~') => github_key::expand_tilde(p, ctx.home.as_deref()),
+        _ => path.to_owned(),
+    }
+}
+
+/// Where the jobs are: the `.env`'s namespace and project, and how long
+/// kubectl may take.
+#[derive(Debug)]
+pub struct Place {
+    pub env: EnvFile,
+    pub namespace: String,
+    pub project: String,
+    pub kubectl_timeout: Seconds,
+}
+
+impl Place {
+    fn read(daily: &Daily, ctx: &Context) -> Result<Self> {
+        let kubectl_timeout = duration::parse(&daily.kubectl_timeout)
+            .map_err(|e| anyhow!("--kubectl-timeout={:?} {e}", daily.kubectl_timeout))?;
+        let env = EnvFile::load(&env_path(&daily.env_file, ctx))?;
+        let namespace = job_rules::namespace(&env)?;
+        let project = job_rules::project(&env, &namespace)?;
+        if find_on_path(kubectl::KUBECTL, ctx.path.as_ref()).is_none() {
+            return Err(anyhow!("kubectl not found on PATH: install it (Debian: apt-get install kubernetes-client)"));
+        }
+        Ok(Place { env, namespace, project, kubectl_timeout })
+    }
+
+    /// Every pod of the namespace, as one `PodList`: one kubectl request.
+    pub fn pods(&self) -> Result<Value> {
+        let inv = kubectl::get_pods(&self.namespace, self.kubectl_timeout);
+        let done = inv.run_for_output(kubectl::kill_after(self.kubectl_timeout)).map_err(|e| match e {
+            RunError::TimedOut { .. } => anyhow!(
+                "{e}: the cluster did not answer; check your connection and kubeconfig, or raise --kubectl-timeout"
+            ),
+            e => anyhow!(e),
+        })?;
+        if !done.status.success() {
+            return Err(anyhow!(
+                "kubectl could not list the pods of namespace {} ({}):\n{}",
+                self.namespace,
+                describe_status(done.status),
+                child_output::kubectl_said(&done.stderr)
+            ));
+        }
+        serde_json::from_slice(&done.stdout).map_err(|e| anyhow!("`{inv}` printed no pod list: {e}"))
+    }
+
+    /// An unknown job name, saying where to look.
+    pub fn unknown(&self, name: &str) -> anyhow::Error {
+        anyhow!("no job named {name} in namespace {} (`submit list` shows its jobs)", self.namespace)
+    }
+}
+
+/// The run:ai dialect for a delete, said on stderr with the reason.
+fn dialect(choice: &RunaiChoice, place: &Place, ctx: &Context) -> Result<Dialect> {
+    let (preference, origin) = job_rules::runai_preference_given(choice.runai_cli.as_deref(), &place.env)?;
+    let runai_on_path = find_on_path(RUNAI, ctx.path.as_ref()).is_some();
+    if !runai_on_path {
+        return Err(anyhow!("runai not found on PATH: install the run:ai CLI"));
+    }
+    let choice = probe::choose(preference, origin.as_deref(), || probe::ask(runai_on_path))?;
+    crate::app::say(&format!("run:ai CLI {}: {}", choice.dialect, choice.reason));
+    Ok(choice.dialect)
+}
+
+/// Unix seconds now; 0 if the clock is before 1970.
+fn now() -> i64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(since.as_secs()).unwrap_or(i64::MAX)
+}
