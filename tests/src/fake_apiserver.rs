@@ -154,6 +154,23 @@ impl FakeApiServer {
         lock(&self.shared.cluster).forbid_events = true;
     }
 
+    /// From now on, answer 401 to every request, as a server that takes no
+    /// login (kubectl sends no token over plain http, so an expired one
+    /// cannot be played otherwise).
+    pub fn refuse_login(&self) {
+        lock(&self.shared.cluster).refuse_login = true;
+    }
+
+    /// From now on, answer 403 to every request in `namespace`.
+    pub fn forbid_namespace(&self, namespace: &str) {
+        lock(&self.shared.cluster).forbidden_namespaces.push(namespace.to_owned());
+    }
+
+    /// The Secret `name` in `namespace` as last applied, if any.
+    pub fn secret(&self, namespace: &str, name: &str) -> Option<Value> {
+        lock(&self.shared.cluster).secrets.get(&(namespace.to_owned(), name.to_owned())).cloned()
+    }
+
     /// The requests for Events so far.
     pub fn event_requests(&self) -> Vec<Request> {
         self.requests().into_iter().filter(|r| r.path().ends_with("/events")).collect()
@@ -328,6 +345,7 @@ fn reason_phrase(status: u16) -> &'static str {
         200 => "OK",
         201 => "Created",
         400 => "Bad Request",
+        401 => "Unauthorized",
         403 => "Forbidden",
         404 => "Not Found",
         422 => "Unprocessable Entity",
@@ -437,6 +455,12 @@ fn respond(request: &Request, shared: &Arc<Shared>) -> Reply {
     let path = request.path();
     let query = request.query();
     let param = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| percent_decode(v));
+    if path != SUBMITTED_PATH {
+        let refusal = lock(&shared.cluster).refusal(namespaced(path).map(|(ns, _)| ns));
+        if let Some((code, reason, message)) = refusal {
+            return status_reply(code, reason, &message);
+        }
+    }
     if let Some((namespace, rest)) = namespaced(path) {
         match (request.method.as_str(), rest.as_slice()) {
             ("GET", ["persistentvolumeclaims"]) => return json_reply(200, lock(&shared.cluster).pvc_list(namespace)),
@@ -470,6 +494,13 @@ fn respond(request: &Request, shared: &Arc<Shared>) -> Reply {
                 return log(shared, namespace, pod, param("follow").is_some_and(|f| f == "true"));
             }
             ("GET" | "POST", ["pods", pod, "exec"]) => return exec(request, shared, namespace, pod),
+            ("GET", ["secrets", name]) => {
+                let cluster = lock(&shared.cluster);
+                return match cluster.secrets.get(&(namespace.to_owned(), (*name).to_owned())) {
+                    Some(secret) => json_reply(200, secret.clone()),
+                    None => status_reply(404, "NotFound", &format!("secrets \"{name}\" not found")),
+                };
+            }
             _ => {}
         }
     }
@@ -484,7 +515,7 @@ fn respond(request: &Request, shared: &Arc<Shared>) -> Reply {
             json!({
                 "kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2",
                 "items": [{"metadata": {"name": ""}, "versions": [{"version": "v1", "resources": [
-                    core_resource("secrets", "secret", "Secret", &[], &["get", "create", "patch", "update", "delete"]),
+                    core_resource("secrets", "secret", "Secret", &[], &["get", "list", "create", "patch", "update", "delete"]),
                     core_resource("pods", "pod", "Pod", &["po"], &["get", "list", "watch"]),
                     core_resource("events", "event", "Event", &["ev"], &["get", "list", "watch"]),
                     core_resource("persistentvolumeclaims", "persistentvolumeclaim", "PersistentVolumeClaim", &["pvc"], &["get", "list"]),
@@ -524,6 +555,12 @@ fn respond(request: &Request, shared: &Arc<Shared>) -> Reply {
                     object["kind"] = "Secret".into();
                     object["metadata"]["uid"] = "00000000-0000-0000-0000-000000000001".into();
                     object["metadata"]["resourceVersion"] = "1".into();
+                    if let Some((namespace, rest)) = namespaced(p) {
+                        if let ["secrets", name] = rest.as_slice() {
+                            let key = (namespace.to_owned(), (*name).to_owned());
+                            lock(&shared.cluster).secrets.insert(key, object.clone());
+                        }
+                    }
                     json_reply(200, object)
                 }
                 PatchBehaviour::Reject { code, reason, message } => status_reply(code, &reason, &message),

@@ -36,6 +36,8 @@ pub struct Internal(pub String);
 pub struct Context {
     pub home: Option<PathBuf>,
     pub path: Option<OsString>,
+    /// `KUBECONFIG`, only to name the file in messages: kubectl reads it itself.
+    pub kubeconfig: Option<OsString>,
 }
 
 impl Context {
@@ -43,6 +45,7 @@ impl Context {
         Context {
             home: std::env::var_os("HOME").filter(|h| !h.is_empty()).map(PathBuf::from),
             path: std::env::var_os("PATH"),
+            kubeconfig: std::env::var_os("KUBECONFIG").filter(|k| !k.is_empty()),
         }
     }
 }
@@ -53,7 +56,7 @@ fn say(message: &str) {
 
 /// Writes `text` to stdout; a closed pipe (`submit --dry-run | head -c1`)
 /// is not an error.
-fn print(text: &str) -> Result<()> {
+pub(crate) fn print(text: &str) -> Result<()> {
     let mut out = io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(Internal(format!("cannot write to stdout: {e}")).into()),
@@ -61,7 +64,10 @@ fn print(text: &str) -> Result<()> {
     }
 }
 
-pub fn run(cli: Cli, ctx: &Context) -> Result<Outcome> {
+pub fn run(mut cli: Cli, ctx: &Context) -> Result<Outcome> {
+    if let Some(command) = cli.action.take() {
+        return crate::commands::run(command, ctx);
+    }
     let cli = cli.without_empty_values();
     if let Some(shell) = cli.completions {
         let mut script = Vec::new();

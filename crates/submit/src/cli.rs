@@ -22,8 +22,20 @@ use crate::runai::probe::Preference;
 /// Submit a run:ai job described by a `.env` file, after syncing the file's
 /// secret keys into a Kubernetes Secret.
 #[derive(Debug, Parser)]
-#[command(name = "submit", version, about, max_term_width = 100, infer_long_args = true, args_override_self = true)]
+#[command(
+    name = "submit",
+    version,
+    about,
+    max_term_width = 100,
+    infer_long_args = true,
+    args_override_self = true,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
+    /// A subcommand instead of a submission; none submits
+    #[command(subcommand)]
+    pub action: Option<crate::commands::Command>,
+
     /// Job name; default `<user>-<YYYYmmdd-HHMMSS>` (local time)
     #[arg(short = 'n', long)]
     pub name: Option<String>,

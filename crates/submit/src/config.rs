@@ -182,12 +182,20 @@ impl EnvFile {
         self.entries.iter().filter(|(_, e)| !e.value.is_empty()).map(|(k, e)| (k.as_str(), e.value.as_str()))
     }
 
-    /// Fails on the first key in `keys` whose value is still a template
+    /// Fails on the first key of the file whose value is still a template
     /// placeholder. For `secret_keys`, only a whole-value placeholder counts:
     /// a token may legitimately contain `<` and `>`.
     pub fn reject_placeholders(&self, secret_keys: &[&str]) -> Result<(), ConfigError> {
-        // In file order, so the first placeholder the user sees is the first
-        // one in the file.
+        match self.placeholders(secret_keys).into_iter().next() {
+            Some(first) => Err(first),
+            None => Ok(()),
+        }
+    }
+
+    /// Every key of the file whose value is still a template placeholder,
+    /// in file order (so the first one the user sees is the first in the
+    /// file), as in [`EnvFile::reject_placeholders`].
+    pub fn placeholders(&self, secret_keys: &[&str]) -> Vec<ConfigError> {
         let mut in_file: Vec<(usize, &String, &Entry)> = self
             .entries
             .iter()
@@ -197,18 +205,23 @@ impl EnvFile {
             })
             .collect();
         in_file.sort_by_key(|(n, _, _)| *n);
-        for (line, key, entry) in in_file {
-            let whole_only = secret_keys.contains(&key.as_str());
-            if let Some(placeholder) = find_placeholder(&entry.value, whole_only) {
-                return Err(ConfigError::Placeholder {
+        in_file
+            .into_iter()
+            .filter_map(|(line, key, entry)| {
+                let whole_only = secret_keys.contains(&key.as_str());
+                find_placeholder(&entry.value, whole_only).map(|placeholder| ConfigError::Placeholder {
                     path: self.path.clone(),
                     key: key.clone(),
                     line,
                     placeholder: placeholder.to_owned(),
-                });
-            }
-        }
-        Ok(())
+                })
+            })
+            .collect()
+    }
+
+    /// The keys of the file, in no particular order.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.entries.keys().map(String::as_str)
     }
 }
 

@@ -10,8 +10,14 @@ mod attach;
 mod child_output;
 pub mod cli;
 mod clock;
+/// Talking to the cluster through kubectl.
+mod cluster {
+    pub mod kubectl_error;
+}
+mod commands;
 mod config;
 mod duration;
+mod env_check;
 mod events;
 mod github_key;
 mod interrupt;
