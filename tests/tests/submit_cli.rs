@@ -131,14 +131,14 @@ fn bad_input_is_refused_with_a_clear_message() {
             None,
             vec!["--env-file", "nope.env"],
             "submit: cannot read the configuration nope.env: No such file or directory (os error 2); \
-             copy examples/user.env.example to .env and fill it in, or pass --env-file\n"
+             run `submit init` to write the template there and fill it in, or pass --env-file\n"
                 .into(),
         ),
         (
             "missing required key",
             Some(demo_with("LDAP_USERNAME=ada\n", "")),
             vec![],
-            "submit: .env: LDAP_USERNAME is not set; add it (examples/user.env.example shows every key)\n".into(),
+            "submit: .env: LDAP_USERNAME is not set; add it (`submit init` writes a template with every key)\n".into(),
         ),
         (
             "placeholder left",
@@ -302,13 +302,27 @@ EXTRA_SECRET_KEYS=
     assert!(!environment.iter().any(|e| e.starts_with("UV_PYTHON=")), "{environment:?}");
     assert_eq!(parsed.value("project"), Some("mlo-ada"));
 
-    // The unfilled template stops at its first placeholder, by name.
+    // A half-filled template is reported in one go: each placeholder by
+    // name and line, then each key still missing.
     env.write_env("# copy me\nLDAP_USERNAME=<you> # TODO: your Gaspar name\nLDAP_UID=00000 # TODO\n");
     let run = env.run(&["--dry"]);
     assert_eq!(run.code, Some(1), "{run}");
+    let missing =
+        |key: &str| format!("  .env: {key} is not set; add it (`submit init` writes a template with every key)\n");
     assert_eq!(
         run.stderr,
-        "submit: .env:2: fill in LDAP_USERNAME: it still holds the template placeholder \"<you>\"\n"
+        format!(
+            "submit: .env: 8 problems to fix:\n\
+             \x20 .env:2: fill in LDAP_USERNAME: it still holds the template placeholder \"<you>\"\n\
+             \x20 .env:3: fill in LDAP_UID: it still holds the template placeholder \"00000\"\n\
+             {}{}{}{}{}\
+             \x20 .env: set K8S_NAMESPACE or RUNAI_PROJECT (`submit init` writes a template with both)\n",
+            missing("LDAP_GROUPNAME"),
+            missing("LDAP_GID"),
+            missing("RUNAI_IMAGE"),
+            missing("RUNAI_SECRET_NAME"),
+            missing("SCRATCH_PVC"),
+        )
     );
 }
 

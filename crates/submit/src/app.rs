@@ -12,7 +12,6 @@ use std::path::PathBuf;
 
 use anyhow::{Result, anyhow, bail};
 use clap::CommandFactory as _;
-use common::env::DEFAULT_SECRET_KEYS;
 
 use crate::cli::Cli;
 use crate::config::EnvFile;
@@ -23,7 +22,7 @@ pub use crate::outcome::Outcome;
 use crate::runai::{self, Dialect, RUNAI, probe};
 use crate::secret::{self, Manifest};
 use crate::spec::JobSpec;
-use crate::{attach, child_output, clock, duration, github_key, job, keys, preflight};
+use crate::{attach, child_output, clock, duration, env_check, github_key, job, keys, preflight};
 
 /// A failure of `submit` itself rather than of its input (exit 2).
 #[derive(Debug, thiserror::Error)]
@@ -81,8 +80,10 @@ pub fn run(mut cli: Cli, ctx: &Context) -> Result<Outcome> {
         _ => cli.env_file.clone(),
     };
     let mut env = EnvFile::load(&env_path)?;
-    let secret_like: Vec<&str> = DEFAULT_SECRET_KEYS.iter().copied().chain(job::extra_secret_keys(&env)).collect();
-    env.reject_placeholders(&secret_like)?;
+    match cli.sync_secret_only {
+        true => env_check::reject_placeholders(&env)?,
+        false => env_check::reject(&env, &given_by_flags(&cli))?,
+    }
     for note in github_key::autoload(&mut env, ctx.home.as_deref())? {
         say(&note);
     }
@@ -170,6 +171,21 @@ pub fn run(mut cli: Cli, ctx: &Context) -> Result<Outcome> {
         return attach::run(spec, &target.namespace, request);
     }
     Ok(Outcome::Success)
+}
+
+/// The `.env` keys that flags of `cli` stand in for.
+fn given_by_flags(cli: &Cli) -> Vec<&'static str> {
+    [
+        (cli.uid.is_some(), keys::LDAP_UID),
+        (cli.gid.is_some(), keys::LDAP_GID),
+        (cli.image.is_some(), keys::RUNAI_IMAGE),
+        (cli.secret_name.is_some(), keys::RUNAI_SECRET_NAME),
+        (cli.pvc.is_some(), keys::SCRATCH_PVC),
+        (cli.runai_cli.is_some(), keys::RUNAI_CLI),
+    ]
+    .into_iter()
+    .filter_map(|(given, key)| given.then_some(key))
+    .collect()
 }
 
 /// The runai command for `spec`, in the dialect chosen for the installed CLI

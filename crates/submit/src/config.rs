@@ -63,7 +63,7 @@ impl fmt::Debug for EnvFile {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error(
-        "cannot read the configuration {path}: {reason}; copy examples/user.env.example to .env and fill it in, or pass --env-file"
+        "cannot read the configuration {path}: {reason}; run `submit init` to write the template there and fill it in, or pass --env-file"
     )]
     Read { path: PathBuf, reason: io::Error },
     #[error("{path}: not UTF-8 text")]
@@ -182,19 +182,10 @@ impl EnvFile {
         self.entries.iter().filter(|(_, e)| !e.value.is_empty()).map(|(k, e)| (k.as_str(), e.value.as_str()))
     }
 
-    /// Fails on the first key of the file whose value is still a template
-    /// placeholder. For `secret_keys`, only a whole-value placeholder counts:
-    /// a token may legitimately contain `<` and `>`.
-    pub fn reject_placeholders(&self, secret_keys: &[&str]) -> Result<(), ConfigError> {
-        match self.placeholders(secret_keys).into_iter().next() {
-            Some(first) => Err(first),
-            None => Ok(()),
-        }
-    }
-
     /// Every key of the file whose value is still a template placeholder,
     /// in file order (so the first one the user sees is the first in the
-    /// file), as in [`EnvFile::reject_placeholders`].
+    /// file). For `secret_keys`, only a whole-value placeholder counts: a
+    /// token may legitimately contain `<` and `>`.
     pub fn placeholders(&self, secret_keys: &[&str]) -> Vec<ConfigError> {
         let mut in_file: Vec<(usize, &String, &Entry)> = self
             .entries
@@ -466,24 +457,24 @@ mod tests {
     #[test]
     fn placeholders_name_the_key() {
         let env = parse("LDAP_USERNAME=ada\nRUNAI_PROJECT=mlo-<your-gaspar> # TODO\n").unwrap();
-        let err = env.reject_placeholders(&[]).unwrap_err();
+        let err = env.placeholders(&[]).remove(0);
         assert_eq!(
             err.to_string(),
             "test.env:2: fill in RUNAI_PROJECT: it still holds the template placeholder \"<your-gaspar>\""
         );
         let env = parse("LDAP_UID=00000 # TODO: id -u\n").unwrap();
-        assert!(matches!(env.reject_placeholders(&[]), Err(ConfigError::Placeholder { line: 1, .. })));
+        assert!(matches!(env.placeholders(&[])[..], [ConfigError::Placeholder { line: 1, .. }]));
         let env = parse("HF_TOKEN='a<b>c'\nWANDB_API_KEY='x > y < z'\n").unwrap();
-        assert!(env.reject_placeholders(&["HF_TOKEN", "WANDB_API_KEY"]).is_ok());
+        assert!(env.placeholders(&["HF_TOKEN", "WANDB_API_KEY"]).is_empty());
         let env = parse("HF_TOKEN=<your-token>\n").unwrap();
-        assert!(env.reject_placeholders(&["HF_TOKEN"]).is_err());
+        assert_eq!(env.placeholders(&["HF_TOKEN"]).len(), 1);
     }
 
     #[test]
     fn missing_file_says_how_to_start() {
         let err = EnvFile::load(Path::new("/nonexistent/.env")).unwrap_err();
         assert!(err.to_string().starts_with("cannot read the configuration /nonexistent/.env: "), "{err}");
-        assert!(err.to_string().contains("user.env.example"));
+        assert!(err.to_string().contains("run `submit init`"));
     }
 
     /// The wrapper's parser, line for line (`parse_env_file` in its

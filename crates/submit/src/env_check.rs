@@ -66,18 +66,20 @@ pub fn problems(env: &EnvFile, given: &[&str]) -> Vec<Problem> {
             bad(key, e.to_string());
         }
     }
-    for key in [keys::K8S_NAMESPACE, keys::RUNAI_PROJECT] {
+    for (key, what) in [(keys::K8S_NAMESPACE, "namespace"), (keys::RUNAI_PROJECT, "project name")] {
         if let Some(v) = settled(key).filter(|v| !validate::is_dns1123_label(v)) {
-            bad(key, format!("{key}={v:?}: use at most 63 lower-case letters, digits and '-'"));
+            bad(key, format!("{key}={v:?} is not a valid {what}: use at most 63 lower-case letters, digits and '-'"));
         }
     }
-    for key in [keys::RUNAI_SECRET_NAME, keys::SCRATCH_PVC].into_iter().filter(|k| !given.contains(k)) {
-        if let Some(v) = settled(key).filter(|v| !validate::is_dns1123_subdomain(v)) {
-            bad(key, format!("{key}={v:?}: use lower-case letters, digits, '-' and '.'"));
+    for (key, what) in [(keys::RUNAI_SECRET_NAME, "Secret name"), (keys::SCRATCH_PVC, "PVC name")] {
+        if let Some(v) = settled(key).filter(|v| !given.contains(&key) && !validate::is_dns1123_subdomain(v)) {
+            bad(key, format!("{key}={v:?} is not a valid {what}: use lower-case letters, digits, '-' and '.'"));
         }
     }
-    if let Some(v) = settled(keys::RUNAI_CLI).filter(|v| Preference::parse(v).is_none()) {
-        bad(keys::RUNAI_CLI, format!("RUNAI_CLI={v:?}: use one of {}", Preference::VALUES.join(", ")));
+    if let Some(v) =
+        settled(keys::RUNAI_CLI).filter(|v| !given.contains(&keys::RUNAI_CLI) && Preference::parse(v).is_none())
+    {
+        bad(keys::RUNAI_CLI, format!("RUNAI_CLI={v:?}: must be one of {}", Preference::VALUES.join(", ")));
     }
     found.sort_by_key(|p| p.line);
     for key in REQUIRED.into_iter().filter(|k| !given.contains(k) && env.get(k).is_none()) {
@@ -90,6 +92,30 @@ pub fn problems(env: &EnvFile, given: &[&str]) -> Vec<Problem> {
         });
     }
     found
+}
+
+/// Fails with every problem of `env` (see [`problems`]): one line for one
+/// problem, else a count and one line each.
+pub fn reject(env: &EnvFile, given: &[&str]) -> anyhow::Result<()> {
+    reject_these(env, problems(env, given))
+}
+
+/// Fails with every placeholder left in `env`, as [`reject`] words them.
+pub fn reject_placeholders(env: &EnvFile) -> anyhow::Result<()> {
+    let found =
+        env.placeholders(&secret_like(env)).into_iter().map(|e| Problem { line: line_of(&e), message: e.to_string() });
+    reject_these(env, found.collect())
+}
+
+fn reject_these(env: &EnvFile, found: Vec<Problem>) -> anyhow::Result<()> {
+    match found.as_slice() {
+        [] => Ok(()),
+        [one] => Err(anyhow::anyhow!("{}", one.message)),
+        all => {
+            let lines: Vec<String> = all.iter().map(|p| format!("  {}", p.message)).collect();
+            Err(anyhow::anyhow!("{}: {} problems to fix:\n{}", env.path().display(), all.len(), lines.join("\n")))
+        }
+    }
 }
 
 fn missing(env: &EnvFile, key: &str) -> Problem {
@@ -137,8 +163,9 @@ mod tests {
             [
                 ".env:1: LDAP_UID=\"0\": must not be 0 (root)",
                 ".env:2: LDAP_GID=\"12x\": must be a whole number",
-                ".env:3: RUNAI_CLI=\"v3\": use one of v1, v2, auto",
-                ".env:4: RUNAI_PROJECT=\"Mlo\": use at most 63 lower-case letters, digits and '-'",
+                ".env:3: RUNAI_CLI=\"v3\": must be one of v1, v2, auto",
+                ".env:4: RUNAI_PROJECT=\"Mlo\" is not a valid project name: use at most 63 lower-case letters, digits \
+                 and '-'",
                 ".env:5: fill in HF_TOKEN: it still holds the template placeholder \"<a b>\"",
                 ".env: LDAP_USERNAME is not set; add it (`submit init` writes a template with every key)",
                 ".env: LDAP_GROUPNAME is not set; add it (`submit init` writes a template with every key)",

@@ -36,7 +36,7 @@ fn at(env: &EnvFile, key: &str) -> String {
 /// The value of a required key.
 fn required<'a>(env: &'a EnvFile, key: &str) -> Result<&'a str> {
     env.get(key).ok_or_else(|| {
-        anyhow!("{}: {key} is not set; add it (examples/user.env.example shows every key)", env.path().display())
+        anyhow!("{}: {key} is not set; add it (`submit init` writes a template with every key)", env.path().display())
     })
 }
 
@@ -590,7 +590,7 @@ mod tests {
         let err = job_spec(&cli, &env, &target, || Ok("x".into())).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "t.env: LDAP_USERNAME is not set; add it (examples/user.env.example shows every key)"
+            "t.env: LDAP_USERNAME is not set; add it (`submit init` writes a template with every key)"
         );
         let env = EnvFile::parse(Path::new("t.env"), "RUNAI_PROJECT=p\n").unwrap();
         let err = secret_target(&cli, &env).unwrap_err();
