@@ -22,7 +22,7 @@ pub use crate::outcome::Outcome;
 use crate::runai::{self, Dialect, RUNAI, probe};
 use crate::secret::{self, Manifest};
 use crate::spec::JobSpec;
-use crate::{attach, child_output, clock, duration, env_check, github_key, job, keys, preflight};
+use crate::{attach, child_output, clock, duration, env_check, fallbacks, github_key, job, keys, preflight};
 
 /// A failure of `submit` itself rather than of its input (exit 2).
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +89,9 @@ pub fn run(mut cli: Cli, ctx: &Context) -> Result<Outcome> {
     }
 
     let target = job::secret_target(&cli, &env)?;
+    // Said once everything is checked, just before they take effect.
+    let defaults_taken = fallbacks::notes(&cli, &env, &target, !cli.sync_secret_only);
+    let say_defaults = || defaults_taken.iter().for_each(|note| say(note));
     let sync = cli.sync_secret_only || !cli.skip_secret_sync;
     let kubectl_timeout = duration::parse(&cli.kubectl_timeout)
         .map_err(|e| anyhow!("--kubectl-timeout={:?} {e}", cli.kubectl_timeout))?;
@@ -134,6 +137,7 @@ pub fn run(mut cli: Cli, ctx: &Context) -> Result<Outcome> {
     let runai_cmd = submission.as_ref().map(|(cmd, _)| cmd);
 
     if cli.dry {
+        say_defaults();
         return dry_run(manifest.as_ref(), spec.as_ref(), runai_cmd, kubectl_timeout);
     }
 
@@ -146,6 +150,7 @@ pub fn run(mut cli: Cli, ctx: &Context) -> Result<Outcome> {
     if let Some(manifest) = manifest {
         sync_secret(manifest, &env, kubectl_timeout)?;
     }
+    say_defaults();
     let (Some(spec), Some((runai_cmd, dialect))) = (&spec, submission) else {
         print(&format!("Secret {} was updated in namespace {}.\n", target.name, target.namespace))?;
         return Ok(Outcome::Success);

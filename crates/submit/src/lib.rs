@@ -19,6 +19,7 @@ mod config;
 mod duration;
 mod env_check;
 mod events;
+mod fallbacks;
 mod github_key;
 mod interrupt;
 mod invocation;
