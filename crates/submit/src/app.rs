@@ -14,6 +14,7 @@ use anyhow::{Result, anyhow, bail};
 use clap::CommandFactory as _;
 
 use crate::cli::Cli;
+use crate::cluster::kubectl_error::{Aim, KubectlError};
 use crate::config::EnvFile;
 use crate::duration::Seconds;
 use crate::invocation::{Invocation, RunError, describe_status, find_on_path};
@@ -22,7 +23,7 @@ pub use crate::outcome::Outcome;
 use crate::runai::{self, Dialect, RUNAI, probe};
 use crate::secret::{self, Manifest};
 use crate::spec::JobSpec;
-use crate::{attach, child_output, clock, duration, env_check, fallbacks, github_key, job, keys, preflight};
+use crate::{attach, clock, duration, env_check, fallbacks, github_key, job, keys, preflight};
 
 /// A failure of `submit` itself rather than of its input (exit 2).
 #[derive(Debug, thiserror::Error)]
@@ -249,10 +250,12 @@ fn sync_secret(manifest: Manifest, env: &EnvFile, timeout: Seconds) -> Result<()
         // Every value that is not a plain setting counts as secret here.
         let secrets = env.non_empty().filter(|(k, _)| !keys::SETTINGS.contains(k)).map(|(_, v)| v);
         let stderr = secret::redact(&String::from_utf8_lossy(&done.stderr), secrets);
-        let stderr = child_output::kubectl_said(stderr.as_bytes());
+        let failure = KubectlError::classify(stderr.as_bytes());
         return Err(anyhow!(
-            "kubectl could not apply the Secret {name} in namespace {namespace} ({}); nothing was submitted:\n{stderr}",
-            describe_status(done.status)
+            "kubectl could not apply the Secret {name} in namespace {namespace} ({}){}; nothing was submitted:\n{}",
+            describe_status(done.status),
+            failure.headline(Aim { namespace: Some(&namespace), context: None }),
+            failure.said
         ));
     }
     say(&format!("synced the Secret {name} in namespace {namespace} ({} keys)", keys.len()));

@@ -54,6 +54,16 @@ impl KubectlError {
         KubectlError { kind, said }
     }
 
+    /// `: ` and [`KubectlError::words`] for a failure it can tell, else
+    /// nothing (kubectl's own lines say it best), to follow the sentence
+    /// that says which command failed.
+    pub fn headline(&self, aim: Aim<'_>) -> String {
+        match self.kind {
+            Kind::Other => String::new(),
+            _ => format!(": {}", self.words(aim)),
+        }
+    }
+
     /// What happened and what to do, in one sentence for the user.
     pub fn words(&self, aim: Aim<'_>) -> String {
         let context = aim.context.map(|c| format!(" (kubectl context {c})")).unwrap_or_default();
@@ -192,6 +202,13 @@ mod tests {
         );
         assert_eq!(e.kind, Kind::Other);
         assert_eq!(e.said, "error: error validating \"STDIN\": error validating data: invalid");
+    }
+
+    #[test]
+    fn a_headline_only_for_what_it_can_tell() {
+        assert_eq!(KubectlError::classify(b"boom\n").headline(Aim::default()), "");
+        let e = KubectlError::classify(b"error: You must be logged in to the server (Unauthorized)\n");
+        assert_eq!(e.headline(Aim::default()), ": the cluster refused the login: run `runai login`");
     }
 
     #[test]
