@@ -457,3 +457,23 @@ fn the_pod_command_shows_the_script_then_runs_it_after_the_zshrc() {
     );
     assert_eq!(out.status.code(), Some(3));
 }
+
+/// A value split by a space, or a negative count, is refused naming the
+/// flag and the form it takes, not only clap's "unexpected argument".
+#[test]
+fn split_values_name_the_flag_and_the_joined_form() {
+    let env = room();
+    for (args, message) in [
+        (&["--dry", "-t", "5", "hours"][..], "-t 5 hours: a value cannot be split by a space; write -t 5h"),
+        (
+            &["--dry", "--memory", "32", "GB"][..],
+            "--memory 32 GB: a value cannot be split by a space; write --memory 32G",
+        ),
+        (&["--dry", "--workers", "-1"][..], "--workers -1: must not be negative"),
+    ] {
+        let run = env.run(args);
+        assert_eq!(run.code, Some(1), "{run}");
+        assert!(run.stderr.starts_with(&format!("error: {message}\n")), "{args:?}: {run}");
+        assert!(env.runai_calls().is_empty());
+    }
+}

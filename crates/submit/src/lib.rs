@@ -34,4 +34,5 @@ mod progress;
 mod runai;
 mod secret;
 mod spec;
+mod split_value;
 mod wait;
