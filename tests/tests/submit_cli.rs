@@ -165,13 +165,20 @@ fn bad_input_is_refused_with_a_clear_message() {
             "invalid job name",
             None,
             vec!["--name", "My_Job"],
-            "submit: --name=\"My_Job\": must not contain 'M'\n".into(),
+            "submit: --name=\"My_Job\": must not contain 'M'; a job name is lower-case letters, digits and '-', \
+             starts with a letter, and has at most 63 characters, such as my-job\n"
+                .into(),
         ),
         (
             "job name too long",
             None,
             vec!["--name", &long_name],
-            format!("submit: --name=\"{}\": must be at most 63 characters\n", "a".repeat(64)),
+            format!(
+                "submit: --name=\"{}\": must be at most 63 characters; a job name is lower-case letters, digits and \
+                 '-', starts with a letter, and has at most 63 characters, such as {}\n",
+                "a".repeat(64),
+                "a".repeat(63)
+            ),
         ),
         (
             "invalid duration",
