@@ -47,8 +47,13 @@ impl KubectlError {
     pub fn classify(stderr: &[u8]) -> Self {
         let text = child_output::for_terminal(stderr);
         let kind = kind_of(&text);
-        let kept: Vec<&str> =
-            text.lines().filter(|l| !is_retry_log(l)).map(without_advice).filter(|l| !l.trim().is_empty()).collect();
+        let mut kept: Vec<&str> = Vec::new();
+        // kubectl says the same line once per resource type it was asked for.
+        for line in text.lines().filter(|l| !is_retry_log(l)).map(without_advice) {
+            if !line.trim().is_empty() && !kept.contains(&line) {
+                kept.push(line);
+            }
+        }
         let said = kept[kept.len().saturating_sub(LINES_SHOWN)..].join("\n");
         let said = if said.is_empty() { child_output::kubectl_said(b"") } else { said };
         KubectlError { kind, said }
@@ -213,7 +218,7 @@ mod tests {
 
     #[test]
     fn only_the_last_lines_are_kept() {
-        let e = KubectlError::classify(b"one\ntwo\nthree\nfour\nfive\n");
+        let e = KubectlError::classify(b"one\ntwo\nthree\nfour\nfour\nfive\n");
         assert_eq!(e.said, "three\nfour\nfive");
     }
 }
