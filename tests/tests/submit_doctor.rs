@@ -141,6 +141,19 @@ fn keys_only_in_the_secret_are_a_warning() {
 }
 
 #[test]
+fn a_key_one_edit_from_a_secret_key_is_a_warning() {
+    let (env, server) = healthy(V1);
+    env.write_env(&ENV.replace("WANDB_API_KEY=", "WANDB_APIKEY="));
+    let run = doctor(&env, Some(&server));
+    assert!(line(&run, ".env").starts_with("warn  .env "), "{run}");
+    assert!(
+        block(&run, ".env")
+            .ends_with("fix: rename WANDB_APIKEY to WANDB_API_KEY (or list WANDB_APIKEY in EXTRA_SECRET_KEYS)"),
+        "{run}"
+    );
+}
+
+#[test]
 fn a_missing_secret_says_how_to_create_it() {
     let (env, server) = healthy(V1);
     env.write_env(&ENV.replace("RUNAI_SECRET_NAME=ada-env", "RUNAI_SECRET_NAME=ada-env-2"));

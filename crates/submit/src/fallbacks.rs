@@ -53,7 +53,7 @@ fn github_key_file(env: &EnvFile) -> String {
 
 /// Keys of the file one edit away from a key submit knows (`WANDB_APIKEY`
 /// for `WANDB_API_KEY`): (the key, the known one).
-fn near_misses(env: &EnvFile) -> Vec<(String, &'static str)> {
+pub fn near_misses(env: &EnvFile) -> Vec<(String, &'static str)> {
     let extra: Vec<&str> = job::extra_secret_keys(env).collect();
     let known: Vec<&'static str> = DEFAULT_SECRET_KEYS.iter().copied().chain(keys::SETTINGS).collect();
     let mut found: Vec<(String, &'static str)> = env

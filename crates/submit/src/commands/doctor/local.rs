@@ -16,7 +16,7 @@ use crate::job::{self, SecretTarget};
 use crate::kubectl::{self, KUBECTL};
 use crate::runai::{Dialect, RUNAI, probe};
 use crate::spec::JobSpec;
-use crate::{clock, env_check, github_key, keys};
+use crate::{clock, env_check, fallbacks, github_key, keys};
 
 pub const ENV: &str = ".env";
 
@@ -74,16 +74,26 @@ impl Setup {
             (true, None) => Check::fail(ENV, "no namespace", "set K8S_NAMESPACE or RUNAI_PROJECT"),
             (true, Some(Ok(spec))) => {
                 let target = setup.target.as_ref().map_or_else(String::new, |t| t.namespace.clone());
-                Check::ok(
-                    ENV,
-                    format!(
-                        "{}: {} keys; namespace {target}, project {}, scratch PVC {}",
-                        path.display(),
-                        file.keys().count(),
-                        spec.project,
-                        spec.pvc
-                    ),
-                )
+                let found = format!(
+                    "{}: {} keys; namespace {target}, project {}, scratch PVC {}",
+                    path.display(),
+                    file.keys().count(),
+                    spec.project,
+                    spec.pvc
+                );
+                let misses = fallbacks::near_misses(&file);
+                match misses.is_empty() {
+                    true => Check::ok(ENV, found),
+                    false => Check {
+                        name: ENV,
+                        mark: Mark::Warn,
+                        found: format!("{found}; keys the pod will not get:"),
+                        fix: misses
+                            .iter()
+                            .map(|(key, known)| format!("rename {key} to {known} (or list {key} in EXTRA_SECRET_KEYS)"))
+                            .collect(),
+                    },
+                }
             }
         };
         setup.spec = spec.and_then(Result::ok);
