@@ -152,6 +152,23 @@ impl FakeApiServer {
         lock(&self.shared.cluster).forbid_events = true;
     }
 
+    /// From now on, answer 401 to every request, as a server that takes no
+    /// login (kubectl sends no token over plain http, so an expired one
+    /// cannot be played otherwise).
+    pub fn refuse_login(&self) {
+        lock(&self.shared.cluster).refuse_login = true;
+    }
+
+    /// From now on, answer 403 to every request in `namespace`.
+    pub fn forbid_namespace(&self, namespace: &str) {
+        lock(&self.shared.cluster).forbidden_namespaces.push(namespace.to_owned());
+    }
+
+    /// The Secret `name` in `namespace` as last applied, if any.
+    pub fn secret(&self, namespace: &str, name: &str) -> Option<Value> {
+        lock(&self.shared.cluster).secrets.get(&(namespace.to_owned(), name.to_owned())).cloned()
+    }
+
     /// The requests for Events so far.
     pub fn event_requests(&self) -> Vec<Request> {
         self.requests().into_iter().filter(|r| r.path().ends_with("/events")).collect()

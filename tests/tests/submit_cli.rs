@@ -133,14 +133,14 @@ fn bad_input_is_refused_with_a_clear_message() {
             None,
             vec!["--env-file", "nope.env"],
             "submit: cannot read the configuration nope.env: No such file or directory (os error 2); \
-             copy examples/user.env.example to .env and fill it in, or pass --env-file\n"
+             run `submit init` to write the template there and fill it in, or pass --env-file\n"
                 .into(),
         ),
         (
             "missing required key",
             Some(demo_with("LDAP_USERNAME=ada\n", "")),
             vec![],
-            "submit: .env: LDAP_USERNAME is not set; add it (examples/user.env.example shows every key)\n".into(),
+            "submit: .env: LDAP_USERNAME is not set; add it (`submit init` writes a template with every key)\n".into(),
         ),
         (
             "placeholder left",
@@ -167,13 +167,20 @@ fn bad_input_is_refused_with_a_clear_message() {
             "invalid job name",
             None,
             vec!["--name", "My_Job"],
-            "submit: --name=\"My_Job\": must not contain 'M'\n".into(),
+            "submit: --name=\"My_Job\": must not contain 'M'; a job name is lower-case letters, digits and '-', \
+             starts with a letter, and has at most 63 characters, such as my-job\n"
+                .into(),
         ),
         (
             "job name too long",
             None,
             vec!["--name", &long_name],
-            format!("submit: --name=\"{}\": must be at most 63 characters\n", "a".repeat(64)),
+            format!(
+                "submit: --name=\"{}\": must be at most 63 characters; a job name is lower-case letters, digits and \
+                 '-', starts with a letter, and has at most 63 characters, such as {}\n",
+                "a".repeat(64),
+                "a".repeat(63)
+            ),
         ),
         (
             "invalid duration",
@@ -304,13 +311,27 @@ EXTRA_SECRET_KEYS=
     assert!(!environment.iter().any(|e| e.starts_with("UV_PYTHON=")), "{environment:?}");
     assert_eq!(parsed.value("project"), Some("mlo-ada"));
 
-    // The unfilled template stops at its first placeholder, by name.
+    // A half-filled template is reported in one go: each placeholder by
+    // name and line, then each key still missing.
     env.write_env("# copy me\nLDAP_USERNAME=<you> # TODO: your Gaspar name\nLDAP_UID=00000 # TODO\n");
     let run = env.run(&["--dry"]);
     assert_eq!(run.code, Some(1), "{run}");
+    let missing =
+        |key: &str| format!("  .env: {key} is not set; add it (`submit init` writes a template with every key)\n");
     assert_eq!(
         run.stderr,
-        "submit: .env:2: fill in LDAP_USERNAME: it still holds the template placeholder \"<you>\"\n"
+        format!(
+            "submit: .env: 8 problems to fix:\n\
+             \x20 .env:2: fill in LDAP_USERNAME: it still holds the template placeholder \"<you>\"\n\
+             \x20 .env:3: fill in LDAP_UID: it still holds the template placeholder \"00000\"\n\
+             {}{}{}{}{}\
+             \x20 .env: set K8S_NAMESPACE or RUNAI_PROJECT (`submit init` writes a template with both)\n",
+            missing("LDAP_GROUPNAME"),
+            missing("LDAP_GID"),
+            missing("RUNAI_IMAGE"),
+            missing("RUNAI_SECRET_NAME"),
+            missing("SCRATCH_PVC"),
+        )
     );
 }
 
@@ -445,4 +466,24 @@ fn the_pod_command_shows_the_script_then_runs_it_after_the_zshrc() {
         format!("{script}\nzshrc sourced\nyes|yes|exp dir|it's|a  b|$HOME|\n")
     );
     assert_eq!(out.status.code(), Some(3));
+}
+
+/// A value split by a space, or a negative count, is refused naming the
+/// flag and the form it takes, not only clap's "unexpected argument".
+#[test]
+fn split_values_name_the_flag_and_the_joined_form() {
+    let env = room();
+    for (args, message) in [
+        (&["--dry", "-t", "5", "hours"][..], "-t 5 hours: a value cannot be split by a space; write -t 5h"),
+        (
+            &["--dry", "--memory", "32", "GB"][..],
+            "--memory 32 GB: a value cannot be split by a space; write --memory 32G",
+        ),
+        (&["--dry", "--workers", "-1"][..], "--workers -1: must not be negative"),
+    ] {
+        let run = env.run(args);
+        assert_eq!(run.code, Some(1), "{run}");
+        assert!(run.stderr.starts_with(&format!("error: {message}\n")), "{args:?}: {run}");
+        assert!(env.runai_calls().is_empty());
+    }
 }

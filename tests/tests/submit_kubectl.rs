@@ -192,7 +192,9 @@ fn kubectl_failure_stops_before_runai_with_kubectls_own_message_redacted() {
     assert_eq!(run.code, Some(1), "{run}");
     assert!(
         run.stderr.starts_with(&format!(
-            "{V1_CHOICE}submit: kubectl could not apply the Secret {SECRET} in namespace {NAMESPACE} (exit status 1); nothing was submitted:\n"
+            "{V1_CHOICE}submit: kubectl could not apply the Secret {SECRET} in namespace {NAMESPACE} (exit status 1): \
+             forbidden in namespace {NAMESPACE}: check K8S_NAMESPACE in your .env, or switch to the context of that \
+             namespace (kubectl config use-context NAME); nothing was submitted:\n"
         )),
         "{run}"
     );
@@ -282,8 +284,9 @@ fn silent_cluster_makes_kubectl_give_up_within_its_request_timeout() {
     assert_eq!(run.code, Some(1), "{run}");
     // kubectl's own words, which vary with where its deadline hit.
     let expected = format!(
-        "{V1_CHOICE}submit: kubectl could not apply the Secret {SECRET} in namespace {NAMESPACE} (exit status 1); \
-         nothing was submitted:\nUnable to connect to the server: "
+        "{V1_CHOICE}submit: kubectl could not apply the Secret {SECRET} in namespace {NAMESPACE} (exit status 1): \
+         cannot reach the cluster's API server: check your VPN or network, and that KUBECONFIG points at the right \
+         cluster; nothing was submitted:\nUnable to connect to the server: "
     );
     assert!(run.stderr.starts_with(&expected), "{run}");
     assert_eq!(run.stderr.lines().count(), 3, "{run}");

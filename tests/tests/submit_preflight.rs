@@ -111,9 +111,29 @@ fn a_failing_check_stops_the_submission_with_kubectls_words() {
     assert_eq!(run.code, Some(1), "{run}");
     assert_eq!(
         run.stderr.strip_prefix(V1_CHOICE).unwrap_or(&run.stderr),
-        "submit: kubectl could not list the claims and pods of namespace runai-mlo-ada (exit status 1); nothing \
-         was submitted (--no-preflight skips this check):\nerror: You must be logged in to the server (Unauthorized)\n"
+        "submit: kubectl could not list the claims and pods of namespace runai-mlo-ada (exit status 1): the cluster \
+         refused the login: run `runai login`; nothing was submitted (--no-preflight skips this check):\n\
+         error: You must be logged in to the server (Unauthorized)\n"
     );
     assert!(server.requests().is_empty());
+    assert!(env.runai_calls().is_empty());
+}
+
+#[test]
+fn an_unreachable_server_is_named_without_kubectls_retry_lines() {
+    let (env, server) = setup();
+    let address = server.url().trim_start_matches("http://").to_owned();
+    drop(server);
+    let run = env.run(&["-n", "job-7"]);
+    assert_eq!(run.code, Some(1), "{run}");
+    assert_eq!(
+        run.stderr.strip_prefix(V1_CHOICE).unwrap_or(&run.stderr),
+        format!(
+            "submit: kubectl could not list the claims and pods of namespace runai-mlo-ada (exit status 1): cannot \
+             reach the cluster's API server at {address}: check your VPN or network, and that KUBECONFIG points at \
+             the right cluster; nothing was submitted (--no-preflight skips this check):\n\
+             The connection to the server {address} was refused - did you specify the right host or port?\n"
+        )
+    );
     assert!(env.runai_calls().is_empty());
 }

@@ -12,13 +12,13 @@ use std::path::PathBuf;
 
 use anyhow::{Result, anyhow, bail};
 use clap::CommandFactory as _;
-use common::env::DEFAULT_SECRET_KEYS;
 
 use crate::cli::Cli;
 use crate::clock;
 use crate::cluster::invocation::{Invocation, RunError, describe_status, find_on_path};
 use crate::cluster::kubectl::{self, KUBECTL};
-use crate::cluster::{child_output, preflight};
+use crate::cluster::kubectl_error::{Aim, KubectlError};
+use crate::cluster::preflight;
 use crate::follow::attach;
 pub use crate::follow::outcome::Outcome;
 use crate::job::config::EnvFile;
@@ -26,6 +26,7 @@ use crate::job::duration::Seconds;
 use crate::job::secret::{self, Manifest};
 use crate::job::spec::JobSpec;
 use crate::job::{self, duration, github_key, keys};
+use crate::job::{env_check, fallbacks};
 use crate::runai::{self, Dialect, RUNAI, probe};
 
 /// A failure of `submit` itself rather than of its input (exit 2).
@@ -41,6 +42,8 @@ pub struct Context {
     pub path: Option<OsString>,
     /// `NO_COLOR` is set to something: no colour even on a terminal.
     pub no_color: bool,
+    /// `KUBECONFIG`, only to name the file in messages: kubectl reads it itself.
+    pub kubeconfig: Option<OsString>,
 }
 
 impl Context {
@@ -49,6 +52,7 @@ impl Context {
             home: std::env::var_os("HOME").filter(|h| !h.is_empty()).map(PathBuf::from),
             path: std::env::var_os("PATH"),
             no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+            kubeconfig: std::env::var_os("KUBECONFIG").filter(|k| !k.is_empty()),
         }
     }
 }
@@ -84,14 +88,18 @@ pub fn run(mut cli: Cli, ctx: &Context) -> Result<Outcome> {
         _ => cli.env_file.clone(),
     };
     let mut env = EnvFile::load(&env_path)?;
-    let secret_like: Vec<&str> =
-        DEFAULT_SECRET_KEYS.iter().copied().chain(job::environment::extra_secret_keys(&env)).collect();
-    env.reject_placeholders(&secret_like)?;
+    match cli.sync_secret_only {
+        true => env_check::reject_placeholders(&env)?,
+        false => env_check::reject(&env, &given_by_flags(&cli))?,
+    }
     for note in github_key::autoload(&mut env, ctx.home.as_deref())? {
         say(&note);
     }
 
     let target = job::secret_target(&cli, &env)?;
+    // Said once everything is checked, just before they take effect.
+    let defaults_taken = fallbacks::notes(&cli, &env, &target, !cli.sync_secret_only);
+    let say_defaults = || defaults_taken.iter().for_each(|note| say(note));
     let sync = cli.sync_secret_only || !cli.skip_secret_sync;
     let kubectl_timeout = duration::parse(&cli.kubectl_timeout)
         .map_err(|e| anyhow!("--kubectl-timeout={:?} {e}", cli.kubectl_timeout))?;
@@ -137,6 +145,7 @@ pub fn run(mut cli: Cli, ctx: &Context) -> Result<Outcome> {
     let runai_cmd = submission.as_ref().map(|(cmd, _)| cmd);
 
     if cli.dry {
+        say_defaults();
         return dry_run(manifest.as_ref(), spec.as_ref(), runai_cmd, kubectl_timeout);
     }
 
@@ -149,6 +158,7 @@ pub fn run(mut cli: Cli, ctx: &Context) -> Result<Outcome> {
     if let Some(manifest) = manifest {
         sync_secret(manifest, &env, kubectl_timeout)?;
     }
+    say_defaults();
     let (Some(spec), Some((runai_cmd, dialect))) = (&spec, submission) else {
         print(&format!("Secret {} was updated in namespace {}.\n", target.name, target.namespace))?;
         return Ok(Outcome::Success);
@@ -174,6 +184,21 @@ pub fn run(mut cli: Cli, ctx: &Context) -> Result<Outcome> {
         return attach::run(spec, &target.namespace, request);
     }
     Ok(Outcome::Success)
+}
+
+/// The `.env` keys that flags of `cli` stand in for.
+fn given_by_flags(cli: &Cli) -> Vec<&'static str> {
+    [
+        (cli.uid.is_some(), keys::LDAP_UID),
+        (cli.gid.is_some(), keys::LDAP_GID),
+        (cli.image.is_some(), keys::RUNAI_IMAGE),
+        (cli.secret_name.is_some(), keys::RUNAI_SECRET_NAME),
+        (cli.pvc.is_some(), keys::SCRATCH_PVC),
+        (cli.runai_cli.is_some(), keys::RUNAI_CLI),
+    ]
+    .into_iter()
+    .filter_map(|(given, key)| given.then_some(key))
+    .collect()
 }
 
 /// The runai command for `spec`, in the dialect chosen for the installed CLI
@@ -232,10 +257,12 @@ fn sync_secret(manifest: Manifest, env: &EnvFile, timeout: Seconds) -> Result<()
         // Every value that is not a plain setting counts as secret here.
         let secrets = env.non_empty().filter(|(k, _)| !keys::SETTINGS.contains(k)).map(|(_, v)| v);
         let stderr = secret::redact(&String::from_utf8_lossy(&done.stderr), secrets);
-        let stderr = child_output::kubectl_said(stderr.as_bytes());
+        let failure = KubectlError::classify(stderr.as_bytes());
         return Err(anyhow!(
-            "kubectl could not apply the Secret {name} in namespace {namespace} ({}); nothing was submitted:\n{stderr}",
-            describe_status(done.status)
+            "kubectl could not apply the Secret {name} in namespace {namespace} ({}){}; nothing was submitted:\n{}",
+            describe_status(done.status),
+            failure.headline(Aim { namespace: Some(&namespace), context: None }),
+            failure.said
         ));
     }
     say(&format!("synced the Secret {name} in namespace {namespace} ({} keys)", keys.len()));

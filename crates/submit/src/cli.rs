@@ -198,6 +198,10 @@ pub enum Command {
     Delete(DeleteArgs),
     /// Delete every succeeded job (with --failed the failed ones too), listing them first
     Clean(CleanArgs),
+    /// Check everything a submission depends on, each with its fix; changes nothing
+    Doctor(crate::commands::doctor::Args),
+    /// Write the .env template to fill in (never over an existing file)
+    Init(crate::commands::init::Args),
 }
 
 /// What every subcommand after a submission reads.
@@ -326,11 +330,23 @@ impl Cli {
         I: IntoIterator<Item = T>,
         T: Into<OsString> + Clone,
     {
-        Self::try_parse_from(args).map_err(|err| match ambiguous_prefix(&err) {
+        let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+        Self::try_parse_from(&args).map_err(|err| match ambiguous_prefix(&err) {
             Some((given, candidates)) => Self::command().error(
                 ErrorKind::UnknownArgument,
                 format!("ambiguous option '{given}' could match {}", candidates.join(", ")),
             ),
+            None if err.use_stderr() => {
+                let text: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+                match crate::split_value::explain(&Self::command(), &text) {
+                    Some(message) => Self::command().error(ErrorKind::ValueValidation, message),
+                    None => match stray_word(&err) {
+                        Some(word) => Self::command()
+                            .error(ErrorKind::UnknownArgument, format!("unexpected argument '{word}' found")),
+                        None => err,
+                    },
+                }
+            }
             None => err,
         })
     }
@@ -359,6 +375,19 @@ impl Cli {
         }
         self
     }
+}
+
+/// A word after submission flags that clap took for a subcommand it then
+/// refused beside them (`submit --dry foo`): the word, which no subcommand
+/// has as its name.
+fn stray_word(err: &clap::Error) -> Option<String> {
+    if err.kind() != ErrorKind::ArgumentConflict {
+        return None;
+    }
+    let text = err.to_string();
+    let word = text.strip_prefix("error: the subcommand '")?.split('\'').next()?.to_owned();
+    let known = Cli::command().get_subcommands().any(|c| c.get_name() == word);
+    (!known).then_some(word)
 }
 
 /// For an unknown `--prefix` that starts two or more long options: the
@@ -503,6 +532,8 @@ mod tests {
                 .starts_with("error: ambiguous option '--n' could match --name, --node-type, --no-preflight\n"),
             "{err}"
         );
+        let err = Cli::parse_args(["submit", "--dry", "stray"]).unwrap_err();
+        assert!(err.to_string().starts_with("error: unexpected argument 'stray' found\n"), "{err}");
         let err = Cli::parse_args(["submit", "--frobnicate"]).unwrap_err();
         assert!(err.to_string().contains("unexpected argument '--frobnicate'"), "{err}");
     }

@@ -9,5 +9,6 @@ pub mod events;
 pub mod invocation;
 pub mod jobs;
 pub mod kubectl;
+pub mod kubectl_error;
 pub mod pods;
 pub mod preflight;

@@ -7,7 +7,9 @@
 
 pub mod config;
 pub mod duration;
+pub mod env_check;
 pub mod environment;
+pub mod fallbacks;
 pub mod github_key;
 pub mod keys;
 mod lookup;
@@ -72,17 +74,23 @@ pub fn namespace(env: &EnvFile) -> Result<String> {
 /// The default job name: `<user>-<timestamp>`, made into a DNS-1035 label
 /// (lower case; characters runai refuses become `-`; at most 63).
 pub fn default_job_name(user: &str, timestamp: &str) -> String {
-    let mut prefix: String = user
+    let prefix = as_job_name(user, validate::MAX_JOB_NAME_LEN - timestamp.len() - 1);
+    let prefix = if prefix.is_empty() { "job" } else { prefix.as_str() };
+    format!("{prefix}-{timestamp}")
+}
+
+/// `text` made into a DNS-1035 label of at most `room` characters: lower
+/// case, characters runai refuses become `-`, from its first letter on,
+/// without a trailing `-`; empty if it has no letter.
+fn as_job_name(text: &str, room: usize) -> String {
+    let mut name: String = text
         .chars()
         .map(|c| c.to_ascii_lowercase())
         .map(|c| if c.is_ascii_lowercase() || c.is_ascii_digit() { c } else { '-' })
         .skip_while(|c| !c.is_ascii_lowercase())
         .collect();
-    let room = validate::MAX_JOB_NAME_LEN - timestamp.len() - 1;
-    prefix.truncate(room);
-    let prefix = prefix.trim_end_matches('-');
-    let prefix = if prefix.is_empty() { "job" } else { prefix };
-    format!("{prefix}-{timestamp}")
+    name.truncate(room);
+    name.trim_end_matches('-').to_owned()
 }
 
 /// Who the pod runs as.
@@ -112,7 +120,14 @@ fn identity<'a>(cli: &Cli, env: &'a EnvFile) -> Result<Identity<'a>> {
 /// `--name`, or `<user>-<timestamp>`.
 fn job_name(cli: &Cli, user: &str, timestamp: impl FnOnce() -> std::io::Result<String>) -> Result<String> {
     if let Some(name) = &cli.name {
-        validate::job_name("--name", name)?;
+        validate::job_name("--name", name).map_err(|e| {
+            let corrected = as_job_name(name, validate::MAX_JOB_NAME_LEN);
+            let try_this = if corrected.is_empty() { String::new() } else { format!(", such as {corrected}") };
+            anyhow!(
+                "{e}; a job name is lower-case letters, digits and '-', starts with a letter, and has at most 63 \
+                 characters{try_this}"
+            )
+        })?;
         return Ok(name.clone());
     }
     let ts = timestamp().context("cannot read the local time for the default job name")?;
@@ -395,11 +410,26 @@ mod tests {
     }
 
     #[test]
+    fn a_refused_job_name_comes_with_a_corrected_one() {
+        for (given, corrected) in [("MyJob", "myjob"), ("my_job_2", "my-job-2"), ("2fast", "fast"), ("job-", "job")] {
+            let err = build(&["--name", given], "").unwrap_err().to_string();
+            assert!(err.ends_with(&format!("has at most 63 characters, such as {corrected}")), "{given}: {err}");
+        }
+        let err = build(&["--name", "___"], "").unwrap_err().to_string();
+        assert!(err.ends_with("has at most 63 characters"), "{err}");
+    }
+
+    #[test]
     fn bad_input_is_named() {
         let cases: [(&[&str], &str, &str); 14] = [
             (&["--uid", "abc"], "", "--uid=\"abc\": must be a whole number"),
             (&["--gid", "0"], "", "--gid=\"0\": must not be 0 (root)"),
-            (&["--name", "Bad_Name"], "", "--name=\"Bad_Name\": must not contain 'B'"),
+            (
+                &["--name", "Bad_Name"],
+                "",
+                "--name=\"Bad_Name\": must not contain 'B'; a job name is lower-case letters, digits and '-', starts \
+                 with a letter, and has at most 63 characters, such as bad-name",
+            ),
             (
                 &["-t", "12x"],
                 "",
@@ -460,7 +490,7 @@ mod tests {
         let err = job_spec(&cli, &env, &target, || Ok("x".into())).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "t.env: LDAP_USERNAME is not set; add it (examples/user.env.example shows every key)"
+            "t.env: LDAP_USERNAME is not set; add it (`submit init` writes a template with every key)"
         );
         let env = EnvFile::parse(Path::new("t.env"), "RUNAI_PROJECT=p\n").unwrap();
         let err = secret_target(&cli, &env).unwrap_err();

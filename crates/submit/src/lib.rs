@@ -20,5 +20,6 @@ mod commands;
 mod follow;
 mod job;
 mod runai;
+mod split_value;
 
 pub use job::pod_command;

@@ -47,6 +47,12 @@ pub(super) struct Cluster {
     pub forbid_events: bool,
     /// Timelines waiting for the submission of their job, by job name.
     pub armed: BTreeMap<String, (String, Timeline)>,
+    /// Secrets as applied, by (namespace, name).
+    pub secrets: BTreeMap<(String, String), Value>,
+    /// Answer 401 to every request, as a server that takes no login.
+    pub refuse_login: bool,
+    /// Namespaces where every request is answered 403.
+    pub forbidden_namespaces: Vec<String>,
 }
 
 impl Cluster {
@@ -65,6 +71,21 @@ impl Cluster {
             })
             .collect();
         json!({"apiVersion": "v1", "kind": "PersistentVolumeClaimList", "metadata": {"resourceVersion": "1"}, "items": items})
+    }
+
+    /// What a request in `namespace` is refused with, if the cluster
+    /// refuses it whatever it asks: 401 when no login is taken, 403 in a
+    /// forbidden namespace. (code, reason, message)
+    pub fn refusal(&self, namespace: Option<&str>) -> Option<(u16, &'static str, String)> {
+        if self.refuse_login {
+            return Some((401, "Unauthorized", "Unauthorized".to_owned()));
+        }
+        let namespace = namespace.filter(|ns| self.forbidden_namespaces.iter().any(|f| f == ns))?;
+        Some((
+            403,
+            "Forbidden",
+            format!("User \"ada\" cannot list resources in API group \"\" in the namespace \"{namespace}\""),
+        ))
     }
 
     pub fn pod_list(&self, namespace: &str, name: Option<&str>) -> Value {

@@ -20,7 +20,7 @@ pub fn core_group() -> Value {
     json!({
         "kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2",
         "items": [{"metadata": {"name": ""}, "versions": [{"version": "v1", "resources": [
-            core_resource("secrets", "secret", "Secret", &[], &["get", "create", "patch", "update", "delete"]),
+            core_resource("secrets", "secret", "Secret", &[], &["get", "list", "create", "patch", "update", "delete"]),
             core_resource("pods", "pod", "Pod", &["po"], &["get", "list", "watch"]),
             core_resource("events", "event", "Event", &["ev"], &["get", "list", "watch"]),
             core_resource("persistentvolumeclaims", "persistentvolumeclaim", "PersistentVolumeClaim", &["pvc"], &["get", "list"]),

@@ -1,6 +1,6 @@
 //! Which request gets which [`Reply`]: discovery, the namespaced resources
-//! `submit` reads (PersistentVolumeClaims, pods, Events, logs, `exec`), the
-//! Secret PATCH, and the runai double's report of a submission.
+//! `submit` reads (PersistentVolumeClaims, pods, Events, logs, `exec`,
+//! Secrets), the Secret PATCH, the refusals a test asks for (401, 403), and the runai double's report of a submission.
 
 use std::sync::{Arc, mpsc};
 
@@ -13,6 +13,12 @@ use super::{PatchBehaviour, Request, SUBMITTED_PATH, Shared, lock, timeline, web
 
 pub(super) fn respond(request: &Request, shared: &Arc<Shared>) -> Reply {
     let path = request.path();
+    if path != SUBMITTED_PATH {
+        let refusal = lock(&shared.cluster).refusal(namespaced(path).map(|(ns, _)| ns));
+        if let Some((code, reason, message)) = refusal {
+            return status_reply(code, reason, &message);
+        }
+    }
     if let Some((namespace, rest)) = namespaced(path) {
         let watch = request.param("watch").is_some_and(|w| w == "true" || w == "1");
         let since = request.param("resourceVersion").and_then(|v| v.parse().ok()).unwrap_or(0);
@@ -38,6 +44,13 @@ pub(super) fn respond(request: &Request, shared: &Arc<Shared>) -> Reply {
                 return log(shared, namespace, pod, request.param("follow").is_some_and(|f| f == "true"));
             }
             ("GET" | "POST", ["pods", pod, "exec"]) => return exec(request, shared, namespace, pod),
+            ("GET", ["secrets", name]) => {
+                let cluster = lock(&shared.cluster);
+                return match cluster.secrets.get(&(namespace.to_owned(), (*name).to_owned())) {
+                    Some(secret) => json_reply(200, secret.clone()),
+                    None => status_reply(404, "NotFound", &format!("secrets \"{name}\" not found")),
+                };
+            }
             _ => {}
         }
     }
@@ -87,6 +100,12 @@ fn patch_secret(request: &Request, shared: &Shared) -> Reply {
             object["kind"] = "Secret".into();
             object["metadata"]["uid"] = "00000000-0000-0000-0000-000000000001".into();
             object["metadata"]["resourceVersion"] = "1".into();
+            if let Some((namespace, ["secrets", name])) =
+                namespaced(request.path()).as_ref().map(|(n, r)| (*n, r.as_slice()))
+            {
+                let key = (namespace.to_owned(), (*name).to_owned());
+                lock(&shared.cluster).secrets.insert(key, object.clone());
+            }
             json_reply(200, object)
         }
         PatchBehaviour::Reject { code, reason, message } => status_reply(code, &reason, &message),

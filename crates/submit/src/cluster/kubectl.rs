@@ -157,6 +157,24 @@ pub fn get_pod(namespace: &str, pod: &str, request_timeout: Seconds) -> Invocati
     Invocation::new(KUBECTL, words(&["get", "pod", pod, "--namespace", namespace, "--output", "json", &timeout]))
 }
 
+/// kubectl's own version, without asking the server.
+pub fn client_version() -> Invocation {
+    Invocation::new(KUBECTL, words(&["version", "--client", "--output", "json"]))
+}
+
+/// The current context of the kubeconfig, its cluster and user, as JSON;
+/// read locally, no request to the server.
+pub fn config_view() -> Invocation {
+    Invocation::new(KUBECTL, words(&["config", "view", "--minify", "--output", "json"]))
+}
+
+/// One Secret as JSON, its values included: for comparing them, never for
+/// showing them.
+pub fn get_secret(namespace: &str, name: &str, request_timeout: Seconds) -> Invocation {
+    let timeout = request_timeout_flag(request_timeout);
+    Invocation::new(KUBECTL, words(&["get", "secret", name, "--namespace", namespace, "--output", "json", &timeout]))
+}
+
 /// `kubectl exec -it POD -- zsh`: the user's shell in the pod.
 pub fn exec_shell(namespace: &str, pod: &str) -> Invocation {
     exec_in(namespace, pod, &[])
@@ -229,5 +247,10 @@ mod tests {
         assert_eq!(logs("ns", "p", false, None).to_string(), "kubectl logs p --namespace ns");
         let command = ["python".to_owned(), "-V".to_owned()];
         assert_eq!(exec_in("ns", "p", &command).to_string(), "kubectl exec -it p --namespace ns -- python -V");
+        assert_eq!(
+            get_secret("ns", "s", t).to_string(),
+            "kubectl get secret s --namespace ns --output json --request-timeout=60s"
+        );
+        assert_eq!(config_view().to_string(), "kubectl config view --minify --output json");
     }
 }

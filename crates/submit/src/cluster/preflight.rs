@@ -10,7 +10,8 @@ use anyhow::{Result, anyhow, bail};
 use serde_json::Value;
 
 use crate::cluster::invocation::{Invocation, RunError, describe_status};
-use crate::cluster::{child_output, kubectl, pods};
+use crate::cluster::kubectl_error::{Aim, KubectlError};
+use crate::cluster::{kubectl, pods};
 use crate::job::duration::Seconds;
 use crate::runai::{self, Dialect};
 
@@ -100,12 +101,14 @@ pub fn check(plan: &Plan<'_>, timeout: Seconds) -> Result<()> {
         e => anyhow!(e),
     })?;
     if !done.status.success() {
-        let stderr = child_output::kubectl_said(&done.stderr);
+        let failure = KubectlError::classify(&done.stderr);
         bail!(
-            "kubectl could not list the claims and pods of namespace {} ({}); nothing was submitted \
-             (--no-preflight skips this check):\n{stderr}",
+            "kubectl could not list the claims and pods of namespace {} ({}){}; nothing was submitted \
+             (--no-preflight skips this check):\n{}",
             plan.namespace,
-            describe_status(done.status)
+            describe_status(done.status),
+            failure.headline(Aim { namespace: Some(plan.namespace), context: None }),
+            failure.said
         );
     }
     let ns = Namespace::parse(&done.stdout).map_err(|e| {

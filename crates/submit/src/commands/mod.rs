@@ -1,10 +1,13 @@
-//! The subcommands for a job after its submission (`submit list`, `logs`,
-//! `shell`, `delete`, `clean`), one file each. Each reads the same `.env` as a
+//! The subcommands beside a submission: for a job after it (`submit list`,
+//! `logs`, `shell`, `delete`, `clean`) and for the first day (`doctor`,
+//! `init`), one file or folder each. Each reads the same `.env` as a
 //! submission for the namespace, the project and the run:ai dialect, turns
 //! its arguments into a typed plan here, and runs the plan.
 
 pub mod clean;
 pub mod delete;
+pub mod doctor;
+pub mod init;
 pub mod list;
 pub mod logs;
 mod pod_wait;
@@ -50,6 +53,8 @@ pub fn run(command: Command, ctx: &Context) -> Result<Outcome> {
             let dialect = if args.dry_run { None } else { Some(dialect(&args.runai, &place, ctx)?) };
             clean::run(&clean::Plan { place, dialect, failed: args.failed })
         }
+        Command::Doctor(args) => doctor::run(&args, ctx),
+        Command::Init(args) => init::run(&args, ctx),
     }
 }
 

@@ -20,7 +20,7 @@
 //!
 //! Values never appear in an error message or a `Debug` output: only keys.
 
-mod placeholder;
+pub mod placeholder;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -65,7 +65,7 @@ impl fmt::Debug for EnvFile {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error(
-        "cannot read the configuration {path}: {reason}; copy examples/user.env.example to .env and fill it in, or pass --env-file"
+        "cannot read the configuration {path}: {reason}; run `submit init` to write the template there and fill it in, or pass --env-file"
     )]
     Read { path: PathBuf, reason: io::Error },
     #[error("{path}: not UTF-8 text")]
@@ -182,6 +182,11 @@ impl EnvFile {
     /// Every key with a non-empty value, in sorted order.
     pub fn non_empty(&self) -> impl Iterator<Item = (&str, &str)> {
         self.entries.iter().filter(|(_, e)| !e.value.is_empty()).map(|(k, e)| (k.as_str(), e.value.as_str()))
+    }
+
+    /// The keys of the file, in no particular order.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.entries.keys().map(String::as_str)
     }
 }
 
@@ -401,7 +406,7 @@ mod tests {
     fn missing_file_says_how_to_start() {
         let err = EnvFile::load(Path::new("/nonexistent/.env")).unwrap_err();
         assert!(err.to_string().starts_with("cannot read the configuration /nonexistent/.env: "), "{err}");
-        assert!(err.to_string().contains("user.env.example"));
+        assert!(err.to_string().contains("run `submit init`"));
     }
 
     /// The wrapper's parser, line for line (`parse_env_file` in its

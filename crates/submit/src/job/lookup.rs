@@ -17,7 +17,7 @@ pub(super) fn at(env: &EnvFile, key: &str) -> String {
 /// The value of a required key.
 pub(super) fn required<'a>(env: &'a EnvFile, key: &str) -> Result<&'a str> {
     env.get(key).ok_or_else(|| {
-        anyhow!("{}: {key} is not set; add it (examples/user.env.example shows every key)", env.path().display())
+        anyhow!("{}: {key} is not set; add it (`submit init` writes a template with every key)", env.path().display())
     })
 }
 

@@ -4,12 +4,11 @@
 use crate::job::config::{ConfigError, Entry, EnvFile, Origin};
 
 impl EnvFile {
-    /// Fails on the first key in `keys` whose value is still a template
-    /// placeholder. For `secret_keys`, only a whole-value placeholder counts:
-    /// a token may legitimately contain `<` and `>`.
-    pub fn reject_placeholders(&self, secret_keys: &[&str]) -> Result<(), ConfigError> {
-        // In file order, so the first placeholder the user sees is the first
-        // one in the file.
+    /// Every key of the file whose value is still a template placeholder,
+    /// in file order (so the first one the user sees is the first in the
+    /// file). For `secret_keys`, only a whole-value placeholder counts: a
+    /// token may legitimately contain `<` and `>`.
+    pub fn placeholders(&self, secret_keys: &[&str]) -> Vec<ConfigError> {
         let mut in_file: Vec<(usize, &String, &Entry)> = self
             .entries
             .iter()
@@ -19,18 +18,18 @@ impl EnvFile {
             })
             .collect();
         in_file.sort_by_key(|(n, _, _)| *n);
-        for (line, key, entry) in in_file {
-            let whole_only = secret_keys.contains(&key.as_str());
-            if let Some(placeholder) = find_placeholder(&entry.value, whole_only) {
-                return Err(ConfigError::Placeholder {
+        in_file
+            .into_iter()
+            .filter_map(|(line, key, entry)| {
+                let whole_only = secret_keys.contains(&key.as_str());
+                find_placeholder(&entry.value, whole_only).map(|placeholder| ConfigError::Placeholder {
                     path: self.path.clone(),
                     key: key.clone(),
                     line,
                     placeholder: placeholder.to_owned(),
-                });
-            }
-        }
-        Ok(())
+                })
+            })
+            .collect()
     }
 }
 
@@ -73,16 +72,16 @@ mod tests {
     #[test]
     fn placeholders_name_the_key() {
         let env = parse("LDAP_USERNAME=ada\nRUNAI_PROJECT=mlo-<your-gaspar> # TODO\n").unwrap();
-        let err = env.reject_placeholders(&[]).unwrap_err();
+        let err = env.placeholders(&[]).remove(0);
         assert_eq!(
             err.to_string(),
             "test.env:2: fill in RUNAI_PROJECT: it still holds the template placeholder \"<your-gaspar>\""
         );
         let env = parse("LDAP_UID=00000 # TODO: id -u\n").unwrap();
-        assert!(matches!(env.reject_placeholders(&[]), Err(ConfigError::Placeholder { line: 1, .. })));
+        assert!(matches!(env.placeholders(&[])[..], [ConfigError::Placeholder { line: 1, .. }]));
         let env = parse("HF_TOKEN='a<b>c'\nWANDB_API_KEY='x > y < z'\n").unwrap();
-        assert!(env.reject_placeholders(&["HF_TOKEN", "WANDB_API_KEY"]).is_ok());
+        assert!(env.placeholders(&["HF_TOKEN", "WANDB_API_KEY"]).is_empty());
         let env = parse("HF_TOKEN=<your-token>\n").unwrap();
-        assert!(env.reject_placeholders(&["HF_TOKEN"]).is_err());
+        assert_eq!(env.placeholders(&["HF_TOKEN"]).len(), 1);
     }
 }
