@@ -57,14 +57,24 @@ pub fn build_cmd() -> Cmd {
 /// Fails, saying how to fix it, when the toolchain has no musl standard
 /// library. Installs nothing: adding a target is the user's call.
 fn ensure_musl_target() -> Result<()> {
-    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
-    let sysroot = Cmd::new(rustc).args(["--print", "sysroot"]).read()?;
-    check_sysroot(Path::new(sysroot.trim()))
+    check_sysroot(&sysroot()?)
 }
 
-/// The musl standard library lives in `<sysroot>/lib/rustlib/<target>/lib`.
+/// The toolchain's sysroot, where the standard library of each installed
+/// target lives.
+pub fn sysroot() -> Result<PathBuf> {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
+    let sysroot = Cmd::new(rustc).args(["--print", "sysroot"]).read()?;
+    Ok(PathBuf::from(sysroot.trim()))
+}
+
+/// A target's standard library lives in `<sysroot>/lib/rustlib/<target>/lib`.
+pub fn std_lib_dir(sysroot: &Path, target: &str) -> PathBuf {
+    sysroot.join("lib/rustlib").join(target).join("lib")
+}
+
 fn check_sysroot(sysroot: &Path) -> Result<()> {
-    let lib = sysroot.join("lib/rustlib").join(MUSL_TARGET).join("lib");
+    let lib = std_lib_dir(sysroot, MUSL_TARGET);
     if !lib.is_dir() {
         bail!(
             "the Rust target {MUSL_TARGET} is not installed (no {}): run `rustup target add {MUSL_TARGET}`",

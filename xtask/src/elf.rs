@@ -8,6 +8,9 @@
 //! executable has no `PT_INTERP`. A static-pie one still has `PT_DYNAMIC` (it
 //! relocates itself) but needs no loader, so it counts as static.
 //!
+//! The machine field says which CPU the file is for: the aarch64 wheel is
+//! cross-built, and nothing here can run it.
+//!
 //! Only the ELF64 little-endian header and the program header table are read:
 //! about forty lines, against a dependency for the same.
 
@@ -15,6 +18,8 @@ use std::fmt;
 
 const PT_DYNAMIC: u32 = 2;
 const PT_INTERP: u32 = 3;
+const EM_X86_64: u16 = 62;
+const EM_AARCH64: u16 = 183;
 
 /// How an executable is linked, as far as starting it is concerned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +44,24 @@ impl fmt::Display for Linkage {
             Linkage::Static => f.write_str("static"),
             Linkage::StaticPie => f.write_str("static-pie"),
             Linkage::Dynamic { interpreter } => write!(f, "dynamic (interpreter {interpreter})"),
+        }
+    }
+}
+
+/// The CPU an ELF file is built for (`e_machine`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Machine {
+    X86_64,
+    Aarch64,
+    Other(u16),
+}
+
+impl fmt::Display for Machine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Machine::X86_64 => f.write_str("x86_64"),
+            Machine::Aarch64 => f.write_str("aarch64"),
+            Machine::Other(machine) => write!(f, "e_machine {machine}"),
         }
     }
 }
@@ -68,8 +91,7 @@ fn u64_at(bytes: &[u8], at: usize) -> Option<usize> {
     usize::try_from(value).ok()
 }
 
-/// Classifies an x86-64 (ELF64, little-endian) executable image.
-pub fn linkage(bytes: &[u8]) -> Result<Linkage, NotElf> {
+fn check_ident(bytes: &[u8]) -> Result<(), NotElf> {
     if bytes.get(..4) != Some(b"\x7fELF") {
         return Err(NotElf("not an ELF file"));
     }
@@ -77,6 +99,22 @@ pub fn linkage(bytes: &[u8]) -> Result<Linkage, NotElf> {
     if bytes.get(4..6) != Some(&[2, 1]) {
         return Err(NotElf("not a 64-bit little-endian ELF file"));
     }
+    Ok(())
+}
+
+/// The CPU of an ELF64 little-endian file.
+pub fn machine(bytes: &[u8]) -> Result<Machine, NotElf> {
+    check_ident(bytes)?;
+    Ok(match u16_at(bytes, 0x12).ok_or(NotElf("truncated ELF header"))? {
+        EM_X86_64 => Machine::X86_64,
+        EM_AARCH64 => Machine::Aarch64,
+        other => Machine::Other(other),
+    })
+}
+
+/// Classifies an ELF64 little-endian (x86-64, aarch64) executable image.
+pub fn linkage(bytes: &[u8]) -> Result<Linkage, NotElf> {
+    check_ident(bytes)?;
     let truncated = NotElf("truncated ELF header");
     let phoff = u64_at(bytes, 0x20).ok_or(truncated.clone())?;
     let phentsize = usize::from(u16_at(bytes, 0x36).ok_or(truncated.clone())?);
@@ -139,6 +177,18 @@ mod tests {
             linkage(&elf_with(&[6, PT_INTERP, PT_DYNAMIC])),
             Ok(Linkage::Dynamic { interpreter: "/lib/ld.so".to_owned() })
         );
+    }
+
+    #[test]
+    fn reads_the_machine() {
+        let mut bytes = elf_with(&[1]);
+        assert_eq!(machine(&bytes), Ok(Machine::Other(0)));
+        bytes[0x12..0x14].copy_from_slice(&EM_AARCH64.to_le_bytes());
+        assert_eq!(machine(&bytes), Ok(Machine::Aarch64));
+        assert_eq!(machine(b"\x7fELF\x02\x01\0\0"), Err(NotElf("truncated ELF header")));
+        assert_eq!(machine(b"MZ"), Err(NotElf("not an ELF file")));
+        // This machine's own tools are x86-64.
+        assert_eq!(machine(&std::fs::read("/bin/true").unwrap_or_default()), Ok(Machine::X86_64));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! - `image`: the container image (build, tag, push), replacing publish.sh
 //! - `test`: the whole test suite with the shipped binaries (README)
 //! - `bench`: the benchmark table in docs/benchmarks.md
+//! - `wheels`: `submit` as Python wheels for Linux and macOS
 //!
 //! Each task is a module; this file only parses flags and reports errors as
 //! `xtask: message`.
@@ -16,8 +17,10 @@ mod dist;
 mod elf;
 mod host;
 mod image;
+mod macho;
 mod project;
 mod suite;
+mod wheels;
 
 use std::process::ExitCode;
 
@@ -52,6 +55,14 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         cargo_test_args: Vec<String>,
     },
+    /// Build the Python wheels of submit (Linux x86_64 and aarch64, macOS
+    /// x86_64 and arm64) into <target>/wheels/, with maturin and zig from
+    /// PyPI in a venv under <target>/wheel-tools/.
+    Wheels {
+        /// Print the commands instead of running them.
+        #[arg(long)]
+        dry_run: bool,
+    },
     #[cfg(target_os = "linux")]
     /// Measure start-up cost, memory, sizes and submit latency; print the
     /// table and write docs/benchmarks.md (the sandbox part needs root).
@@ -65,6 +76,10 @@ fn run(flags: Flags) -> anyhow::Result<()> {
             dist::run(&cmd::Runner::new(mode)).map(|_| ())
         }
         Task::Image(args) => image::run(&args),
+        Task::Wheels { dry_run } => {
+            let mode = if dry_run { cmd::Mode::DryRun } else { cmd::Mode::Run };
+            wheels::run(&cmd::Runner::new(mode))
+        }
         Task::Test { cargo_test_args } => suite::run(&cargo_test_args),
         #[cfg(target_os = "linux")]
         Task::Bench(args) => bench::run(&args),
