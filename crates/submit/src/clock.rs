@@ -34,20 +34,9 @@ pub fn local_timestamp() -> std::io::Result<String> {
 pub fn submission_id() -> std::io::Result<String> {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
     let mut bytes = [0u8; 6];
-    let mut filled = 0;
-    while filled < bytes.len() {
-        let rest = &mut bytes[filled..];
-        // The raw system call: the static musl build resolves the libc
-        // wrapper to nothing.
-        // SAFETY: the pointer and length describe the writable `rest`;
-        // getrandom(2) writes at most that many bytes.
-        let n = unsafe { libc::syscall(libc::SYS_getrandom, rest.as_mut_ptr(), rest.len(), 0) };
-        match usize::try_from(n) {
-            Ok(n) => filled += n,
-            Err(_) if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => return Err(std::io::Error::last_os_error()),
-        }
-    }
+    // The kernel's random device: on Linux and macOS alike (submit runs on
+    // both), with no system-call number or libc symbol that one lacks.
+    std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom")?, &mut bytes)?;
     let suffix: String = bytes.iter().map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()])).collect();
     Ok(format!("{}-{suffix}", local_timestamp()?))
 }
