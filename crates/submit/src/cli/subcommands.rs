@@ -1,0 +1,148 @@
+//! The subcommands beside a submission and their arguments: clap types,
+//! turned into typed plans by `commands`.
+
+use std::path::PathBuf;
+
+use clap::ValueEnum;
+use clap::builder::PossibleValuesParser;
+
+use crate::runai::probe::Preference;
+
+/// The subcommands beside a submission. A bare `submit
+/// [flags]` is still the submission: clap only sees a subcommand when its
+/// name comes first.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Every job of the namespace, one line each, newest first
+    #[command(visible_alias = "ls")]
+    List(ListArgs),
+    /// A job's log: the master's for a distributed job, or a worker's
+    Logs(LogsArgs),
+    /// zsh (or CMD) in the job's pod, waiting for it to run
+    Shell(ShellArgs),
+    /// Delete jobs through the run:ai CLI (never asks)
+    Delete(DeleteArgs),
+    /// Delete every succeeded job (with --failed the failed ones too), listing them first
+    Clean(CleanArgs),
+    /// Check everything a submission depends on, each with its fix; changes nothing
+    Doctor(crate::commands::doctor::Args),
+    /// Write the .env template to fill in (never over an existing file)
+    Init(crate::commands::init::Args),
+}
+
+/// What every subcommand after a submission reads.
+#[derive(Debug, clap::Args)]
+pub struct Daily {
+    /// The configuration file: its namespace, project and RUNAI_CLI
+    #[arg(long, value_name = "PATH", default_value = ".env")]
+    pub env_file: PathBuf,
+
+    /// Longest wait for kubectl before giving up (same syntax as --time)
+    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    pub kubectl_timeout: String,
+}
+
+/// `submit list`.
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub daily: Daily,
+
+    /// `json`: an array of objects (name, kind, nodes, state, reason,
+    /// exit_code, gpus, node, pods, created, restarts) for scripts
+    #[arg(short = 'o', long, value_name = "FORMAT", value_enum, default_value_t = ListFormat::Table)]
+    pub output: ListFormat,
+
+    /// Redraw the list on every change, until Ctrl-C
+    #[arg(short = 'w', long)]
+    pub watch: bool,
+}
+
+/// How `submit list` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    /// One line per job, 80 columns
+    Table,
+    /// A JSON array, one object per job
+    Json,
+}
+
+/// `submit logs`.
+#[derive(Debug, clap::Args)]
+pub struct LogsArgs {
+    /// The job
+    pub job: String,
+
+    /// Follow the log until the container ends (waiting for it to start)
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+
+    /// Only the last N lines
+    #[arg(long, value_name = "N")]
+    pub tail: Option<u32>,
+
+    /// For a distributed job: worker I's log instead of the master's
+    #[arg(long, value_name = "I")]
+    pub worker: Option<u32>,
+
+    #[command(flatten)]
+    pub daily: Daily,
+}
+
+/// `submit shell`.
+#[derive(Debug, clap::Args)]
+pub struct ShellArgs {
+    /// The job
+    pub job: String,
+
+    /// For a distributed job: worker I's pod instead of the master's
+    #[arg(long, value_name = "I")]
+    pub worker: Option<u32>,
+
+    /// The command to run instead of zsh, after `--`
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<String>,
+
+    #[command(flatten)]
+    pub daily: Daily,
+}
+
+/// `submit delete`.
+#[derive(Debug, clap::Args)]
+pub struct DeleteArgs {
+    /// The jobs; every name must be a job of the namespace, or nothing is deleted
+    #[arg(required = true, value_name = "JOB")]
+    pub jobs: Vec<String>,
+
+    #[command(flatten)]
+    pub runai: RunaiChoice,
+
+    #[command(flatten)]
+    pub daily: Daily,
+}
+
+/// `submit clean`.
+#[derive(Debug, clap::Args)]
+pub struct CleanArgs {
+    /// Delete the failed (and preempted, evicted) jobs too
+    #[arg(long)]
+    pub failed: bool,
+
+    /// Only list what would be deleted
+    #[arg(long, visible_alias = "dry")]
+    pub dry_run: bool,
+
+    #[command(flatten)]
+    pub runai: RunaiChoice,
+
+    #[command(flatten)]
+    pub daily: Daily,
+}
+
+/// Which run:ai CLI commands to use for a delete.
+#[derive(Debug, clap::Args)]
+pub struct RunaiChoice {
+    /// v1, v2 or auto (ask the installed runai); overrides RUNAI_CLI [default: auto]
+    #[arg(long, value_name = "DIALECT", value_parser = PossibleValuesParser::new(Preference::VALUES))]
+    pub runai_cli: Option<String>,
+}
