@@ -83,10 +83,7 @@ pub fn run(mut cli: Cli, ctx: &Context) -> Result<Outcome> {
         return Ok(Outcome::Success);
     }
 
-    let env_path = match cli.env_file.to_str() {
-        Some(p) if p.starts_with('~') => github_key::expand_tilde(p, ctx.home.as_deref()),
-        _ => cli.env_file.clone(),
-    };
+    let env_path = crate::commands::env_path(&cli.env_file, ctx);
     let mut env = EnvFile::load(&env_path)?;
     match cli.sync_secret_only {
         true => env_check::reject_placeholders(&env)?,

@@ -41,6 +41,12 @@ pub fn submission_id() -> std::io::Result<String> {
     Ok(format!("{}-{suffix}", local_timestamp()?))
 }
 
+/// Unix seconds now; 0 if the clock is before 1970.
+pub fn unix_now() -> i64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(since.as_secs()).unwrap_or(i64::MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,10 +5,11 @@
 
 use anyhow::Result;
 
+use super::Place;
 use super::delete::delete_all;
 use super::list::table;
-use super::{Place, now};
 use crate::app::{Outcome, print, say};
+use crate::clock::unix_now;
 use crate::cluster::jobs::{self, Job, State};
 use crate::runai::Dialect;
 
@@ -39,7 +40,7 @@ pub fn run(plan: &Plan) -> Result<Outcome> {
     }
     let verb = if plan.dialect.is_some() { "deleting" } else { "dry run: would delete" };
     say(&format!("{verb} {} {what} job(s) in namespace {}:", chosen.len(), plan.place.namespace));
-    print(&table::render(&chosen, now(), false))?;
+    print(&table::render(&chosen, unix_now(), false))?;
     let Some(dialect) = plan.dialect else { return Ok(Outcome::Success) };
     delete_all(&plan.place, dialect, &chosen.iter().collect::<Vec<_>>())
 }

@@ -10,9 +10,10 @@ use std::io::{BufReader, IsTerminal as _};
 use anyhow::{Result, anyhow};
 use serde_json::{Value, json};
 
-use super::{Place, now};
+use super::Place;
 use crate::app::{Outcome, print};
 use crate::cli::ListFormat;
+use crate::clock::unix_now;
 use crate::cluster::invocation::{describe_status, stop_group};
 use crate::cluster::jobs::{self, Job};
 use crate::cluster::{child_output, kubectl};
@@ -45,7 +46,7 @@ fn show(plan: &Plan, jobs: &[Job], redraw: bool) -> Result<()> {
     let text = match plan.format {
         ListFormat::Json => format!("{}\n", Value::Array(jobs.iter().map(Job::to_json).collect())),
         ListFormat::Table if jobs.is_empty() => format!("no jobs in namespace {}\n", plan.place.namespace),
-        ListFormat::Table => table::render(jobs, now(), plan.colour),
+        ListFormat::Table => table::render(jobs, unix_now(), plan.colour),
     };
     // Clear the screen and go home: a redraw in place, on a terminal only.
     let clear = if redraw && std::io::stdout().is_terminal() { "\x1b[H\x1b[2J" } else { "" };

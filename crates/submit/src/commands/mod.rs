@@ -21,7 +21,8 @@ use serde_json::Value;
 use crate::app::{Context, Outcome};
 use crate::cli::{Command, Daily, RunaiChoice};
 use crate::cluster::invocation::{RunError, describe_status, find_on_path};
-use crate::cluster::{child_output, kubectl};
+use crate::cluster::kubectl;
+use crate::cluster::kubectl_error::{Aim, Kind, KubectlError};
 use crate::job::config::EnvFile;
 use crate::job::duration::{self, Seconds};
 use crate::job::{self as job_rules, github_key};
@@ -99,11 +100,19 @@ impl Place {
             e => anyhow!(e),
         })?;
         if !done.status.success() {
+            // What failed, then what it means (when the classifier can
+            // tell), then kubectl's own last lines.
+            let error = KubectlError::classify(&done.stderr);
+            let aim = Aim { namespace: Some(&self.namespace), context: None };
+            let meaning = match error.kind {
+                Kind::Other => String::new(),
+                _ => format!("{}\n", error.words(aim)),
+            };
             return Err(anyhow!(
-                "kubectl could not list the pods of namespace {} ({}):\n{}",
+                "kubectl could not list the pods of namespace {} ({}):\n{meaning}{}",
                 self.namespace,
                 describe_status(done.status),
-                child_output::kubectl_said(&done.stderr)
+                error.said
             ));
         }
         serde_json::from_slice(&done.stdout).map_err(|e| anyhow!("`{inv}` printed no pod list: {e}"))
@@ -125,10 +134,4 @@ fn dialect(choice: &RunaiChoice, place: &Place, ctx: &Context) -> Result<Dialect
     let choice = probe::choose(preference, origin.as_deref(), || probe::ask(runai_on_path))?;
     crate::app::say(&format!("run:ai CLI {}: {}", choice.dialect, choice.reason));
     Ok(choice.dialect)
-}
-
-/// Unix seconds now; 0 if the clock is before 1970.
-fn now() -> i64 {
-    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    i64::try_from(since.as_secs()).unwrap_or(i64::MAX)
 }

@@ -35,19 +35,27 @@ pub fn expand_tilde(path: &str, home: Option<&Path>) -> PathBuf {
     }
 }
 
+/// The key files a submission reads: `GITHUB_SSH_KEY_PATH` or
+/// `~/.ssh/github`, and `GITHUB_SSH_PUBLIC_KEY_PATH` or the key's `.pub`.
+/// `None` when neither a path nor HOME is given.
+pub fn key_files(env: &EnvFile, home: Option<&Path>) -> Option<(PathBuf, PathBuf)> {
+    let explicit_key = env.get(keys::GITHUB_SSH_KEY_PATH).map(|p| expand_tilde(p, home));
+    let key = explicit_key.or_else(|| home.map(|h| h.join(keys::DEFAULT_GITHUB_KEY)))?;
+    let public = env.get(keys::GITHUB_SSH_PUBLIC_KEY_PATH).map(|p| expand_tilde(p, home)).unwrap_or_else(|| {
+        let mut p = key.clone().into_os_string();
+        p.push(".pub");
+        PathBuf::from(p)
+    });
+    Some((key, public))
+}
+
 /// Fills the empty SSH keys of `env` from the key files; returns a note for
 /// each file used, naming the file (never its content).
 pub fn autoload(env: &mut EnvFile, home: Option<&Path>) -> Result<Vec<String>, KeyError> {
     let mut notes = Vec::new();
     let explicit_key = env.get(keys::GITHUB_SSH_KEY_PATH).map(|p| expand_tilde(p, home));
     let explicit_pub = env.get(keys::GITHUB_SSH_PUBLIC_KEY_PATH).map(|p| expand_tilde(p, home));
-    let key_path = explicit_key.clone().or_else(|| home.map(|h| h.join(keys::DEFAULT_GITHUB_KEY)));
-    let Some(key_path) = key_path else { return Ok(notes) };
-    let pub_path = explicit_pub.clone().unwrap_or_else(|| {
-        let mut p = key_path.clone().into_os_string();
-        p.push(".pub");
-        PathBuf::from(p)
-    });
+    let Some((key_path, pub_path)) = key_files(env, home) else { return Ok(notes) };
 
     if env.get(EnvVars::SSH_PRIVATE_KEY_B64).is_none() {
         let setting = if explicit_key.is_some() { keys::GITHUB_SSH_KEY_PATH } else { "the default key" };

@@ -13,6 +13,7 @@ use super::Check;
 use super::local::Setup;
 use crate::app::Context;
 use crate::cluster::invocation::Invocation;
+use crate::cluster::jobs as cluster_jobs;
 use crate::cluster::kubectl;
 use crate::cluster::kubectl_error::{Aim, Kind, KubectlError};
 use crate::job::duration::Seconds;
@@ -229,35 +230,22 @@ fn secret(setup: &Setup, ns: &str, aim: Aim<'_>, timeout: Seconds) -> Check {
 }
 
 /// The namespace's jobs by state, in one line: old jobs hold the quota.
+/// Pods are grouped into jobs as `submit list` groups them; a job's state
+/// is its main pod's phase.
 fn jobs(pods: &[&Value]) -> Check {
-    let mut by_job: BTreeMap<String, String> = BTreeMap::new();
-    for pod in pods {
-        let phase = pod["status"]["phase"].as_str().unwrap_or("Unknown").to_owned();
-        by_job.entry(job_of(&name(pod))).or_insert(phase);
-    }
+    let phase_of = |pod: &str| {
+        pods.iter().find(|p| name(p) == pod).and_then(|p| p["status"]["phase"].as_str()).unwrap_or("Unknown")
+    };
+    let found = cluster_jobs::from_pod_list(&serde_json::json!({ "items": pods }));
     let mut states: BTreeMap<&str, usize> = BTreeMap::new();
-    for phase in by_job.values() {
-        *states.entry(phase.as_str()).or_default() += 1;
+    for job in &found {
+        *states.entry(phase_of(job.main_pod())).or_default() += 1;
     }
     let counts: Vec<String> = states.iter().map(|(state, n)| format!("{n} {state}")).collect();
-    match by_job.len() {
+    match found.len() {
         0 => Check::ok(JOBS, "none"),
         n => Check::ok(JOBS, format!("{n} ({}; {} pods)", counts.join(", "), pods.len())),
     }
-}
-
-/// The job a pod belongs to: its name without run:ai's pod suffix
-/// (`-0-0`, `-master-0`, `-worker-3`).
-fn job_of(pod: &str) -> String {
-    let mut name = pod;
-    for _ in 0..2 {
-        if let Some((head, tail)) = name.rsplit_once('-') {
-            if tail.bytes().all(|b| b.is_ascii_digit()) || tail == "master" || tail == "worker" {
-                name = head;
-            }
-        }
-    }
-    name.to_owned()
 }
 
 #[cfg(test)]
@@ -267,9 +255,10 @@ mod tests {
 
     #[test]
     fn pods_are_counted_by_job() {
-        assert_eq!(job_of("train-1-0-0"), "train-1");
-        assert_eq!(job_of("dist-master-0"), "dist");
-        assert_eq!(job_of("dist-worker-3"), "dist");
+        let job_of = |pod| crate::cluster::pods::split_name(pod).map(|(job, _)| job);
+        assert_eq!(job_of("train-1-0-0"), Some("train-1"));
+        assert_eq!(job_of("dist-master-0"), Some("dist"));
+        assert_eq!(job_of("dist-worker-3"), Some("dist"));
         let (a, b, c) = (
             json!({"metadata": {"name": "a-0-0"}, "status": {"phase": "Running"}}),
             json!({"metadata": {"name": "d-master-0"}, "status": {"phase": "Pending"}}),

@@ -2,7 +2,7 @@
 //! submission reads it, and the GitHub key.
 
 use std::os::unix::fs::PermissionsExt as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::env::{DEFAULT_SECRET_KEYS, EnvVars};
 
@@ -214,12 +214,9 @@ pub fn github_key(setup: &Setup, ctx: &Context) -> Check {
         };
     }
     let home = ctx.home.as_deref();
-    let explicit = env.get(keys::GITHUB_SSH_KEY_PATH).map(|p| github_key::expand_tilde(p, home));
-    let Some(key) = explicit.or_else(|| home.map(|h| h.join(keys::DEFAULT_GITHUB_KEY))) else {
+    let Some((key, public)) = github_key::key_files(env, home) else {
         return Check::warn(NAME, "HOME is not set and the .env names no key", "set GITHUB_SSH_KEY_PATH");
     };
-    let public =
-        env.get(keys::GITHUB_SSH_PUBLIC_KEY_PATH).map_or_else(|| dot_pub(&key), |p| github_key::expand_tilde(p, home));
     let meta = match std::fs::metadata(&key) {
         Ok(meta) => meta,
         Err(_) => {
@@ -290,10 +287,4 @@ fn matching_pair(key: &Path, public: &Path, public_text: &str, ctx: &Context) ->
             format!("ssh-keygen -y -f {} > {}", key.display(), public.display()),
         ),
     }
-}
-
-fn dot_pub(key: &Path) -> PathBuf {
-    let mut p = key.as_os_str().to_owned();
-    p.push(".pub");
-    PathBuf::from(p)
 }
