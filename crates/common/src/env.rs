@@ -55,6 +55,23 @@ impl EnvVars {
     /// [`crate::job_kind::JobKind`]). Set by `submit`; read back by `submit
     /// list` from the pod's spec. pod-init does not use it.
     pub const NB_JOB_KIND: &'static str = "NB_JOB_KIND";
+    /// The sweep a job belongs to: the name given with `--name` to a
+    /// `submit --sweep`, whose jobs are `<sweep>-<index>`. Set by `submit`
+    /// for every point of a sweep, never otherwise; read back by `submit
+    /// list`, `clean` and `delete`, which group a sweep's jobs by it.
+    /// pod-init does not use it.
+    pub const NB_SWEEP: &'static str = "NB_SWEEP";
+    /// How many points the sweep has. Set by `submit` with [`Self::NB_SWEEP`];
+    /// read back by `submit list` ("12: 3 running, ...").
+    pub const NB_SWEEP_SIZE: &'static str = "NB_SWEEP_SIZE";
+    /// This job's index in its sweep, from 0, zero-padded to the sweep's
+    /// width (`07`), as in the job's name. Set by `submit` with
+    /// [`Self::NB_SWEEP`]; read by the user's programs and `submit list`.
+    pub const NB_SWEEP_INDEX: &'static str = "NB_SWEEP_INDEX";
+    /// This job's point of the sweep as `KEY=VALUE` words in the sweep's key
+    /// order (`lr=1e-3 seed=0`), so the job can name its run after it. Set by
+    /// `submit` with [`Self::NB_SWEEP`]; read by the user's programs.
+    pub const NB_SWEEP_POINT: &'static str = "NB_SWEEP_POINT";
     /// The directory the command runs in. Set by `submit` (default
     /// `SCRATCH_HOME`); read by `pod-init`, which creates it. Required.
     pub const WORKING_DIR: &'static str = "WORKING_DIR";
