@@ -19,6 +19,7 @@ use crate::cluster::invocation::{Invocation, RunError, describe_status, find_on_
 use crate::cluster::kubectl::{self, KUBECTL};
 use crate::cluster::kubectl_error::{Aim, KubectlError};
 use crate::cluster::preflight;
+use crate::commands::{Place, replace, saved};
 use crate::follow::attach;
 pub use crate::follow::outcome::Outcome;
 use crate::job::config::EnvFile;
@@ -44,6 +45,9 @@ pub struct Context {
     pub no_color: bool,
     /// `KUBECONFIG`, only to name the file in messages: kubectl reads it itself.
     pub kubeconfig: Option<OsString>,
+    /// `XDG_STATE_HOME` when it is an absolute path (the XDG rule: a
+    /// relative one is ignored), where deleted jobs' logs are kept.
+    pub state_home: Option<PathBuf>,
 }
 
 impl Context {
@@ -53,6 +57,7 @@ impl Context {
             path: std::env::var_os("PATH"),
             no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
             kubeconfig: std::env::var_os("KUBECONFIG").filter(|k| !k.is_empty()),
+            state_home: std::env::var_os("XDG_STATE_HOME").map(PathBuf::from).filter(|p| p.is_absolute()),
         }
     }
 }
@@ -128,7 +133,7 @@ pub fn run(mut cli: Cli, ctx: &Context) -> Result<Outcome> {
     // Check that both programs exist before the first one changes anything.
     let wants_preflight = spec.is_some() && !cli.no_preflight;
     let runai_on_path = find_on_path(RUNAI, ctx.path.as_ref()).is_some();
-    if !cli.dry && (sync || wants_preflight) && find_on_path(KUBECTL, ctx.path.as_ref()).is_none() {
+    if (!cli.dry && (sync || wants_preflight) || cli.replace) && find_on_path(KUBECTL, ctx.path.as_ref()).is_none() {
         let skip = if wants_preflight { "--skip-secret-sync --no-preflight" } else { "--skip-secret-sync" };
         bail!("kubectl not found on PATH: install it (Debian: apt-get install kubernetes-client), or pass {skip}");
     }
@@ -141,19 +146,53 @@ pub fn run(mut cli: Cli, ctx: &Context) -> Result<Outcome> {
     };
     let runai_cmd = submission.as_ref().map(|(cmd, _)| cmd);
 
-    if cli.dry {
-        say_defaults();
-        return dry_run(manifest.as_ref(), spec.as_ref(), runai_cmd, kubectl_timeout);
-    }
-
     let preflight = spec.as_ref().zip(submission.as_ref()).filter(|_| wants_preflight).map(|(spec, (_, dialect))| {
         preflight::Plan { job: &spec.name, namespace: &target.namespace, pvc: &spec.pvc, dialect: *dialect }
     });
-    if let Some(plan) = &preflight {
+    // `--replace` checks the namespace in a dry run too, to say what it would delete.
+    let replacing = match (&preflight, spec.as_ref()) {
+        (Some(plan), Some(spec)) if cli.replace => {
+            let taken = preflight::check_replacing(plan, kubectl_timeout)?;
+            let place = Place {
+                env: env.clone(),
+                namespace: target.namespace.clone(),
+                project: spec.project.clone(),
+                kubectl_timeout,
+            };
+            let store = if cli.no_save {
+                None
+            } else {
+                Some(saved::Store::locate(ctx).map_err(|e| anyhow!("{e}: nowhere to keep the log of the job --replace deletes; nothing was submitted (--no-save deletes without)"))?)
+            };
+            Some((taken, place, store, plan.dialect))
+        }
+        _ => None,
+    };
+    let replace_plan = replacing.as_ref().map(|(_, place, store, dialect)| replace::Plan {
+        place,
+        dialect: *dialect,
+        save: store.as_ref(),
+        wait: wait_timeout,
+    });
+    let taken = replacing.as_ref().map(|(taken, ..)| taken);
+
+    if cli.dry {
+        say_defaults();
+        if let (Some(plan), Some(taken)) = (&replace_plan, taken) {
+            let before = replace::dry_run(plan, &taken.list, &taken.jobs);
+            print(&before.iter().map(|c| format!("{}\n", c.shell_line())).collect::<String>())?;
+        }
+        return dry_run(manifest.as_ref(), spec.as_ref(), runai_cmd, kubectl_timeout);
+    }
+
+    if let (Some(plan), None) = (&preflight, taken) {
         preflight::check(plan, kubectl_timeout)?;
     }
     if let Some(manifest) = manifest {
         sync_secret(manifest, &env, kubectl_timeout)?;
+    }
+    if let (Some(plan), Some(taken)) = (&replace_plan, taken) {
+        replace::run(plan, &taken.list, &taken.jobs)?;
     }
     say_defaults();
     let (Some(spec), Some((runai_cmd, dialect))) = (&spec, submission) else {

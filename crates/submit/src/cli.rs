@@ -141,6 +141,16 @@ pub struct Cli {
     #[arg(long)]
     pub no_preflight: bool,
 
+    /// If a finished (succeeded or failed) job of the -n name is there, keep its log and status (as
+    /// `submit delete` does), delete it, wait until its pods are gone, then submit; a pending or running one
+    /// is still refused. With --dry-run: says what it would delete and prints the commands
+    #[arg(long, requires = "name", conflicts_with_all = ["no_preflight", "sync_secret_only"])]
+    pub replace: bool,
+
+    /// With --replace: delete the finished job without keeping its log and status first
+    #[arg(long, requires = "replace")]
+    pub no_save: bool,
+
     /// After submitting, follow the job's pods until they run, saying why they
     /// wait or cannot start (exit 1 if they cannot, 124 after --wait-timeout,
     /// 130 after Ctrl-C; the job keeps running in both)
@@ -393,8 +403,9 @@ mod tests {
         );
         let err = Cli::parse_args(["submit", "--n=x"]).unwrap_err();
         assert!(
-            err.to_string()
-                .starts_with("error: ambiguous option '--n' could match --name, --node-type, --no-preflight\n"),
+            err.to_string().starts_with(
+                "error: ambiguous option '--n' could match --name, --node-type, --no-preflight, --no-save\n"
+            ),
             "{err}"
         );
         let err = Cli::parse_args(["submit", "--dry", "stray"]).unwrap_err();

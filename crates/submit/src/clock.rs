@@ -41,6 +41,30 @@ pub fn submission_id() -> std::io::Result<String> {
     Ok(format!("{}-{suffix}", local_timestamp()?))
 }
 
+/// The current UTC time as `YYYYmmddTHHMMSSZ` (ISO 8601, basic format):
+/// names that sort in time order whatever the local time zone did.
+pub fn utc_timestamp() -> std::io::Result<String> {
+    // SAFETY: as in `local_timestamp`.
+    let now = unsafe { libc::time(std::ptr::null_mut()) };
+    // SAFETY: an all-zero `tm` is a valid value of this plain C struct.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers refer to live, properly aligned locals; the
+    // reentrant variant writes only into `tm`.
+    let filled = unsafe { libc::gmtime_r(&now, &mut tm) };
+    if filled.is_null() {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        tm.tm_year + 1900,
+        tm.tm_mon + 1,
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec
+    ))
+}
+
 /// Unix seconds now; 0 if the clock is before 1970.
 pub fn unix_now() -> i64 {
     let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
@@ -58,6 +82,13 @@ mod tests {
         assert_eq!(&ts[8..9], "-");
         assert!(ts.bytes().enumerate().all(|(i, b)| i == 8 || b.is_ascii_digit()), "{ts}");
         assert!(ts.as_str() > "20240101-000000", "{ts}");
+    }
+
+    #[test]
+    fn utc_timestamps_sort_as_text() {
+        let ts = utc_timestamp().unwrap();
+        assert_eq!((ts.len(), &ts[8..9], &ts[15..]), (16, "T", "Z"), "{ts}");
+        assert!(ts.as_str() > "20240101T000000Z", "{ts}");
     }
 
     #[test]

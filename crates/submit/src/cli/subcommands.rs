@@ -20,9 +20,10 @@ pub enum Command {
     Logs(LogsArgs),
     /// zsh (or CMD) in the job's pod, waiting for it to run
     Shell(ShellArgs),
-    /// Delete jobs through the run:ai CLI (never asks)
+    /// Delete jobs through the run:ai CLI (never asks), keeping each one's log and status first
     Delete(DeleteArgs),
-    /// Delete every succeeded job (with --failed the failed ones too), listing them first
+    /// Delete every succeeded job (with --failed the failed ones too), listing them first and keeping
+    /// each one's log and status
     Clean(CleanArgs),
     /// Check everything a submission depends on, each with its fix; changes nothing
     Doctor(crate::commands::doctor::Args),
@@ -114,6 +115,9 @@ pub struct DeleteArgs {
     #[arg(required = true, value_name = "JOB")]
     pub jobs: Vec<String>,
 
+    #[arg(long, help = NO_SAVE_HELP)]
+    pub no_save: bool,
+
     #[command(flatten)]
     pub runai: RunaiChoice,
 
@@ -132,12 +136,20 @@ pub struct CleanArgs {
     #[arg(long, visible_alias = "dry")]
     pub dry_run: bool,
 
+    #[arg(long, help = NO_SAVE_HELP)]
+    pub no_save: bool,
+
     #[command(flatten)]
     pub runai: RunaiChoice,
 
     #[command(flatten)]
     pub daily: Daily,
 }
+
+/// `--no-save` of every command that deletes a job.
+pub const NO_SAVE_HELP: &str = "Delete without first keeping the job's log (every pod's) and its pods' status in \
+$XDG_STATE_HOME/submit/jobs/JOB/TIME/ (else ~/.local/state/submit/...), where `submit logs JOB` finds it once the \
+job is gone";
 
 /// Which run:ai CLI commands to use for a delete.
 #[derive(Debug, clap::Args)]

@@ -68,6 +68,13 @@ pub struct Finished {
     pub stderr: Vec<u8>,
 }
 
+/// Where a bounded run's stdout goes.
+enum Stdout {
+    Null,
+    Capture,
+    File(std::fs::File),
+}
+
 /// Finds `program` in the directories of `path` (a `PATH` value) the way
 /// execvp does: the first executable regular file wins.
 pub fn find_on_path(program: &str, path: Option<&OsString>) -> Option<PathBuf> {
@@ -102,22 +109,32 @@ impl Invocation {
     /// the real kubectl as its own child, and killing only the dispatcher
     /// would leave that one running with our pipes.
     pub fn run_captured(&self, timeout: Duration) -> Result<Finished, RunError> {
-        self.run_bounded(timeout, false)
+        self.run_bounded(timeout, Stdout::Null)
     }
 
     /// As [`Invocation::run_captured`], with stdout captured too: for a
     /// command whose output is the answer (a `kubectl get`).
     pub fn run_for_output(&self, timeout: Duration) -> Result<Finished, RunError> {
-        self.run_bounded(timeout, true)
+        self.run_bounded(timeout, Stdout::Capture)
     }
 
-    fn run_bounded(&self, timeout: Duration, keep_stdout: bool) -> Result<Finished, RunError> {
+    /// As [`Invocation::run_captured`], with stdout written into `file`:
+    /// for an output too large to hold in memory (a job's whole log).
+    pub fn run_into_file(&self, file: std::fs::File, timeout: Duration) -> Result<Finished, RunError> {
+        self.run_bounded(timeout, Stdout::File(file))
+    }
+
+    fn run_bounded(&self, timeout: Duration, stdout: Stdout) -> Result<Finished, RunError> {
         let program = self.program.as_str();
         let mut expr = duct::cmd(program, &self.args).stderr_capture().unchecked().before_spawn(|command| {
             command.process_group(0);
             Ok(())
         });
-        expr = if keep_stdout { expr.stdout_capture() } else { expr.stdout_null() };
+        expr = match stdout {
+            Stdout::Null => expr.stdout_null(),
+            Stdout::Capture => expr.stdout_capture(),
+            Stdout::File(file) => expr.stdout_file(file),
+        };
         expr = match &self.stdin {
             Some(bytes) => expr.stdin_bytes(bytes.0.clone()),
             None => expr.stdin_null(),

@@ -103,6 +103,17 @@ pub fn find(list: &Value, name: &str) -> Option<Job> {
     from_pod_list(list).into_iter().find(|j| j.name == name)
 }
 
+/// Every pod of the job `name` in `list`, the replaced ones too, in the
+/// list's order: what is kept of a job before it is deleted.
+pub fn pods_of<'a>(list: &'a Value, name: &str) -> Vec<&'a Value> {
+    let items = list["items"].as_array().map(Vec::as_slice).unwrap_or_default();
+    items
+        .iter()
+        .filter(|p| p["kind"].as_str().is_none_or(|k| k == "Pod"))
+        .filter(|p| job_and_role(p).is_some_and(|(job, _)| job == name))
+        .collect()
+}
+
 fn job(name: String, roles: BTreeMap<Role, Vec<&Value>>) -> Option<Job> {
     let mut replaced = 0u64;
     let mut current: Vec<&Value> = Vec::new();
@@ -226,6 +237,13 @@ mod tests {
         ]));
         assert_eq!(jobs.len(), 1);
         assert_eq!((jobs[0].main_pod(), jobs[0].state.word(), jobs[0].restarts), ("j-1-0", "running", 1));
+        let all = list(vec![
+            pod("j-0-0", json!({}), "2026-01-01T10:00:00Z", "Failed", json!({})),
+            pod("j-1-0", json!({}), "2026-01-01T11:00:00Z", "Running", json!({})),
+            pod("j-1-0-0", json!({}), "2026-01-01T11:00:00Z", "Running", json!({})),
+        ]);
+        let names: Vec<&str> = pods_of(&all, "j").iter().filter_map(|p| p["metadata"]["name"].as_str()).collect();
+        assert_eq!(names, ["j-0-0", "j-1-0"]);
     }
 
     #[test]

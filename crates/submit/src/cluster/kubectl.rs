@@ -151,6 +151,35 @@ pub fn log_tail(namespace: &str, pod: &str, lines: u32, previous: bool, request_
     Invocation::new(KUBECTL, args)
 }
 
+/// Every container's log of `pod`, each line after `[pod/POD/CONTAINER]`
+/// when `prefixed` (a pod of several containers): one kubectl process for
+/// the whole pod, for the copy kept before a delete.
+pub fn all_logs(namespace: &str, pod: &str, prefixed: bool, request_timeout: Seconds) -> Invocation {
+    let timeout = request_timeout_flag(request_timeout);
+    let mut args = words(&["logs", pod, "--namespace", namespace, "--all-containers"]);
+    args.extend(prefixed.then(|| "--prefix".to_owned()));
+    args.push(timeout);
+    Invocation::new(KUBECTL, args)
+}
+
+/// The log of `container`'s previous run in `pod` (before its restart).
+pub fn previous_log(namespace: &str, pod: &str, container: &str, request_timeout: Seconds) -> Invocation {
+    let timeout = request_timeout_flag(request_timeout);
+    Invocation::new(
+        KUBECTL,
+        words(&["logs", pod, "--namespace", namespace, "--container", container, "--previous", &timeout]),
+    )
+}
+
+/// `kubectl wait --for=delete` of `pods`: one watch that ends once every
+/// one of them is gone (at once for those already gone), or fails after
+/// `timeout`.
+pub fn wait_deleted(namespace: &str, pods: &[String], timeout: Seconds) -> Invocation {
+    let mut args = words(&["wait", "--for=delete", "--namespace", namespace, &format!("--timeout={timeout}s")]);
+    args.extend(pods.iter().map(|p| format!("pod/{p}")));
+    Invocation::new(KUBECTL, args)
+}
+
 /// One pod as JSON.
 pub fn get_pod(namespace: &str, pod: &str, request_timeout: Seconds) -> Invocation {
     let timeout = request_timeout_flag(request_timeout);
@@ -252,5 +281,17 @@ mod tests {
             "kubectl get secret s --namespace ns --output json --request-timeout=60s"
         );
         assert_eq!(config_view().to_string(), "kubectl config view --minify --output json");
+        assert_eq!(
+            all_logs("ns", "p", true, t).to_string(),
+            "kubectl logs p --namespace ns --all-containers --prefix --request-timeout=60s"
+        );
+        assert_eq!(
+            previous_log("ns", "p", "main", t).to_string(),
+            "kubectl logs p --namespace ns --container main --previous --request-timeout=60s"
+        );
+        assert_eq!(
+            wait_deleted("ns", &["a".into(), "b".into()], Seconds(900)).to_string(),
+            "kubectl wait --for=delete --namespace ns --timeout=900s pod/a pod/b"
+        );
     }
 }

@@ -158,6 +158,18 @@ fn text(value: &Value) -> String {
     value.as_str().unwrap_or_default().to_owned()
 }
 
+/// Whether a container of the pod has run (is running, or ended now or
+/// before a restart): then kubelet has a log of it.
+pub fn has_run(pod: &Value) -> bool {
+    pod["status"]["containerStatuses"].as_array().is_some_and(|cs| {
+        cs.iter().any(|c| {
+            c["state"].get("running").is_some()
+                || c["state"].get("terminated").is_some()
+                || c["lastState"].get("terminated").is_some()
+        })
+    })
+}
+
 /// Reads a Pod object (as `kubectl get -o json` prints it).
 pub fn stage(pod: &Value) -> Stage {
     let status = &pod["status"];

@@ -7,9 +7,11 @@
 //! starts at most two kubectl processes (this one and the apply).
 
 use anyhow::{Result, anyhow, bail};
-use serde_json::Value;
+use serde_json::{Value, json};
 
+use crate::clock::unix_now;
 use crate::cluster::invocation::{Invocation, RunError, describe_status};
+use crate::cluster::jobs::{self, Job};
 use crate::cluster::kubectl_error::{Aim, KubectlError};
 use crate::cluster::{kubectl, pods};
 use crate::job::duration::Seconds;
@@ -55,6 +57,12 @@ impl Namespace {
 /// Refuses the submission if the namespace's content rules it out; the
 /// message names what is wrong and what to do.
 pub fn judge(plan: &Plan<'_>, ns: &Namespace) -> Result<()> {
+    judge_claim(plan, ns)?;
+    judge_name(plan, ns)
+}
+
+/// The scratch PVC must be there.
+fn judge_claim(plan: &Plan<'_>, ns: &Namespace) -> Result<()> {
     if !ns.claims.iter().any(|c| c == plan.pvc) {
         let there = match ns.claims.is_empty() {
             true => "there are none".to_owned(),
@@ -67,6 +75,11 @@ pub fn judge(plan: &Plan<'_>, ns: &Namespace) -> Result<()> {
             plan.namespace
         );
     }
+    Ok(())
+}
+
+/// No pod may be named as the job's.
+fn judge_name(plan: &Plan<'_>, ns: &Namespace) -> Result<()> {
     let taken: Vec<String> = ns
         .pods
         .iter()
@@ -91,8 +104,49 @@ pub fn command(plan: &Plan<'_>, timeout: Seconds) -> Invocation {
     kubectl::claims_and_pods(plan.namespace, timeout)
 }
 
+/// The jobs of the name that `--replace` deletes before submitting, with
+/// the listing they were found in (for their pods and logs).
+#[derive(Debug)]
+pub struct Taken {
+    pub list: Value,
+    /// Empty when the name is free.
+    pub jobs: Vec<Job>,
+}
+
+/// For `--replace`: the job of that name if it has finished (succeeded,
+/// failed, preempted, evicted); one still pending or running is refused,
+/// naming `submit delete`.
+pub fn judge_replacing(plan: &Plan<'_>, ns: &Namespace) -> Result<Taken> {
+    judge_claim(plan, ns)?;
+    let items: Vec<&Value> = ns.pods.iter().map(|(_, pod)| pod).collect();
+    let list = json!({"apiVersion": "v1", "kind": "List", "items": items});
+    let jobs: Vec<Job> = jobs::find(&list, plan.job).into_iter().collect();
+    if let Some(busy) = jobs.iter().find(|j| !j.state.finished()) {
+        bail!(
+            "a job named {} is still {} in namespace {} (pods {}): --replace replaces only a finished job; stop \
+             it first with `submit delete {}`, or pick another name with -n; nothing was submitted",
+            plan.job,
+            busy.state.words(unix_now()),
+            plan.namespace,
+            busy.pods.join(", "),
+            plan.job
+        );
+    }
+    Ok(Taken { list, jobs })
+}
+
+/// [`check`] for `--replace`: the same request, then [`judge_replacing`].
+pub fn check_replacing(plan: &Plan<'_>, timeout: Seconds) -> Result<Taken> {
+    judge_replacing(plan, &fetch(plan, timeout)?)
+}
+
 /// Runs the check: one kubectl process, then [`judge`].
 pub fn check(plan: &Plan<'_>, timeout: Seconds) -> Result<()> {
+    judge(plan, &fetch(plan, timeout)?)
+}
+
+/// What the one kubectl process of the check lists.
+fn fetch(plan: &Plan<'_>, timeout: Seconds) -> Result<Namespace> {
     let done = command(plan, timeout).run_for_output(kubectl::kill_after(timeout)).map_err(|e| match e {
         RunError::TimedOut { .. } => anyhow!(
             "{e}: the cluster did not answer the check before submitting; check your connection and kubeconfig, \
@@ -111,10 +165,9 @@ pub fn check(plan: &Plan<'_>, timeout: Seconds) -> Result<()> {
             failure.said
         );
     }
-    let ns = Namespace::parse(&done.stdout).map_err(|e| {
+    Namespace::parse(&done.stdout).map_err(|e| {
         anyhow!("cannot read what kubectl printed for namespace {}: {e}; nothing was submitted", plan.namespace)
-    })?;
-    judge(plan, &ns)
+    })
 }
 
 #[cfg(test)]
@@ -167,6 +220,33 @@ mod tests {
         let other = json!({"kind": "Pod", "metadata": {"name": "j-1-0-0"}});
         let ns = Namespace::parse(&list(json!([claim("mlo-scratch"), other]))).unwrap();
         judge(&PLAN, &ns).unwrap();
+    }
+
+    #[test]
+    fn a_replace_takes_a_finished_job_and_refuses_a_running_one() {
+        let pod = |phase: &str, state: Value| {
+            json!({"kind": "Pod", "metadata": {"name": "j-0-0", "creationTimestamp": "2026-01-01T10:00:00Z"},
+                "spec": {"nodeName": "n1"}, "status": {"phase": phase, "containerStatuses": [{"state": state}]}})
+        };
+        let done = pod("Succeeded", json!({"terminated": {"exitCode": 0}}));
+        let ns = Namespace::parse(&list(json!([claim("mlo-scratch"), done]))).unwrap();
+        let taken = judge_replacing(&PLAN, &ns).unwrap();
+        assert_eq!(taken.jobs.iter().map(|j| j.pods.clone()).collect::<Vec<_>>(), [["j-0-0"]]);
+        let free = Namespace::parse(&list(json!([claim("mlo-scratch")]))).unwrap();
+        assert!(judge_replacing(&PLAN, &free).unwrap().jobs.is_empty());
+        let running = pod("Running", json!({"running": {}}));
+        let ns = Namespace::parse(&list(json!([claim("mlo-scratch"), running]))).unwrap();
+        let err = judge_replacing(&PLAN, &ns).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "a job named j is still running in namespace runai-ada (pods j-0-0): --replace replaces only a finished \
+             job; stop it first with `submit delete j`, or pick another name with -n; nothing was submitted"
+        );
+        assert!(judge_replacing(&PLAN, &free_of_claims()).is_err());
+    }
+
+    fn free_of_claims() -> Namespace {
+        Namespace::parse(&list(json!([]))).unwrap()
     }
 
     #[test]

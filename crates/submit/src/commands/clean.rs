@@ -8,6 +8,7 @@ use anyhow::Result;
 use super::Place;
 use super::delete::delete_all;
 use super::list::table;
+use super::saved::{self, Store};
 use crate::app::{Outcome, print, say};
 use crate::clock::unix_now;
 use crate::cluster::jobs::{self, Job, State};
@@ -20,6 +21,8 @@ pub struct Plan {
     /// `None` for a dry run, which only lists.
     pub dialect: Option<Dialect>,
     pub failed: bool,
+    /// Where each job's log is kept before it is deleted; none with `--no-save`.
+    pub save: Option<Store>,
 }
 
 /// Whether `clean` takes `job`.
@@ -31,7 +34,8 @@ fn cleanable(job: &Job, failed: bool) -> bool {
 }
 
 pub fn run(plan: &Plan) -> Result<Outcome> {
-    let all = jobs::from_pod_list(&plan.place.pods()?);
+    let list = plan.place.pods()?;
+    let all = jobs::from_pod_list(&list);
     let chosen: Vec<Job> = all.into_iter().filter(|j| cleanable(j, plan.failed)).collect();
     let what = if plan.failed { "succeeded or failed" } else { "succeeded" };
     if chosen.is_empty() {
@@ -42,7 +46,9 @@ pub fn run(plan: &Plan) -> Result<Outcome> {
     say(&format!("{verb} {} {what} job(s) in namespace {}:", chosen.len(), plan.place.namespace));
     print(&table::render(&chosen, unix_now(), false))?;
     let Some(dialect) = plan.dialect else { return Ok(Outcome::Success) };
-    delete_all(&plan.place, dialect, &chosen.iter().collect::<Vec<_>>())
+    let chosen: Vec<&Job> = chosen.iter().collect();
+    saved::keep_before_delete(plan.save.as_ref(), &plan.place, &list, &chosen, "submit clean")?;
+    delete_all(&plan.place, dialect, &chosen)
 }
 
 #[cfg(test)]

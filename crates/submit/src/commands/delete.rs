@@ -6,6 +6,7 @@
 use anyhow::{Result, anyhow, bail};
 
 use super::Place;
+use super::saved::{self, Store};
 use crate::app::{Outcome, say};
 use crate::cluster::child_output;
 use crate::cluster::invocation::describe_status;
@@ -19,10 +20,13 @@ pub struct Plan {
     pub place: Place,
     pub dialect: Dialect,
     pub jobs: Vec<String>,
+    /// Where each job's log is kept before it is deleted; none with `--no-save`.
+    pub save: Option<Store>,
 }
 
 pub fn run(plan: &Plan) -> Result<Outcome> {
-    let all = jobs::from_pod_list(&plan.place.pods()?);
+    let list = plan.place.pods()?;
+    let all = jobs::from_pod_list(&list);
     let mut names: Vec<&str> = Vec::new();
     for name in &plan.jobs {
         if !names.contains(&name.as_str()) {
@@ -40,6 +44,7 @@ pub fn run(plan: &Plan) -> Result<Outcome> {
         ),
     }
     let chosen: Vec<&Job> = names.iter().filter_map(|n| all.iter().find(|j| j.name == *n)).collect();
+    saved::keep_before_delete(plan.save.as_ref(), &plan.place, &list, &chosen, "submit delete")?;
     delete_all(&plan.place, plan.dialect, &chosen)
 }
 

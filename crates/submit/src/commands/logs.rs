@@ -6,12 +6,13 @@
 use anyhow::{Result, anyhow};
 use serde_json::Value;
 
-use super::Place;
 use super::pod_wait::{self, Readiness, Waited};
+use super::saved::{self, Store};
+use super::{Place, UnknownJob};
 use crate::app::Outcome;
 use crate::cluster::invocation::RunError;
 use crate::cluster::jobs::{Job, State};
-use crate::cluster::kubectl;
+use crate::cluster::{kubectl, pods};
 
 /// Whose log, and how much.
 #[derive(Debug)]
@@ -21,13 +22,17 @@ pub struct Plan {
     pub follow: bool,
     pub tail: Option<u32>,
     pub worker: Option<u32>,
+    /// Where the logs of deleted jobs are kept, if anywhere.
+    pub kept: Option<Store>,
 }
 
 pub fn run(plan: &Plan) -> Result<Outcome> {
     let wait = plan.follow.then_some("start");
-    let pod = match pod_wait::until_ready(&plan.place, &plan.job, plan.worker, wait, readiness)? {
-        Waited::Pod(pod) => pod,
-        Waited::Interrupted => return Ok(Outcome::External(130)),
+    let pod = match pod_wait::until_ready(&plan.place, &plan.job, plan.worker, wait, readiness) {
+        Ok(Waited::Pod(pod)) => pod,
+        Ok(Waited::Interrupted) => return Ok(Outcome::External(130)),
+        Err(e) if e.is::<UnknownJob>() => return kept_log(plan).unwrap_or(Err(e)),
+        Err(e) => return Err(e),
     };
     let inv = kubectl::logs(&plan.place.namespace, &pod, plan.follow, plan.tail);
     let status = inv.run_attached().map_err(|e| match e {
@@ -40,17 +45,16 @@ pub fn run(plan: &Plan) -> Result<Outcome> {
     }
 }
 
+/// The log kept when the job was deleted, if one was.
+fn kept_log(plan: &Plan) -> Option<Result<Outcome>> {
+    let store = plan.kept.as_ref()?;
+    let ask = saved::Ask { job: &plan.job, namespace: &plan.place.namespace, worker: plan.worker, tail: plan.tail };
+    saved::show_kept_log(store, &ask).transpose()
+}
+
 /// Ready once the pod's container has run, so that kubectl has a log to show.
 fn readiness(job: &Job, pod: Option<&Value>) -> Readiness {
-    let ran = pod.is_some_and(|pod| {
-        pod["status"]["containerStatuses"].as_array().is_some_and(|cs| {
-            cs.iter().any(|c| {
-                c["state"].get("running").is_some()
-                    || c["state"].get("terminated").is_some()
-                    || c["lastState"].get("terminated").is_some()
-            })
-        })
-    });
+    let ran = pod.is_some_and(pods::has_run);
     match ran || (pod.is_some() && matches!(job.state, State::Succeeded | State::Failed { .. })) {
         true => Readiness::Ready,
         false => Readiness::NotYet(pod_wait::stage_words(pod)),

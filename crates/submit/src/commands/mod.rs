@@ -11,6 +11,8 @@ pub mod init;
 pub mod list;
 pub mod logs;
 mod pod_wait;
+pub mod replace;
+pub mod saved;
 pub mod shell;
 
 use std::path::{Path, PathBuf};
@@ -38,7 +40,15 @@ pub fn run(command: Command, ctx: &Context) -> Result<Outcome> {
         }
         Command::Logs(args) => {
             let place = Place::read(&args.daily, ctx)?;
-            logs::run(&logs::Plan { place, job: args.job, follow: args.follow, tail: args.tail, worker: args.worker })
+            let kept = saved::Store::locate(ctx).ok();
+            logs::run(&logs::Plan {
+                place,
+                job: args.job,
+                follow: args.follow,
+                tail: args.tail,
+                worker: args.worker,
+                kept,
+            })
         }
         Command::Shell(args) => {
             let place = Place::read(&args.daily, ctx)?;
@@ -47,15 +57,27 @@ pub fn run(command: Command, ctx: &Context) -> Result<Outcome> {
         Command::Delete(args) => {
             let place = Place::read(&args.daily, ctx)?;
             let dialect = dialect(&args.runai, &place, ctx)?;
-            delete::run(&delete::Plan { place, dialect, jobs: args.jobs })
+            let save = keeping(args.no_save, ctx)?;
+            delete::run(&delete::Plan { place, dialect, jobs: args.jobs, save })
         }
         Command::Clean(args) => {
             let place = Place::read(&args.daily, ctx)?;
             let dialect = if args.dry_run { None } else { Some(dialect(&args.runai, &place, ctx)?) };
-            clean::run(&clean::Plan { place, dialect, failed: args.failed })
+            let save = keeping(args.no_save, ctx)?;
+            clean::run(&clean::Plan { place, dialect, failed: args.failed, save })
         }
         Command::Doctor(args) => doctor::run(&args, ctx),
         Command::Init(args) => init::run(&args, ctx),
+    }
+}
+
+/// Where a delete keeps the jobs' logs: none with `--no-save`.
+fn keeping(no_save: bool, ctx: &Context) -> Result<Option<saved::Store>> {
+    match no_save {
+        true => Ok(None),
+        false => saved::Store::locate(ctx).map(Some).map_err(|e| {
+            anyhow!("{e}: nowhere to keep the jobs' logs; nothing was deleted (--no-save deletes without)")
+        }),
     }
 }
 
@@ -120,8 +142,16 @@ impl Place {
 
     /// An unknown job name, saying where to look.
     pub fn unknown(&self, name: &str) -> anyhow::Error {
-        anyhow!("no job named {name} in namespace {} (`submit list` shows its jobs)", self.namespace)
+        UnknownJob { name: name.to_owned(), namespace: self.namespace.clone() }.into()
     }
+}
+
+/// No pod of the namespace belongs to the job.
+#[derive(Debug, thiserror::Error)]
+#[error("no job named {name} in namespace {namespace} (`submit list` shows its jobs)")]
+pub struct UnknownJob {
+    pub name: String,
+    pub namespace: String,
 }
 
 /// The run:ai dialect for a delete, said on stderr with the reason.

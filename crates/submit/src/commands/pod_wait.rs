@@ -78,7 +78,7 @@ pub fn stage_words(pod: Option<&Value>) -> String {
 }
 
 /// The pod of worker `worker`, else the job's main one.
-fn pod_of(job: &Job, worker: Option<u32>) -> Result<String> {
+pub(super) fn pod_of(job: &Job, worker: Option<u32>) -> Result<String> {
     let Some(i) = worker else { return Ok(job.main_pod().to_owned()) };
     let workers: Vec<(u32, &String)> = job
         .pods

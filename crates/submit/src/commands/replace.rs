@@ -1,0 +1,117 @@
+//! `submit --replace -n NAME ...`: the finished jobs the pre-flight found
+//! under the name are kept (log and status, as `submit delete` keeps them),
+//! deleted through the run:ai CLI, and waited for until their pods are
+//! gone; then the submission goes on. A job of the name that is still
+//! pending or running never gets here: the pre-flight refuses it.
+//!
+//! The step takes a list of jobs, so that a submission of several jobs
+//! (a sweep) replaces all of its taken names at once.
+
+use anyhow::{Result, anyhow};
+use serde_json::Value;
+
+use super::Place;
+use super::delete::delete_all;
+use super::saved::{self, Store};
+use crate::app::say;
+use crate::clock::unix_now;
+use crate::cluster::child_output;
+use crate::cluster::invocation::{Invocation, RunError, describe_status};
+use crate::cluster::jobs::{self, Job};
+use crate::cluster::kubectl;
+use crate::job::duration::Seconds;
+use crate::runai::{self, Dialect};
+
+/// How to replace.
+#[derive(Debug)]
+pub struct Plan<'a> {
+    pub place: &'a Place,
+    pub dialect: Dialect,
+    /// Where the jobs' logs are kept first; none with `--no-save`.
+    pub save: Option<&'a Store>,
+    /// The longest wait for the deleted jobs' pods to go.
+    pub wait: Seconds,
+}
+
+/// Keeps, deletes and waits out `taken`, the finished jobs found in
+/// `list` (the pre-flight's listing). Nothing is deleted if a log cannot
+/// be kept; an error says what happened and that nothing was submitted.
+pub fn run(plan: &Plan<'_>, list: &Value, taken: &[Job]) -> Result<()> {
+    if taken.is_empty() {
+        return Ok(());
+    }
+    for job in taken {
+        say(&format!("--replace: replacing the {} job {} ({})", job.state.words(unix_now()), job.name, pods(job)));
+    }
+    let refs: Vec<&Job> = taken.iter().collect();
+    let nothing = |e: anyhow::Error| anyhow!("{e:#}; nothing was submitted");
+    saved::keep_before_delete(plan.save, plan.place, list, &refs, "submit --replace").map_err(nothing)?;
+    delete_all(plan.place, plan.dialect, &refs).map_err(nothing)?;
+    wait_gone(plan, list, taken)
+}
+
+/// `--replace --dry-run`: says what would be kept and deleted, and returns
+/// the commands that would run before the submission.
+pub fn dry_run(plan: &Plan<'_>, list: &Value, taken: &[Job]) -> Vec<Invocation> {
+    let mut commands = Vec::new();
+    for job in taken {
+        let kept = match plan.save {
+            Some(store) => format!("keep its log and status in {}/, ", store.job_folder(&job.name).display()),
+            None => String::new(),
+        };
+        say(&format!(
+            "dry run: --replace would {kept}delete the {} job {} ({}) and wait until its pods are gone, then submit",
+            job.state.words(unix_now()),
+            job.name,
+            pods(job)
+        ));
+        commands.push(runai::delete_in_project(&job.name, &plan.place.project, plan.dialect));
+    }
+    if !taken.is_empty() {
+        commands.push(kubectl::wait_deleted(&plan.place.namespace, &all_pods(list, taken), plan.wait));
+    }
+    commands
+}
+
+fn pods(job: &Job) -> String {
+    match job.pods.as_slice() {
+        [one] => format!("pod {one}"),
+        pods => format!("pods {}", pods.join(", ")),
+    }
+}
+
+/// Every pod of `taken`, the replaced ones too: all must go.
+fn all_pods(list: &Value, taken: &[Job]) -> Vec<String> {
+    taken
+        .iter()
+        .flat_map(|job| jobs::pods_of(list, &job.name))
+        .filter_map(|p| p["metadata"]["name"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// One `kubectl wait --for=delete` of every pod of `taken`, bounded by
+/// `plan.wait`.
+fn wait_gone(plan: &Plan<'_>, list: &Value, taken: &[Job]) -> Result<()> {
+    let pods = all_pods(list, taken);
+    let names: Vec<&str> = taken.iter().map(|j| j.name.as_str()).collect();
+    let names = names.join(", ");
+    let inv = kubectl::wait_deleted(&plan.place.namespace, &pods, plan.wait);
+    say(&format!("waiting for the pods of {names} to be gone: {inv}"));
+    let late = |why: String| {
+        anyhow!(
+            "the pods of {names} were not gone after {}s ({why}); the job was deleted, nothing was submitted: \
+             submit again once `submit list` no longer shows it (--wait-timeout waits longer)",
+            plan.wait
+        )
+    };
+    let done = inv.run_for_output(kubectl::kill_after(plan.wait)).map_err(|e| match e {
+        RunError::TimedOut { .. } => late(e.to_string()),
+        e => anyhow!(e),
+    })?;
+    if !done.status.success() {
+        let said = child_output::kubectl_said(&done.stderr);
+        return Err(late(format!("kubectl wait: {}: {said}", describe_status(done.status))));
+    }
+    say(&format!("the pods of {names} are gone"));
+    Ok(())
+}
