@@ -41,6 +41,12 @@ use serde_json::Value;
 /// Where the runai double reports a submission: `{"name": job, "image": ref}`.
 pub const SUBMITTED_PATH: &str = "/fake/submitted";
 
+/// Where the runai double reports a delete: `{"name": job}`.
+pub const DELETED_PATH: &str = "/fake/deleted";
+
+/// How long a deleted job's pods stay (terminating) before they are gone.
+pub const DELETION_GRACE: Duration = Duration::from_millis(400);
+
 /// How the server answers a Secret PATCH.
 #[derive(Debug, Clone)]
 pub enum PatchBehaviour {
@@ -139,6 +145,18 @@ impl FakeApiServer {
     /// (see `Cluster::put_pod_object`).
     pub fn put_pod_object(&self, namespace: &str, object: Value, log: &[&str]) {
         lock(&self.shared.cluster).put_pod_object(namespace, object, log);
+    }
+
+    /// From now on, a job deleted through the runai double keeps its pods
+    /// (terminating forever), as a node that does not answer.
+    pub fn keep_pods_of_deleted_jobs(&self) {
+        lock(&self.shared.cluster).keep_deleted_pods = true;
+    }
+
+    /// The jobs deleted through the runai double so far, each with the time
+    /// its last pod went (`None` while some are still there).
+    pub fn deleted_jobs(&self) -> Vec<(String, Option<std::time::SystemTime>)> {
+        lock(&self.shared.cluster).deleted_jobs.clone()
     }
 
     /// Removes a pod, as if its job were deleted.

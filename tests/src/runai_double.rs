@@ -12,7 +12,8 @@
 //! - `RUNAI_DOUBLE_DELETE_EXIT`: after an accepted delete, fail with this
 //!   code, saying the workload is not found.
 //! - `RUNAI_DOUBLE_APISERVER`: after an accepted submit, report the job to
-//!   this fake API server, which starts the pod timeline armed for it
+//!   this fake API server, which starts the pod timeline armed for it; after
+//!   an accepted delete, report that, and the server removes the job's pods
 //!   ([`crate::timeline_hook`]).
 //!
 //! A rejected command line exits 1 with `Error: <reason>` on stderr, as the
@@ -97,6 +98,9 @@ fn delete(name: &str) -> ExitCode {
     if let Some(code) = std::env::var("RUNAI_DOUBLE_DELETE_EXIT").ok().and_then(|c| c.parse::<u8>().ok()) {
         eprintln!("Error: workload {name} not found (test double, RUNAI_DOUBLE_DELETE_EXIT={code})");
         return ExitCode::from(code);
+    }
+    if let Err(e) = crate::timeline_hook::report_deletion(name) {
+        eprintln!("runai (test double): {e}");
     }
     println!("The job '{name}' has been deleted (test double)");
     ExitCode::SUCCESS

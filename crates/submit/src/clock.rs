@@ -1,4 +1,5 @@
-//! The local wall-clock time, for default job names and submission ids.
+//! The local wall-clock time, for default job names and submission ids;
+//! UTC, for the folders of kept logs.
 //!
 //! The wrapper named jobs after the local time (`datetime.now()`); this does
 //! the same with the C library's `localtime_r`, which honours `TZ` and
@@ -6,25 +7,8 @@
 
 /// The current local time as `YYYYmmdd-HHMMSS`.
 pub fn local_timestamp() -> std::io::Result<String> {
-    // SAFETY: time(NULL) only returns the current time; a null pointer is allowed.
-    let now = unsafe { libc::time(std::ptr::null_mut()) };
-    // SAFETY: an all-zero `tm` is a valid value of this plain C struct.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    // SAFETY: both pointers refer to live, properly aligned locals; the
-    // reentrant variant writes only into `tm` and keeps no reference.
-    let filled = unsafe { libc::localtime_r(&now, &mut tm) };
-    if filled.is_null() {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(format!(
-        "{:04}{:02}{:02}-{:02}{:02}{:02}",
-        tm.tm_year + 1900,
-        tm.tm_mon + 1,
-        tm.tm_mday,
-        tm.tm_hour,
-        tm.tm_min,
-        tm.tm_sec
-    ))
+    let tm = now_as(libc::localtime_r)?;
+    Ok(format!("{}-{}", date(&tm), time(&tm)))
 }
 
 /// A new submission id, `YYYYmmdd-HHMMSS-xxxxxx` (local time, six random
@@ -44,25 +28,37 @@ pub fn submission_id() -> std::io::Result<String> {
 /// The current UTC time as `YYYYmmddTHHMMSSZ` (ISO 8601, basic format):
 /// names that sort in time order whatever the local time zone did.
 pub fn utc_timestamp() -> std::io::Result<String> {
-    // SAFETY: as in `local_timestamp`.
+    let tm = now_as(libc::gmtime_r)?;
+    Ok(format!("{}T{}Z", date(&tm), time(&tm)))
+}
+
+/// `localtime_r` or `gmtime_r`.
+type Breakdown = unsafe extern "C" fn(*const libc::time_t, *mut libc::tm) -> *mut libc::tm;
+
+/// The current time broken down by `breakdown`, which honours `TZ` and
+/// `/etc/localtime` (`localtime_r`) or not (`gmtime_r`).
+fn now_as(breakdown: Breakdown) -> std::io::Result<libc::tm> {
+    // SAFETY: time(NULL) only returns the current time; a null pointer is allowed.
     let now = unsafe { libc::time(std::ptr::null_mut()) };
     // SAFETY: an all-zero `tm` is a valid value of this plain C struct.
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
     // SAFETY: both pointers refer to live, properly aligned locals; the
-    // reentrant variant writes only into `tm`.
-    let filled = unsafe { libc::gmtime_r(&now, &mut tm) };
+    // reentrant variants write only into `tm` and keep no reference.
+    let filled = unsafe { breakdown(&now, &mut tm) };
     if filled.is_null() {
         return Err(std::io::Error::last_os_error());
     }
-    Ok(format!(
-        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
-        tm.tm_year + 1900,
-        tm.tm_mon + 1,
-        tm.tm_mday,
-        tm.tm_hour,
-        tm.tm_min,
-        tm.tm_sec
-    ))
+    Ok(tm)
+}
+
+/// `YYYYmmdd`.
+fn date(tm: &libc::tm) -> String {
+    format!("{:04}{:02}{:02}", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday)
+}
+
+/// `HHMMSS`.
+fn time(tm: &libc::tm) -> String {
+    format!("{:02}{:02}{:02}", tm.tm_hour, tm.tm_min, tm.tm_sec)
 }
 
 /// Unix seconds now; 0 if the clock is before 1970.

@@ -53,6 +53,10 @@ pub(super) struct Cluster {
     pub refuse_login: bool,
     /// Namespaces where every request is answered 403.
     pub forbidden_namespaces: Vec<String>,
+    /// Jobs deleted through the runai double, with when their last pod went.
+    pub deleted_jobs: Vec<(String, Option<std::time::SystemTime>)>,
+    /// A deleted job's pods stay, terminating.
+    pub keep_deleted_pods: bool,
 }
 
 impl Cluster {
@@ -170,6 +174,52 @@ impl Cluster {
         let Some(pod) = self.pods.remove(&(namespace.to_owned(), name.to_owned())) else { return };
         self.version += 1;
         self.publish(namespace, name, "DELETED", pod.object);
+    }
+
+    /// The pods of `job`, by the labels run:ai puts on them or their names
+    /// (`<job>-N-N`, `<job>-master-N`, `<job>-worker-N`), in any namespace,
+    /// marked terminating; returned for [`Cluster::finish_deleting`].
+    pub fn start_deleting(&mut self, job: &str) -> Vec<(String, String)> {
+        let number = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        let named = |pod: &str| {
+            pod.strip_prefix(job)
+                .and_then(|r| r.strip_prefix('-'))
+                .and_then(|r| r.split_once('-'))
+                .is_some_and(|(a, b)| number(b) && (number(a) || a == "master" || a == "worker"))
+        };
+        let doomed: Vec<(String, String)> = self
+            .pods
+            .iter()
+            .filter(|((_, name), pod)| {
+                let labels = &pod.object["metadata"]["labels"];
+                named(name) || labels["release"] == job || labels["workloadName"] == job
+            })
+            .map(|(key, _)| key.clone())
+            .collect();
+        for (namespace, name) in &doomed {
+            self.version += 1;
+            let Some(pod) = self.pods.get_mut(&(namespace.clone(), name.clone())) else { continue };
+            pod.object["metadata"]["deletionTimestamp"] = "2026-01-01T13:00:00Z".into();
+            pod.object["metadata"]["resourceVersion"] = self.version.to_string().into();
+            let object = pod.object.clone();
+            self.publish(namespace, name, "MODIFIED", object);
+        }
+        self.deleted_jobs.push((job.to_owned(), None));
+        doomed
+    }
+
+    /// Removes the pods [`Cluster::start_deleting`] marked, unless the test
+    /// keeps them.
+    pub fn finish_deleting(&mut self, job: &str, pods: &[(String, String)]) {
+        if self.keep_deleted_pods {
+            return;
+        }
+        for (namespace, name) in pods {
+            self.delete_pod(namespace, name);
+        }
+        if let Some(entry) = self.deleted_jobs.iter_mut().rev().find(|(j, _)| j == job) {
+            entry.1 = Some(std::time::SystemTime::now());
+        }
     }
 
     /// Records an Event about the pod `name` (which must exist) and tells

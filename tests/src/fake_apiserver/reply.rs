@@ -13,7 +13,7 @@ use chunked_transfer::Encoder;
 use serde_json::Value;
 use tiny_http::{Header, Response};
 
-use super::{Request, SUBMITTED_PATH, Shared, TICK, lock, routes, websocket};
+use super::{DELETED_PATH, Request, SUBMITTED_PATH, Shared, TICK, lock, routes, websocket};
 
 /// What to answer.
 pub(super) enum Reply {
@@ -34,8 +34,8 @@ pub(super) enum Reply {
 /// Records `request` (unless it is the runai double's report) and answers it.
 pub(super) fn answer(mut request: tiny_http::Request, shared: &Arc<Shared>) -> io::Result<()> {
     let recorded = Request::read(&mut request)?;
-    // The runai double's report is not kubectl's: it stays out of the record.
-    if recorded.path() != SUBMITTED_PATH {
+    // The runai double's reports are not kubectl's: they stay out of the record.
+    if recorded.path() != SUBMITTED_PATH && recorded.path() != DELETED_PATH {
         lock(&shared.requests).push(recorded.clone());
     }
     match routes::respond(&recorded, shared) {

@@ -9,11 +9,13 @@ use serde_json::{Value, json};
 use super::cluster::Selector;
 use super::discovery::{self, DISCOVERY_TYPE};
 use super::reply::Reply;
-use super::{PatchBehaviour, Request, SUBMITTED_PATH, Shared, lock, timeline, websocket};
+use super::{
+    DELETED_PATH, DELETION_GRACE, PatchBehaviour, Request, SUBMITTED_PATH, Shared, TICK, lock, timeline, websocket,
+};
 
 pub(super) fn respond(request: &Request, shared: &Arc<Shared>) -> Reply {
     let path = request.path();
-    if path != SUBMITTED_PATH {
+    if path != SUBMITTED_PATH && path != DELETED_PATH {
         let refusal = lock(&shared.cluster).refusal(namespaced(path).map(|(ns, _)| ns));
         if let Some((code, reason, message)) = refusal {
             return status_reply(code, reason, &message);
@@ -61,6 +63,7 @@ pub(super) fn respond(request: &Request, shared: &Arc<Shared>) -> Reply {
         ("GET", "/openapi/v3") => json_reply(200, discovery::openapi_index()),
         ("GET", "/openapi/v3/api/v1") => json_reply(200, discovery::openapi_core()),
         ("POST", SUBMITTED_PATH) => submitted(request, shared),
+        ("POST", DELETED_PATH) => deleted(request, shared),
         ("PATCH", p) if p.starts_with("/api/v1/namespaces/") && p.contains("/secrets/") => {
             patch_secret(request, shared)
         }
@@ -211,4 +214,22 @@ fn submitted(request: &Request, shared: &Arc<Shared>) -> Reply {
     let shared = Arc::clone(shared);
     std::thread::spawn(move || timeline::play(&shared, &namespace, &job, &image, &armed));
     json_reply(200, json!({"started": true}))
+}
+
+/// The runai double's report of a delete: the job's pods are marked
+/// terminating at once and removed after [`DELETION_GRACE`] (unless the
+/// test keeps them), as a cluster does.
+fn deleted(request: &Request, shared: &Arc<Shared>) -> Reply {
+    let body: Value = serde_json::from_slice(&request.body).unwrap_or_default();
+    let job = body["name"].as_str().unwrap_or_default().to_owned();
+    let pods = lock(&shared.cluster).start_deleting(&job);
+    let shared = Arc::clone(shared);
+    std::thread::spawn(move || {
+        let until = std::time::Instant::now() + DELETION_GRACE;
+        while std::time::Instant::now() < until && !shared.stopped() {
+            std::thread::sleep(TICK);
+        }
+        lock(&shared.cluster).finish_deleting(&job, &pods);
+    });
+    json_reply(200, json!({"deleting": true}))
 }
