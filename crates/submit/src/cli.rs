@@ -157,7 +157,7 @@ pub struct Cli {
     #[arg(long, conflicts_with = "sync_secret_only")]
     pub wait: bool,
 
-    /// Longest --wait (same syntax as --time)
+    /// Longest --wait, and longest wait for the pods of a job --replace deletes to go (same syntax as --time)
     #[arg(long, value_name = "DURATION", default_value = "15m")]
     pub wait_timeout: String,
 

@@ -16,7 +16,8 @@ pub enum Command {
     /// Every job of the namespace, one line each, newest first
     #[command(visible_alias = "ls")]
     List(ListArgs),
-    /// A job's log: the master's for a distributed job, or a worker's
+    /// A job's log: the master's for a distributed job, or a worker's; of a deleted job, the copy kept
+    /// when it was deleted
     Logs(LogsArgs),
     /// zsh (or CMD) in the job's pod, waiting for it to run
     Shell(ShellArgs),
