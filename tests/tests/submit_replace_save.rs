@@ -176,7 +176,9 @@ fn delete_keeps_every_pods_log_and_status_first_and_says_where() {
             )),
             "{status}"
         );
-        assert!(status.contains("\npod train-ok-0-0 (created 2026-01-01T12:00:00Z, gpu-node-7): finished (exit code 0)\n  container main: ended with exit code 0 (Completed)\n  log: train-ok-0-0.log\n"), "{status}");
+        let pod = "\npod train-ok-0-0 (created 2026-01-01T12:00:00Z, gpu-node-7): finished (exit code 0)\n  \
+                   container main: ended with exit code 0 (Completed)\n  log: train-ok-0-0.log\n";
+        assert!(status.contains(pod), "{status}");
 
         // A restarted container: its previous run too.
         let dir = the_copy(&state, "retried", &run);

@@ -19,7 +19,7 @@ use crate::cluster::invocation::{Invocation, RunError, describe_status, find_on_
 use crate::cluster::kubectl::{self, KUBECTL};
 use crate::cluster::kubectl_error::{Aim, KubectlError};
 use crate::cluster::preflight;
-use crate::commands::{Place, replace, saved};
+use crate::commands::{Place, replace};
 use crate::follow::attach;
 pub use crate::follow::outcome::Outcome;
 use crate::job::config::EnvFile;
@@ -149,50 +149,36 @@ pub fn run(mut cli: Cli, ctx: &Context) -> Result<Outcome> {
     let preflight = spec.as_ref().zip(submission.as_ref()).filter(|_| wants_preflight).map(|(spec, (_, dialect))| {
         preflight::Plan { job: &spec.name, namespace: &target.namespace, pvc: &spec.pvc, dialect: *dialect }
     });
-    // `--replace` checks the namespace in a dry run too, to say what it would delete.
-    let replacing = match (&preflight, spec.as_ref()) {
+    // `--replace` reads the namespace in a dry run too, to say what it would delete.
+    let replacing = match (&preflight, &spec) {
         (Some(plan), Some(spec)) if cli.replace => {
-            let taken = preflight::check_replacing(plan, kubectl_timeout)?;
             let place = Place {
                 env: env.clone(),
                 namespace: target.namespace.clone(),
                 project: spec.project.clone(),
                 kubectl_timeout,
             };
-            let store = if cli.no_save {
-                None
-            } else {
-                Some(saved::Store::locate(ctx).map_err(|e| anyhow!("{e}: nowhere to keep the log of the job --replace deletes; nothing was submitted (--no-save deletes without)"))?)
-            };
-            Some((taken, place, store, plan.dialect))
+            Some(replace::Replacing::check(plan, place, !cli.no_save, ctx, wait_timeout)?)
         }
         _ => None,
     };
-    let replace_plan = replacing.as_ref().map(|(_, place, store, dialect)| replace::Plan {
-        place,
-        dialect: *dialect,
-        save: store.as_ref(),
-        wait: wait_timeout,
-    });
-    let taken = replacing.as_ref().map(|(taken, ..)| taken);
 
     if cli.dry {
         say_defaults();
-        if let (Some(plan), Some(taken)) = (&replace_plan, taken) {
-            let before = replace::dry_run(plan, &taken.list, &taken.jobs);
-            print(&before.iter().map(|c| format!("{}\n", c.shell_line())).collect::<String>())?;
+        if let Some(replacing) = &replacing {
+            print(&replacing.dry_run())?;
         }
         return dry_run(manifest.as_ref(), spec.as_ref(), runai_cmd, kubectl_timeout);
     }
 
-    if let (Some(plan), None) = (&preflight, taken) {
+    if let (Some(plan), None) = (&preflight, &replacing) {
         preflight::check(plan, kubectl_timeout)?;
     }
     if let Some(manifest) = manifest {
         sync_secret(manifest, &env, kubectl_timeout)?;
     }
-    if let (Some(plan), Some(taken)) = (&replace_plan, taken) {
-        replace::run(plan, &taken.list, &taken.jobs)?;
+    if let Some(replacing) = &replacing {
+        replacing.run()?;
     }
     say_defaults();
     let (Some(spec), Some((runai_cmd, dialect))) = (&spec, submission) else {

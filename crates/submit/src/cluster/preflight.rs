@@ -121,6 +121,10 @@ pub fn judge_replacing(plan: &Plan<'_>, ns: &Namespace) -> Result<Taken> {
     let items: Vec<&Value> = ns.pods.iter().map(|(_, pod)| pod).collect();
     let list = json!({"apiVersion": "v1", "kind": "List", "items": items});
     let jobs: Vec<Job> = jobs::find(&list, plan.job).into_iter().collect();
+    if jobs.is_empty() {
+        // A pod named as the job's that its labels put in another job.
+        judge_name(plan, ns)?;
+    }
     if let Some(busy) = jobs.iter().find(|j| !j.state.finished()) {
         bail!(
             "a job named {} is still {} in namespace {} (pods {}): --replace replaces only a finished job; stop \

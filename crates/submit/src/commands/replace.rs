@@ -13,14 +13,61 @@ use serde_json::Value;
 use super::Place;
 use super::delete::delete_all;
 use super::saved::{self, Store};
-use crate::app::say;
+use crate::app::{Context, say};
 use crate::clock::unix_now;
 use crate::cluster::child_output;
 use crate::cluster::invocation::{Invocation, RunError, describe_status};
 use crate::cluster::jobs::{self, Job};
 use crate::cluster::kubectl;
+use crate::cluster::preflight::{self, Taken};
 use crate::job::duration::Seconds;
 use crate::runai::{self, Dialect};
+
+/// A submission's `--replace`, once the pre-flight has found what it
+/// replaces.
+#[derive(Debug)]
+pub struct Replacing {
+    taken: Taken,
+    place: Place,
+    store: Option<Store>,
+    dialect: Dialect,
+    wait: Seconds,
+}
+
+impl Replacing {
+    /// The pre-flight of `check` for `--replace` ([`preflight::check_replacing`]),
+    /// and where the replaced job's log is kept (unless `keep` is false).
+    pub fn check(check: &preflight::Plan<'_>, place: Place, keep: bool, ctx: &Context, wait: Seconds) -> Result<Self> {
+        let taken = preflight::check_replacing(check, place.kubectl_timeout)?;
+        let store = match keep {
+            false => None,
+            true => Some(Store::locate(ctx).map_err(|e| {
+                anyhow!(
+                    "{e}: nowhere to keep the log of the job --replace deletes; nothing was submitted (--no-save \
+                     deletes without)"
+                )
+            })?),
+        };
+        Ok(Replacing { taken, place, store, dialect: check.dialect, wait })
+    }
+
+    fn plan(&self) -> Plan<'_> {
+        Plan { place: &self.place, dialect: self.dialect, save: self.store.as_ref(), wait: self.wait }
+    }
+
+    /// [`run`] on what the pre-flight found.
+    pub fn run(&self) -> Result<()> {
+        run(&self.plan(), &self.taken.list, &self.taken.jobs)
+    }
+
+    /// [`dry_run`] on what the pre-flight found: its commands, one a line.
+    pub fn dry_run(&self) -> String {
+        dry_run(&self.plan(), &self.taken.list, &self.taken.jobs)
+            .iter()
+            .map(|c| format!("{}\n", c.shell_line()))
+            .collect()
+    }
+}
 
 /// How to replace.
 #[derive(Debug)]
