@@ -417,7 +417,7 @@ fn an_ambiguous_prefix_is_refused_naming_the_candidates() {
             "error: ambiguous option '--s' could match --sync-secret-only, --skip-secret-sync, --secret-name, \
              --stop-signal\n",
         ),
-        (&["--n", "job"], "error: ambiguous option '--n' could match --name, --node-type, --no-preflight\n"),
+        (&["--n", "job"], "error: ambiguous option '--n' could match --name, --node-type, --no-preflight, --no-save\n"),
         (&["--dry", "--h"], "error: ambiguous option '--h' could match --host-ipc, --help\n"),
     ];
     for (args, first_line) in cases {

@@ -428,3 +428,28 @@ fn replace_gives_up_when_the_old_pods_do_not_go() {
     );
     assert_eq!(runai_lines(&env), ["delete job train-ok -p mlo-ada"], "{run}");
 }
+
+#[test]
+fn ctrl_c_during_the_wait_submits_nothing_and_leaves_no_kubectl() {
+    let (env, server, _state) = setup(V1, true);
+    server.keep_pods_of_deleted_jobs();
+    let args = replace_args("train-ok");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let child = env.command(&args).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn();
+    let child = child.unwrap();
+    let until = Instant::now() + Duration::from_secs(20);
+    while server.deleted_jobs().is_empty() {
+        assert!(Instant::now() < until, "no delete");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.ends_with("submit: interrupted: train-ok deleted, nothing was submitted\n"), "{stderr}");
+    assert_eq!(runai_lines(&env), ["delete job train-ok -p mlo-ada"], "{stderr}");
+    let kubeconfig = format!("KUBECONFIG={}", env.home.join(".kube/config").display());
+    assert!(nb_tests::submit_harness::processes_with_env(&kubeconfig).is_empty(), "a kubectl was left running");
+}

@@ -177,8 +177,10 @@ pub fn run(mut cli: Cli, ctx: &Context) -> Result<Outcome> {
     if let Some(manifest) = manifest {
         sync_secret(manifest, &env, kubectl_timeout)?;
     }
-    if let Some(replacing) = &replacing {
-        replacing.run()?;
+    if let Some(replacing) = &replacing
+        && replacing.run()? == replace::Waited::Interrupted
+    {
+        return Ok(Outcome::External(130));
     }
     say_defaults();
     let (Some(spec), Some((runai_cmd, dialect))) = (&spec, submission) else {

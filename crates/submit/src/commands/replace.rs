@@ -7,6 +7,9 @@
 //! The step takes a list of jobs, so that a submission of several jobs
 //! (a sweep) replaces all of its taken names at once.
 
+use std::io::Read as _;
+use std::time::{Duration, Instant};
+
 use anyhow::{Result, anyhow};
 use serde_json::Value;
 
@@ -16,12 +19,16 @@ use super::saved::{self, Store};
 use crate::app::{Context, say};
 use crate::clock::unix_now;
 use crate::cluster::child_output;
-use crate::cluster::invocation::{Invocation, RunError, describe_status};
+use crate::cluster::invocation::{Invocation, describe_status, stop_group};
 use crate::cluster::jobs::{self, Job};
 use crate::cluster::kubectl;
 use crate::cluster::preflight::{self, Taken};
+use crate::follow::interrupt;
 use crate::job::duration::Seconds;
 use crate::runai::{self, Dialect};
+
+/// How often the wait looks at kubectl and at Ctrl-C.
+const POLL: Duration = Duration::from_millis(50);
 
 /// A submission's `--replace`, once the pre-flight has found what it
 /// replaces.
@@ -56,7 +63,7 @@ impl Replacing {
     }
 
     /// [`run`] on what the pre-flight found.
-    pub fn run(&self) -> Result<()> {
+    pub fn run(&self) -> Result<Waited> {
         run(&self.plan(), &self.taken.list, &self.taken.jobs)
     }
 
@@ -83,9 +90,9 @@ pub struct Plan<'a> {
 /// Keeps, deletes and waits out `taken`, the finished jobs found in
 /// `list` (the pre-flight's listing). Nothing is deleted if a log cannot
 /// be kept; an error says what happened and that nothing was submitted.
-pub fn run(plan: &Plan<'_>, list: &Value, taken: &[Job]) -> Result<()> {
+pub fn run(plan: &Plan<'_>, list: &Value, taken: &[Job]) -> Result<Waited> {
     if taken.is_empty() {
-        return Ok(());
+        return Ok(Waited::Gone);
     }
     for job in taken {
         say(&format!("--replace: replacing the {} job {} ({})", job.state.words(unix_now()), job.name, pods(job)));
@@ -136,9 +143,19 @@ fn all_pods(list: &Value, taken: &[Job]) -> Vec<String> {
         .collect()
 }
 
+/// How the wait for the deleted jobs' pods ended, when it did not fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Waited {
+    /// Every pod is gone: the submission goes on.
+    Gone,
+    /// Ctrl-C: the jobs are deleted, nothing is submitted.
+    Interrupted,
+}
+
 /// One `kubectl wait --for=delete` of every pod of `taken`, bounded by
-/// `plan.wait`.
-fn wait_gone(plan: &Plan<'_>, list: &Value, taken: &[Job]) -> Result<()> {
+/// `plan.wait`. kubectl runs in its own process group: a Ctrl-C is
+/// caught here, and ends it too.
+fn wait_gone(plan: &Plan<'_>, list: &Value, taken: &[Job]) -> Result<Waited> {
     let pods = all_pods(list, taken);
     let names: Vec<&str> = taken.iter().map(|j| j.name.as_str()).collect();
     let names = names.join(", ");
@@ -151,14 +168,35 @@ fn wait_gone(plan: &Plan<'_>, list: &Value, taken: &[Job]) -> Result<()> {
             plan.wait
         )
     };
-    let done = inv.run_for_output(kubectl::kill_after(plan.wait)).map_err(|e| match e {
-        RunError::TimedOut { .. } => late(e.to_string()),
-        e => anyhow!(e),
-    })?;
-    if !done.status.success() {
-        let said = child_output::kubectl_said(&done.stderr);
-        return Err(late(format!("kubectl wait: {}: {said}", describe_status(done.status))));
+    interrupt::catch().map_err(|e| anyhow!("cannot catch Ctrl-C: {e}"))?;
+    let mut child = inv.spawn_piped()?;
+    let until = Instant::now() + kubectl::kill_after(plan.wait);
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if interrupt::interrupted() {
+            stop_group(&mut child);
+            say(&format!("interrupted: {names} deleted, nothing was submitted"));
+            return Ok(Waited::Interrupted);
+        }
+        if Instant::now() > until {
+            stop_group(&mut child);
+            return Err(late(format!("kubectl wait did not end by itself within {}s", plan.wait)));
+        }
+        std::thread::sleep(POLL);
+    };
+    if !status.success() {
+        let mut stderr = Vec::new();
+        // kubectl has ended: its stderr is complete, and a short message.
+        if let Some(mut pipe) = child.stderr.take() {
+            let _ = pipe.read_to_end(&mut stderr);
+        }
+        // Its last line is its verdict; client-go's watch logs come before.
+        let said = child_output::kubectl_said(&stderr);
+        let said = said.lines().last().unwrap_or_default();
+        return Err(late(format!("kubectl wait: {}: {said}", describe_status(status))));
     }
     say(&format!("the pods of {names} are gone"));
-    Ok(())
+    Ok(Waited::Gone)
 }
