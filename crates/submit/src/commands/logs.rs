@@ -1,7 +1,8 @@
 //! `submit logs JOB [-f] [--tail N] [--worker I]`: the log of the job's
 //! pod (the master's for a distributed job, or worker I's), finished jobs
 //! included. A pod that has not started says why, in the words of
-//! `--wait`; with `-f` it is waited for.
+//! `--wait`; with `-f` it is waited for. A job the cluster no longer has
+//! is read from the copy `delete`, `clean` or `--replace` kept (`saved`).
 
 use anyhow::{Result, anyhow};
 use serde_json::Value;
