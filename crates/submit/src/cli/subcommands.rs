@@ -48,14 +48,19 @@ pub struct ListArgs {
     #[command(flatten)]
     pub daily: Daily,
 
-    /// `json`: an array of objects (name, kind, nodes, state, reason,
-    /// exit_code, gpus, node, pods, created, restarts) for scripts
+    /// `json`: an array of objects, one per job (name, kind, nodes, state,
+    /// reason, exit_code, gpus, node, pods, created, restarts, sweep,
+    /// sweep_index, sweep_size, sweep_point) for scripts
     #[arg(short = 'o', long, value_name = "FORMAT", value_enum, default_value_t = ListFormat::Table)]
     pub output: ListFormat,
 
     /// Redraw the list on every change, until Ctrl-C
     #[arg(short = 'w', long)]
     pub watch: bool,
+
+    /// One line per job of a sweep, instead of one line for the sweep
+    #[arg(long)]
+    pub expand: bool,
 }
 
 /// How `submit list` prints.
@@ -63,7 +68,7 @@ pub struct ListArgs {
 pub enum ListFormat {
     /// One line per job, 80 columns
     Table,
-    /// A JSON array, one object per job
+    /// A JSON array, one object per job (a sweep's jobs too)
     Json,
 }
 
@@ -110,9 +115,12 @@ pub struct ShellArgs {
 /// `submit delete`.
 #[derive(Debug, clap::Args)]
 pub struct DeleteArgs {
-    /// The jobs; every name must be a job of the namespace, or nothing is deleted
-    #[arg(required = true, value_name = "JOB")]
+    /// The jobs, or sweeps for all their jobs; every name must be one of the namespace, or nothing is deleted
+    #[arg(required = true, value_name = "NAME")]
     pub jobs: Vec<String>,
+
+    #[command(flatten)]
+    pub naming: Naming,
 
     #[command(flatten)]
     pub runai: RunaiChoice,
@@ -132,11 +140,31 @@ pub struct CleanArgs {
     #[arg(long, visible_alias = "dry")]
     pub dry_run: bool,
 
+    /// Only these jobs, or sweeps' jobs (still only the finished ones)
+    #[arg(value_name = "NAME")]
+    pub names: Vec<String>,
+
+    #[command(flatten)]
+    pub naming: Naming,
+
     #[command(flatten)]
     pub runai: RunaiChoice,
 
     #[command(flatten)]
     pub daily: Daily,
+}
+
+/// What a NAME that is both a job's and a sweep's stands for: without
+/// either flag such a name is refused.
+#[derive(Debug, clap::Args)]
+pub struct Naming {
+    /// Take each NAME as a job's, never a sweep's
+    #[arg(long, conflicts_with = "sweep")]
+    pub job: bool,
+
+    /// Take each NAME as a sweep's, for all its jobs
+    #[arg(long)]
+    pub sweep: bool,
 }
 
 /// Which run:ai CLI commands to use for a delete.
