@@ -13,7 +13,8 @@
 //!
 //! Pods come from scripted [`Timeline`]s: a test arms one for a job name, and
 //! the runai double starts it when it "submits" that job, by a `POST` to
-//! [`SUBMITTED_PATH`] (see `timeline_hook`).
+//! [`SUBMITTED_PATH`] (see `timeline_hook`). When it deletes a job, by a
+//! `POST` to [`DELETED_PATH`], the job's pods go.
 
 mod cluster;
 mod discovery;
@@ -40,6 +41,9 @@ use serde_json::Value;
 
 /// Where the runai double reports a submission: `{"name": job, "image": ref}`.
 pub const SUBMITTED_PATH: &str = "/fake/submitted";
+/// Where the runai double reports a delete: `{"name": job}`; the answer is
+/// `{"deleted": [pod names]}`, empty when the job had no pods.
+pub const DELETED_PATH: &str = "/fake/deleted";
 
 /// How the server answers a Secret PATCH.
 #[derive(Debug, Clone)]
@@ -144,6 +148,20 @@ impl FakeApiServer {
     /// Removes a pod, as if its job were deleted.
     pub fn delete_pod(&self, namespace: &str, name: &str) {
         lock(&self.shared.cluster).delete_pod(namespace, name);
+    }
+
+    /// Removes the pods `pods` of `namespace` right after the next list of
+    /// that namespace's pods is answered: a job that goes away between a
+    /// listing and what is done with it.
+    pub fn vanish_after_listing(&self, namespace: &str, pods: &[&str]) {
+        let mut cluster = lock(&self.shared.cluster);
+        cluster.vanish_after_list.extend(pods.iter().map(|p| (namespace.to_owned(), (*p).to_owned())));
+    }
+
+    /// The names of the pods of `namespace` now.
+    pub fn pod_names(&self, namespace: &str) -> Vec<String> {
+        let cluster = lock(&self.shared.cluster);
+        cluster.pods.keys().filter(|(ns, _)| ns == namespace).map(|(_, name)| name.clone()).collect()
     }
 
     /// From now on, answer 403 Forbidden to any request for Events, as a

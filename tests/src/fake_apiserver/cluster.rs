@@ -53,6 +53,9 @@ pub(super) struct Cluster {
     pub refuse_login: bool,
     /// Namespaces where every request is answered 403.
     pub forbidden_namespaces: Vec<String>,
+    /// Pods (namespace, name) to remove once their namespace's pods have
+    /// been listed.
+    pub vanish_after_list: Vec<(String, String)>,
 }
 
 impl Cluster {
@@ -172,6 +175,26 @@ impl Cluster {
         self.publish(namespace, name, "DELETED", pod.object);
     }
 
+    /// Removes the pods of the job `job` (in any namespace), as run:ai's
+    /// delete does; their names. A pod is the job's by its `release` or
+    /// `workloadName` label, or, with neither, by its name
+    /// (`<job>-<i>-<j>`, `<job>-master-<i>`, `<job>-worker-<i>`).
+    pub fn delete_job(&mut self, job: &str) -> Vec<String> {
+        let doomed: Vec<(String, String)> =
+            self.pods.iter().filter(|(_, pod)| job_of(&pod.object) == Some(job)).map(|(key, _)| key.clone()).collect();
+        for (namespace, name) in &doomed {
+            self.delete_pod(namespace, name);
+        }
+        doomed.into_iter().map(|(_, name)| name).collect()
+    }
+
+    /// The pods to remove now that `namespace`'s pods were listed.
+    pub fn take_vanishing(&mut self, namespace: &str) -> Vec<String> {
+        let (now, later) = std::mem::take(&mut self.vanish_after_list).into_iter().partition(|(ns, _)| ns == namespace);
+        self.vanish_after_list = later;
+        now.into_iter().map(|(_, name): (String, String)| name).collect()
+    }
+
     /// Records an Event about the pod `name` (which must exist) and tells
     /// the watches of Events.
     pub fn record_event(&mut self, namespace: &str, name: &str, kind: &str, reason: &str, message: &str) {
@@ -206,6 +229,19 @@ impl Cluster {
             pod.log.push(line.to_owned());
         }
     }
+}
+
+/// The job a pod belongs to: its label, else what its name says.
+fn job_of(pod: &Value) -> Option<&str> {
+    let labels = &pod["metadata"]["labels"];
+    if let Some(job) = ["release", "workloadName"].iter().find_map(|k| labels[k].as_str()) {
+        return Some(job);
+    }
+    let name = pod["metadata"]["name"].as_str()?;
+    let number = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let (rest, last) = name.rsplit_once('-')?;
+    let (job, role) = rest.rsplit_once('-')?;
+    (number(last) && (number(role) || role == "master" || role == "worker")).then_some(job)
 }
 
 /// A field selector (`a.b=v,c=w`, as kubectl sends it): every field named

@@ -1,6 +1,7 @@
 //! Which request gets which [`Reply`]: discovery, the namespaced resources
 //! `submit` reads (PersistentVolumeClaims, pods, Events, logs, `exec`,
-//! Secrets), the Secret PATCH, the refusals a test asks for (401, 403), and the runai double's report of a submission.
+//! Secrets), the Secret PATCH, the refusals a test asks for (401, 403), and the runai double's reports of a
+//! submission and of a delete.
 
 use std::sync::{Arc, mpsc};
 
@@ -9,11 +10,11 @@ use serde_json::{Value, json};
 use super::cluster::Selector;
 use super::discovery::{self, DISCOVERY_TYPE};
 use super::reply::Reply;
-use super::{PatchBehaviour, Request, SUBMITTED_PATH, Shared, lock, timeline, websocket};
+use super::{DELETED_PATH, PatchBehaviour, Request, SUBMITTED_PATH, Shared, lock, timeline, websocket};
 
 pub(super) fn respond(request: &Request, shared: &Arc<Shared>) -> Reply {
     let path = request.path();
-    if path != SUBMITTED_PATH {
+    if path != SUBMITTED_PATH && path != DELETED_PATH {
         let refusal = lock(&shared.cluster).refusal(namespaced(path).map(|(ns, _)| ns));
         if let Some((code, reason, message)) = refusal {
             return status_reply(code, reason, &message);
@@ -61,6 +62,11 @@ pub(super) fn respond(request: &Request, shared: &Arc<Shared>) -> Reply {
         ("GET", "/openapi/v3") => json_reply(200, discovery::openapi_index()),
         ("GET", "/openapi/v3/api/v1") => json_reply(200, discovery::openapi_core()),
         ("POST", SUBMITTED_PATH) => submitted(request, shared),
+        ("POST", DELETED_PATH) => {
+            let body: Value = serde_json::from_slice(&request.body).unwrap_or_default();
+            let deleted = lock(&shared.cluster).delete_job(body["name"].as_str().unwrap_or_default());
+            json_reply(200, json!({"deleted": deleted}))
+        }
         ("PATCH", p) if p.starts_with("/api/v1/namespaces/") && p.contains("/secrets/") => {
             patch_secret(request, shared)
         }
@@ -117,7 +123,13 @@ fn patch_secret(request: &Request, shared: &Shared) -> Reply {
 fn pods(shared: &Shared, namespace: &str, name: Option<String>, watch: bool, since: u64) -> Reply {
     let mut cluster = lock(&shared.cluster);
     if !watch {
-        return json_reply(200, cluster.pod_list(namespace, name.as_deref()));
+        let list = cluster.pod_list(namespace, name.as_deref());
+        if name.is_none() {
+            for pod in cluster.take_vanishing(namespace) {
+                cluster.delete_pod(namespace, &pod);
+            }
+        }
+        return json_reply(200, list);
     }
     let backlog = cluster
         .history
