@@ -13,14 +13,14 @@ use crate::runai::probe::Preference;
 /// name comes first.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
-    /// Every job of the namespace, one line each, newest first
+    /// Every job of the namespace, one line each (a sweep: one line), newest first
     #[command(visible_alias = "ls")]
     List(ListArgs),
     /// A job's log: the master's for a distributed job, or a worker's
     Logs(LogsArgs),
     /// zsh (or CMD) in the job's pod, waiting for it to run
     Shell(ShellArgs),
-    /// Delete jobs through the run:ai CLI (never asks)
+    /// Delete jobs, or a sweep's jobs, through the run:ai CLI (never asks)
     Delete(DeleteArgs),
     /// Delete every succeeded job (with --failed the failed ones too), listing them first
     Clean(CleanArgs),
