@@ -49,7 +49,7 @@ pub fn run(plan: &Plan) -> Result<Outcome> {
     let what = if plan.failed { "succeeded or failed" } else { "succeeded" };
     if !of.is_empty() && !kept.is_empty() {
         let left: Vec<String> = kept.iter().map(|j| format!("{} ({})", j.name, j.state.word())).collect();
-        say(&format!("left alone{of}, not {what}: {}", left.join(", ")));
+        say(&format!("keeping {} job(s){of} that are not {what}: {}", kept.len(), left.join(", ")));
     }
     if chosen.is_empty() {
         say(&format!("nothing to clean: no {what} jobs{of} in namespace {}", plan.place.namespace));
