@@ -36,9 +36,6 @@ const RESTART_OVERHEAD_TARGET: Duration = Duration::from_millis(2);
 const FIRST_START_REQUESTS_TARGET: u64 = 150;
 const DONE_START_REQUESTS_TARGET: u64 = 30;
 const RSS_TARGET_KIB: u64 = 1024;
-/// `submit list` may add at most this share of the `kubectl get pods -o
-/// json` it runs (median of paired differences over the bare median).
-const LIST_TARGET_SHARE: f64 = 0.2;
 
 /// Options of `cargo xtask bench`.
 #[derive(Debug, Clone, clap::Args)]
@@ -213,9 +210,7 @@ fn submission(runner: &Runner, runs: u32, notes: &mut Vec<String>) -> Result<Sec
     }
     let preflight_cost = real.wall.saturating_sub(unchecked.wall);
     let wait = submit::wait(&doubles.v1, runs)?;
-    let listing = submit::listing(&doubles.v1, runs, 200, submit::Layout::Jobs)?;
-    let swept = submit::listing(&doubles.v1, runs, 200, submit::Layout::Sweep)?;
-    let close = |l: &submit::Listing| l.overhead_ms <= l.bare.as_secs_f64() * 1000.0 * LIST_TARGET_SHARE;
+    let listing_rows = submit::listing_rows(&doubles.v1, runs)?;
     let dry_row = |what: &str, dry: &submit::DryRuns| {
         Row::with_target(
             format!("`submit --dry-run` on examples/demo.env, {what}, median of {runs}"),
@@ -265,41 +260,10 @@ fn submission(runner: &Runner, runs: u32, notes: &mut Vec<String>) -> Result<Sec
                 ),
                 ms(wait.look),
             ),
-            Row::info(
-                format!(
-                    "`submit list` on {} pods vs the bare `kubectl get pods -o json` ({}), paired, median of {runs}",
-                    listing.pods,
-                    ms(listing.bare)
-                ),
-                ms(listing.list),
-            ),
-            Row::with_target(
-                "`submit list` on those pods: what it adds to the bare kubectl (median of paired differences)",
-                format!("{:+.2} ms", listing.overhead_ms),
-                "<= 20% of the bare",
-                close(&listing),
-            ),
-            Row::info(
-                format!(
-                    "`submit list` on one sweep of {} pods (one line) vs the bare `kubectl get pods -o json` ({}), paired, median of {runs}",
-                    swept.pods,
-                    ms(swept.bare)
-                ),
-                ms(swept.list),
-            ),
-            Row::with_target(
-                "`submit list` on the sweep: what it adds to the bare kubectl (median of paired differences)",
-                format!("{:+.2} ms", swept.overhead_ms),
-                "<= 20% of the bare",
-                close(&swept),
-            ),
-            Row::with_target(
-                "kubectl processes per `submit list`",
-                listing.kubectl.to_string(),
-                "1",
-                listing.kubectl == 1 && swept.kubectl == 1,
-            ),
-        ],
+        ]
+        .into_iter()
+        .chain(listing_rows)
+        .collect(),
     })
 }
 

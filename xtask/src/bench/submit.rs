@@ -17,7 +17,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use nb_tests::fake_apiserver::FakeApiServer;
 use nb_tests::submit_harness::SubmitEnv;
 
-use super::stats::{median, paired};
+use super::stats::{median, ms, paired};
+use super::table::Row;
 use crate::cmd::{Cmd, Runner};
 use crate::project;
 
@@ -273,4 +274,51 @@ pub fn listing(runai_double: &Path, runs: u32, pods: usize, layout: Layout) -> R
     let kubectl = (env.kubectl_calls() - before) / usize::try_from(runs.max(1)).unwrap_or(1);
     let (list, bare, overhead_ms) = paired(&lists, &bares).context("no runs")?;
     Ok(Listing { pods, list, bare, overhead_ms, kubectl })
+}
+
+/// `submit list` may add at most this share of the `kubectl get pods -o
+/// json` it runs (median of paired differences over the bare median).
+const LIST_TARGET_SHARE: f64 = 0.2;
+
+/// The rows of `submit list` on 200 pods, as 200 jobs and as one sweep.
+pub fn listing_rows(runai_double: &Path, runs: u32) -> Result<Vec<Row>> {
+    let jobs = listing(runai_double, runs, 200, Layout::Jobs)?;
+    let swept = listing(runai_double, runs, 200, Layout::Sweep)?;
+    let close = |l: &Listing| l.overhead_ms <= l.bare.as_secs_f64() * 1000.0 * LIST_TARGET_SHARE;
+    Ok(vec![
+        Row::info(
+            format!(
+                "`submit list` on {} pods vs the bare `kubectl get pods -o json` ({}), paired, median of {runs}",
+                jobs.pods,
+                ms(jobs.bare)
+            ),
+            ms(jobs.list),
+        ),
+        Row::with_target(
+            "`submit list` on those pods: what it adds to the bare kubectl (median of paired differences)",
+            format!("{:+.2} ms", jobs.overhead_ms),
+            "<= 20% of the bare",
+            close(&jobs),
+        ),
+        Row::info(
+            format!(
+                "`submit list` on one sweep of {} pods (one line) vs the bare `kubectl get pods -o json` ({}), paired, median of {runs}",
+                swept.pods,
+                ms(swept.bare)
+            ),
+            ms(swept.list),
+        ),
+        Row::with_target(
+            "`submit list` on the sweep: what it adds to the bare kubectl (median of paired differences)",
+            format!("{:+.2} ms", swept.overhead_ms),
+            "<= 20% of the bare",
+            close(&swept),
+        ),
+        Row::with_target(
+            "kubectl processes per `submit list`",
+            jobs.kubectl.to_string(),
+            "1",
+            jobs.kubectl == 1 && swept.kubectl == 1,
+        ),
+    ])
 }
