@@ -13,7 +13,8 @@
 //!
 //! Pods come from scripted [`Timeline`]s: a test arms one for a job name, and
 //! the runai double starts it when it "submits" that job, by a `POST` to
-//! [`SUBMITTED_PATH`] (see `timeline_hook`).
+//! [`SUBMITTED_PATH`] (see `timeline_hook`). When it deletes a job, by a
+//! `POST` to [`DELETED_PATH`], the job's pods go.
 
 mod cluster;
 mod discovery;
@@ -40,8 +41,8 @@ use serde_json::Value;
 
 /// Where the runai double reports a submission: `{"name": job, "image": ref}`.
 pub const SUBMITTED_PATH: &str = "/fake/submitted";
-
-/// Where the runai double reports a delete: `{"name": job}`.
+/// Where the runai double reports a delete: `{"name": job}`; the answer is
+/// `{"deleted": [pod names]}`, empty when the job had no pods.
 pub const DELETED_PATH: &str = "/fake/deleted";
 
 /// How long a deleted job's pods stay (terminating) before they are gone.
@@ -159,9 +160,36 @@ impl FakeApiServer {
         lock(&self.shared.cluster).deleted_jobs.clone()
     }
 
+    /// Waits until the pods of every job deleted so far are gone (they stay
+    /// terminating for [`DELETION_GRACE`]); panics after 10 s.
+    pub fn wait_for_deletions(&self) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while self.deleted_jobs().iter().any(|(_, gone)| gone.is_none()) {
+            assert!(std::time::Instant::now() < deadline, "deleted jobs' pods still there: {:?}", self.deleted_jobs());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Removes a pod, as if its job were deleted.
     pub fn delete_pod(&self, namespace: &str, name: &str) {
         lock(&self.shared.cluster).delete_pod(namespace, name);
+    }
+
+    /// Removes the pods `pods` of `namespace` right after the next list of
+    /// that namespace's pods is answered: a job that goes away between a
+    /// listing and what is done with it.
+    pub fn vanish_after_listing(&self, namespace: &str, pods: &[&str]) {
+        let mut cluster = lock(&self.shared.cluster);
+        cluster.vanish_after_list.extend(pods.iter().map(|p| (namespace.to_owned(), (*p).to_owned())));
+    }
+
+    /// The names of the pods of `namespace` that no delete has reached: a
+    /// pod marked terminating by a job's delete is on its way out.
+    pub fn pod_names(&self, namespace: &str) -> Vec<String> {
+        let cluster = lock(&self.shared.cluster);
+        let staying = |pod: &Value| pod["metadata"].get("deletionTimestamp").is_none();
+        let names = cluster.pods.iter().filter(|((ns, _), pod)| ns == namespace && staying(&pod.object));
+        names.map(|((_, name), _)| name.clone()).collect()
     }
 
     /// From now on, answer 403 Forbidden to any request for Events, as a

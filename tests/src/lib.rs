@@ -9,6 +9,7 @@
 #![allow(clippy::disallowed_methods, reason = "the test harness runs the binaries and tools it tests against")]
 
 pub mod binaries;
+pub mod daily;
 pub mod docker;
 pub mod fake_apiserver;
 pub mod keys;

@@ -12,9 +12,9 @@
 //! - `RUNAI_DOUBLE_DELETE_EXIT`: after an accepted delete, fail with this
 //!   code, saying the workload is not found.
 //! - `RUNAI_DOUBLE_APISERVER`: after an accepted submit, report the job to
-//!   this fake API server, which starts the pod timeline armed for it; after
-//!   an accepted delete, report that, and the server removes the job's pods
-//!   ([`crate::timeline_hook`]).
+//!   this fake API server, which starts the pod timeline armed for it
+//!   ([`crate::timeline_hook`]); after an accepted delete, the server
+//!   removes the job's pods, and a job it has no pods of is not found.
 //!
 //! A rejected command line exits 1 with `Error: <reason>` on stderr, as the
 //! real CLI does.
@@ -66,7 +66,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Exec(name) | Command::Manage { verb: Verb::Exec, name, .. } => {
             println!("(test double: would exec in {name})");
         }
-        Command::DeleteJob(name) | Command::WorkloadDelete(name) => return delete(name),
+        Command::DeleteJob(name) | Command::WorkloadDelete(name) => return delete(cli, name),
         Command::List => println!("NAME  STATUS"),
         Command::Version => println!("Version: {} (test double)", version(cli)),
         _ => {}
@@ -93,14 +93,28 @@ fn submit(cli: Cli, parsed: &Parsed) -> ExitCode {
 }
 
 /// An accepted delete: refused when `RUNAI_DOUBLE_DELETE_EXIT` says so (a
-/// job gone since it was listed, a CLI that cannot reach the cluster).
-fn delete(name: &str) -> ExitCode {
+/// CLI that cannot reach the cluster), or when the fake API server has no
+/// pods of the job (gone since it was listed), as the CLI fails for a job
+/// it cannot find.
+fn delete(cli: Cli, name: &str) -> ExitCode {
     if let Some(code) = std::env::var("RUNAI_DOUBLE_DELETE_EXIT").ok().and_then(|c| c.parse::<u8>().ok()) {
         eprintln!("Error: workload {name} not found (test double, RUNAI_DOUBLE_DELETE_EXIT={code})");
         return ExitCode::from(code);
     }
-    if let Err(e) = crate::timeline_hook::report_deletion(name) {
-        eprintln!("runai (test double): {e}");
+    match crate::timeline_hook::report_deletion(name) {
+        Ok(true) => {}
+        Ok(false) => {
+            match cli {
+                Cli::V1 => {
+                    eprintln!("Error: job {name} not found (test double: the fake API server has no pods of it)")
+                }
+                Cli::V2Era219 | Cli::V2Era22x => {
+                    eprintln!("Error: workload {name} not found (test double: the fake API server has no pods of it)");
+                }
+            }
+            return ExitCode::from(1);
+        }
+        Err(e) => eprintln!("runai (test double): {e}"),
     }
     println!("The job '{name}' has been deleted (test double)");
     ExitCode::SUCCESS

@@ -1,9 +1,9 @@
-//! The runai double's side of scripted pod timelines: after it accepts a
+//! The runai double's side of the fake cluster: after it accepts a
 //! submission it tells the fake API server named by `RUNAI_DOUBLE_APISERVER`
 //! (an `http://127.0.0.1:PORT` URL, set by `SubmitEnv::use_apiserver`), which
 //! then plays the timeline a test armed for that job; after it accepts a
-//! delete, the server removes the job's pods. Without the variable it does
-//! nothing.
+//! delete, the server removes the job's pods, or says it has none. Without
+//! the variable it does nothing.
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
@@ -16,17 +16,20 @@ pub const APISERVER_VAR: &str = "RUNAI_DOUBLE_APISERVER";
 /// Reports the submission of `job` with `image`; an error is for the
 /// double to print (the test then fails on the missing pods).
 pub fn report_submission(job: &str, image: &str) -> Result<(), String> {
-    report(SUBMITTED_PATH, &serde_json::json!({"name": job, "image": image}))
+    post(SUBMITTED_PATH, &serde_json::json!({"name": job, "image": image})).map(|_| ())
 }
 
-/// Reports the deletion of `job`: the fake API server then removes its
-/// pods, a moment later, as their grace period would.
-pub fn report_deletion(job: &str) -> Result<(), String> {
-    report(DELETED_PATH, &serde_json::json!({"name": job}))
+/// Reports the deletion of `job`: whether the server had pods of it (and
+/// removed them). Without a server to ask, the job is taken to exist.
+pub fn report_deletion(job: &str) -> Result<bool, String> {
+    let reply = post(DELETED_PATH, &serde_json::json!({"name": job}))?;
+    Ok(reply.is_none_or(|body| body["deleted"].as_array().is_some_and(|pods| !pods.is_empty())))
 }
 
-fn report(path: &str, body: &serde_json::Value) -> Result<(), String> {
-    let Some(url) = std::env::var_os(APISERVER_VAR) else { return Ok(()) };
+/// POSTs `body` to the server at `path`; its JSON answer, or `None`
+/// without a server.
+fn post(path: &str, body: &serde_json::Value) -> Result<Option<serde_json::Value>, String> {
+    let Some(url) = std::env::var_os(APISERVER_VAR) else { return Ok(None) };
     let url = url.to_string_lossy();
     let addr = url.strip_prefix("http://").ok_or_else(|| format!("{APISERVER_VAR}={url} is not an http:// URL"))?;
     let body = body.to_string();
@@ -42,8 +45,9 @@ fn report(path: &str, body: &serde_json::Value) -> Result<(), String> {
     let mut reply = String::new();
     // Until the server answers: the timeline is armed before we return.
     stream.read_to_string(&mut reply).map_err(|e| format!("{url}: {e}"))?;
-    match reply.starts_with("HTTP/1.1 200") {
-        true => Ok(()),
-        false => Err(format!("{url} answered: {}", reply.lines().next().unwrap_or_default())),
+    if !reply.starts_with("HTTP/1.1 200") {
+        return Err(format!("{url} answered: {}", reply.lines().next().unwrap_or_default()));
     }
+    let json = reply.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+    Ok(Some(serde_json::from_str(json).unwrap_or_default()))
 }

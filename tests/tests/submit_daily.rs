@@ -7,74 +7,16 @@
 
 use std::io::Read as _;
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
+use nb_tests::daily::{ENV, NAMESPACE, ended, pod, room, running, waiting};
 use nb_tests::fake_apiserver::FakeApiServer;
 use nb_tests::submit_harness::{Run, SubmitEnv};
 use serde_json::{Value, json};
 
 const V1: &str = env!("CARGO_BIN_EXE_runai");
 const V2_22X: &str = env!("CARGO_BIN_EXE_runai-v2-22x");
-const NAMESPACE: &str = "runai-mlo-ada";
-const ENV: &str = "LDAP_USERNAME=ada\nLDAP_UID=123456\nLDAP_GROUPNAME=MLO-unit\nLDAP_GID=83070\n\
-RUNAI_PROJECT=mlo-ada\nK8S_NAMESPACE=runai-mlo-ada\nRUNAI_IMAGE=reg.example/img:1\n\
-RUNAI_SECRET_NAME=ada-env\nSCRATCH_PVC=mlo-scratch\n";
 const NO_GPU: &str = "0/12 nodes are available: 12 Insufficient nvidia.com/gpu.";
-
-fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
-}
-
-/// An RFC 3339 UTC time `ago` seconds back.
-fn ago(seconds: u64) -> String {
-    let t = now() - seconds;
-    let (days, rest) = (t / 86_400, t % 86_400);
-    // Civil date from days (Howard Hinnant's civil_from_days).
-    let z = i64::try_from(days).unwrap() + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rest / 3600, rest % 3600 / 60, rest % 60)
-}
-
-/// A pod as run:ai makes it: one container `main`, `kind` in its
-/// environment when submit made it, `labels`, created `created_ago` s ago.
-fn pod(name: &str, labels: Value, created_ago: u64, kind: Option<&str>, status: Value) -> Value {
-    let mut container = json!({"name": "main", "image": "reg.example/img:1",
-        "resources": {"limits": {"nvidia.com/gpu": "1"}}});
-    if let Some(kind) = kind {
-        container["env"] = json!([{"name": "NB_USER", "value": "ada"}, {"name": "NB_JOB_KIND", "value": kind}]);
-    }
-    let mut spec = json!({"containers": [container], "restartPolicy": "Never", "schedulerName": "runai-scheduler"});
-    if status["phase"] != "Pending" || status.get("containerStatuses").is_some() {
-        spec["nodeName"] = "gpu-node-7".into();
-    }
-    json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": name, "labels": labels, "uid": format!("uid-{name}"), "creationTimestamp": ago(created_ago)},
-        "spec": spec, "status": status
-    })
-}
-
-fn running(started_ago: u64) -> Value {
-    json!({"phase": "Running", "containerStatuses": [{"name": "main", "ready": true, "restartCount": 0,
-        "state": {"running": {"startedAt": ago(started_ago)}}}]})
-}
-
-fn ended(exit_code: i32, reason: &str) -> Value {
-    json!({"phase": if exit_code == 0 { "Succeeded" } else { "Failed" }, "containerStatuses": [{"name": "main",
-        "restartCount": 0, "state": {"terminated": {"exitCode": exit_code, "reason": reason}}}]})
-}
-
-fn waiting(reason: &str) -> Value {
-    json!({"phase": "Pending", "containerStatuses": [{"name": "main", "restartCount": 0,
-        "state": {"waiting": {"reason": reason, "message": "Back-off pulling image \"reg.example/img:1\""}}}]})
-}
 
 /// Every state a job can be in, one job each, plus a distributed job and
 /// a csub.py job whose pod was recreated.
@@ -117,13 +59,7 @@ fn fill(server: &FakeApiServer) {
 }
 
 fn setup(runai: &str) -> (SubmitEnv, FakeApiServer) {
-    let server = FakeApiServer::start().unwrap();
-    fill(&server);
-    let mut env = SubmitEnv::new(Path::new(runai));
-    env.use_apiserver(&server, NAMESPACE);
-    env.count_kubectl_calls();
-    env.write_env(ENV);
-    (env, server)
+    room(runai, fill)
 }
 
 fn runai_deletes(env: &SubmitEnv) -> Vec<String> {
@@ -196,7 +132,23 @@ fn list_json_is_an_array_of_the_documented_objects() {
         let keys: Vec<&str> = job.as_object().unwrap().keys().map(String::as_str).collect();
         assert_eq!(
             keys,
-            ["created", "exit_code", "gpus", "kind", "name", "node", "nodes", "pods", "reason", "restarts", "state"]
+            [
+                "created",
+                "exit_code",
+                "gpus",
+                "kind",
+                "name",
+                "node",
+                "nodes",
+                "pods",
+                "reason",
+                "restarts",
+                "state",
+                "sweep",
+                "sweep_index",
+                "sweep_point",
+                "sweep_size"
+            ]
         );
     }
     let by_name = |name: &str| jobs.iter().find(|j| j["name"] == name).unwrap();
@@ -379,7 +331,7 @@ fn delete_of_an_unknown_job_deletes_nothing() {
     assert_eq!(run.code, Some(1), "{run}");
     assert!(
         run.stderr.ends_with(
-            "submit: no job named nope in namespace runai-mlo-ada (`submit list` shows its jobs); nothing was deleted\n"
+            "submit: no job or sweep named nope in namespace runai-mlo-ada (`submit list` shows them); nothing was deleted\n"
         ),
         "{run}"
     );

@@ -194,7 +194,9 @@ pub struct Cli {
     pub completions: Option<Shell>,
 }
 
-pub use subcommands::{CleanArgs, Command, Daily, DeleteArgs, ListArgs, ListFormat, LogsArgs, RunaiChoice, ShellArgs};
+pub use subcommands::{
+    CleanArgs, Command, Daily, DeleteArgs, ListArgs, ListFormat, LogsArgs, Naming, RunaiChoice, ShellArgs,
+};
 
 impl Cli {
     /// Parses `args` (the program name first). An ambiguous prefix of a

@@ -57,6 +57,9 @@ pub(super) struct Cluster {
     pub deleted_jobs: Vec<(String, Option<std::time::SystemTime>)>,
     /// A deleted job's pods stay, terminating.
     pub keep_deleted_pods: bool,
+    /// Pods (namespace, name) to remove once their namespace's pods have
+    /// been listed.
+    pub vanish_after_list: Vec<(String, String)>,
 }
 
 impl Cluster {
@@ -176,26 +179,13 @@ impl Cluster {
         self.publish(namespace, name, "DELETED", pod.object);
     }
 
-    /// The pods of `job`, by the labels run:ai puts on them or their names
-    /// (`<job>-N-N`, `<job>-master-N`, `<job>-worker-N`), in any namespace,
-    /// marked terminating; returned for [`Cluster::finish_deleting`].
+    /// The pods of `job` (in any namespace), marked terminating, as run:ai's
+    /// delete starts; returned for [`Cluster::finish_deleting`]. A pod is the
+    /// job's by its `release` or `workloadName` label, or, with neither, by
+    /// its name (`<job>-<i>-<j>`, `<job>-master-<i>`, `<job>-worker-<i>`).
     pub fn start_deleting(&mut self, job: &str) -> Vec<(String, String)> {
-        let number = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-        let named = |pod: &str| {
-            pod.strip_prefix(job)
-                .and_then(|r| r.strip_prefix('-'))
-                .and_then(|r| r.split_once('-'))
-                .is_some_and(|(a, b)| number(b) && (number(a) || a == "master" || a == "worker"))
-        };
-        let doomed: Vec<(String, String)> = self
-            .pods
-            .iter()
-            .filter(|((_, name), pod)| {
-                let labels = &pod.object["metadata"]["labels"];
-                named(name) || labels["release"] == job || labels["workloadName"] == job
-            })
-            .map(|(key, _)| key.clone())
-            .collect();
+        let doomed: Vec<(String, String)> =
+            self.pods.iter().filter(|(_, pod)| job_of(&pod.object) == Some(job)).map(|(key, _)| key.clone()).collect();
         for (namespace, name) in &doomed {
             self.version += 1;
             let Some(pod) = self.pods.get_mut(&(namespace.clone(), name.clone())) else { continue };
@@ -220,6 +210,13 @@ impl Cluster {
         if let Some(entry) = self.deleted_jobs.iter_mut().rev().find(|(j, _)| j == job) {
             entry.1 = Some(std::time::SystemTime::now());
         }
+    }
+
+    /// The pods to remove now that `namespace`'s pods were listed.
+    pub fn take_vanishing(&mut self, namespace: &str) -> Vec<String> {
+        let (now, later) = std::mem::take(&mut self.vanish_after_list).into_iter().partition(|(ns, _)| ns == namespace);
+        self.vanish_after_list = later;
+        now.into_iter().map(|(_, name): (String, String)| name).collect()
     }
 
     /// Records an Event about the pod `name` (which must exist) and tells
@@ -256,6 +253,19 @@ impl Cluster {
             pod.log.push(line.to_owned());
         }
     }
+}
+
+/// The job a pod belongs to: its label, else what its name says.
+fn job_of(pod: &Value) -> Option<&str> {
+    let labels = &pod["metadata"]["labels"];
+    if let Some(job) = ["release", "workloadName"].iter().find_map(|k| labels[k].as_str()) {
+        return Some(job);
+    }
+    let name = pod["metadata"]["name"].as_str()?;
+    let number = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let (rest, last) = name.rsplit_once('-')?;
+    let (job, role) = rest.rsplit_once('-')?;
+    (number(last) && (number(role) || role == "master" || role == "worker")).then_some(job)
 }
 
 /// A field selector (`a.b=v,c=w`, as kubectl sends it): every field named

@@ -1,6 +1,7 @@
 //! Which request gets which [`Reply`]: discovery, the namespaced resources
 //! `submit` reads (PersistentVolumeClaims, pods, Events, logs, `exec`,
-//! Secrets), the Secret PATCH, the refusals a test asks for (401, 403), and the runai double's report of a submission.
+//! Secrets), the Secret PATCH, the refusals a test asks for (401, 403), and the runai double's reports of a
+//! submission and of a delete.
 
 use std::sync::{Arc, mpsc};
 
@@ -120,7 +121,13 @@ fn patch_secret(request: &Request, shared: &Shared) -> Reply {
 fn pods(shared: &Shared, namespace: &str, name: Option<String>, watch: bool, since: u64) -> Reply {
     let mut cluster = lock(&shared.cluster);
     if !watch {
-        return json_reply(200, cluster.pod_list(namespace, name.as_deref()));
+        let list = cluster.pod_list(namespace, name.as_deref());
+        if name.is_none() {
+            for pod in cluster.take_vanishing(namespace) {
+                cluster.delete_pod(namespace, &pod);
+            }
+        }
+        return json_reply(200, list);
     }
     let backlog = cluster
         .history
@@ -224,6 +231,8 @@ fn deleted(request: &Request, shared: &Arc<Shared>) -> Reply {
     let job = body["name"].as_str().unwrap_or_default().to_owned();
     let pods = lock(&shared.cluster).start_deleting(&job);
     let shared = Arc::clone(shared);
+    let names: Vec<&str> = pods.iter().map(|(_, name)| name.as_str()).collect();
+    let reply = json_reply(200, json!({"deleted": names}));
     std::thread::spawn(move || {
         let until = std::time::Instant::now() + DELETION_GRACE;
         while std::time::Instant::now() < until && !shared.stopped() {
@@ -231,5 +240,5 @@ fn deleted(request: &Request, shared: &Arc<Shared>) -> Reply {
         }
         lock(&shared.cluster).finish_deleting(&job, &pods);
     });
-    json_reply(200, json!({"deleting": true}))
+    reply
 }

@@ -46,6 +46,10 @@ pub struct BenchArgs {
     /// Print the table only; leave docs/benchmarks.md as it is.
     #[arg(long)]
     pub no_write: bool,
+    /// Only the submit rows (no sandbox, no Docker), printed; the file is
+    /// left as it is, since it holds the whole bench
+    #[arg(long)]
+    pub submit_only: bool,
 }
 
 fn sizes(dist: &Dist, notes: &mut Vec<String>) -> Result<Section> {
@@ -206,8 +210,7 @@ fn submission(runner: &Runner, runs: u32, notes: &mut Vec<String>) -> Result<Sec
     }
     let preflight_cost = real.wall.saturating_sub(unchecked.wall);
     let wait = submit::wait(&doubles.v1, runs)?;
-    let listing = submit::listing(&doubles.v1, runs, 200)?;
-    let list_close = listing.list.as_secs_f64() <= listing.bare.as_secs_f64() * 1.2;
+    let listing_rows = submit::listing_rows(&doubles.v1, runs)?;
     let dry_row = |what: &str, dry: &submit::DryRuns| {
         Row::with_target(
             format!("`submit --dry-run` on examples/demo.env, {what}, median of {runs}"),
@@ -257,23 +260,10 @@ fn submission(runner: &Runner, runs: u32, notes: &mut Vec<String>) -> Result<Sec
                 ),
                 ms(wait.look),
             ),
-            Row::with_target(
-                format!(
-                    "`submit list` on {} pods vs the bare `kubectl get pods -o json` ({}), paired, median of {runs}",
-                    listing.pods,
-                    ms(listing.bare)
-                ),
-                ms(listing.list),
-                "within 20%",
-                list_close,
-            ),
-            Row::with_target(
-                "kubectl processes per `submit list`",
-                listing.kubectl.to_string(),
-                "1",
-                listing.kubectl == 1,
-            ),
-        ],
+        ]
+        .into_iter()
+        .chain(listing_rows)
+        .collect(),
     })
 }
 
@@ -327,6 +317,16 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let dist = dist::run(&runner)?;
 
     let mut notes = Vec::new();
+    if args.submit_only {
+        let sections = vec![submission(&runner, args.runs, &mut notes)?];
+        let report = Report { machine: machine(), date: today()?, method: Vec::new(), sections, notes };
+        // The table is this task's output.
+        #[allow(clippy::print_stdout)]
+        {
+            print!("{}", report.table());
+        }
+        return Ok(());
+    }
     let size_section = sizes(&dist, &mut notes)?;
     let (start_section, start_times) = starts(args.runs)?;
     let times_of = |wanted: Start| start_times.iter().find(|(start, _)| *start == wanted).map(|(_, t)| t);
@@ -346,6 +346,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         "scratch requests: one start of each kind through the tests' root-squash FUSE (attribute, entry and negative caches off, the worst case of an NFS client), every request it served counted, less the 2 that a container with `/bin/true` as PID 1 costs; the bench's pod has no git identity".to_owned(),
         "first pod: a new sandbox per run; new pod: the container layer discarded before each run, scratch kept from a first run (what a Kubernetes container restart is: the image's /etc, the old scratch); restart in place: container layer (run-once marker included, which the restart's new PID namespace claims again) and scratch kept, the path where every step finds its work done; no bootstrap: pod-init started without the NB_* variables, so only its exec, the fork of the command and the supervision remain".to_owned(),
         "docker: the tests' own engine (Debian's docker.io, state under target/docker, `--network none`); the image built by `cargo xtask image` on the sandbox rootfs; each `docker run --rm` as uid 123456 with the pod variables, scratch bind-mounted (not squashed), followed by the same run with `--entrypoint /bin/true`; fresh scratch: a new scratch per pair; scratch kept: one scratch a first run filled; every run is a new container (its /etc from the image)".to_owned(),
+        "listing: 200 single-pod jobs and, apart, the 200 pods of one sweep (whole pod objects with the `NB_SWEEP_*` variables, one line of `submit list`) on the fake API server; each run is one `submit list` (kubectl behind its call counter) then the bare `kubectl get pods -o json` it runs; what submit adds is the median over the pairs of their difference, against 20% of the bare median".to_owned(),
         "steps: pod-init's tracing lines are stamped to the microsecond; a step's time runs from the previous line to its last line, median over the runs of each kind of start".to_owned(),
         "memory: /proc/<pid>/status of the container's PID 1, read from the host once pod-init's child is `sleep`".to_owned(),
         "submit: the dist binary in the tests' clean room (cleared environment, temp HOME); the dry run reads examples/demo.env; the real submission runs the real kubectl against the tests' fake API server and the runai test double, both behind call counters (the old wrapper started a Python interpreter and two kubectl processes per submission); the pre-flight check's cost is the difference of the medians with and without `--no-preflight`, kubectl's discovery cache warm after the first run as on a laptop; `--wait` follows a scripted pod (unschedulable, creating, running, 250 ms apart) of the fake API server; a probed dry run starts the runai double (a small Rust binary) once for `runai workspace submit --help`, so with the real CLI the probe costs what that CLI takes to print its help, and `--runai-cli v1` (or `RUNAI_CLI=v1`) skips it".to_owned(),

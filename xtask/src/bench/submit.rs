@@ -17,7 +17,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use nb_tests::fake_apiserver::FakeApiServer;
 use nb_tests::submit_harness::SubmitEnv;
 
-use super::stats::median;
+use super::stats::{median, ms, paired};
+use super::table::Row;
 use crate::cmd::{Cmd, Runner};
 use crate::project;
 
@@ -201,24 +202,60 @@ pub struct Listing {
     pub list: Duration,
     /// `kubectl get pods -o json` of the same namespace (median).
     pub bare: Duration,
+    /// The median over the pairs of (`submit list` minus the bare kubectl
+    /// right after it), in ms: what submit adds, with the machine's load
+    /// drifting between pairs left out.
+    pub overhead_ms: f64,
     /// kubectl processes of one `submit list`.
     pub kubectl: usize,
 }
 
+/// How the pods of a listing bench make jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// One running single-pod job each: one line each.
+    Jobs,
+    /// The points of one sweep (`NB_SWEEP_*` in each pod): one line.
+    Sweep,
+}
+
 /// `runs` pairs of one `submit list` and one bare `kubectl get pods -o
-/// json`, in turn, on a namespace of `pods` running single-pod jobs.
-pub fn listing(runai_double: &Path, runs: u32, pods: usize) -> Result<Listing> {
+/// json`, in turn, on a namespace of `pods` single-pod jobs laid out so.
+pub fn listing(runai_double: &Path, runs: u32, pods: usize, layout: Layout) -> Result<Listing> {
+    use nb_tests::daily::{pod, running, with_env};
     use nb_tests::fake_apiserver::PodState;
     let (server, env) = demo_room(runai_double)?;
+    let size = pods.to_string();
     for i in 0..pods {
-        server.set_pod(DEMO_NAMESPACE, &format!("bench-list-{i}-0-0"), "reg.example/img:1", &PodState::Running);
+        match layout {
+            Layout::Jobs => {
+                server.set_pod(DEMO_NAMESPACE, &format!("bench-list-{i}-0-0"), "reg.example/img:1", &PodState::Running);
+            }
+            Layout::Sweep => {
+                let index = i.to_string();
+                let object =
+                    pod(&format!("bench-sweep-{i}-0-0"), serde_json::json!({}), 600, Some("train"), running(500));
+                let point = format!("seed={i}");
+                let vars = [
+                    ("NB_SWEEP", "bench-sweep"),
+                    ("NB_SWEEP_SIZE", &size),
+                    ("NB_SWEEP_INDEX", &index),
+                    ("NB_SWEEP_POINT", &point),
+                ];
+                server.put_pod_object(DEMO_NAMESPACE, with_env(object, &vars), &[]);
+            }
+        }
     }
+    let lines = match layout {
+        Layout::Jobs => pods + 1,
+        Layout::Sweep => 2,
+    };
     let demo = demo_env().display().to_string();
     let bare_cmd = get_pods(&env);
     // Once each first, so that kubectl's discovery cache is warm for both.
     bare_cmd.read()?;
     let warm = env.run(&["list", "--env-file", demo.as_str()]);
-    if warm.code != Some(0) || warm.stdout.lines().count() != pods + 1 {
+    if warm.code != Some(0) || warm.stdout.lines().count() != lines {
         bail!("submit list of {pods} pods failed or listed the wrong jobs:\n{warm}");
     }
     let before = env.kubectl_calls();
@@ -235,7 +272,53 @@ pub fn listing(runai_double: &Path, runs: u32, pods: usize) -> Result<Listing> {
         bares.push(start.elapsed());
     }
     let kubectl = (env.kubectl_calls() - before) / usize::try_from(runs.max(1)).unwrap_or(1);
-    let list = median(&lists).context("no runs")?;
-    let bare = median(&bares).context("no runs")?;
-    Ok(Listing { pods, list, bare, kubectl })
+    let (list, bare, overhead_ms) = paired(&lists, &bares).context("no runs")?;
+    Ok(Listing { pods, list, bare, overhead_ms, kubectl })
+}
+
+/// `submit list` may add at most this share of the `kubectl get pods -o
+/// json` it runs (median of paired differences over the bare median).
+const LIST_TARGET_SHARE: f64 = 0.2;
+
+/// The rows of `submit list` on 200 pods, as 200 jobs and as one sweep.
+pub fn listing_rows(runai_double: &Path, runs: u32) -> Result<Vec<Row>> {
+    let jobs = listing(runai_double, runs, 200, Layout::Jobs)?;
+    let swept = listing(runai_double, runs, 200, Layout::Sweep)?;
+    let close = |l: &Listing| l.overhead_ms <= l.bare.as_secs_f64() * 1000.0 * LIST_TARGET_SHARE;
+    Ok(vec![
+        Row::info(
+            format!(
+                "`submit list` on {} pods vs the bare `kubectl get pods -o json` ({}), paired, median of {runs}",
+                jobs.pods,
+                ms(jobs.bare)
+            ),
+            ms(jobs.list),
+        ),
+        Row::with_target(
+            "`submit list` on those pods: what it adds to the bare kubectl (median of paired differences)",
+            format!("{:+.2} ms", jobs.overhead_ms),
+            "<= 20% of the bare",
+            close(&jobs),
+        ),
+        Row::info(
+            format!(
+                "`submit list` on one sweep of {} pods (one line) vs the bare `kubectl get pods -o json` ({}), paired, median of {runs}",
+                swept.pods,
+                ms(swept.bare)
+            ),
+            ms(swept.list),
+        ),
+        Row::with_target(
+            "`submit list` on the sweep: what it adds to the bare kubectl (median of paired differences)",
+            format!("{:+.2} ms", swept.overhead_ms),
+            "<= 20% of the bare",
+            close(&swept),
+        ),
+        Row::with_target(
+            "kubectl processes per `submit list`",
+            jobs.kubectl.to_string(),
+            "1",
+            jobs.kubectl == 1 && swept.kubectl == 1,
+        ),
+    ])
 }

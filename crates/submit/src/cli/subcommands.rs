@@ -13,18 +13,16 @@ use crate::runai::probe::Preference;
 /// name comes first.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
-    /// Every job of the namespace, one line each, newest first
+    /// Every job of the namespace, one line each (a sweep: one line), newest first
     #[command(visible_alias = "ls")]
     List(ListArgs),
-    /// A job's log: the master's for a distributed job, or a worker's; of a deleted job, the copy kept
-    /// when it was deleted
+    /// A job's log (the master's, or a worker's); of a deleted job, the copy kept
     Logs(LogsArgs),
     /// zsh (or CMD) in the job's pod, waiting for it to run
     Shell(ShellArgs),
-    /// Delete jobs through the run:ai CLI (never asks), keeping each one's log and status first
+    /// Delete jobs or a sweep's jobs through run:ai (never asks), their logs kept first
     Delete(DeleteArgs),
-    /// Delete every succeeded job (with --failed the failed ones too), listing them first and keeping
-    /// each one's log and status
+    /// Delete succeeded jobs (--failed: failed ones too), listed and their logs kept first
     Clean(CleanArgs),
     /// Check everything a submission depends on, each with its fix; changes nothing
     Doctor(crate::commands::doctor::Args),
@@ -50,14 +48,19 @@ pub struct ListArgs {
     #[command(flatten)]
     pub daily: Daily,
 
-    /// `json`: an array of objects (name, kind, nodes, state, reason,
-    /// exit_code, gpus, node, pods, created, restarts) for scripts
+    /// `json`: an array of objects, one per job (name, kind, nodes, state,
+    /// reason, exit_code, gpus, node, pods, created, restarts, sweep,
+    /// sweep_index, sweep_size, sweep_point) for scripts
     #[arg(short = 'o', long, value_name = "FORMAT", value_enum, default_value_t = ListFormat::Table)]
     pub output: ListFormat,
 
     /// Redraw the list on every change, until Ctrl-C
     #[arg(short = 'w', long)]
     pub watch: bool,
+
+    /// One line per job of a sweep, instead of one line for the sweep
+    #[arg(long)]
+    pub expand: bool,
 }
 
 /// How `submit list` prints.
@@ -65,7 +68,7 @@ pub struct ListArgs {
 pub enum ListFormat {
     /// One line per job, 80 columns
     Table,
-    /// A JSON array, one object per job
+    /// A JSON array, one object per job (a sweep's jobs too)
     Json,
 }
 
@@ -112,12 +115,15 @@ pub struct ShellArgs {
 /// `submit delete`.
 #[derive(Debug, clap::Args)]
 pub struct DeleteArgs {
-    /// The jobs; every name must be a job of the namespace, or nothing is deleted
-    #[arg(required = true, value_name = "JOB")]
+    /// The jobs, or sweeps for all their jobs; every name must be one of the namespace, or nothing is deleted
+    #[arg(required = true, value_name = "NAME")]
     pub jobs: Vec<String>,
 
     #[arg(long, help = NO_SAVE_HELP)]
     pub no_save: bool,
+
+    #[command(flatten)]
+    pub naming: Naming,
 
     #[command(flatten)]
     pub runai: RunaiChoice,
@@ -140,6 +146,13 @@ pub struct CleanArgs {
     #[arg(long, help = NO_SAVE_HELP)]
     pub no_save: bool,
 
+    /// Only these jobs, or sweeps' jobs (still only the finished ones)
+    #[arg(value_name = "NAME")]
+    pub names: Vec<String>,
+
+    #[command(flatten)]
+    pub naming: Naming,
+
     #[command(flatten)]
     pub runai: RunaiChoice,
 
@@ -151,6 +164,19 @@ pub struct CleanArgs {
 pub const NO_SAVE_HELP: &str = "Delete without first keeping the job's log (every pod's) and its pods' status in \
 $XDG_STATE_HOME/submit/jobs/JOB/TIME/ (else ~/.local/state/submit/...), where `submit logs JOB` finds it once the \
 job is gone";
+
+/// What a NAME that is both a job's and a sweep's stands for: without
+/// either flag such a name is refused.
+#[derive(Debug, clap::Args)]
+pub struct Naming {
+    /// Take each NAME as a job's, never a sweep's
+    #[arg(long, conflicts_with = "sweep")]
+    pub job: bool,
+
+    /// Take each NAME as a sweep's, for all its jobs
+    #[arg(long)]
+    pub sweep: bool,
+}
 
 /// Which run:ai CLI commands to use for a delete.
 #[derive(Debug, clap::Args)]

@@ -9,6 +9,7 @@
 //! by `creationTimestamp` is the job's; the older ones count as restarts.
 
 pub mod state;
+pub mod sweep;
 pub mod time;
 
 use std::collections::BTreeMap;
@@ -19,6 +20,7 @@ use serde_json::{Value, json};
 
 use crate::cluster::pods::{self, Role};
 pub use state::State;
+pub use sweep::Membership;
 
 /// One job of the namespace.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +42,8 @@ pub struct Job {
     pub created_unix: i64,
     /// Container restarts of the current pods plus the pods they replaced.
     pub restarts: u64,
+    /// The sweep the job is a point of, as its pod's `NB_SWEEP_*` say.
+    pub sweep: Option<Membership>,
 }
 
 impl Job {
@@ -61,6 +65,9 @@ impl Job {
             "name": self.name, "kind": kind, "nodes": nodes, "state": self.state.word(),
             "reason": self.state.reason(), "exit_code": self.state.exit_code(), "gpus": self.gpus,
             "node": self.node, "pods": self.pods, "created": self.created, "restarts": self.restarts,
+            "sweep": self.sweep.as_ref().map(|s| &s.sweep), "sweep_index": self.sweep.as_ref().and_then(|s| s.index),
+            "sweep_size": self.sweep.as_ref().and_then(|s| s.size),
+            "sweep_point": self.sweep.as_ref().and_then(|s| s.point.as_deref()),
         })
     }
 }
@@ -144,14 +151,20 @@ fn job(name: String, roles: BTreeMap<Role, Vec<&Value>>) -> Option<Job> {
         created: earliest.1.to_owned(),
         created_unix: earliest.0,
         restarts: restarts + replaced,
+        sweep: Membership::of_pod(main),
     })
+}
+
+/// The value of the variable `name` in the pod's first container, as
+/// `submit` put it there.
+fn env_value<'a>(pod: &'a Value, name: &str) -> Option<&'a str> {
+    let env = pod["spec"]["containers"][0]["env"].as_array()?;
+    env.iter().find(|e| e["name"] == name)?["value"].as_str()
 }
 
 /// `NB_JOB_KIND` from the pod's first container.
 fn kind_from_env(pod: &Value) -> Option<JobKind> {
-    let env = pod["spec"]["containers"][0]["env"].as_array()?;
-    let entry = env.iter().find(|e| e["name"] == EnvVars::NB_JOB_KIND)?;
-    JobKind::parse(entry["value"].as_str()?)
+    JobKind::parse(env_value(pod, EnvVars::NB_JOB_KIND)?)
 }
 
 /// The GPUs a pod asks for: run:ai's `gpu-fraction` annotation, else the
@@ -254,7 +267,8 @@ mod tests {
         assert_eq!(
             job.to_json(),
             json!({"name": "j", "kind": null, "nodes": 1, "state": "failed", "reason": null, "exit_code": 1,
-                   "gpus": 0.5, "node": "n1", "pods": ["j-0-0"], "created": "2026-01-01T10:00:00Z", "restarts": 0})
+                   "gpus": 0.5, "node": "n1", "pods": ["j-0-0"], "created": "2026-01-01T10:00:00Z", "restarts": 0,
+                   "sweep": null, "sweep_index": null, "sweep_size": null, "sweep_point": null})
         );
         assert_eq!(find(&list(vec![]), "j"), None);
     }

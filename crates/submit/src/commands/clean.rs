@@ -1,13 +1,15 @@
-//! `submit clean [--failed] [--dry-run]`: every succeeded job (with
-//! `--failed` the failed, preempted and evicted ones too) listed, then
-//! deleted. A job that is pending, pulling, stuck or running is never
-//! touched: only a finished one is.
+//! `submit clean [--failed] [--dry-run] [NAME...]`: every succeeded job
+//! (with `--failed` the failed, preempted and evicted ones too) listed,
+//! then deleted; with names, only among those jobs and sweeps' jobs. A job
+//! that is pending, pulling, stuck or running is never touched: only a
+//! finished one is.
 
 use anyhow::Result;
 
 use super::Place;
 use super::delete::delete_all;
 use super::list::table;
+use super::names::{self, Take};
 use super::saved::{self, Store};
 use crate::app::{Outcome, print, say};
 use crate::clock::unix_now;
@@ -23,6 +25,9 @@ pub struct Plan {
     pub failed: bool,
     /// Where each job's log is kept before it is deleted; none with `--no-save`.
     pub save: Option<Store>,
+    /// Only these jobs, or sweeps' jobs; all the namespace's when empty.
+    pub names: Vec<String>,
+    pub take: Take,
 }
 
 /// Whether `clean` takes `job`.
@@ -36,14 +41,26 @@ fn cleanable(job: &Job, failed: bool) -> bool {
 pub fn run(plan: &Plan) -> Result<Outcome> {
     let list = plan.place.pods()?;
     let all = jobs::from_pod_list(&list);
-    let chosen: Vec<Job> = all.into_iter().filter(|j| cleanable(j, plan.failed)).collect();
+    let (scope, of) = match plan.names.as_slice() {
+        [] => (all.iter().collect(), String::new()),
+        given => {
+            let named = names::resolve(&all, given, plan.take, &plan.place.namespace)?;
+            (names::jobs(&named), format!(" of {}", given.join(", ")))
+        }
+    };
+    let (chosen, kept): (Vec<&Job>, Vec<&Job>) = scope.into_iter().partition(|j| cleanable(j, plan.failed));
+    let chosen: Vec<Job> = chosen.into_iter().cloned().collect();
     let what = if plan.failed { "succeeded or failed" } else { "succeeded" };
+    if !of.is_empty() && !kept.is_empty() {
+        let left: Vec<String> = kept.iter().map(|j| format!("{} ({})", j.name, j.state.word())).collect();
+        say(&format!("keeping {} job(s){of} that are not {what}: {}", kept.len(), left.join(", ")));
+    }
     if chosen.is_empty() {
-        say(&format!("nothing to clean: no {what} jobs in namespace {}", plan.place.namespace));
+        say(&format!("nothing to clean: no {what} jobs{of} in namespace {}", plan.place.namespace));
         return Ok(Outcome::Success);
     }
     let verb = if plan.dialect.is_some() { "deleting" } else { "dry run: would delete" };
-    say(&format!("{verb} {} {what} job(s) in namespace {}:", chosen.len(), plan.place.namespace));
+    say(&format!("{verb} {} {what} job(s){of} in namespace {}:", chosen.len(), plan.place.namespace));
     print(&table::render(&chosen, unix_now(), false))?;
     let Some(dialect) = plan.dialect else { return Ok(Outcome::Success) };
     let chosen: Vec<&Job> = chosen.iter().collect();
@@ -66,6 +83,7 @@ mod tests {
             created: String::new(),
             created_unix: 0,
             restarts: 0,
+            sweep: None,
         }
     }
 

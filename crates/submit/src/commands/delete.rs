@@ -1,12 +1,13 @@
-//! `submit delete JOB...`: each job deleted through the run:ai CLI in the
-//! detected dialect, always naming the project and never asking. Every
-//! name is checked against one listing first: with an unknown name,
-//! nothing is deleted.
+//! `submit delete NAME...`: each job (a sweep's name: each of its jobs)
+//! deleted through the run:ai CLI in the detected dialect, always naming
+//! the project and never asking. Every name is checked against one listing
+//! first: with an unknown name, nothing is deleted.
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Result, anyhow};
 
-use super::Place;
+use super::names::{self, Take};
 use super::saved::{self, Store};
+use super::{Place, gone};
 use crate::app::{Outcome, say};
 use crate::cluster::child_output;
 use crate::cluster::invocation::describe_status;
@@ -19,31 +20,21 @@ use crate::runai::{self, Dialect};
 pub struct Plan {
     pub place: Place,
     pub dialect: Dialect,
+    /// Jobs' names, or sweeps' for all their jobs.
     pub jobs: Vec<String>,
     /// Where each job's log is kept before it is deleted; none with `--no-save`.
     pub save: Option<Store>,
+    pub take: Take,
 }
 
 pub fn run(plan: &Plan) -> Result<Outcome> {
     let list = plan.place.pods()?;
     let all = jobs::from_pod_list(&list);
-    let mut names: Vec<&str> = Vec::new();
-    for name in &plan.jobs {
-        if !names.contains(&name.as_str()) {
-            names.push(name);
-        }
+    let named = names::resolve(&all, &plan.jobs, plan.take, &plan.place.namespace)?;
+    for said in named.iter().filter_map(names::Named::said) {
+        say(&format!("deleting {said}"));
     }
-    let unknown: Vec<&str> = names.iter().copied().filter(|n| !all.iter().any(|j| j.name == *n)).collect();
-    match unknown.as_slice() {
-        [] => {}
-        [one] => bail!("{}; nothing was deleted", plan.place.unknown(one)),
-        many => bail!(
-            "no jobs named {} in namespace {} (`submit list` shows its jobs); nothing was deleted",
-            many.join(", "),
-            plan.place.namespace
-        ),
-    }
-    let chosen: Vec<&Job> = names.iter().filter_map(|n| all.iter().find(|j| j.name == *n)).collect();
+    let chosen = names::jobs(&named);
     saved::keep_before_delete(plan.save.as_ref(), &plan.place, &list, &chosen, "submit delete")?;
     delete_all(&plan.place, plan.dialect, &chosen)
 }
@@ -63,7 +54,7 @@ pub fn delete_all(place: &Place, dialect: Dialect, jobs: &[&Job]) -> Result<Outc
     }
     match failed.as_slice() {
         [] => Ok(Outcome::Success),
-        names => Err(anyhow!("could not delete {}", names.join(", "))),
+        names => Err(gone::not_deleted(place, names)),
     }
 }
 

@@ -1,6 +1,7 @@
-//! `submit list`: every job of the namespace, one line each, newest first;
-//! `-o json` for scripts; `--watch` redraws from a kubectl watch until
-//! Ctrl-C.
+//! `submit list`: every job of the namespace, one line each, newest first,
+//! a sweep's jobs as one line (`--expand`: one line each); `-o json` for
+//! scripts, always one object per job; `--watch` redraws from a kubectl
+//! watch until Ctrl-C.
 
 pub mod table;
 
@@ -15,7 +16,7 @@ use crate::app::{Outcome, print};
 use crate::cli::ListFormat;
 use crate::clock::unix_now;
 use crate::cluster::invocation::{describe_status, stop_group};
-use crate::cluster::jobs::{self, Job};
+use crate::cluster::jobs::{self, Job, sweep};
 use crate::cluster::{child_output, kubectl};
 use crate::follow::interrupt;
 
@@ -28,6 +29,8 @@ pub struct Plan {
     pub place: Place,
     pub format: ListFormat,
     pub watch: bool,
+    /// One line per job of a sweep, instead of one for the sweep.
+    pub expand: bool,
     /// Colour the states (stdout is a terminal and NO_COLOR is not set).
     pub colour: bool,
 }
@@ -46,7 +49,8 @@ fn show(plan: &Plan, jobs: &[Job], redraw: bool) -> Result<()> {
     let text = match plan.format {
         ListFormat::Json => format!("{}\n", Value::Array(jobs.iter().map(Job::to_json).collect())),
         ListFormat::Table if jobs.is_empty() => format!("no jobs in namespace {}\n", plan.place.namespace),
-        ListFormat::Table => table::render(jobs, unix_now(), plan.colour),
+        ListFormat::Table if plan.expand => table::render(jobs, unix_now(), plan.colour),
+        ListFormat::Table => table::render_entries(&sweep::entries(jobs), unix_now(), plan.colour),
     };
     // Clear the screen and go home: a redraw in place, on a terminal only.
     let clear = if redraw && std::io::stdout().is_terminal() { "\x1b[H\x1b[2J" } else { "" };

@@ -7,9 +7,11 @@
 pub mod clean;
 pub mod delete;
 pub mod doctor;
+mod gone;
 pub mod init;
 pub mod list;
 pub mod logs;
+pub mod names;
 mod pod_wait;
 pub mod replace;
 pub mod saved;
@@ -21,7 +23,7 @@ use anyhow::{Result, anyhow};
 use serde_json::Value;
 
 use crate::app::{Context, Outcome};
-use crate::cli::{Command, Daily, RunaiChoice};
+use crate::cli::{Command, Daily, Naming, RunaiChoice};
 use crate::cluster::invocation::{RunError, describe_status, find_on_path};
 use crate::cluster::kubectl;
 use crate::cluster::kubectl_error::{Aim, Kind, KubectlError};
@@ -36,7 +38,7 @@ pub fn run(command: Command, ctx: &Context) -> Result<Outcome> {
         Command::List(args) => {
             let place = Place::read(&args.daily, ctx)?;
             let colour = !ctx.no_color && std::io::IsTerminal::is_terminal(&std::io::stdout());
-            list::run(&list::Plan { place, format: args.output, watch: args.watch, colour })
+            list::run(&list::Plan { place, format: args.output, watch: args.watch, expand: args.expand, colour })
         }
         Command::Logs(args) => {
             let place = Place::read(&args.daily, ctx)?;
@@ -58,13 +60,14 @@ pub fn run(command: Command, ctx: &Context) -> Result<Outcome> {
             let place = Place::read(&args.daily, ctx)?;
             let dialect = dialect(&args.runai, &place, ctx)?;
             let save = keeping(args.no_save, ctx)?;
-            delete::run(&delete::Plan { place, dialect, jobs: args.jobs, save })
+            delete::run(&delete::Plan { place, dialect, jobs: args.jobs, save, take: take(&args.naming) })
         }
         Command::Clean(args) => {
             let place = Place::read(&args.daily, ctx)?;
             let dialect = if args.dry_run { None } else { Some(dialect(&args.runai, &place, ctx)?) };
             let save = keeping(args.no_save, ctx)?;
-            clean::run(&clean::Plan { place, dialect, failed: args.failed, save })
+            let take = take(&args.naming);
+            clean::run(&clean::Plan { place, dialect, failed: args.failed, names: args.names, take, save })
         }
         Command::Doctor(args) => doctor::run(&args, ctx),
         Command::Init(args) => init::run(&args, ctx),
@@ -78,6 +81,15 @@ fn keeping(no_save: bool, ctx: &Context) -> Result<Option<saved::Store>> {
         false => saved::Store::locate(ctx).map(Some).map_err(|e| {
             anyhow!("{e}: nowhere to keep the jobs' logs; nothing was deleted (--no-save deletes without)")
         }),
+    }
+}
+
+/// What the names given to `delete` or `clean` stand for.
+fn take(naming: &Naming) -> names::Take {
+    match (naming.job, naming.sweep) {
+        (true, _) => names::Take::Job,
+        (false, true) => names::Take::Sweep,
+        (false, false) => names::Take::Either,
     }
 }
 

@@ -32,6 +32,7 @@ use crate::clock;
 use crate::cluster::child_output;
 use crate::cluster::invocation::describe_status;
 use crate::cluster::jobs::{self, Job};
+use crate::cluster::kubectl_error::{Kind, KubectlError};
 use crate::cluster::{kubectl, pods};
 pub use reading::{Ask, show_kept_log};
 
@@ -114,8 +115,14 @@ fn write_copy(dir: &Path, stamp: &str, place: &Place, list: &Value, job: &Job, b
         let containers = pod["spec"]["containers"].as_array().map_or(1, Vec::len);
         let log_name = format!("{name}.log");
         let inv = kubectl::all_logs(&place.namespace, name, containers > 1, place.kubectl_timeout);
-        fetch(&inv, &file(&log_name), place).with_context(|| format!("cannot keep the log of pod {name}"))?;
-        files.push((name.to_owned(), log_name));
+        match fetch(&inv, &file(&log_name), place).with_context(|| format!("cannot keep the log of pod {name}"))? {
+            Fetched::Kept => files.push((name.to_owned(), log_name)),
+            Fetched::PodGone => {
+                let _ = std::fs::remove_file(file(&log_name));
+                notes.push(format!("pod {name}: gone before its log could be read (deleted since it was listed)"));
+                continue;
+            }
+        }
         for c in pod["status"]["containerStatuses"].as_array().into_iter().flatten() {
             let container = c["name"].as_str().unwrap_or_default();
             if c["restartCount"].as_u64().unwrap_or(0) == 0 || container.is_empty() {
@@ -126,7 +133,11 @@ fn write_copy(dir: &Path, stamp: &str, place: &Place, list: &Value, job: &Job, b
             let prev_name = format!("{name}.{container}.previous.log");
             let inv = kubectl::previous_log(&place.namespace, name, container, place.kubectl_timeout);
             match fetch(&inv, &file(&prev_name), place) {
-                Ok(()) => files.push((name.to_owned(), prev_name)),
+                Ok(Fetched::Kept) => files.push((name.to_owned(), prev_name)),
+                Ok(Fetched::PodGone) => {
+                    let _ = std::fs::remove_file(file(&prev_name));
+                    notes.push(format!("pod {name}: gone before container {container}'s previous run was read"));
+                }
                 Err(e) => {
                     let _ = std::fs::remove_file(file(&prev_name));
                     notes.push(format!("pod {name}: no log of container {container}'s previous run: {e:#}"));
@@ -145,12 +156,22 @@ fn write_copy(dir: &Path, stamp: &str, place: &Place, list: &Value, job: &Job, b
     folder::write_new(&file("status.txt"), text.as_bytes()).with_context(|| format!("cannot write {}", dir.display()))
 }
 
+/// What a log request found.
+enum Fetched {
+    Kept,
+    /// The pod went away after the listing: there is no log left to lose.
+    PodGone,
+}
+
 /// Runs the kubectl log command `inv` with its stdout into the new file `path`.
-fn fetch(inv: &crate::cluster::invocation::Invocation, path: &Path, place: &Place) -> Result<()> {
+fn fetch(inv: &crate::cluster::invocation::Invocation, path: &Path, place: &Place) -> Result<Fetched> {
     let out = folder::new_file(path).with_context(|| format!("cannot create {}", path.display()))?;
     let done = inv.run_into_file(out, kubectl::kill_after(place.kubectl_timeout))?;
     if done.status.success() {
-        return Ok(());
+        return Ok(Fetched::Kept);
+    }
+    if KubectlError::classify(&done.stderr).kind == Kind::NotFound {
+        return Ok(Fetched::PodGone);
     }
     let said = child_output::kubectl_said(&done.stderr);
     Err(anyhow!("`{inv}` failed ({}): {said}", describe_status(done.status)))
