@@ -53,6 +53,8 @@ pub(super) struct Cluster {
     pub refuse_login: bool,
     /// Namespaces where every request is answered 403.
     pub forbidden_namespaces: Vec<String>,
+    /// How many times a test dropped the open port-forwards.
+    pub forward_drops: u64,
 }
 
 impl Cluster {
