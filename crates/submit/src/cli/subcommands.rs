@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::ValueEnum;
 use clap::builder::PossibleValuesParser;
 
+use crate::commands::port_forward::{self, ports::PortPair};
 use crate::runai::probe::Preference;
 
 /// The subcommands beside a submission. A bare `submit
@@ -20,6 +21,8 @@ pub enum Command {
     Logs(LogsArgs),
     /// zsh (or CMD) in the job's pod, waiting for it to run
     Shell(ShellArgs),
+    /// Forward local ports to the job's pod, again whenever the forward drops, until Ctrl-C
+    PortForward(PortForwardArgs),
     /// Delete jobs through the run:ai CLI (never asks)
     Delete(DeleteArgs),
     /// Delete every succeeded job (with --failed the failed ones too), listing them first
@@ -102,6 +105,20 @@ pub struct ShellArgs {
     /// The command to run instead of zsh, after `--`
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
+
+    #[command(flatten)]
+    pub daily: Daily,
+}
+
+/// `submit port-forward`.
+#[derive(Debug, clap::Args)]
+pub struct PortForwardArgs {
+    /// The job
+    pub job: String,
+
+    /// A port: LOCAL (the same port in the pod) or LOCAL:REMOTE, each 1-65535
+    #[arg(required = true, value_name = "LOCAL[:REMOTE]", value_parser = port_forward::ports::parse)]
+    pub ports: Vec<PortPair>,
 
     #[command(flatten)]
     pub daily: Daily,
