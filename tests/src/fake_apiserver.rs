@@ -164,6 +164,11 @@ impl FakeApiServer {
         lock(&self.shared.cluster).refuse_login = true;
     }
 
+    /// From now on, take requests again after [`FakeApiServer::refuse_login`].
+    pub fn accept_login(&self) {
+        lock(&self.shared.cluster).refuse_login = false;
+    }
+
     /// From now on, answer 403 to every request in `namespace`.
     pub fn forbid_namespace(&self, namespace: &str) {
         lock(&self.shared.cluster).forbidden_namespaces.push(namespace.to_owned());

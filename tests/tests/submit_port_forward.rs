@@ -323,3 +323,38 @@ fn bad_ports_an_unknown_job_an_ended_job_and_an_unreachable_cluster_are_refused(
     assert!(run.stderr.contains("was refused"), "{run}");
     assert_eq!(left_running(&env), Vec::<String>::new());
 }
+
+#[test]
+fn a_cluster_away_after_a_forward_is_looked_at_again_and_a_port_in_use_is_refused_at_once() {
+    let (env, server) = setup();
+    server.put_pod_object(NAMESPACE, pod("nb-0-0", json!({"release": "nb"}), "2026-01-01T10:00:00Z", "Running"), &[]);
+    let local = free_port();
+    let mut forward = Forwarding::start(&env, &["port-forward", "nb", &format!("{local}:8888")]);
+    forward.await_stderr("forwarding ");
+    server.refuse_login();
+    server.drop_port_forwards();
+    forward.await_stderr("dropped");
+    let away = forward.await_stderr("cannot look the pod up again");
+    assert!(
+        away.starts_with(&format!(
+            "submit: cannot look the pod up again (kubectl could not list the pods of namespace {NAMESPACE}"
+        )),
+        "{away}"
+    );
+    assert!(away.ends_with("; trying again in 2s"), "{away}");
+    server.accept_login();
+    forward.await_stderr("forwarding again");
+    assert!(get(local, "/", Duration::from_secs(10)).ends_with("fake pod nb-0-0, port 8888: GET / HTTP/1.1\n"));
+    let (code, said) = forward.interrupt();
+    assert_eq!(code, Some(130), "{said}");
+
+    // Another program holds the local port (on both loopback addresses).
+    let _v4 = TcpListener::bind(("127.0.0.1", local)).unwrap();
+    let _v6 = TcpListener::bind(("::1", local));
+    let run = env.run(&["port-forward", "nb", &local.to_string()]);
+    assert_eq!(run.code, Some(1), "{run}");
+    assert!(run.stderr.contains("submit: kubectl could not forward to the pod nb-0-0 (exit status 1):\n"), "{run}");
+    assert!(run.stderr.contains("unable to listen on any of the requested ports"), "{run}");
+    assert_eq!(run.stdout, "", "{run}");
+    assert_eq!(left_running(&env), Vec::<String>::new());
+}
