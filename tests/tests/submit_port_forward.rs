@@ -121,23 +121,28 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// `GET path` through the forward on `port`, retried until kubectl listens
-/// (or `within` passes): the whole answer.
-fn get(port: u16, path: &str, within: Duration) -> String {
+/// `GET path` through the forward on `port`, tried again until kubectl
+/// listens (or `within` passes): the whole answer.
+fn try_get(port: u16, path: &str, within: Duration) -> Result<String, String> {
     let until = Instant::now() + within;
     loop {
         match TcpStream::connect(("127.0.0.1", port)) {
             Ok(mut conn) => {
-                conn.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-                conn.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes()).unwrap();
+                conn.set_read_timeout(Some(Duration::from_secs(20))).map_err(|e| e.to_string())?;
+                let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n");
+                conn.write_all(request.as_bytes()).map_err(|e| format!("sending to {port}: {e}"))?;
                 let mut answer = String::new();
-                conn.read_to_string(&mut answer).unwrap();
-                return answer;
+                conn.read_to_string(&mut answer).map_err(|e| format!("reading from {port}: {e}"))?;
+                return Ok(answer);
             }
-            Err(e) if Instant::now() > until => panic!("nothing listens on {port}: {e}"),
+            Err(e) if Instant::now() > until => return Err(format!("nothing listens on {port}: {e}")),
             Err(_) => std::thread::sleep(Duration::from_millis(100)),
         }
     }
+}
+
+fn get(port: u16, path: &str, within: Duration) -> String {
+    try_get(port, path, within).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The bare kubectl's port-forward to `pod`, with `env` added.
@@ -170,11 +175,13 @@ fn the_fake_forwards_ports_to_the_real_kubectl_over_both_transports() {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let mut kubectl = kubectl_forward(&server, dir.path(), "nb-0-0", &format!("{port}:8888"), &Vec::from_iter(env));
-        let answer = std::panic::catch_unwind(|| get(port, "/tree?token=x", Duration::from_secs(20)));
-        let Ok(answer) = answer else {
-            kubectl.kill().unwrap();
-            let out = kubectl.wait_with_output().unwrap();
-            panic!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+        let answer = match try_get(port, "/tree?token=x", Duration::from_secs(20)) {
+            Ok(answer) => answer,
+            Err(e) => {
+                kubectl.kill().unwrap();
+                let out = kubectl.wait_with_output().unwrap();
+                panic!("{e}\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+            }
         };
         assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
         assert!(answer.ends_with("\r\n\r\nfake pod nb-0-0, port 8888: GET /tree?token=x HTTP/1.1\n"), "{answer}");
@@ -274,7 +281,7 @@ fn a_dropped_forward_starts_again_and_finds_the_pod_that_replaced_its_own() {
 }
 
 #[test]
-fn bad_ports_an_unknown_job_an_ended_job_and_an_unreachable_cluster_are_refused() {
+fn help_bad_ports_an_unknown_job_an_ended_job_and_an_unreachable_cluster() {
     let (env, server) = setup();
     server.set_pod(NAMESPACE, "done-0-0", "img", &PodState::Terminated { exit_code: 0 });
     for (port, why) in [
@@ -293,6 +300,14 @@ fn bad_ports_an_unknown_job_an_ended_job_and_an_unreachable_cluster_are_refused(
             "{run}"
         );
     }
+    let run = env.run(&["port-forward", "--help"]);
+    assert_eq!(run.code, Some(0), "{run}");
+    assert!(run.stdout.starts_with("Forward local ports to the job's pod, again whenever the forward drops"), "{run}");
+    assert!(run.stdout.contains("Usage: submit port-forward [OPTIONS] <JOB> <LOCAL[:REMOTE]>..."), "{run}");
+    assert!(env.run(&["--completions", "bash"]).stdout.contains("port-forward"));
+    let run = env.run(&["port-forward", "nb"]);
+    assert_eq!(run.code, Some(1), "{run}");
+    assert!(run.stderr.contains("<LOCAL[:REMOTE]>..."), "{run}");
     let run = env.run(&["port-forward", "nb", "8888", "8888:80"]);
     assert_eq!(run.code, Some(1), "{run}");
     assert_eq!(
