@@ -10,11 +10,10 @@
 //! `requestid` and `port` headers: `streamtype: error` (what the server
 //! says went wrong; the fake never does) and `streamtype: data` (the bytes).
 //! The fake answers each SYN_STREAM with a SYN_REPLY, connects the data
-//! stream to the pod's port (`pod_port`), echoes PINGs (kubectl pings
-//! every few seconds), and ends the whole connection, as a real server's
-//! breaks, when the pod is deleted or replaced, when a test drops the
-//! forwards, or when the server stops: kubectl then exits with `lost
-//! connection to pod`.
+//! stream to the pod's port (`pod_port`), echoes PINGs (kubectl's
+//! keep-alive), and ends the whole connection, as a real server's breaks,
+//! when the pod is deleted or replaced, when a test drops the forwards, or
+//! when the server stops: kubectl then exits with `lost connection to pod`.
 
 mod header_block;
 mod pod_port;
@@ -66,15 +65,9 @@ impl Target {
 }
 
 /// Serves one forward on the upgraded connection from `peer` until kubectl
-/// ends it or [`Target::ended`] says so. `_upgraded` is tiny_http's
-/// handle on the connection, held so that the socket stays open.
-pub(super) fn serve(
-    _upgraded: &mut dyn io::Write,
-    peer: SocketAddr,
-    transport: Transport,
-    target: &Target,
-    shared: &Shared,
-) -> io::Result<()> {
+/// ends it or [`Target::ended`] says so. The caller holds tiny_http's
+/// handle on the connection meanwhile: dropping it shuts the socket.
+pub(super) fn serve(peer: SocketAddr, transport: Transport, target: &Target, shared: &Shared) -> io::Result<()> {
     let socket = socket::find(shared.addr, peer)?;
     socket.set_read_timeout(Some(TICK))?;
     let mut session = Session {

@@ -123,8 +123,10 @@ pub(super) fn answer(mut request: tiny_http::Request, shared: &Arc<Shared>) -> i
                     "SPDY/3.1"
                 }
             };
-            let mut upgraded = request.upgrade(protocol, switching);
-            port_forward::serve(&mut upgraded, peer, transport, &target, shared)
+            let upgraded = request.upgrade(protocol, switching);
+            let served = port_forward::serve(peer, transport, &target, shared);
+            drop(upgraded);
+            served
         }
     }
 }
