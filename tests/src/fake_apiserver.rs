@@ -1,13 +1,14 @@
 //! A fake Kubernetes API server on 127.0.0.1, just enough for the real
 //! kubectl (1.32, through the Google Cloud SDK dispatcher) to run what
 //! `submit` runs: `kubectl apply --server-side -f -` on a Secret, `get` of
-//! PersistentVolumeClaims and pods (list and watch), `logs` (followed) and
-//! `exec`; and a record of every request it got.
+//! PersistentVolumeClaims and pods (list and watch), `logs` (followed),
+//! `exec` and `port-forward`; and a record of every request it got.
 //!
 //! What kubectl needs is in shared/reference/kubectl-apply-wire.md; the
 //! documents are in `discovery`, the routes in `routes`. Watches and
 //! followed logs are chunked responses that stay open; `exec` is a
-//! WebSocket (see `websocket`). HTTP/1.1 is tiny_http's, one thread per
+//! WebSocket (see `websocket`), `port-forward` SPDY in a WebSocket or on its
+//! own (see `port_forward`). HTTP/1.1 is tiny_http's, one thread per
 //! request (a watch holds its thread), Nagle off (kubectl's keep-alive
 //! requests otherwise wait ~40 ms each).
 //!
@@ -19,6 +20,7 @@
 mod cluster;
 mod discovery;
 mod objects;
+mod port_forward;
 mod reply;
 mod request;
 mod routes;
@@ -61,6 +63,8 @@ pub enum PatchBehaviour {
 
 #[derive(Debug)]
 struct Shared {
+    /// The server's own address, to find an upgraded connection's socket.
+    addr: SocketAddr,
     requests: Mutex<Vec<Request>>,
     behaviour: Mutex<PatchBehaviour>,
     cluster: Mutex<Cluster>,
@@ -102,6 +106,7 @@ impl FakeApiServer {
         let addr = listener.local_addr()?;
         let http = Arc::new(tiny_http::Server::from_listener(listener, None).map_err(io::Error::other)?);
         let shared = Arc::new(Shared {
+            addr,
             requests: Mutex::new(Vec::new()),
             behaviour: Mutex::new(PatchBehaviour::Accept),
             cluster: Mutex::new(Cluster::default()),
@@ -205,6 +210,11 @@ impl FakeApiServer {
         lock(&self.shared.cluster).refuse_login = true;
     }
 
+    /// From now on, take requests again after [`FakeApiServer::refuse_login`].
+    pub fn accept_login(&self) {
+        lock(&self.shared.cluster).refuse_login = false;
+    }
+
     /// From now on, answer 403 to every request in `namespace`.
     pub fn forbid_namespace(&self, namespace: &str) {
         lock(&self.shared.cluster).forbidden_namespaces.push(namespace.to_owned());
@@ -239,6 +249,17 @@ impl FakeApiServer {
     /// The requests for an `exec` subresource so far.
     pub fn execs(&self) -> Vec<Request> {
         self.requests().into_iter().filter(|r| r.path().ends_with("/exec")).collect()
+    }
+
+    /// The requests for a `portforward` subresource so far.
+    pub fn port_forwards(&self) -> Vec<Request> {
+        self.requests().into_iter().filter(|r| r.path().ends_with("/portforward")).collect()
+    }
+
+    /// Ends every open port-forward now, as a broken connection does (a
+    /// deleted or replaced pod ends its own forwards by itself).
+    pub fn drop_port_forwards(&self) {
+        lock(&self.shared.cluster).forward_drops += 1;
     }
 
     /// A kubeconfig that points kubectl at this server, without auth.

@@ -13,12 +13,13 @@ const V1: &str = env!("CARGO_BIN_EXE_runai");
 
 /// The subcommands, and flags each must have (their `--help` may list more,
 /// and the scripts are checked for all it lists).
-const SUBCOMMANDS: [(&str, &[&str]); 7] = [
+const SUBCOMMANDS: [(&str, &[&str]); 8] = [
     ("list", &["--output", "-o", "--watch", "-w", "--expand", "--env-file", "--kubectl-timeout"]),
     ("logs", &["--follow", "-f", "--tail", "--worker", "--env-file"]),
     ("shell", &["--worker", "--env-file"]),
-    ("delete", &["--job", "--sweep", "--runai-cli", "--env-file"]),
-    ("clean", &["--failed", "--dry-run", "--dry", "--job", "--sweep", "--runai-cli", "--env-file"]),
+    ("port-forward", &["--env-file", "--kubectl-timeout"]),
+    ("delete", &["--job", "--sweep", "--no-save", "--runai-cli", "--env-file"]),
+    ("clean", &["--failed", "--dry-run", "--dry", "--job", "--sweep", "--no-save", "--runai-cli", "--env-file"]),
     ("doctor", &["--json", "--env-file"]),
     ("init", &["--env-file"]),
 ];
@@ -57,7 +58,10 @@ fn block<'a>(script: &'a str, start: &str, end: &str) -> &'a str {
 fn offers(shell: &str, script: &str, sub: Option<&str>, flag: &str) -> bool {
     match shell {
         "bash" => {
-            let start = sub.map_or_else(|| "        submit)".to_owned(), |s| format!("submit__subcmd__{s})"));
+            let start = sub.map_or_else(
+                || "        submit)".to_owned(),
+                |s| format!("submit__subcmd__{})", s.replace('-', "__subcmd__")),
+            );
             let opts = block(block(script, &start, ";;"), "opts=\"", "\"\n");
             opts.split_whitespace().any(|w| w.trim_start_matches("opts=\"") == flag)
         }

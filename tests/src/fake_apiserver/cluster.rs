@@ -60,6 +60,8 @@ pub(super) struct Cluster {
     /// Pods (namespace, name) to remove once their namespace's pods have
     /// been listed.
     pub vanish_after_list: Vec<(String, String)>,
+    /// How many times a test dropped the open port-forwards.
+    pub forward_drops: u64,
 }
 
 impl Cluster {

@@ -3,7 +3,8 @@
 //! a followed log must reach kubectl event by event, and tiny_http's
 //! chunked responses are buffered until 8 KiB or the end: so those write
 //! their own head on the raw writer, then one `chunked_transfer` chunk per
-//! event, flushed at once. `exec` is tiny_http's upgrade, then `websocket`.
+//! event, flushed at once. `exec` is tiny_http's upgrade, then `websocket`;
+//! a port-forward is the upgrade, then `port_forward`.
 
 use std::io::{self, Read as _, Write};
 use std::sync::{Arc, mpsc};
@@ -13,6 +14,7 @@ use chunked_transfer::Encoder;
 use serde_json::Value;
 use tiny_http::{Header, Response};
 
+use super::port_forward::{self, Target, Transport};
 use super::{DELETED_PATH, Request, SUBMITTED_PATH, Shared, TICK, lock, routes, websocket};
 
 /// What to answer.
@@ -29,11 +31,15 @@ pub(super) enum Reply {
     /// An `exec` WebSocket upgrade: the handshake's accept value and the
     /// chosen subprotocol; whether kubectl streams stdin.
     Exec { accept: String, protocol: &'static str, pod: String, stdin: bool },
+    /// A port-forward upgrade: over a WebSocket (with its accept value) or
+    /// plain SPDY.
+    Forward { transport: Transport, accept: Option<String>, target: Target },
 }
 
 /// Records `request` (unless it is the runai double's report) and answers it.
 pub(super) fn answer(mut request: tiny_http::Request, shared: &Arc<Shared>) -> io::Result<()> {
     let recorded = Request::read(&mut request)?;
+    let peer = request.remote_addr().copied();
     // The runai double's reports are not kubectl's: they stay out of the record.
     if recorded.path() != SUBMITTED_PATH && recorded.path() != DELETED_PATH {
         lock(&shared.requests).push(recorded.clone());
@@ -101,6 +107,26 @@ pub(super) fn answer(mut request: tiny_http::Request, shared: &Arc<Shared>) -> i
             // Give kubectl time to read the close before the socket goes.
             std::thread::sleep(Duration::from_millis(100));
             Ok(())
+        }
+        Reply::Forward { transport, accept, target } => {
+            let peer = peer.ok_or_else(|| io::Error::other("a port-forward from no address"))?;
+            let mut switching = Response::empty(101);
+            let protocol = match accept {
+                Some(accept) => {
+                    switching = switching
+                        .with_header(header("Sec-WebSocket-Accept", &accept)?)
+                        .with_header(header("Sec-WebSocket-Protocol", port_forward::TUNNELLED)?);
+                    "websocket"
+                }
+                None => {
+                    switching = switching.with_header(header("X-Stream-Protocol-Version", port_forward::PROTOCOL)?);
+                    "SPDY/3.1"
+                }
+            };
+            let upgraded = request.upgrade(protocol, switching);
+            let served = port_forward::serve(peer, transport, &target, shared);
+            drop(upgraded);
+            served
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Which request gets which [`Reply`]: discovery, the namespaced resources
 //! `submit` reads (PersistentVolumeClaims, pods, Events, logs, `exec`,
-//! Secrets), the Secret PATCH, the refusals a test asks for (401, 403), and the runai double's reports of a
-//! submission and of a delete.
+//! `portforward`, Secrets), the Secret PATCH, the refusals a test asks for (401, 403), and the runai double's
+//! reports of a submission and of a delete.
 
 use std::sync::{Arc, mpsc};
 
@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::cluster::Selector;
 use super::discovery::{self, DISCOVERY_TYPE};
+use super::port_forward::{self, Target, Transport};
 use super::reply::Reply;
 use super::{
     DELETED_PATH, DELETION_GRACE, PatchBehaviour, Request, SUBMITTED_PATH, Shared, TICK, lock, timeline, websocket,
@@ -47,6 +48,7 @@ pub(super) fn respond(request: &Request, shared: &Arc<Shared>) -> Reply {
                 return log(shared, namespace, pod, request.param("follow").is_some_and(|f| f == "true"));
             }
             ("GET" | "POST", ["pods", pod, "exec"]) => return exec(request, shared, namespace, pod),
+            ("GET" | "POST", ["pods", pod, "portforward"]) => return forward(request, shared, namespace, pod),
             ("GET", ["secrets", name]) => {
                 let cluster = lock(&shared.cluster);
                 return match cluster.secrets.get(&(namespace.to_owned(), (*name).to_owned())) {
@@ -208,6 +210,36 @@ fn exec(request: &Request, shared: &Shared, namespace: &str, pod: &str) -> Reply
         },
         None => status_reply(400, "BadRequest", "the fake API server speaks only v4/v5.channel.k8s.io WebSockets"),
     }
+}
+
+/// A port-forward to a running pod: the WebSocket upgrade with the
+/// tunnelled SPDY subprotocol, or the plain SPDY upgrade.
+fn forward(request: &Request, shared: &Shared, namespace: &str, pod: &str) -> Reply {
+    let cluster = lock(&shared.cluster);
+    let Some(p) = cluster.pods.get(&(namespace.to_owned(), pod.to_owned())) else {
+        return status_reply(404, "NotFound", &format!("pods \"{pod}\" not found"));
+    };
+    if p.object["status"]["phase"] != "Running" {
+        return status_reply(400, "BadRequest", &format!("pod {pod} is not running"));
+    }
+    let target = Target {
+        namespace: namespace.to_owned(),
+        pod: pod.to_owned(),
+        uid: p.uid.clone(),
+        drops: cluster.forward_drops,
+    };
+    let upgrade = request.header("Upgrade").unwrap_or_default().to_ascii_lowercase();
+    let offers = |header: &str, protocol: &str| {
+        request.header(header).unwrap_or_default().split(',').any(|p| p.trim() == protocol)
+    };
+    if upgrade == "websocket" && offers("Sec-WebSocket-Protocol", port_forward::TUNNELLED) {
+        let accept = websocket::accept_value(request.header("Sec-WebSocket-Key").unwrap_or_default());
+        return Reply::Forward { transport: Transport::WebSocket, accept: Some(accept), target };
+    }
+    if upgrade == "spdy/3.1" && offers("X-Stream-Protocol-Version", port_forward::PROTOCOL) {
+        return Reply::Forward { transport: Transport::Spdy, accept: None, target };
+    }
+    status_reply(400, "BadRequest", "the fake API server forwards ports only over SPDY/3.1, tunnelled or not")
 }
 
 /// The runai double's report: starts the timeline armed for the job.

@@ -4,6 +4,9 @@
 //! upgrade fails). The fake accepts the upgrade, writes one line on the
 //! stdout channel, reports success on the status channel and closes: kubectl
 //! then exits 0, and the request stays recorded.
+//!
+//! Port-forward tunnels SPDY through binary messages (see `port_forward`):
+//! for it the fake also reads the client's frames, which are masked.
 
 use std::io::{self, Write};
 
@@ -22,8 +25,11 @@ const STDOUT: u8 = 1;
 const STATUS: u8 = 3;
 
 /// Frame opcodes.
-const BINARY: u8 = 0x2;
-const CLOSE: u8 = 0x8;
+pub(super) const CONTINUATION: u8 = 0x0;
+pub(super) const BINARY: u8 = 0x2;
+pub(super) const CLOSE: u8 = 0x8;
+pub(super) const PING: u8 = 0x9;
+pub(super) const PONG: u8 = 0xa;
 
 /// The best subprotocol of the client's `Sec-WebSocket-Protocol` list that
 /// the fake speaks.
@@ -39,7 +45,7 @@ pub fn accept_value(key: &str) -> String {
 }
 
 /// One unmasked frame (servers never mask), final, with `payload`.
-fn frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+pub(super) fn frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
     let mut out = vec![0x80 | opcode];
     match payload.len() {
         n if n < 126 => out.push(n as u8),
@@ -70,6 +76,28 @@ pub fn play_exec(stream: &mut impl Write, stdout: &str) -> io::Result<()> {
     stream.flush()
 }
 
+/// The first whole frame a client sent at the start of `buf`: its opcode
+/// and unmasked payload, and its length on the wire; `None` until it is all
+/// there. (Whether it is final does not matter to the fake: a fragmented
+/// binary message is the same bytes.)
+pub(super) fn cut_client_frame(buf: &[u8]) -> Option<(u8, Vec<u8>, usize)> {
+    let (&first, &second) = (buf.first()?, buf.get(1)?);
+    let (length, mut at) = match second & 0x7f {
+        126 => (u64::from(u16::from_be_bytes(buf.get(2..4)?.try_into().ok()?)), 4),
+        127 => (u64::from_be_bytes(buf.get(2..10)?.try_into().ok()?), 10),
+        n => (u64::from(n), 2),
+    };
+    let mask: [u8; 4] = if second & 0x80 != 0 {
+        at += 4;
+        buf.get(at - 4..at)?.try_into().ok()?
+    } else {
+        [0; 4]
+    };
+    let end = at + usize::try_from(length).ok()?;
+    let payload = buf.get(at..end)?.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]).collect();
+    Some((first & 0x0f, payload, end))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,6 +105,17 @@ mod tests {
     #[test]
     fn accept_value_matches_the_rfc_example() {
         assert_eq!(accept_value("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    }
+
+    #[test]
+    fn masked_client_frames_are_unmasked_once_complete() {
+        let mask = [1, 2, 3, 4];
+        let payload: Vec<u8> = b"spdy bytes".iter().enumerate().map(|(i, b)| b ^ mask[i % 4]).collect();
+        let wire = [&[0x82, 0x80 | 10][..], &mask, &payload].concat();
+        assert_eq!(cut_client_frame(&wire[..8]), None);
+        assert_eq!(cut_client_frame(&wire), Some((BINARY, b"spdy bytes".to_vec(), 16)));
+        let long = frame(BINARY, &[7; 300]);
+        assert_eq!(cut_client_frame(&long), Some((BINARY, vec![7; 300], 304)));
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::ValueEnum;
 use clap::builder::PossibleValuesParser;
 
+use crate::commands::port_forward::{self, ports::PortPair};
 use crate::runai::probe::Preference;
 
 /// The subcommands beside a submission. A bare `submit
@@ -13,13 +14,15 @@ use crate::runai::probe::Preference;
 /// name comes first.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
-    /// Every job of the namespace, one line each (a sweep: one line), newest first
+    /// The namespace's jobs, one line each (a sweep: one line), newest first
     #[command(visible_alias = "ls")]
     List(ListArgs),
     /// A job's log (the master's, or a worker's); of a deleted job, the copy kept
     Logs(LogsArgs),
     /// zsh (or CMD) in the job's pod, waiting for it to run
     Shell(ShellArgs),
+    /// Forward local ports to the job's pod, again whenever it drops, until Ctrl-C
+    PortForward(PortForwardArgs),
     /// Delete jobs or a sweep's jobs through run:ai (never asks), their logs kept first
     Delete(DeleteArgs),
     /// Delete succeeded jobs (--failed: failed ones too), listed and their logs kept first
@@ -107,6 +110,20 @@ pub struct ShellArgs {
     /// The command to run instead of zsh, after `--`
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
+
+    #[command(flatten)]
+    pub daily: Daily,
+}
+
+/// `submit port-forward`.
+#[derive(Debug, clap::Args)]
+pub struct PortForwardArgs {
+    /// The job
+    pub job: String,
+
+    /// A port: LOCAL (the same port in the pod) or LOCAL:REMOTE, each 1-65535
+    #[arg(required = true, value_name = "LOCAL[:REMOTE]", value_parser = port_forward::ports::parse)]
+    pub ports: Vec<PortPair>,
 
     #[command(flatten)]
     pub daily: Daily,

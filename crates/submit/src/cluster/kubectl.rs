@@ -1,7 +1,7 @@
 //! The kubectl commands `submit` runs: a server-side apply of the Secret
 //! manifest, read from stdin; and around a submission, reads of the job's
 //! namespace (the pre-flight check, the watches of its pods and of their
-//! Events, the pods' logs) and the `exec` of a shell.
+//! Events, the pods' logs), the `exec` of a shell and a port-forward.
 //!
 //! Server-side apply, because client-side apply copies the whole object,
 //! secret data included, into the `last-applied-configuration` annotation,
@@ -219,6 +219,14 @@ pub fn exec_in(namespace: &str, pod: &str, command: &[String]) -> Invocation {
     Invocation::new(KUBECTL, args)
 }
 
+/// `kubectl port-forward POD LOCAL:REMOTE...`: listens on localhost until
+/// its connection to the pod breaks.
+pub fn port_forward(namespace: &str, pod: &str, pairs: &[String]) -> Invocation {
+    let mut args = words(&["port-forward", pod, "--namespace", namespace]);
+    args.extend(pairs.iter().cloned());
+    Invocation::new(KUBECTL, args)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,6 +300,11 @@ mod tests {
         assert_eq!(
             wait_deleted("ns", &["a".into(), "b".into()], Seconds(900)).to_string(),
             "kubectl wait --for=delete --namespace ns --timeout=900s pod/a pod/b"
+        );
+        let pairs = ["8888:8888".to_owned(), "16006:6006".to_owned()];
+        assert_eq!(
+            port_forward("ns", "j-0-0", &pairs).to_string(),
+            "kubectl port-forward j-0-0 --namespace ns 8888:8888 16006:6006"
         );
     }
 }

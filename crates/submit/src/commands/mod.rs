@@ -1,5 +1,5 @@
 //! The subcommands beside a submission: for a job after it (`submit list`,
-//! `logs`, `shell`, `delete`, `clean`) and for the first day (`doctor`,
+//! `logs`, `shell`, `port-forward`, `delete`, `clean`) and for the first day (`doctor`,
 //! `init`), one file or folder each. Each reads the same `.env` as a
 //! submission for the namespace, the project and the run:ai dialect, turns
 //! its arguments into a typed plan here, and runs the plan.
@@ -13,6 +13,7 @@ pub mod list;
 pub mod logs;
 pub mod names;
 mod pod_wait;
+pub mod port_forward;
 pub mod replace;
 pub mod saved;
 pub mod shell;
@@ -55,6 +56,11 @@ pub fn run(command: Command, ctx: &Context) -> Result<Outcome> {
         Command::Shell(args) => {
             let place = Place::read(&args.daily, ctx)?;
             shell::run(&shell::Plan { place, job: args.job, worker: args.worker, command: args.command })
+        }
+        Command::PortForward(args) => {
+            port_forward::ports::check_distinct(&args.ports).map_err(|e| anyhow!("port-forward: {e}"))?;
+            let place = Place::read(&args.daily, ctx)?;
+            port_forward::run(&port_forward::Plan { place, job: args.job, ports: args.ports })
         }
         Command::Delete(args) => {
             let place = Place::read(&args.daily, ctx)?;

@@ -1,9 +1,9 @@
 //! Waiting for a job's pod to be ready for what a subcommand does with it
-//! (a log to read, a shell to open): the job is looked up again at each
+//! (a log to read, a shell to open, ports to forward): the job is looked up again at each
 //! look, so that a pod recreated meanwhile is the one found, and each new
 //! reason it waits is said once, in the words of `--wait`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Result, anyhow, bail};
 use serde_json::Value;
@@ -62,13 +62,25 @@ pub fn until_ready(
             said = why;
         }
         interrupt::catch().map_err(|e| anyhow!("cannot catch Ctrl-C: {e}"))?;
-        let until = Instant::now() + RECHECK;
-        while Instant::now() < until {
-            if interrupt::interrupted() {
-                return Ok(Waited::Interrupted);
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        if interrupt::sleep(RECHECK) {
+            return Ok(Waited::Interrupted);
         }
+    }
+}
+
+/// Ready when the pod runs; never once the job has ended, and then
+/// `ended` says what cannot be done.
+pub fn running(job: &Job, pod: Option<&Value>, ended: &str) -> Readiness {
+    let running = pod.is_some_and(|p| {
+        p["status"]["phase"] == "Running"
+            && p["status"]["containerStatuses"]
+                .as_array()
+                .is_some_and(|cs| cs.iter().all(|c| c["state"].get("running").is_some()))
+    });
+    match (running, job.state.finished()) {
+        (true, _) => Readiness::Ready,
+        (false, true) => Readiness::Never(format!("has ended ({}): {ended}", job.state.words(0))),
+        (false, false) => Readiness::NotYet(stage_words(pod)),
     }
 }
 

@@ -7,7 +7,7 @@ use anyhow::{Result, anyhow};
 use serde_json::Value;
 
 use super::Place;
-use super::pod_wait::{self, Readiness, Waited};
+use super::pod_wait::{self, Waited};
 use crate::app::{Outcome, say};
 use crate::cluster::jobs::Job;
 use crate::cluster::kubectl;
@@ -23,26 +23,12 @@ pub struct Plan {
 }
 
 pub fn run(plan: &Plan) -> Result<Outcome> {
-    let pod = match pod_wait::until_ready(&plan.place, &plan.job, plan.worker, Some("run"), readiness)? {
+    let ready = |job: &Job, pod: Option<&Value>| pod_wait::running(job, pod, "there is no shell to open");
+    let pod = match pod_wait::until_ready(&plan.place, &plan.job, plan.worker, Some("run"), ready)? {
         Waited::Pod(pod) => pod,
         Waited::Interrupted => return Ok(Outcome::External(130)),
     };
     let exec = kubectl::exec_in(&plan.place.namespace, &pod, &plan.command);
     say(&format!("running: {exec}"));
     Err(anyhow!("{}", exec.exec_replacing()))
-}
-
-/// Ready when the pod runs; never once the job has ended.
-fn readiness(job: &Job, pod: Option<&Value>) -> Readiness {
-    let running = pod.is_some_and(|p| {
-        p["status"]["phase"] == "Running"
-            && p["status"]["containerStatuses"]
-                .as_array()
-                .is_some_and(|cs| cs.iter().all(|c| c["state"].get("running").is_some()))
-    });
-    match (running, job.state.finished()) {
-        (true, _) => Readiness::Ready,
-        (false, true) => Readiness::Never(format!("has ended ({}): there is no shell to open", job.state.words(0))),
-        (false, false) => Readiness::NotYet(pod_wait::stage_words(pod)),
-    }
 }

@@ -29,3 +29,15 @@ pub fn catch() -> std::io::Result<()> {
 pub fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)
 }
+
+/// Sleeps for `wait`, looking for SIGINT every 50 ms: `true` if it came.
+pub fn sleep(wait: std::time::Duration) -> bool {
+    let until = std::time::Instant::now() + wait;
+    while std::time::Instant::now() < until {
+        if interrupted() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    interrupted()
+}
