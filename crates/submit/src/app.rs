@@ -23,6 +23,7 @@ use crate::follow::attach;
 pub use crate::follow::outcome::Outcome;
 use crate::job::config::EnvFile;
 use crate::job::duration::Seconds;
+use crate::job::request::Request;
 use crate::job::secret::{self, Manifest};
 use crate::job::spec::JobSpec;
 use crate::job::{self, duration, github_key, keys};
@@ -93,9 +94,11 @@ pub fn run(mut cli: Cli, ctx: &Context) -> Result<Outcome> {
         say(&note);
     }
 
-    let target = job::secret_target(&cli, &env)?;
+    let request = cli.request();
+    let target = job::secret_target(&request, &env)?;
     // Said once everything is checked, just before they take effect.
-    let defaults_taken = fallbacks::notes(&cli, &env, &target, !cli.sync_secret_only);
+    let mut defaults_taken = ignored_by_dry_run(&cli);
+    defaults_taken.extend(fallbacks::notes(&env, &target, !cli.sync_secret_only));
     let say_defaults = || defaults_taken.iter().for_each(|note| say(note));
     let sync = cli.sync_secret_only || !cli.skip_secret_sync;
     let kubectl_timeout = duration::parse(&cli.kubectl_timeout)
@@ -104,7 +107,7 @@ pub fn run(mut cli: Cli, ctx: &Context) -> Result<Outcome> {
         duration::parse(&cli.wait_timeout).map_err(|e| anyhow!("--wait-timeout={:?} {e}", cli.wait_timeout))?;
     let spec = match cli.sync_secret_only {
         true => None,
-        false => Some(job::job_spec(&cli, &env, &target, clock::local_timestamp)?),
+        false => Some(job::job_spec(&request, &env, &target, clock::local_timestamp)?),
     };
     if let Some(spec) = &spec {
         if spec.distributed() && !cli.train {
@@ -136,7 +139,7 @@ pub fn run(mut cli: Cli, ctx: &Context) -> Result<Outcome> {
         bail!("runai not found on PATH: install the run:ai CLI, or pass --dry-run to see the command");
     }
     let submission = match &spec {
-        Some(spec) => Some(runai_submission(&cli, &env, spec, runai_on_path)?),
+        Some(spec) => Some(runai_submission(&request, &env, spec, runai_on_path)?),
         None => None,
     };
     let runai_cmd = submission.as_ref().map(|(cmd, _)| cmd);
@@ -183,6 +186,15 @@ pub fn run(mut cli: Cli, ctx: &Context) -> Result<Outcome> {
     Ok(Outcome::Success)
 }
 
+/// What `--dry-run` leaves out of what was asked.
+fn ignored_by_dry_run(cli: &Cli) -> Vec<String> {
+    [(cli.wait, "--wait"), (cli.attach, "--attach")]
+        .into_iter()
+        .filter(|(given, _)| cli.dry && *given)
+        .map(|(_, flag)| format!("{flag} is ignored with --dry-run: nothing is submitted to wait for"))
+        .collect()
+}
+
 /// The `.env` keys that flags of `cli` stand in for.
 fn given_by_flags(cli: &Cli) -> Vec<&'static str> {
     [
@@ -201,8 +213,13 @@ fn given_by_flags(cli: &Cli) -> Vec<&'static str> {
 /// The runai command for `spec`, in the dialect chosen for the installed CLI
 /// (said on stderr with the reason). Refused here, before anything is
 /// synced, when that dialect cannot express the job.
-fn runai_submission(cli: &Cli, env: &EnvFile, spec: &JobSpec, runai_on_path: bool) -> Result<(Invocation, Dialect)> {
-    let (preference, origin) = job::runai_preference(cli, env)?;
+fn runai_submission(
+    request: &Request,
+    env: &EnvFile,
+    spec: &JobSpec,
+    runai_on_path: bool,
+) -> Result<(Invocation, Dialect)> {
+    let (preference, origin) = job::runai_preference(request, env)?;
     let choice = probe::choose(preference, origin.as_deref(), || probe::ask(runai_on_path))?;
     say(&format!("run:ai CLI {}: {}", choice.dialect, choice.reason));
     let command = runai::submit_command(spec, choice.dialect).map_err(|e| anyhow!("{e}; nothing was sent"))?;

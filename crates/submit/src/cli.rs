@@ -19,7 +19,10 @@ use clap_complete::Shell;
 
 use crate::runai::probe::Preference;
 
+mod plan;
 mod subcommands;
+
+pub use plan::bare_request;
 
 /// Submit a run:ai job described by a `.env` file, after syncing the file's
 /// secret keys into a Kubernetes Secret.
@@ -438,6 +441,11 @@ mod tests {
         let cli = Cli::parse_args(["submit", "-n", "list", "--dry"]).unwrap();
         assert_eq!((cli.action.is_none(), cli.name.as_deref()), (true, Some("list")));
         assert!(Cli::parse_args(["submit", "--dry", "list"]).is_err());
+    }
+
+    #[test]
+    fn an_unknown_runai_dialect_is_refused() {
+        assert!(Cli::try_parse_from(["submit", "--runai-cli", "v3"]).is_err());
     }
 
     #[test]
