@@ -173,6 +173,24 @@ pub struct Cli {
     #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<String>,
 
+    /// Submit a job per point: KEY=V1,V2,... (repeatable; the grid is the product, the last key
+    /// fastest); {KEY} in --command, --exp-folder and -e values is the point's value ({{ and }} are
+    /// braces); the jobs are <name>-<index>, so --name is needed
+    #[arg(long, value_name = "KEY=V1,V2,...")]
+    pub sweep: Vec<String>,
+
+    /// A sweep over the points of FILE: one line of KEY=VALUE words (shell quoting, # comments) per job
+    #[arg(long, value_name = "FILE")]
+    pub sweep_file: Option<PathBuf>,
+
+    /// The most runai submissions of a sweep at a time
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
+    pub parallel: u32,
+
+    /// The most points a sweep may have (a typo must not submit a thousand jobs)
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub max_jobs: u32,
+
     /// run:ai CLI commands to use: v1 (runai submit), v2 (runai workspace/training submit) or auto (ask the
     /// installed runai); overrides RUNAI_CLI [default: auto]
     #[arg(long, value_name = "DIALECT", value_parser = PossibleValuesParser::new(Preference::VALUES))]
@@ -390,7 +408,7 @@ mod tests {
         assert!(
             text.starts_with(
                 "error: ambiguous option '--s' could match --sync-secret-only, --skip-secret-sync, --secret-name, \
-                 --stop-signal\n"
+                 --stop-signal, --sweep, --sweep-file\n"
             ),
             "{text}"
         );

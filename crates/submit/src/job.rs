@@ -33,7 +33,7 @@ use environment::{extra_variables, pod_secret_keys, pod_variables};
 use lookup::{at, check_key, flag_or_key, given, required};
 use pod_command::PodScript;
 use quantity::{memory_quantity, quantity_number};
-use request::Request;
+use request::{Request, SweepMember};
 use spec::{JobSpec, Mode, Stop};
 
 /// Where the Secret goes.
@@ -231,6 +231,7 @@ pub fn job_spec(
     let stop = Stop::from_flags(req.stop_signal.as_deref(), req.grace.as_deref())?;
     literal_env.extend(stop.pod_variable());
     literal_env.push((EnvVars::NB_JOB_KIND.to_owned(), job_kind(req).to_string()));
+    literal_env.extend(req.sweep.iter().flat_map(SweepMember::pod_variables));
     let submit_sets: Vec<&str> = literal_env.iter().map(|(k, _)| k.as_str()).collect();
     let (secret_keys, unset_secret_keys) = pod_secret_keys(env, &submit_sets)?;
     let extra = extra_variables(req, env, &submit_sets)?;

@@ -4,6 +4,7 @@
 use crate::cli::Cli;
 use crate::job::request::Request;
 use crate::job::spec::{NodePool, NodePools};
+use crate::sweep;
 
 impl Cli {
     /// The job the flags ask for.
@@ -33,6 +34,18 @@ impl Cli {
             grace: self.grace.clone(),
             env: self.env.clone(),
             runai_cli: self.runai_cli.clone(),
+            sweep: None,
+        }
+    }
+
+    /// The sweep the flags ask for (none when neither `--sweep` nor
+    /// `--sweep-file` is given).
+    pub fn sweep_asked(&self) -> sweep::Asked {
+        sweep::Asked {
+            axes: self.sweep.clone(),
+            file: self.sweep_file.clone(),
+            max_jobs: usize::try_from(self.max_jobs).unwrap_or(usize::MAX),
+            parallel: usize::try_from(self.parallel).unwrap_or(1),
         }
     }
 }

@@ -55,18 +55,7 @@ impl Namespace {
 /// Refuses the submission if the namespace's content rules it out; the
 /// message names what is wrong and what to do.
 pub fn judge(plan: &Plan<'_>, ns: &Namespace) -> Result<()> {
-    if !ns.claims.iter().any(|c| c == plan.pvc) {
-        let there = match ns.claims.is_empty() {
-            true => "there are none".to_owned(),
-            false => format!("the claims there are: {}", ns.claims.join(", ")),
-        };
-        bail!(
-            "the scratch PVC {} does not exist in namespace {} ({there}); fix SCRATCH_PVC in your .env or pass \
-             --pvc; nothing was submitted",
-            plan.pvc,
-            plan.namespace
-        );
-    }
+    judge_claim(plan, ns)?;
     let taken: Vec<String> = ns
         .pods
         .iter()
@@ -86,6 +75,61 @@ pub fn judge(plan: &Plan<'_>, ns: &Namespace) -> Result<()> {
     Ok(())
 }
 
+/// The names of `jobs` that have pods in the namespace, each with its pods
+/// and their states: `lr-3 (lr-3-0-0 Running on n1)`.
+pub fn taken(jobs: &[String], ns: &Namespace) -> Vec<(String, String)> {
+    jobs.iter()
+        .filter_map(|job| {
+            let pods: Vec<String> = ns
+                .pods
+                .iter()
+                .filter(|(name, _)| pods::belongs_to(job, name))
+                .map(|(name, pod)| format!("{name} {}", pods::stage(pod).words()))
+                .collect();
+            (!pods.is_empty()).then(|| (job.clone(), pods.join(", ")))
+        })
+        .collect()
+}
+
+/// Refuses a sweep (`plan.job` is its name) if its claim is missing or any
+/// of its `jobs` is taken, listing every taken one.
+pub fn judge_sweep(plan: &Plan<'_>, jobs: &[String], ns: &Namespace) -> Result<()> {
+    judge_claim(plan, ns)?;
+    let taken = taken(jobs, ns);
+    if !taken.is_empty() {
+        let names: Vec<&str> = taken.iter().map(|(job, _)| job.as_str()).collect();
+        let listed: Vec<String> = taken.iter().map(|(job, pods)| format!("{job} ({pods})")).collect();
+        bail!(
+            "{} of the {} jobs of the sweep {} already exist in namespace {}: {}; nothing was submitted; pick \
+             another --name, or delete them first: submit delete {}",
+            taken.len(),
+            jobs.len(),
+            plan.job,
+            plan.namespace,
+            listed.join(", "),
+            names.join(" ")
+        );
+    }
+    Ok(())
+}
+
+/// Refuses a job whose scratch claim is not in the namespace.
+fn judge_claim(plan: &Plan<'_>, ns: &Namespace) -> Result<()> {
+    if !ns.claims.iter().any(|c| c == plan.pvc) {
+        let there = match ns.claims.is_empty() {
+            true => "there are none".to_owned(),
+            false => format!("the claims there are: {}", ns.claims.join(", ")),
+        };
+        bail!(
+            "the scratch PVC {} does not exist in namespace {} ({there}); fix SCRATCH_PVC in your .env or pass \
+             --pvc; nothing was submitted",
+            plan.pvc,
+            plan.namespace
+        );
+    }
+    Ok(())
+}
+
 /// The kubectl command the check runs.
 pub fn command(plan: &Plan<'_>, timeout: Seconds) -> Invocation {
     kubectl::claims_and_pods(plan.namespace, timeout)
@@ -93,6 +137,11 @@ pub fn command(plan: &Plan<'_>, timeout: Seconds) -> Invocation {
 
 /// Runs the check: one kubectl process, then [`judge`].
 pub fn check(plan: &Plan<'_>, timeout: Seconds) -> Result<()> {
+    judge(plan, &fetch(plan, timeout)?)
+}
+
+/// What the namespace of `plan` holds: one kubectl process.
+pub fn fetch(plan: &Plan<'_>, timeout: Seconds) -> Result<Namespace> {
     let done = command(plan, timeout).run_for_output(kubectl::kill_after(timeout)).map_err(|e| match e {
         RunError::TimedOut { .. } => anyhow!(
             "{e}: the cluster did not answer the check before submitting; check your connection and kubeconfig, \
@@ -111,10 +160,9 @@ pub fn check(plan: &Plan<'_>, timeout: Seconds) -> Result<()> {
             failure.said
         );
     }
-    let ns = Namespace::parse(&done.stdout).map_err(|e| {
+    Namespace::parse(&done.stdout).map_err(|e| {
         anyhow!("cannot read what kubectl printed for namespace {}: {e}; nothing was submitted", plan.namespace)
-    })?;
-    judge(plan, &ns)
+    })
 }
 
 #[cfg(test)]
@@ -160,6 +208,28 @@ mod tests {
         let v2 = Plan { dialect: Dialect::V2(crate::runai::V2Flags::ERA_2_2X), ..PLAN };
         let err = judge(&v2, &ns).unwrap_err().to_string();
         assert!(err.contains("delete it first: runai workload delete -y j;"), "{err}");
+    }
+
+    #[test]
+    fn a_sweep_with_taken_names_lists_every_one() {
+        let pod = |name: &str| {
+            json!({"kind": "Pod", "metadata": {"name": name}, "spec": {"nodeName": "n1"},
+                "status": {"phase": "Running", "containerStatuses": [{"state": {"running": {}}}]}})
+        };
+        let ns =
+            Namespace::parse(&list(json!([claim("mlo-scratch"), pod("j-1-0-0"), pod("j-3-0-0"), pod("j-30-0-0")])))
+                .unwrap();
+        let jobs: Vec<String> = (0..4).map(|i| format!("j-{i}")).collect();
+        let err = judge_sweep(&PLAN, &jobs, &ns).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "2 of the 4 jobs of the sweep j already exist in namespace runai-ada: j-1 (j-1-0-0 Running on n1), j-3 \
+             (j-3-0-0 Running on n1); nothing was submitted; pick another --name, or delete them first: submit \
+             delete j-1 j-3"
+        );
+        judge_sweep(&PLAN, &jobs[..1], &ns).unwrap();
+        let err = judge_sweep(&Plan { pvc: "other", ..PLAN }, &jobs[..1], &ns).unwrap_err().to_string();
+        assert!(err.starts_with("the scratch PVC other does not exist"), "{err}");
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //! Values are as given (text), because their errors name the flag and quote
 //! what was typed; checking them is the builder's work.
 
+use common::env::EnvVars;
+
 use crate::job::spec::NodePools;
 
 /// One job as asked for on the command line.
@@ -59,4 +61,31 @@ pub struct Request {
     pub env: Vec<String>,
     /// `--runai-cli`, in place of `RUNAI_CLI`.
     pub runai_cli: Option<String>,
+    /// The sweep this job is a point of; none for a lone job.
+    pub sweep: Option<SweepMember>,
+}
+
+/// A job's place in its sweep, told to its pod.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SweepMember {
+    /// The sweep's name (`--name`).
+    pub sweep: String,
+    /// How many points the sweep has.
+    pub size: usize,
+    /// This point's index, padded as in the job's name.
+    pub index: String,
+    /// This point as `KEY=VALUE` words.
+    pub point: String,
+}
+
+impl SweepMember {
+    /// `NB_SWEEP`, `NB_SWEEP_SIZE`, `NB_SWEEP_INDEX` and `NB_SWEEP_POINT`.
+    pub fn pod_variables(&self) -> [(String, String); 4] {
+        [
+            (EnvVars::NB_SWEEP.to_owned(), self.sweep.clone()),
+            (EnvVars::NB_SWEEP_SIZE.to_owned(), self.size.to_string()),
+            (EnvVars::NB_SWEEP_INDEX.to_owned(), self.index.clone()),
+            (EnvVars::NB_SWEEP_POINT.to_owned(), self.point.clone()),
+        ]
+    }
 }
