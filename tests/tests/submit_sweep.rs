@@ -7,7 +7,9 @@
 
 use std::path::Path;
 
-use nb_tests::fake_apiserver::{FakeApiServer, PodState};
+use std::time::Duration;
+
+use nb_tests::fake_apiserver::{FakeApiServer, PodState, Timeline};
 use nb_tests::runai_grammar::{self, Cli, Parsed};
 use nb_tests::submit_harness::{Run, SubmitEnv};
 
@@ -283,4 +285,28 @@ fn a_taken_name_stops_the_sweep_before_the_secret_and_lists_every_taken_one() {
     assert!(server.patches().is_empty(), "the Secret was applied: {:#?}", server.patches());
     assert!(env.runai_calls().is_empty(), "runai ran: {:?}", env.runai_argvs());
     assert_eq!(env.kubectl_calls(), 1, "only the check");
+}
+
+#[test]
+fn wait_follows_every_job_and_ends_with_the_table_of_how_each_is() {
+    let (env, server) = cluster(V1);
+    let ms = Duration::from_millis;
+    for job in ["w-0", "w-2"] {
+        server.arm_timeline(
+            NAMESPACE,
+            job,
+            Timeline::new().then(ms(100), "0-0", PodState::Creating).then(ms(200), "0-0", PodState::Running),
+        );
+    }
+    let refused = "couldn't find key HF_TOKEN in Secret runai-mlo-ada/ada-env";
+    let waiting = PodState::Waiting { reason: "CreateContainerConfigError".into(), message: refused.into() };
+    server.arm_timeline(NAMESPACE, "w-1", Timeline::new().then(ms(100), "0-0", waiting));
+    let run = env.run(&["-n", "w", "--sweep", "seed=0,1,2", "-c", "train {seed}", "--wait"]);
+    assert_eq!(run.code, Some(1), "a job that cannot start fails the wait: {run}");
+    let results: Vec<String> = table(&run)[1..].iter().map(|row| row[3].clone()).collect();
+    assert_eq!(results[0], "running", "{run}");
+    let why = "w-1-0-0 cannot start: cannot create the container (CreateContainerConfigError): the Secret ada-env has \
+               no key HF_TOKEN";
+    assert!(results[1].starts_with(why), "{run}");
+    assert_eq!(results[2], "running", "{run}");
 }

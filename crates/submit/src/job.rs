@@ -361,6 +361,29 @@ mod tests {
     }
 
     #[test]
+    fn a_point_of_a_sweep_tells_its_pod_where_it_is_and_nothing_else_does() {
+        assert!(build(&[], "").unwrap().literal_env.iter().all(|(k, _)| !k.starts_with("NB_SWEEP")));
+        let member = SweepMember { sweep: "lr".into(), size: 12, index: "07".into(), point: "lr=1e-3 seed=0".into() };
+        let req = Request { name: Some("lr-07".into()), sweep: Some(member), ..request(&[]) };
+        let env = EnvFile::parse(Path::new("t.env"), ENV).unwrap();
+        let spec = job_spec(&req, &env, &secret_target(&req, &env).unwrap(), || Ok("x".into())).unwrap();
+        let n = spec.literal_env.len();
+        assert_eq!(
+            spec.literal_env[n - 4..],
+            [
+                ("NB_SWEEP".into(), "lr".into()),
+                ("NB_SWEEP_SIZE".into(), "12".into()),
+                ("NB_SWEEP_INDEX".into(), "07".into()),
+                ("NB_SWEEP_POINT".into(), "lr=1e-3 seed=0".into()),
+            ]
+        );
+        for name in ["NB_SWEEP", "NB_SWEEP_POINT"] {
+            let err = build(&["-e", &format!("{name}=x")], "").unwrap_err().to_string();
+            assert_eq!(err, format!("-e {name}: submit sets {name} itself; it cannot be given with -e"));
+        }
+    }
+
+    #[test]
     fn github_token_is_a_default_secret_key_as_in_the_wrapper() {
         let spec = build(&[], "GITHUB_TOKEN=ghp_x\n").unwrap();
         assert_eq!(spec.secret_keys, ["GITHUB_TOKEN", "HF_TOKEN"]);

@@ -13,6 +13,7 @@ mod sandbox;
 mod stats;
 mod steps;
 mod submit;
+mod sweep;
 mod table;
 
 use std::fs;
@@ -46,6 +47,10 @@ pub struct BenchArgs {
     /// Print the table only; leave docs/benchmarks.md as it is.
     #[arg(long)]
     pub no_write: bool,
+    /// Only the submit rows (no root, sandbox or Docker needed); the table
+    /// is printed and docs/benchmarks.md left as it is.
+    #[arg(long)]
+    pub submit_only: bool,
 }
 
 fn sizes(dist: &Dist, notes: &mut Vec<String>) -> Result<Section> {
@@ -273,7 +278,10 @@ fn submission(runner: &Runner, runs: u32, notes: &mut Vec<String>) -> Result<Sec
                 "1",
                 listing.kubectl == 1,
             ),
-        ],
+        ]
+        .into_iter()
+        .chain(sweep::rows(&doubles.v1)?)
+        .collect(),
     })
 }
 
@@ -309,6 +317,15 @@ fn restart_note(times: &StartTimes, passthrough: Option<&StartTimes>) -> Option<
     ))
 }
 
+fn print_table(report: &Report) -> Result<()> {
+    // The table is this task's output.
+    #[allow(clippy::print_stdout)]
+    {
+        print!("{}", report.table());
+    }
+    Ok(())
+}
+
 fn machine() -> String {
     format!("{} x {}, Linux {}", host::cpu_count(), host::cpu_model(), host::kernel_release())
 }
@@ -318,6 +335,13 @@ fn today() -> Result<String> {
 }
 
 pub fn run(args: &BenchArgs) -> Result<()> {
+    if args.submit_only {
+        let runner = Runner::new(Mode::Run);
+        dist::run(&runner)?;
+        let mut notes = Vec::new();
+        let sections = vec![submission(&runner, args.runs, &mut notes)?];
+        return print_table(&Report { machine: machine(), date: today()?, method: Vec::new(), sections, notes });
+    }
     if !host::is_root() {
         bail!(
             "the benchmark needs root: it runs pod-init as PID 1 in the sandbox (namespaces, chroot), as the tests do (sudo -E cargo xtask bench)"
@@ -349,15 +373,11 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         "steps: pod-init's tracing lines are stamped to the microsecond; a step's time runs from the previous line to its last line, median over the runs of each kind of start".to_owned(),
         "memory: /proc/<pid>/status of the container's PID 1, read from the host once pod-init's child is `sleep`".to_owned(),
         "submit: the dist binary in the tests' clean room (cleared environment, temp HOME); the dry run reads examples/demo.env; the real submission runs the real kubectl against the tests' fake API server and the runai test double, both behind call counters (the old wrapper started a Python interpreter and two kubectl processes per submission); the pre-flight check's cost is the difference of the medians with and without `--no-preflight`, kubectl's discovery cache warm after the first run as on a laptop; `--wait` follows a scripted pod (unschedulable, creating, running, 250 ms apart) of the fake API server; a probed dry run starts the runai double (a small Rust binary) once for `runai workspace submit --help`, so with the real CLI the probe costs what that CLI takes to print its help, and `--runai-cli v1` (or `RUNAI_CLI=v1`) skips it".to_owned(),
+        sweep::METHOD.to_owned(),
     ];
     let report = Report { machine: machine(), date: today()?, method, sections, notes };
 
-    let table = report.table();
-    // The table is this task's output.
-    #[allow(clippy::print_stdout)]
-    {
-        print!("{table}");
-    }
+    print_table(&report)?;
     if !args.no_write {
         let path = project::root().join("docs/benchmarks.md");
         fs::write(&path, report.markdown()).with_context(|| format!("cannot write {}", path.display()))?;

@@ -42,7 +42,8 @@ impl Followed {
         match self {
             Followed::Running => "running".to_owned(),
             Followed::Ended => "ended".to_owned(),
-            Followed::CannotStart(why) => format!("cannot start: {}", why.lines().next().unwrap_or_default()),
+            // The wait's words name the pod: `lr-3-0-0 cannot start: ...`.
+            Followed::CannotStart(why) => why.lines().next().unwrap_or_default().to_owned(),
             Followed::TimedOut(states) => format!("still waiting (--wait-timeout): {states}"),
             Followed::Skipped(why) => format!("submitted, not followed ({why})"),
         }

@@ -168,3 +168,68 @@ fn expand(
         ..request.clone()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(args: &[&str]) -> Request {
+        crate::cli::Cli::parse_args(std::iter::once("submit").chain(args.iter().copied())).unwrap().request()
+    }
+
+    fn asked(axes: &[&str]) -> Asked {
+        Asked { axes: axes.iter().map(|a| (*a).to_owned()).collect(), file: None, max_jobs: 100, parallel: 4 }
+    }
+
+    #[test]
+    fn no_sweep_flag_is_no_sweep_and_leaves_braces_alone() {
+        assert!(plan(&asked(&[]), &request(&["-c", "awk '{print $1}'"])).unwrap().is_none());
+    }
+
+    #[test]
+    fn each_point_gets_its_name_values_and_place_in_the_sweep() {
+        let req = request(&[
+            "-n",
+            "lr",
+            "-c",
+            "train --lr {lr} --s {seed}",
+            "--exp-folder",
+            "runs/{lr}",
+            "-e",
+            "T={seed}",
+            "-e",
+            "K=v",
+        ]);
+        let sweep = plan(&asked(&["lr=1,2", "seed=a,b,c"]), &req).unwrap().unwrap();
+        assert_eq!(sweep.names, ["lr-0", "lr-1", "lr-2", "lr-3", "lr-4", "lr-5"]);
+        let fifth = &sweep.requests[4];
+        assert_eq!(fifth.name.as_deref(), Some("lr-4"));
+        assert_eq!(fifth.command.as_deref(), Some("train --lr 2 --s b"));
+        assert_eq!(fifth.exp_folder.as_deref(), Some("runs/2"));
+        assert_eq!(fifth.env, ["T=b", "K=v"]);
+        let member = fifth.sweep.as_ref().unwrap();
+        assert_eq!((member.sweep.as_str(), member.size, member.index.as_str()), ("lr", 6, "4"));
+        assert_eq!(member.point, "lr=2 seed=b");
+        assert_eq!(words(&vec![("o".into(), "a, b".into())]), "'o=a, b'");
+    }
+
+    #[test]
+    fn a_sweep_is_refused_before_anything_when_it_cannot_be_right() {
+        let err = |axes: &[&str], args: &[&str], max: usize| {
+            plan(&Asked { max_jobs: max, ..asked(axes) }, &request(args)).unwrap_err().to_string()
+        };
+        assert_eq!(
+            err(&["a=1,2"], &["-c", "x {a}"], 100),
+            "a sweep needs --name: its jobs are <name>-<index>, the same names on a rerun"
+        );
+        assert_eq!(
+            err(&["a=1,2"], &["-n", "s", "-c", "x {b}"], 100),
+            "--command: {b} is not swept: the sweep's keys are a"
+        );
+        assert!(
+            err(&["a=1,2", "b=1"], &["-n", "s", "-c", "x {a}"], 100).starts_with("the swept key b is used in none")
+        );
+        assert!(err(&["a=1,2,3"], &["-n", "s", "-c", "x {a}"], 2).starts_with("the sweep has 3 points, more than 2"));
+        assert!(err(&["a=1,2"], &["-n", "S", "-c", "x {a}"], 100).starts_with("--name=\"S\": must not contain 'S'"));
+    }
+}
