@@ -310,3 +310,35 @@ fn wait_follows_every_job_and_ends_with_the_table_of_how_each_is() {
     assert!(results[1].starts_with(why), "{run}");
     assert_eq!(results[2], "running", "{run}");
 }
+
+#[test]
+fn ctrl_c_stops_starting_submissions_and_says_which_went_through() {
+    let (mut env, _server) = cluster(V1);
+    env.set_env("RUNAI_DOUBLE_SUBMIT_MS", "400");
+    let mut child = env
+        .command(&[&GRID[..], &["--parallel", "1"]].concat())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Ctrl-C once the first submission is under way.
+    let give_up = std::time::Instant::now() + Duration::from_secs(30);
+    while env.runai_calls().is_empty() {
+        assert!(std::time::Instant::now() < give_up, "no submission started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let run = Run::from(child.wait_with_output().unwrap());
+    assert_eq!(run.code, Some(130), "{run}");
+    assert_eq!(env.runai_calls().len(), 1, "no submission starts after Ctrl-C: {:?}", env.runai_argvs());
+    let results: Vec<String> = table(&run)[1..].iter().map(|row| row[3].clone()).collect();
+    assert_eq!(results[0], "submitted", "the one under way finishes: {run}");
+    assert!(results[1..].iter().all(|r| r == "not submitted (Ctrl-C)"), "{run}");
+    assert!(
+        run.stderr.ends_with(
+            "submit: stopped submitting (Ctrl-C): submitted lr-0; not submitted lr-1, lr-2, lr-3, lr-4, lr-5\n"
+        ),
+        "{run}"
+    );
+}
