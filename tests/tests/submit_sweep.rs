@@ -250,21 +250,22 @@ fn a_real_sweep_syncs_once_checks_every_name_at_once_and_submits_each_point() {
 #[test]
 fn one_refused_point_does_not_stop_the_others_and_keeps_runais_words() {
     let (mut env, server) = cluster(V1);
-    env.set_env("RUNAI_DOUBLE_REFUSE", "lr-4:quota exceeded for project mlo-ada (test double)");
-    let run = env.run(&GRID);
+    env.set_env("RUNAI_DOUBLE_REFUSE", "lr-1:quota exceeded for project mlo-ada (test double)");
+    // One at a time, so that the points after the refused one start after it.
+    let run = env.run(&[&GRID[..], &["--parallel", "1"]].concat());
     assert_eq!(run.code, Some(1), "{run}");
     assert_eq!(env.runai_calls().len(), 6, "every point was tried: {:?}", env.runai_argvs());
     assert_eq!(server.patches().len(), 1);
     let rows = table(&run);
     for (i, row) in rows[1..].iter().enumerate() {
         let want = match i {
-            4 => "failed: Error: quota exceeded for project mlo-ada (test double)",
+            1 => "failed: Error: quota exceeded for project mlo-ada (test double)",
             _ => "submitted",
         };
         assert_eq!(row[3], want, "{run}");
     }
-    assert!(run.stderr.contains("submit: runai did not submit lr-4 ("), "{run}");
-    assert!(run.stderr.ends_with("submit: 1 of 6 jobs were not submitted: lr-4\n"), "{run}");
+    assert!(run.stderr.contains("submit: runai did not submit lr-1 (2 of 6 done):\nError: quota exceeded"), "{run}");
+    assert!(run.stderr.ends_with("submit: 1 of 6 jobs were not submitted: lr-1\n"), "{run}");
 }
 
 #[test]
