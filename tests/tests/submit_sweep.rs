@@ -6,7 +6,6 @@
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
-
 use std::time::Duration;
 
 use nb_tests::fake_apiserver::{FakeApiServer, PodState, Timeline};
