@@ -238,6 +238,13 @@ fn a_real_sweep_syncs_once_checks_every_name_at_once_and_submits_each_point() {
                 "{run}"
             );
         }
+        assert!(
+            run.stderr.ends_with(
+                "submit: all 6 jobs of the sweep lr were submitted; see them with `submit list`, one with `submit \
+                 logs lr-0`\n"
+            ),
+            "{run}"
+        );
         // The check came before the Secret was written.
         let requests = server.requests();
         let listed = requests.iter().position(|r| r.path().ends_with("/pods")).unwrap();
@@ -315,7 +322,7 @@ fn wait_follows_every_job_and_ends_with_the_table_of_how_each_is() {
 fn ctrl_c_stops_starting_submissions_and_says_which_went_through() {
     let (mut env, _server) = cluster(V1);
     env.set_env("RUNAI_DOUBLE_SUBMIT_MS", "400");
-    let mut child = env
+    let child = env
         .command(&[&GRID[..], &["--parallel", "1"]].concat())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

@@ -108,6 +108,14 @@ pub fn submit(
         say(&format!("{} of {} jobs were not submitted: {}", failed.len(), commands.len(), failed.join(", ")));
         return Ok(Outcome::External(1));
     }
+    if wait.is_none() {
+        say(&format!(
+            "all {} jobs of the sweep {} were submitted; see them with `submit list`, one with `submit logs {}`",
+            commands.len(),
+            sweep.name,
+            sweep.names[0]
+        ));
+    }
     if followed.iter().any(|f| matches!(f, Followed::CannotStart(_))) {
         return Ok(Outcome::External(1));
     }
@@ -206,6 +214,27 @@ mod tests {
             ]
         );
         assert_eq!(results[1].words(), "failed: Error: quota exceeded");
+    }
+
+    #[test]
+    fn at_most_parallel_submissions_run_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let (running, counts) = (dir.path().join("running"), dir.path().join("counts"));
+        std::fs::create_dir(&running).unwrap();
+        // Each holds a file in `running` while it runs, and notes how many
+        // it sees there halfway.
+        let commands: Vec<Invocation> = (0..6)
+            .map(|i| {
+                let (r, c) = (running.display(), counts.display());
+                sh(&format!("touch {r}/{i}; sleep 0.3; ls {r} | wc -l >> {c}; rm {r}/{i}"))
+            })
+            .collect();
+        let names: Vec<String> = (0..6).map(|i| format!("j-{i}")).collect();
+        assert!(submit_all(&commands, &names, 2).iter().all(|r| *r == Submission::Submitted));
+        let seen: Vec<usize> =
+            std::fs::read_to_string(&counts).unwrap().lines().map(|l| l.trim().parse().unwrap()).collect();
+        assert_eq!(seen.len(), 6);
+        assert_eq!(seen.iter().max(), Some(&2), "two at a time, never more: {seen:?}");
     }
 
     #[test]
