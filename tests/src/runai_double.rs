@@ -9,6 +9,11 @@
 //!   against the fake API server's requests.
 //! - `RUNAI_DOUBLE_EXIT`: after an accepted submit, fail with this code
 //!   (stands in for a cluster that refuses the job).
+//! - `RUNAI_DOUBLE_REFUSE`: `NAME:MESSAGE`: the submission of the job NAME
+//!   fails with exit 1 and `Error: MESSAGE` on stderr (one point of a sweep
+//!   that the cluster refuses).
+//! - `RUNAI_DOUBLE_SUBMIT_MS`: each accepted submission takes this many
+//!   milliseconds (the real CLI's round trips), for the sweep benchmark.
 //! - `RUNAI_DOUBLE_DELETE_EXIT`: after an accepted delete, fail with this
 //!   code, saying the workload is not found.
 //! - `RUNAI_DOUBLE_APISERVER`: after an accepted submit, report the job to
@@ -34,8 +39,13 @@ fn record(cli: Cli, argv: &[String], error: Option<&str>) {
         "argv": argv, "cli": cli.label(), "accepted": error.is_none(), "error": error,
         "unix_nanos": unix_nanos.to_string(),
     });
-    let written =
-        std::fs::OpenOptions::new().create(true).append(true).open(&path).and_then(|mut f| writeln!(f, "{line}"));
+    // One write per line: a sweep's submissions append to the log at once.
+    let text = format!("{line}\n");
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(text.as_bytes()));
     if let Err(e) = written {
         eprintln!("runai (test double): cannot write {}: {e}", path.to_string_lossy());
     }
@@ -77,11 +87,19 @@ pub fn main(cli: Cli) -> ExitCode {
 /// An accepted submission: refused when `RUNAI_DOUBLE_EXIT` says so,
 /// otherwise acknowledged as the CLI does.
 fn submit(cli: Cli, parsed: &Parsed) -> ExitCode {
+    if let Some(ms) = std::env::var("RUNAI_DOUBLE_SUBMIT_MS").ok().and_then(|m| m.parse::<u64>().ok()) {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
+    let name = parsed.name.as_deref().unwrap_or_default();
+    let refused = std::env::var("RUNAI_DOUBLE_REFUSE").unwrap_or_default();
+    if let Some(message) = refused.split_once(':').filter(|(job, _)| *job == name).map(|(_, m)| m) {
+        eprintln!("Error: {message}");
+        return ExitCode::from(1);
+    }
     if let Some(code) = std::env::var("RUNAI_DOUBLE_EXIT").ok().and_then(|c| c.parse::<u8>().ok()) {
         eprintln!("Error: the job was refused (test double, RUNAI_DOUBLE_EXIT={code})");
         return ExitCode::from(code);
     }
-    let name = parsed.name.as_deref().unwrap_or_default();
     if let Err(e) = crate::timeline_hook::report_submission(name, parsed.value("image").unwrap_or_default()) {
         eprintln!("runai (test double): {e}");
     }

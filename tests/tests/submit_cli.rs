@@ -415,7 +415,7 @@ fn an_ambiguous_prefix_is_refused_naming_the_candidates() {
         (
             &["--s", "x"],
             "error: ambiguous option '--s' could match --sync-secret-only, --skip-secret-sync, --secret-name, \
-             --stop-signal\n",
+             --stop-signal, --sweep, --sweep-file\n",
         ),
         (&["--n", "job"], "error: ambiguous option '--n' could match --name, --node-type, --no-preflight, --no-save\n"),
         (&["--dry", "--h"], "error: ambiguous option '--h' could match --host-ipc, --help\n"),

@@ -24,11 +24,13 @@ use crate::follow::attach;
 pub use crate::follow::outcome::Outcome;
 use crate::job::config::EnvFile;
 use crate::job::duration::Seconds;
+use crate::job::request::Request;
 use crate::job::secret::{self, Manifest};
 use crate::job::spec::JobSpec;
 use crate::job::{self, duration, github_key, keys};
 use crate::job::{env_check, fallbacks};
 use crate::runai::{self, Dialect, RUNAI, probe};
+use crate::sweep;
 
 /// A failure of `submit` itself rather than of its input (exit 2).
 #[derive(Debug, thiserror::Error)]
@@ -98,20 +100,37 @@ pub fn run(mut cli: Cli, ctx: &Context) -> Result<Outcome> {
         say(&note);
     }
 
-    let target = job::secret_target(&cli, &env)?;
+    let request = cli.request();
+    let asked = cli.sweep_asked();
+    if asked.is_sweep() {
+        refuse_with_a_sweep(&cli)?;
+    }
+    let sweep = sweep::plan(&asked, &request)?;
+    let target = job::secret_target(&request, &env)?;
     // Said once everything is checked, just before they take effect.
-    let defaults_taken = fallbacks::notes(&cli, &env, &target, !cli.sync_secret_only);
+    let mut defaults_taken = ignored_by_dry_run(&cli);
+    defaults_taken.extend(fallbacks::notes(&env, &target, !cli.sync_secret_only));
     let say_defaults = || defaults_taken.iter().for_each(|note| say(note));
     let sync = cli.sync_secret_only || !cli.skip_secret_sync;
     let kubectl_timeout = duration::parse(&cli.kubectl_timeout)
         .map_err(|e| anyhow!("--kubectl-timeout={:?} {e}", cli.kubectl_timeout))?;
     let wait_timeout =
         duration::parse(&cli.wait_timeout).map_err(|e| anyhow!("--wait-timeout={:?} {e}", cli.wait_timeout))?;
-    let spec = match cli.sync_secret_only {
-        true => None,
-        false => Some(job::job_spec(&cli, &env, &target, clock::local_timestamp)?),
+    let specs: Vec<JobSpec> = match (cli.sync_secret_only, &sweep) {
+        (true, _) => Vec::new(),
+        (false, None) => vec![job::job_spec(&request, &env, &target, clock::local_timestamp)?],
+        (false, Some(sweep)) => sweep
+            .requests
+            .iter()
+            .zip(&sweep.names)
+            .map(|(r, name)| {
+                job::job_spec(r, &env, &target, clock::local_timestamp)
+                    .map_err(|e| e.context(format!("the sweep's job {name}")))
+            })
+            .collect::<Result<_>>()?,
     };
-    if let Some(spec) = &spec {
+    // The points differ only in what the user typed: one word for all.
+    if let Some(spec) = specs.first() {
         if spec.distributed() && !cli.train {
             say("--workers makes this a distributed training job (--train is implied)");
         }
@@ -131,34 +150,37 @@ pub fn run(mut cli: Cli, ctx: &Context) -> Result<Outcome> {
     };
 
     // Check that both programs exist before the first one changes anything.
-    let wants_preflight = spec.is_some() && !cli.no_preflight;
+    let wants_preflight = !specs.is_empty() && !cli.no_preflight;
     let runai_on_path = find_on_path(RUNAI, ctx.path.as_ref()).is_some();
     if (!cli.dry && (sync || wants_preflight) || cli.replace) && find_on_path(KUBECTL, ctx.path.as_ref()).is_none() {
         let skip = if wants_preflight { "--skip-secret-sync --no-preflight" } else { "--skip-secret-sync" };
         bail!("kubectl not found on PATH: install it (Debian: apt-get install kubernetes-client), or pass {skip}");
     }
-    if !cli.dry && spec.is_some() && !runai_on_path {
+    if !cli.dry && !specs.is_empty() && !runai_on_path {
         bail!("runai not found on PATH: install the run:ai CLI, or pass --dry-run to see the command");
     }
-    let submission = match &spec {
-        Some(spec) => Some(runai_submission(&cli, &env, spec, runai_on_path)?),
-        None => None,
+    let submission = match specs.is_empty() {
+        true => None,
+        false => Some(runai_submission(&request, &env, &specs, runai_on_path)?),
     };
-    let runai_cmd = submission.as_ref().map(|(cmd, _)| cmd);
+    let runai_cmds = submission.as_ref().map_or(&[][..], |(cmds, _)| cmds.as_slice());
 
-    let preflight = spec.as_ref().zip(submission.as_ref()).filter(|_| wants_preflight).map(|(spec, (_, dialect))| {
-        preflight::Plan { job: &spec.name, namespace: &target.namespace, pvc: &spec.pvc, dialect: *dialect }
+    let preflight = submission.as_ref().filter(|_| wants_preflight).map(|(_, dialect)| {
+        let first = &specs[0];
+        let job = sweep.as_ref().map_or(first.name.as_str(), |s| s.name.as_str());
+        preflight::Plan { job, namespace: &target.namespace, pvc: &first.pvc, dialect: *dialect }
     });
     // `--replace` reads the namespace in a dry run too, to say what it would delete.
-    let replacing = match (&preflight, &spec) {
-        (Some(plan), Some(spec)) if cli.replace => {
+    let replacing = match &preflight {
+        Some(plan) if cli.replace => {
+            let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
             let place = Place {
                 env: env.clone(),
                 namespace: target.namespace.clone(),
-                project: spec.project.clone(),
+                project: specs[0].project.clone(),
                 kubectl_timeout,
             };
-            Some(replace::Replacing::check(plan, place, !cli.no_save, ctx, wait_timeout)?)
+            Some(replace::Replacing::check(plan, &names, place, !cli.no_save, ctx, wait_timeout)?)
         }
         _ => None,
     };
@@ -168,11 +190,14 @@ pub fn run(mut cli: Cli, ctx: &Context) -> Result<Outcome> {
         if let Some(replacing) = &replacing {
             print(&replacing.dry_run())?;
         }
-        return dry_run(manifest.as_ref(), spec.as_ref(), runai_cmd, kubectl_timeout);
+        return dry_run(manifest.as_ref(), &specs, runai_cmds, kubectl_timeout);
     }
 
     if let (Some(plan), None) = (&preflight, &replacing) {
-        preflight::check(plan, kubectl_timeout)?;
+        match &sweep {
+            None => preflight::check(plan, kubectl_timeout)?,
+            Some(sweep) => preflight::judge_sweep(plan, &sweep.names, &preflight::fetch(plan, kubectl_timeout)?)?,
+        }
     }
     if let Some(manifest) = manifest {
         sync_secret(manifest, &env, kubectl_timeout)?;
@@ -183,10 +208,15 @@ pub fn run(mut cli: Cli, ctx: &Context) -> Result<Outcome> {
         return Ok(Outcome::External(130));
     }
     say_defaults();
-    let (Some(spec), Some((runai_cmd, dialect))) = (&spec, submission) else {
+    let Some((runai_cmds, dialect)) = submission else {
         print(&format!("Secret {} was updated in namespace {}.\n", target.name, target.namespace))?;
         return Ok(Outcome::Success);
     };
+    if let Some(sweep) = &sweep {
+        let follow = cli.wait.then_some(sweep::follow::Request { timeout: wait_timeout, kubectl_timeout, dialect });
+        return sweep::run::submit(sweep, &specs, &runai_cmds, &target.namespace, follow);
+    }
+    let (spec, runai_cmd) = (&specs[0], &runai_cmds[0]);
 
     say(&format!("running: {runai_cmd}"));
     let status = runai_cmd.run_attached().map_err(|e| match e {
@@ -210,6 +240,29 @@ pub fn run(mut cli: Cli, ctx: &Context) -> Result<Outcome> {
     Ok(Outcome::Success)
 }
 
+/// The flags that make no sense with a sweep, refused before anything runs.
+fn refuse_with_a_sweep(cli: &Cli) -> Result<()> {
+    if cli.attach {
+        bail!(
+            "--attach is refused with a sweep: it takes you into one job; use --wait to follow them all, then \
+             `submit shell JOB` or `submit logs JOB` for one"
+        );
+    }
+    if cli.sync_secret_only {
+        bail!("--sync-secret-only submits nothing, so there is nothing to sweep: leave out --sweep/--sweep-file");
+    }
+    Ok(())
+}
+
+/// What `--dry-run` leaves out of what was asked.
+fn ignored_by_dry_run(cli: &Cli) -> Vec<String> {
+    [(cli.wait, "--wait"), (cli.attach, "--attach")]
+        .into_iter()
+        .filter(|(given, _)| cli.dry && *given)
+        .map(|(_, flag)| format!("{flag} is ignored with --dry-run: nothing is submitted to wait for"))
+        .collect()
+}
+
 /// The `.env` keys that flags of `cli` stand in for.
 fn given_by_flags(cli: &Cli) -> Vec<&'static str> {
     [
@@ -225,23 +278,32 @@ fn given_by_flags(cli: &Cli) -> Vec<&'static str> {
     .collect()
 }
 
-/// The runai command for `spec`, in the dialect chosen for the installed CLI
-/// (said on stderr with the reason). Refused here, before anything is
-/// synced, when that dialect cannot express the job.
-fn runai_submission(cli: &Cli, env: &EnvFile, spec: &JobSpec, runai_on_path: bool) -> Result<(Invocation, Dialect)> {
-    let (preference, origin) = job::runai_preference(cli, env)?;
+/// The runai command of each of `specs`, in the dialect chosen for the
+/// installed CLI (said on stderr with the reason). Refused here, before
+/// anything is synced, when that dialect cannot express a job.
+fn runai_submission(
+    request: &Request,
+    env: &EnvFile,
+    specs: &[JobSpec],
+    runai_on_path: bool,
+) -> Result<(Vec<Invocation>, Dialect)> {
+    let (preference, origin) = job::runai_preference(request, env)?;
     let choice = probe::choose(preference, origin.as_deref(), || probe::ask(runai_on_path))?;
     say(&format!("run:ai CLI {}: {}", choice.dialect, choice.reason));
-    let command = runai::submit_command(spec, choice.dialect).map_err(|e| anyhow!("{e}; nothing was sent"))?;
-    Ok((command, choice.dialect))
+    let commands = specs
+        .iter()
+        .map(|spec| runai::submit_command(spec, choice.dialect).map_err(|e| anyhow!("{e}; nothing was sent")))
+        .collect::<Result<_>>()?;
+    Ok((commands, choice.dialect))
 }
 
-/// `--dry-run`: one pasteable line on stdout, the rest on stderr. The Secret
-/// is described by its key names only.
+/// `--dry-run`: one pasteable line on stdout per job (the apply's when
+/// there is none), the rest on stderr. The Secret is described by its key
+/// names only.
 fn dry_run(
     manifest: Option<&Manifest>,
-    spec: Option<&JobSpec>,
-    runai_cmd: Option<&Invocation>,
+    specs: &[JobSpec],
+    runai_cmds: &[Invocation],
     kubectl_timeout: Seconds,
 ) -> Result<Outcome> {
     let apply = kubectl::apply_secret_line(kubectl_timeout);
@@ -254,14 +316,18 @@ fn dry_run(
         )),
         None => say("dry run: the Secret would not be synced (--skip-secret-sync)"),
     }
-    let line = match (spec, runai_cmd) {
-        (Some(spec), Some(cmd)) => {
-            say(&format!("dry run: the pod would run: {}", spec.script.script()));
-            cmd.shell_line()
+    let mut lines = String::new();
+    for (spec, cmd) in specs.iter().zip(runai_cmds) {
+        match specs.len() {
+            1 => say(&format!("dry run: the pod would run: {}", spec.script.script())),
+            _ => say(&format!("dry run: the pod of {} would run: {}", spec.name, spec.script.script())),
         }
-        _ => apply,
-    };
-    print(&format!("{line}\n"))?;
+        lines.push_str(&format!("{}\n", cmd.shell_line()));
+    }
+    if lines.is_empty() {
+        lines = format!("{apply}\n");
+    }
+    print(&lines)?;
     Ok(Outcome::Success)
 }
 

@@ -19,7 +19,10 @@ use clap_complete::Shell;
 
 use crate::runai::probe::Preference;
 
+mod plan;
 mod subcommands;
+
+pub use plan::bare_request;
 
 /// Submit a run:ai job described by a `.env` file, after syncing the file's
 /// secret keys into a Kubernetes Secret.
@@ -179,6 +182,24 @@ pub struct Cli {
     /// Extra variable for the pod (repeatable); secrets go in the .env, listed in EXTRA_SECRET_KEYS
     #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<String>,
+
+    /// Submit a job per point: KEY=V1,V2,... (repeatable; the grid is the product, the last key
+    /// fastest); {KEY} in --command, --exp-folder and -e values is the point's value ({{ and }} are
+    /// braces); the jobs are <name>-<index>, so --name is needed
+    #[arg(long, value_name = "KEY=V1,V2,...")]
+    pub sweep: Vec<String>,
+
+    /// A sweep over the points of FILE: one line of KEY=VALUE words (shell quoting, # comments) per job
+    #[arg(long, value_name = "FILE")]
+    pub sweep_file: Option<PathBuf>,
+
+    /// The most runai submissions of a sweep at a time
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
+    pub parallel: u32,
+
+    /// The most points a sweep may have (a typo must not submit a thousand jobs)
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub max_jobs: u32,
 
     /// run:ai CLI commands to use: v1 (runai submit), v2 (runai workspace/training submit) or auto (ask the
     /// installed runai); overrides RUNAI_CLI [default: auto]
@@ -399,7 +420,7 @@ mod tests {
         assert!(
             text.starts_with(
                 "error: ambiguous option '--s' could match --sync-secret-only, --skip-secret-sync, --secret-name, \
-                 --stop-signal\n"
+                 --stop-signal, --sweep, --sweep-file\n"
             ),
             "{text}"
         );
@@ -451,6 +472,11 @@ mod tests {
         let cli = Cli::parse_args(["submit", "-n", "list", "--dry"]).unwrap();
         assert_eq!((cli.action.is_none(), cli.name.as_deref()), (true, Some("list")));
         assert!(Cli::parse_args(["submit", "--dry", "list"]).is_err());
+    }
+
+    #[test]
+    fn an_unknown_runai_dialect_is_refused() {
+        assert!(Cli::try_parse_from(["submit", "--runai-cli", "v3"]).is_err());
     }
 
     #[test]

@@ -21,5 +21,6 @@ mod follow;
 mod job;
 mod runai;
 mod split_value;
+mod sweep;
 
 pub use job::pod_command;

@@ -13,6 +13,7 @@ mod sandbox;
 mod stats;
 mod steps;
 mod submit;
+mod sweep;
 mod table;
 
 use std::fs;
@@ -263,6 +264,7 @@ fn submission(runner: &Runner, runs: u32, notes: &mut Vec<String>) -> Result<Sec
         ]
         .into_iter()
         .chain(listing_rows)
+        .chain(sweep::rows(&doubles.v1)?)
         .collect(),
     })
 }
@@ -299,6 +301,15 @@ fn restart_note(times: &StartTimes, passthrough: Option<&StartTimes>) -> Option<
     ))
 }
 
+fn print_table(report: &Report) -> Result<()> {
+    // The table is this task's output.
+    #[allow(clippy::print_stdout)]
+    {
+        print!("{}", report.table());
+    }
+    Ok(())
+}
+
 fn machine() -> String {
     format!("{} x {}, Linux {}", host::cpu_count(), host::cpu_model(), host::kernel_release())
 }
@@ -308,6 +319,13 @@ fn today() -> Result<String> {
 }
 
 pub fn run(args: &BenchArgs) -> Result<()> {
+    if args.submit_only {
+        let runner = Runner::new(Mode::Run);
+        dist::run(&runner)?;
+        let mut notes = Vec::new();
+        let sections = vec![submission(&runner, args.runs, &mut notes)?];
+        return print_table(&Report { machine: machine(), date: today()?, method: Vec::new(), sections, notes });
+    }
     if !host::is_root() {
         bail!(
             "the benchmark needs root: it runs pod-init as PID 1 in the sandbox (namespaces, chroot), as the tests do (sudo -E cargo xtask bench)"
@@ -317,16 +335,6 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let dist = dist::run(&runner)?;
 
     let mut notes = Vec::new();
-    if args.submit_only {
-        let sections = vec![submission(&runner, args.runs, &mut notes)?];
-        let report = Report { machine: machine(), date: today()?, method: Vec::new(), sections, notes };
-        // The table is this task's output.
-        #[allow(clippy::print_stdout)]
-        {
-            print!("{}", report.table());
-        }
-        return Ok(());
-    }
     let size_section = sizes(&dist, &mut notes)?;
     let (start_section, start_times) = starts(args.runs)?;
     let times_of = |wanted: Start| start_times.iter().find(|(start, _)| *start == wanted).map(|(_, t)| t);
@@ -350,15 +358,11 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         "steps: pod-init's tracing lines are stamped to the microsecond; a step's time runs from the previous line to its last line, median over the runs of each kind of start".to_owned(),
         "memory: /proc/<pid>/status of the container's PID 1, read from the host once pod-init's child is `sleep`".to_owned(),
         "submit: the dist binary in the tests' clean room (cleared environment, temp HOME); the dry run reads examples/demo.env; the real submission runs the real kubectl against the tests' fake API server and the runai test double, both behind call counters (the old wrapper started a Python interpreter and two kubectl processes per submission); the pre-flight check's cost is the difference of the medians with and without `--no-preflight`, kubectl's discovery cache warm after the first run as on a laptop; `--wait` follows a scripted pod (unschedulable, creating, running, 250 ms apart) of the fake API server; a probed dry run starts the runai double (a small Rust binary) once for `runai workspace submit --help`, so with the real CLI the probe costs what that CLI takes to print its help, and `--runai-cli v1` (or `RUNAI_CLI=v1`) skips it".to_owned(),
+        sweep::METHOD.to_owned(),
     ];
     let report = Report { machine: machine(), date: today()?, method, sections, notes };
 
-    let table = report.table();
-    // The table is this task's output.
-    #[allow(clippy::print_stdout)]
-    {
-        print!("{table}");
-    }
+    print_table(&report)?;
     if !args.no_write {
         let path = project::root().join("docs/benchmarks.md");
         fs::write(&path, report.markdown()).with_context(|| format!("cannot write {}", path.display()))?;

@@ -18,7 +18,7 @@ use crate::job::duration::Seconds;
 use crate::runai::{self, Dialect};
 
 /// What the check needs to know about the job.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub struct Plan<'a> {
     pub job: &'a str,
     pub namespace: &'a str,
@@ -61,23 +61,6 @@ pub fn judge(plan: &Plan<'_>, ns: &Namespace) -> Result<()> {
     judge_name(plan, ns)
 }
 
-/// The scratch PVC must be there.
-fn judge_claim(plan: &Plan<'_>, ns: &Namespace) -> Result<()> {
-    if !ns.claims.iter().any(|c| c == plan.pvc) {
-        let there = match ns.claims.is_empty() {
-            true => "there are none".to_owned(),
-            false => format!("the claims there are: {}", ns.claims.join(", ")),
-        };
-        bail!(
-            "the scratch PVC {} does not exist in namespace {} ({there}); fix SCRATCH_PVC in your .env or pass \
-             --pvc; nothing was submitted",
-            plan.pvc,
-            plan.namespace
-        );
-    }
-    Ok(())
-}
-
 /// No pod may be named as the job's.
 fn judge_name(plan: &Plan<'_>, ns: &Namespace) -> Result<()> {
     let taken: Vec<String> = ns
@@ -99,6 +82,61 @@ fn judge_name(plan: &Plan<'_>, ns: &Namespace) -> Result<()> {
     Ok(())
 }
 
+/// The names of `jobs` that have pods in the namespace, each with its pods
+/// and their states: `lr-3 (lr-3-0-0 Running on n1)`.
+pub fn taken(jobs: &[String], ns: &Namespace) -> Vec<(String, String)> {
+    jobs.iter()
+        .filter_map(|job| {
+            let pods: Vec<String> = ns
+                .pods
+                .iter()
+                .filter(|(name, _)| pods::belongs_to(job, name))
+                .map(|(name, pod)| format!("{name} {}", pods::stage(pod).words()))
+                .collect();
+            (!pods.is_empty()).then(|| (job.clone(), pods.join(", ")))
+        })
+        .collect()
+}
+
+/// Refuses a sweep (`plan.job` is its name) if its claim is missing or any
+/// of its `jobs` is taken, listing every taken one.
+pub fn judge_sweep(plan: &Plan<'_>, jobs: &[String], ns: &Namespace) -> Result<()> {
+    judge_claim(plan, ns)?;
+    let taken = taken(jobs, ns);
+    if !taken.is_empty() {
+        let names: Vec<&str> = taken.iter().map(|(job, _)| job.as_str()).collect();
+        let listed: Vec<String> = taken.iter().map(|(job, pods)| format!("{job} ({pods})")).collect();
+        bail!(
+            "{} of the {} jobs of the sweep {} already exist in namespace {}: {}; nothing was submitted; pick \
+             another --name, or delete them first: submit delete {}",
+            taken.len(),
+            jobs.len(),
+            plan.job,
+            plan.namespace,
+            listed.join(", "),
+            names.join(" ")
+        );
+    }
+    Ok(())
+}
+
+/// Refuses a job whose scratch claim is not in the namespace.
+fn judge_claim(plan: &Plan<'_>, ns: &Namespace) -> Result<()> {
+    if !ns.claims.iter().any(|c| c == plan.pvc) {
+        let there = match ns.claims.is_empty() {
+            true => "there are none".to_owned(),
+            false => format!("the claims there are: {}", ns.claims.join(", ")),
+        };
+        bail!(
+            "the scratch PVC {} does not exist in namespace {} ({there}); fix SCRATCH_PVC in your .env or pass \
+             --pvc; nothing was submitted",
+            plan.pvc,
+            plan.namespace
+        );
+    }
+    Ok(())
+}
+
 /// The kubectl command the check runs.
 pub fn command(plan: &Plan<'_>, timeout: Seconds) -> Invocation {
     kubectl::claims_and_pods(plan.namespace, timeout)
@@ -113,35 +151,39 @@ pub struct Taken {
     pub jobs: Vec<Job>,
 }
 
-/// For `--replace`: the job of that name if it has finished (succeeded,
+/// For `--replace`: the jobs of `names` (the job's name, or a sweep's
+/// jobs' names) that are there, if every one has finished (succeeded,
 /// failed, preempted, evicted); one still pending or running is refused,
 /// naming `submit delete`.
-pub fn judge_replacing(plan: &Plan<'_>, ns: &Namespace) -> Result<Taken> {
+pub fn judge_replacing(plan: &Plan<'_>, names: &[String], ns: &Namespace) -> Result<Taken> {
     judge_claim(plan, ns)?;
     let items: Vec<&Value> = ns.pods.iter().map(|(_, pod)| pod).collect();
     let list = json!({"apiVersion": "v1", "kind": "List", "items": items});
-    let jobs: Vec<Job> = jobs::find(&list, plan.job).into_iter().collect();
-    if jobs.is_empty() {
-        // A pod named as the job's that its labels put in another job.
-        judge_name(plan, ns)?;
+    let mut jobs: Vec<Job> = Vec::new();
+    for name in names {
+        match jobs::find(&list, name) {
+            Some(job) => jobs.push(job),
+            // A pod named as the job's that its labels put in another job.
+            None => judge_name(&Plan { job: name, ..*plan }, ns)?,
+        }
     }
     if let Some(busy) = jobs.iter().find(|j| !j.state.finished()) {
         bail!(
             "a job named {} is still {} in namespace {} (pods {}): --replace replaces only a finished job; stop \
              it first with `submit delete {}`, or pick another name with -n; nothing was submitted",
-            plan.job,
+            busy.name,
             busy.state.words(unix_now()),
             plan.namespace,
             busy.pods.join(", "),
-            plan.job
+            busy.name
         );
     }
     Ok(Taken { list, jobs })
 }
 
 /// [`check`] for `--replace`: the same request, then [`judge_replacing`].
-pub fn check_replacing(plan: &Plan<'_>, timeout: Seconds) -> Result<Taken> {
-    judge_replacing(plan, &fetch(plan, timeout)?)
+pub fn check_replacing(plan: &Plan<'_>, names: &[String], timeout: Seconds) -> Result<Taken> {
+    judge_replacing(plan, names, &fetch(plan, timeout)?)
 }
 
 /// Runs the check: one kubectl process, then [`judge`].
@@ -149,8 +191,8 @@ pub fn check(plan: &Plan<'_>, timeout: Seconds) -> Result<()> {
     judge(plan, &fetch(plan, timeout)?)
 }
 
-/// What the one kubectl process of the check lists.
-fn fetch(plan: &Plan<'_>, timeout: Seconds) -> Result<Namespace> {
+/// What the namespace of `plan` holds: one kubectl process.
+pub fn fetch(plan: &Plan<'_>, timeout: Seconds) -> Result<Namespace> {
     let done = command(plan, timeout).run_for_output(kubectl::kill_after(timeout)).map_err(|e| match e {
         RunError::TimedOut { .. } => anyhow!(
             "{e}: the cluster did not answer the check before submitting; check your connection and kubeconfig, \
@@ -220,6 +262,28 @@ mod tests {
     }
 
     #[test]
+    fn a_sweep_with_taken_names_lists_every_one() {
+        let pod = |name: &str| {
+            json!({"kind": "Pod", "metadata": {"name": name}, "spec": {"nodeName": "n1"},
+                "status": {"phase": "Running", "containerStatuses": [{"state": {"running": {}}}]}})
+        };
+        let ns =
+            Namespace::parse(&list(json!([claim("mlo-scratch"), pod("j-1-0-0"), pod("j-3-0-0"), pod("j-30-0-0")])))
+                .unwrap();
+        let jobs: Vec<String> = (0..4).map(|i| format!("j-{i}")).collect();
+        let err = judge_sweep(&PLAN, &jobs, &ns).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "2 of the 4 jobs of the sweep j already exist in namespace runai-ada: j-1 (j-1-0-0 Running on n1), j-3 \
+             (j-3-0-0 Running on n1); nothing was submitted; pick another --name, or delete them first: submit \
+             delete j-1 j-3"
+        );
+        judge_sweep(&PLAN, &jobs[..1], &ns).unwrap();
+        let err = judge_sweep(&Plan { pvc: "other", ..PLAN }, &jobs[..1], &ns).unwrap_err().to_string();
+        assert!(err.starts_with("the scratch PVC other does not exist"), "{err}");
+    }
+
+    #[test]
     fn a_free_name_with_its_claim_passes() {
         let other = json!({"kind": "Pod", "metadata": {"name": "j-1-0-0"}});
         let ns = Namespace::parse(&list(json!([claim("mlo-scratch"), other]))).unwrap();
@@ -234,19 +298,42 @@ mod tests {
         };
         let done = pod("Succeeded", json!({"terminated": {"exitCode": 0}}));
         let ns = Namespace::parse(&list(json!([claim("mlo-scratch"), done]))).unwrap();
-        let taken = judge_replacing(&PLAN, &ns).unwrap();
+        let taken = judge_replacing(&PLAN, &one(), &ns).unwrap();
         assert_eq!(taken.jobs.iter().map(|j| j.pods.clone()).collect::<Vec<_>>(), [["j-0-0"]]);
         let free = Namespace::parse(&list(json!([claim("mlo-scratch")]))).unwrap();
-        assert!(judge_replacing(&PLAN, &free).unwrap().jobs.is_empty());
+        assert!(judge_replacing(&PLAN, &one(), &free).unwrap().jobs.is_empty());
         let running = pod("Running", json!({"running": {}}));
         let ns = Namespace::parse(&list(json!([claim("mlo-scratch"), running]))).unwrap();
-        let err = judge_replacing(&PLAN, &ns).unwrap_err().to_string();
+        let err = judge_replacing(&PLAN, &one(), &ns).unwrap_err().to_string();
         assert_eq!(
             err,
             "a job named j is still running in namespace runai-ada (pods j-0-0): --replace replaces only a finished \
              job; stop it first with `submit delete j`, or pick another name with -n; nothing was submitted"
         );
-        assert!(judge_replacing(&PLAN, &free_of_claims()).is_err());
+        assert!(judge_replacing(&PLAN, &one(), &free_of_claims()).is_err());
+    }
+
+    fn one() -> Vec<String> {
+        vec![PLAN.job.to_owned()]
+    }
+
+    #[test]
+    fn a_sweeps_replace_takes_its_finished_jobs_and_refuses_if_one_runs() {
+        let pod = |name: &str, phase: &str, state: Value| {
+            json!({"kind": "Pod", "metadata": {"name": name, "creationTimestamp": "2026-01-01T10:00:00Z"},
+                "spec": {"nodeName": "n1"}, "status": {"phase": phase, "containerStatuses": [{"state": state}]}})
+        };
+        let names = vec!["s-0".to_owned(), "s-1".to_owned(), "s-2".to_owned()];
+        let plan = Plan { job: "s", ..PLAN };
+        let done = |name| pod(name, "Succeeded", json!({"terminated": {"exitCode": 0}}));
+        let failed = pod("s-1-0-0", "Failed", json!({"terminated": {"exitCode": 1}}));
+        let ns = Namespace::parse(&list(json!([claim("mlo-scratch"), done("s-0-0-0"), failed]))).unwrap();
+        let taken = judge_replacing(&plan, &names, &ns).unwrap();
+        assert_eq!(taken.jobs.iter().map(|j| j.name.as_str()).collect::<Vec<_>>(), ["s-0", "s-1"]);
+        let running = pod("s-2-0-0", "Running", json!({"running": {}}));
+        let ns = Namespace::parse(&list(json!([claim("mlo-scratch"), done("s-0-0-0"), running]))).unwrap();
+        let err = judge_replacing(&plan, &names, &ns).unwrap_err().to_string();
+        assert!(err.starts_with("a job named s-2 is still running in namespace runai-ada (pods s-2-0-0)"), "{err}");
     }
 
     fn free_of_claims() -> Namespace {

@@ -42,10 +42,18 @@ pub struct Replacing {
 }
 
 impl Replacing {
-    /// The pre-flight of `check` for `--replace` ([`preflight::check_replacing`]),
-    /// and where the replaced job's log is kept (unless `keep` is false).
-    pub fn check(check: &preflight::Plan<'_>, place: Place, keep: bool, ctx: &Context, wait: Seconds) -> Result<Self> {
-        let taken = preflight::check_replacing(check, place.kubectl_timeout)?;
+    /// The pre-flight of `check` for `--replace` of the jobs `names` (one,
+    /// or a sweep's) ([`preflight::check_replacing`]), and where the replaced
+    /// jobs' logs are kept (unless `keep` is false).
+    pub fn check(
+        check: &preflight::Plan<'_>,
+        names: &[String],
+        place: Place,
+        keep: bool,
+        ctx: &Context,
+        wait: Seconds,
+    ) -> Result<Self> {
+        let taken = preflight::check_replacing(check, names, place.kubectl_timeout)?;
         let store = match keep {
             false => None,
             true => Some(Store::locate(ctx).map_err(|e| {

@@ -5,11 +5,11 @@ use anyhow::{Result, bail};
 use common::env::{self as pod_env, DEFAULT_SECRET_KEYS};
 use common::pod_env::{JobRun, PodEnv, StateDirs};
 
-use crate::cli::Cli;
 use crate::job::Identity;
 use crate::job::config::EnvFile;
 use crate::job::keys;
 use crate::job::lookup::at;
+use crate::job::request::Request;
 
 /// The entries of `EXTRA_SECRET_KEYS`, trimmed, empty ones skipped.
 pub fn extra_secret_keys(env: &EnvFile) -> impl Iterator<Item = &str> {
@@ -101,9 +101,9 @@ pub(super) fn pod_variables(env: &EnvFile, who: &Identity<'_>, job: JobRun) -> R
 /// submit sets itself (`submit_sets`, and every `NB_*`) or pod-init sets for
 /// the command (it would be replaced without a word), a Secret key, or a
 /// name given twice.
-pub(super) fn extra_variables(cli: &Cli, env: &EnvFile, submit_sets: &[&str]) -> Result<Vec<(String, String)>> {
+pub(super) fn extra_variables(req: &Request, env: &EnvFile, submit_sets: &[&str]) -> Result<Vec<(String, String)>> {
     let mut extra: Vec<(String, String)> = Vec::new();
-    for entry in &cli.env {
+    for entry in &req.env {
         let Some((name, value)) = entry.split_once('=') else {
             // Without `=` the argument may be a value (a token pasted alone):
             // it is shown only when it is a variable name.

@@ -5,23 +5,15 @@
 
 use common::env::{DEFAULT_SECRET_KEYS, EnvVars};
 
-use crate::cli::Cli;
 use crate::job::config::EnvFile;
 use crate::job::keys;
 use crate::job::{self, SecretTarget};
 
 /// One note per default taken. `env` is the file with the GitHub key
 /// loaded (if there was one); `submits` says whether a job is submitted.
-pub fn notes(cli: &Cli, env: &EnvFile, target: &SecretTarget, submits: bool) -> Vec<String> {
+pub fn notes(env: &EnvFile, target: &SecretTarget, submits: bool) -> Vec<String> {
     let mut notes = Vec::new();
     let path = env.path().display();
-    if cli.dry {
-        for (given, flag) in [(cli.wait, "--wait"), (cli.attach, "--attach")] {
-            if given {
-                notes.push(format!("{flag} is ignored with --dry-run: nothing is submitted to wait for"));
-            }
-        }
-    }
     if submits && env.get(keys::RUNAI_PROJECT).is_none() {
         notes.push(format!("{path} sets no RUNAI_PROJECT: the run:ai project is the namespace, {}", target.namespace));
     }

@@ -8,12 +8,12 @@ use common::env::{DEFAULT_SECRET_KEYS, EnvVars};
 
 use super::{Check, Mark};
 use crate::app::Context;
-use crate::cli::Cli;
 use crate::clock;
 use crate::cluster::invocation::{Invocation, find_on_path};
 use crate::cluster::kubectl::{self, KUBECTL};
 use crate::job::config::{ConfigError, EnvFile};
 use crate::job::duration::Seconds;
+use crate::job::request::Request;
 use crate::job::spec::JobSpec;
 use crate::job::{self, SecretTarget};
 use crate::job::{env_check, fallbacks, github_key, keys};
@@ -25,8 +25,8 @@ pub const ENV: &str = ".env";
 pub struct Setup {
     /// The `.env` check's result.
     pub check: Check,
-    /// The command line of a bare `submit --env-file PATH`.
-    pub cli: Cli,
+    /// What a bare `submit` asks for.
+    pub request: Request,
     /// The file as written.
     pub file: Option<EnvFile>,
     /// The file with the GitHub key loaded, as it would be synced.
@@ -39,11 +39,9 @@ pub struct Setup {
 
 impl Setup {
     pub fn load(path: &Path, ctx: &Context) -> Self {
-        let cli = Cli::parse_args([std::ffi::OsString::from("submit"), "--env-file".into(), path.into()])
-            .unwrap_or_else(|_| Cli::parse_args(["submit"]).unwrap_or_else(|e| e.exit()));
         let mut setup = Setup {
             check: Check::ok(ENV, ""),
-            cli,
+            request: crate::cli::bare_request(),
             file: None,
             synced: None,
             key_error: None,
@@ -62,8 +60,8 @@ impl Setup {
             setup.key_error = Some(e.to_string());
         }
         let problems = env_check::problems(&file, &[]);
-        setup.target = job::secret_target(&setup.cli, &file).ok();
-        let spec = setup.target.as_ref().map(|t| job::job_spec(&setup.cli, &synced, t, clock::local_timestamp));
+        setup.target = job::secret_target(&setup.request, &file).ok();
+        let spec = setup.target.as_ref().map(|t| job::job_spec(&setup.request, &synced, t, clock::local_timestamp));
         setup.check = match (problems.is_empty(), &spec) {
             (false, _) => Check {
                 name: ENV,
@@ -174,7 +172,7 @@ pub fn runai(ctx: &Context, setup: &Setup) -> Check {
     let (preference, origin) = setup
         .file
         .as_ref()
-        .and_then(|env| job::runai_preference(&setup.cli, env).ok())
+        .and_then(|env| job::runai_preference(&setup.request, env).ok())
         .unwrap_or((probe::Preference::Auto, None));
     let choice = match probe::choose(preference, origin.as_deref(), || probe::ask(true)) {
         Ok(choice) => choice,
