@@ -11,15 +11,12 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use nb_tests::daily::{ENV, NAMESPACE};
 use nb_tests::fake_apiserver::{FakeApiServer, PodState};
 use nb_tests::submit_harness::{REAL_KUBECTL, SubmitEnv, processes_with_env};
 use serde_json::{Value, json};
 
 const V1: &str = env!("CARGO_BIN_EXE_runai");
-const NAMESPACE: &str = "runai-mlo-ada";
-const ENV: &str = "LDAP_USERNAME=ada\nLDAP_UID=123456\nLDAP_GROUPNAME=MLO-unit\nLDAP_GID=83070\n\
-RUNAI_PROJECT=mlo-ada\nK8S_NAMESPACE=runai-mlo-ada\nRUNAI_IMAGE=reg.example/img:1\n\
-RUNAI_SECRET_NAME=ada-env\nSCRATCH_PVC=mlo-scratch\n";
 
 /// A pod of the job as run:ai names and labels it (`labels`), created at
 /// `created`, in `phase`.
@@ -302,7 +299,7 @@ fn help_bad_ports_an_unknown_job_an_ended_job_and_an_unreachable_cluster() {
     }
     let run = env.run(&["port-forward", "--help"]);
     assert_eq!(run.code, Some(0), "{run}");
-    assert!(run.stdout.starts_with("Forward local ports to the job's pod, again whenever the forward drops"), "{run}");
+    assert!(run.stdout.starts_with("Forward local ports to the job's pod, again whenever it drops"), "{run}");
     assert!(run.stdout.contains("Usage: submit port-forward [OPTIONS] <JOB> <LOCAL[:REMOTE]>..."), "{run}");
     assert!(env.run(&["--completions", "bash"]).stdout.contains("port-forward"));
     let run = env.run(&["port-forward", "nb"]);

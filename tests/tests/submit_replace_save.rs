@@ -15,16 +15,13 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use nb_tests::daily::{ENV, NAMESPACE};
 use nb_tests::fake_apiserver::FakeApiServer;
 use nb_tests::submit_harness::{Run, SubmitEnv};
 use serde_json::{Value, json};
 
 const V1: &str = env!("CARGO_BIN_EXE_runai");
 const V2_22X: &str = env!("CARGO_BIN_EXE_runai-v2-22x");
-const NAMESPACE: &str = "runai-mlo-ada";
-const ENV: &str = "LDAP_USERNAME=ada\nLDAP_UID=123456\nLDAP_GROUPNAME=MLO-unit\nLDAP_GID=83070\n\
-RUNAI_PROJECT=mlo-ada\nK8S_NAMESPACE=runai-mlo-ada\nRUNAI_IMAGE=reg.example/img:1\n\
-RUNAI_SECRET_NAME=ada-env\nSCRATCH_PVC=mlo-scratch\n";
 
 /// A pod of run:ai's shape in `phase`, its one container `main` having
 /// restarted `restarts` times.
