@@ -34,11 +34,14 @@ fn squashed_sandbox() -> std::result::Result<Sandbox, Error> {
 }
 
 /// Ada's pod as the cluster starts it: pod-init setuid root as PID 1,
-/// started as her uid and the lab gid, with every variable `submit` sets.
+/// started as her uid and the lab gid, with every variable `submit` sets
+/// (the job's name and submission too, so each start keeps its attempt
+/// record).
 fn ada_pod(command: &[&str], key: &(String, String)) -> RunSpec {
     RunSpec::pod_init(command.iter().copied())
         .as_user(UID, LAB_GID)
         .envs(researcher::account_vars(SCRATCH_MOUNT, UID, LAB_GID))
+        .envs(researcher::job_vars())
         .env("HF_HOME", format!("{SCRATCH_MOUNT}/hf_cache"))
         .envs(researcher::secret_vars(&key.0, &key.1))
 }

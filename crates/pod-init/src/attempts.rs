@@ -3,8 +3,10 @@
 //!
 //! A job with a name and a submission (`NB_JOB_NAME`, `NB_SUBMISSION`)
 //! gets a small record per job under the user's scratch home
-//! (store.rs), one entry per start (record.rs). At start, a child with the
-//! user's ids reads it once, adds this start's entry and replaces it once;
+//! (store.rs), one entry per start (record.rs). The user-state step opens
+//! its directory and hands PID 1 the descriptor; at start, a child with the
+//! user's ids reads the record once through it, adds this start's entry and
+//! replaces it once;
 //! the command then gets `NB_ATTEMPT` and, from the second start on,
 //! `NB_PREVIOUS_EXIT`. When the command ends, another such child writes its
 //! end (exit code or signal, and the duration). A start that leaves no end
@@ -19,9 +21,12 @@
 mod record;
 mod store;
 
+pub use store::open_state_dir;
+
 use std::ffi::CString;
 use std::io::Read as _;
-use std::path::PathBuf;
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use common::env::EnvVars;
@@ -35,7 +40,8 @@ use record::{Ending, Record};
 #[derive(Debug, Clone)]
 pub struct Started {
     user: Identity,
-    scratch_home: PathBuf,
+    /// The state directory, as the user-state step opened it.
+    state: Arc<OwnedFd>,
     file: String,
     /// The record as written at start, this start's entry last.
     record: Record,
@@ -70,12 +76,12 @@ fn unix_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-/// Records this start of `job` and sets `NB_ATTEMPT` / `NB_PREVIOUS_EXIT`
-/// in `env` (the command's). Any inherited value of the two is dropped
+/// Records this start of `job` in the state directory `state` and sets
+/// `NB_ATTEMPT` / `NB_PREVIOUS_EXIT` in `env` (the command's). Any inherited value of the two is dropped
 /// first: they are pod-init's to say. `None` (logged) when the record
 /// cannot be kept; the command then runs without them.
 pub fn begin(
-    scratch_home: PathBuf,
+    state: OwnedFd,
     job: &JobRun,
     user: &Identity,
     node: Option<String>,
@@ -100,15 +106,7 @@ pub fn begin(
             return None;
         }
     };
-    let home = scratch_home.clone();
     let outcome = sys::run_as(user, "attempts", || {
-        let state = match store::open_state_dir(&home) {
-            Ok(state) => state,
-            Err(e) => {
-                tracing::warn!("attempts: {}/{}: {e}", home.display(), store::DIR);
-                return false;
-            }
-        };
         let mut record = match store::read(&state, &file) {
             Ok(None) => Record::default(),
             Ok(Some(text)) => Record::parse(&text).unwrap_or_else(|e| {
@@ -153,7 +151,7 @@ pub fn begin(
     if let Some(previous) = &start.previous {
         env.extend(CString::new(format!("{}={previous}", EnvVars::NB_PREVIOUS_EXIT)));
     }
-    Some(Started { user: user.clone(), scratch_home, file, record, at })
+    Some(Started { user: user.clone(), state: Arc::new(state), file, record, at })
 }
 
 impl Started {
@@ -166,14 +164,12 @@ impl Started {
         let ms = u64::try_from(self.at.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.record.finish(ending, ms);
         let text = self.record.render();
-        let (home, file) = (&self.scratch_home, &self.file);
-        let written = sys::run_as(&self.user, "attempts", || {
-            match store::open_state_dir(home).and_then(|state| store::replace(&state, file, &text)) {
-                Ok(()) => true,
-                Err(e) => {
-                    tracing::warn!("attempts: writing the end into {file}: {e}");
-                    false
-                }
+        let (state, file) = (&self.state, &self.file);
+        let written = sys::run_as(&self.user, "attempts", || match store::replace(state, file, &text) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!("attempts: writing the end into {file}: {e}");
+                false
             }
         });
         if let Err(e) = written {
@@ -200,7 +196,8 @@ mod tests {
         let job = |submission: &str| JobRun { name: "train".into(), submission: submission.into() };
         let start = |submission: &str| {
             let mut env = vec![CString::new("NB_ATTEMPT=99").unwrap(), CString::new("KEEP=1").unwrap()];
-            let started = begin(home.path().to_owned(), &job(submission), &me, Some("node-1".into()), &mut env);
+            let state = open_state_dir(&mut crate::dirwalk::Walker::new(), home.path()).unwrap();
+            let started = begin(state, &job(submission), &me, Some("node-1".into()), &mut env);
             (started.unwrap(), env_of(&env, "NB_ATTEMPT"), env_of(&env, "NB_PREVIOUS_EXIT"), env_of(&env, "KEEP"))
         };
         let (first, attempt, previous, keep) = start("s-1");
@@ -229,7 +226,8 @@ mod tests {
         let me = Identity { uid: sys::getuid(), gid: sys::getgid(), groups: vec![] };
         let mut env = Vec::new();
         let job = JobRun { name: "train".into(), submission: "s-1".into() };
-        assert!(begin(home.path().to_owned(), &job, &me, None, &mut env).is_some());
+        let state = open_state_dir(&mut crate::dirwalk::Walker::new(), home.path()).unwrap();
+        assert!(begin(state, &job, &me, None, &mut env).is_some());
         assert_eq!(env_of(&env, "NB_ATTEMPT").as_deref(), Some("1"));
     }
 

@@ -35,7 +35,7 @@ use crate::config::{ConfigError, PodConfig, Setup};
 use crate::env;
 use crate::etcfile::EtcError;
 use crate::identity::Identity;
-use crate::launch::Launch;
+use crate::launch::{Launch, WorkingDir};
 use crate::sys::ChildError;
 use mirror::EtcFiles;
 use ssh::SshMaterial;
@@ -163,6 +163,8 @@ struct Context<'a> {
     user: Option<Identity>,
     /// The renamed home when root could not move it: the user copies it.
     copy_home_from: Option<PathBuf>,
+    /// What the user-state walk opened for the later children.
+    opened: Option<userstate::Opened>,
 }
 
 impl Context<'_> {
@@ -223,6 +225,7 @@ pub fn run(input: &Env) -> Result<Launch, BootstrapError> {
         renamed_home: None,
         user: None,
         copy_home_from: None,
+        opened: None,
     };
     for step in &STEPS {
         match (step.run)(&mut ctx) {
@@ -246,10 +249,16 @@ pub fn run(input: &Env) -> Result<Launch, BootstrapError> {
         cfg.working_dir.display()
     );
     let mut env = env::command_env(&input.vars, &overrides);
-    let attempt = cfg.job.as_ref().and_then(|job| {
-        attempts::begin(cfg.scratch_home.clone(), job, &user, input.lookup(common::env::EnvVars::NODE_NAME), &mut env)
-    });
-    Ok(Launch { argv, env, cwd: Some(cfg.working_dir.clone()), identity: Some(user), attempt })
+    let (state, working_dir) = match ctx.opened {
+        Some(opened) => (opened.attempts, opened.working_dir),
+        None => (None, Err(0)),
+    };
+    let node = input.lookup(common::env::EnvVars::NODE_NAME);
+    // Without the directory the user-state step said why.
+    let attempt =
+        cfg.job.as_ref().zip(state).and_then(|(job, state)| attempts::begin(state, job, &user, node, &mut env));
+    let cwd = WorkingDir { path: cfg.working_dir.clone(), opened: working_dir };
+    Ok(Launch { argv, env, cwd: Some(cwd), identity: Some(user), attempt })
 }
 
 /// Root: the user and group mirrored into /etc (stops the pod on failure:
@@ -319,10 +328,12 @@ fn scratch(ctx: &mut Context) -> Result<Vec<Change>, StepError> {
 /// As the user: shell state, links, git identity, uv directories, `~/.ssh`.
 fn user_state(ctx: &mut Context) -> Result<Vec<Change>, StepError> {
     let ssh = std::mem::take(&mut ctx.ssh);
-    let user = ctx.user()?;
+    let user = ctx.user()?.clone();
     let seed_uid = ctx.seed.as_ref().map(|s| s.uid);
-    userstate::prepare(&ctx.cfg, user, seed_uid, &ssh, ctx.copy_home_from.as_deref())?;
+    let (outcome, opened) = userstate::prepare(&ctx.cfg, &user, seed_uid, &ssh, ctx.copy_home_from.as_deref());
     drop(ssh);
+    ctx.opened = Some(opened);
+    outcome?;
     Ok(vec![Change::DoneAs { user: ctx.cfg.user.clone(), uid: user.uid }])
 }
 
@@ -355,7 +366,7 @@ mod tests {
     fn missing_vars_run_the_command_unchanged_without_the_key() {
         let launch = run(&input(&[("PATH", "/bin"), ("SSH_PRIVATE_KEY_B64", "eA==")], &["echo", "hi"])).unwrap();
         assert_eq!(launch.identity, None);
-        assert_eq!(launch.cwd, None);
+        assert!(launch.cwd.is_none());
         assert_eq!(launch.argv, [CString::new("echo").unwrap(), CString::new("hi").unwrap()]);
         assert_eq!(launch.env, [CString::new("PATH=/bin").unwrap()]);
     }

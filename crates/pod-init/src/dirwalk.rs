@@ -68,6 +68,9 @@ pub struct Dir {
     fd: OwnedFd,
     path: PathBuf,
     pub attrs: Attrs,
+    /// Made by this walk: it holds nothing yet, so what is created in it is
+    /// not looked up first.
+    made: bool,
 }
 
 /// Why a path was not walked.
@@ -84,6 +87,18 @@ pub enum WalkError {
     Create { path: PathBuf, error: io::Error },
     #[error("{}: {error}", path.display())]
     Io { path: PathBuf, error: io::Error },
+}
+
+impl WalkError {
+    /// The errno that says it best, for a message that cannot allocate.
+    pub fn errno(&self) -> i32 {
+        match self {
+            WalkError::Symlink(_) => libc::ELOOP,
+            WalkError::NotADirectory(_) => libc::ENOTDIR,
+            WalkError::Below { .. } => libc::EACCES,
+            WalkError::Create { error, .. } | WalkError::Io { error, .. } => error.raw_os_error().unwrap_or(libc::EIO),
+        }
+    }
 }
 
 fn cstring(name: &OsStr) -> io::Result<CString> {
@@ -138,7 +153,13 @@ impl Dir {
     fn root() -> io::Result<Dir> {
         let fd = nix::fcntl::open("/", OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())?;
         let attrs = statx_at(fd.as_fd(), OsStr::new(""))?;
-        Ok(Dir { fd, path: PathBuf::from("/"), attrs })
+        Ok(Dir { fd, path: PathBuf::from("/"), attrs, made: false })
+    }
+
+    /// The descriptor, for work the walk does not do itself (handed to
+    /// PID 1 for the user's later children).
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
     }
 
     /// The subdirectory `name`, created with `mode` (less the umask) first
@@ -146,10 +167,14 @@ impl Dir {
     pub fn child(&self, name: &OsStr, create: Option<u32>) -> Result<(Dir, bool), WalkError> {
         let path = self.path.join(name);
         let io = |error: io::Error| WalkError::Io { path: path.clone(), error };
-        // Opened first: on a restart it is there, and one lookup is all it takes.
+        // Opened first: on a restart it is there, and one lookup is all it
+        // takes. In a directory this walk made, it is not: made first.
         let (mut tried, mut created) = (false, false);
+        let mut absent = self.made && create.is_some();
         let fd = loop {
-            match (open_dir_at(self.fd.as_fd(), name), create) {
+            let opened =
+                if std::mem::take(&mut absent) { Err(Errno::ENOENT) } else { open_dir_at(self.fd.as_fd(), name) };
+            match (opened, create) {
                 (Ok(fd), _) => break fd,
                 (Err(Errno::ENOENT), Some(mode)) if !tried => {
                     tried = true;
@@ -172,7 +197,12 @@ impl Dir {
             }
         };
         let attrs = statx_at(fd.as_fd(), OsStr::new("")).map_err(io)?;
-        Ok((Dir { fd, path, attrs }, created))
+        Ok((Dir { fd, path, attrs, made: created }, created))
+    }
+
+    /// Whether this walk made this directory (it holds nothing of before).
+    pub fn made(&self) -> bool {
+        self.made
     }
 
     /// The attributes of the entry `name` (not followed), `None` if absent.
