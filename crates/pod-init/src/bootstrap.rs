@@ -163,6 +163,8 @@ struct Context<'a> {
     user: Option<Identity>,
     /// The renamed home when root could not move it: the user copies it.
     copy_home_from: Option<PathBuf>,
+    /// The directories the seed's walk opened, where the user's starts.
+    seed_opened: Vec<(PathBuf, std::os::fd::OwnedFd)>,
     /// What the user-state walk opened for the later children.
     opened: Option<userstate::Opened>,
 }
@@ -225,6 +227,7 @@ pub fn run(input: &Env) -> Result<Launch, BootstrapError> {
         renamed_home: None,
         user: None,
         copy_home_from: None,
+        seed_opened: Vec::new(),
         opened: None,
     };
     for step in &STEPS {
@@ -321,7 +324,9 @@ fn scratch(ctx: &mut Context) -> Result<Vec<Change>, StepError> {
             dirs.push(scratch::Wanted { dir, mode: scratch::MODE });
         }
     }
-    scratch::prepare(seed, &dirs)?;
+    let (outcome, opened) = scratch::prepare(seed, &dirs);
+    ctx.seed_opened = opened;
+    outcome?;
     Ok(vec![Change::DoneAs { user: ctx.cfg.seed_user.clone(), uid: seed.uid }])
 }
 
@@ -330,7 +335,8 @@ fn user_state(ctx: &mut Context) -> Result<Vec<Change>, StepError> {
     let ssh = std::mem::take(&mut ctx.ssh);
     let user = ctx.user()?.clone();
     let seed_uid = ctx.seed.as_ref().map(|s| s.uid);
-    let (outcome, opened) = userstate::prepare(&ctx.cfg, &user, seed_uid, &ssh, ctx.copy_home_from.as_deref());
+    let walked = std::mem::take(&mut ctx.seed_opened);
+    let (outcome, opened) = userstate::prepare(&ctx.cfg, &user, seed_uid, &ssh, ctx.copy_home_from.as_deref(), walked);
     drop(ssh);
     ctx.opened = Some(opened);
     outcome?;

@@ -304,6 +304,28 @@ impl Walker {
         Self::default()
     }
 
+    /// Starts later walks below `path` at `fd`, a directory another walk
+    /// (the seed's) opened there without following a link: no lookup of
+    /// `path` again. Its attributes are the ones that walk brought back.
+    pub fn adopt(&mut self, path: &Path, fd: OwnedFd) -> io::Result<()> {
+        let attrs = statx_at(fd.as_fd(), OsStr::new(""))?;
+        if attrs.kind != Kind::Dir || !path.is_absolute() {
+            return Err(io::Error::other(format!("{}: not a walked directory", path.display())));
+        }
+        self.open.push(Dir { fd, path: path.to_owned(), attrs, made: false });
+        Ok(())
+    }
+
+    /// A descriptor of its own of the directory `path`, walked (not made)
+    /// as [`Walker::dir`] does, for another process to work from; or the
+    /// errno of why not.
+    pub fn handle(&mut self, path: &Path) -> Result<OwnedFd, i32> {
+        match self.dir(path, None) {
+            Ok((dir, _)) => dir.fd.try_clone().map_err(|e| e.raw_os_error().unwrap_or(libc::EIO)),
+            Err(e) => Err(e.errno()),
+        }
+    }
+
     /// Refuses `path` and everything below it from now on (the caller
     /// says why, once).
     pub fn refuse(&mut self, path: &Path) {
@@ -378,6 +400,22 @@ mod tests {
         let opened = walker.open.len();
         walker.dir(&root.path().join("a/b/c"), Some(Create { last: 0o700, parents: 0o700 })).unwrap();
         assert_eq!(walker.open.len(), opened + 1, "started from a/b, opened only c");
+    }
+
+    #[test]
+    fn an_adopted_directory_is_where_walks_below_it_start_and_a_made_one_is_not_looked_into() {
+        let root = tempfile::tempdir().unwrap();
+        let home = root.path().join("home");
+        fs::create_dir(&home).unwrap();
+        let fd = nix::fcntl::open(&home, OFlag::O_PATH | OFlag::O_DIRECTORY, Mode::empty()).unwrap();
+        let mut walker = Walker::new();
+        walker.adopt(&home, fd).unwrap();
+        let create = Some(Create { last: 0o700, parents: 0o700 });
+        let (dir, created) = walker.dir(&home.join("a/b"), create).unwrap();
+        assert!(created && dir.made());
+        assert_eq!(walker.open.len(), 3, "home adopted, a and b opened; not / again");
+        let file = nix::fcntl::open(&root.path().join("f"), OFlag::O_CREAT | OFlag::O_WRONLY, Mode::S_IRWXU).unwrap();
+        assert!(walker.adopt(&root.path().join("f"), file).is_err(), "only a directory is adopted");
     }
 
     #[test]

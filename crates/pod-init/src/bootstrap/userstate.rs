@@ -46,20 +46,27 @@ pub struct Opened {
 /// Runs every sub-step as `user`, each even after another failed; the
 /// child logs each one. `seed_uid`: the seed's, which may own the scratch
 /// home. `old_home`: the home of the account renamed to the user, which
-/// root could not move (its files are the user's: same uid). Returns the
-/// outcome and what the walk opened.
+/// root could not move (its files are the user's: same uid). `walked`:
+/// the directories the seed's walk opened, where this walk starts. Returns
+/// the outcome and what the walk opened.
 pub fn prepare(
     cfg: &PodConfig,
     user: &Identity,
     seed_uid: Option<u32>,
     ssh: &SshMaterial,
     old_home: Option<&Path>,
+    walked: Vec<(PathBuf, OwnedFd)>,
 ) -> (Result<(), ChildError>, Opened) {
     let channel = handoff::channel().map_err(|e| tracing::warn!("user state: cannot make a socket pair: {e}")).ok();
     let (sender, receiver) = channel.unzip();
     let outcome = sys::run_as(user, "user state", || {
         let mut ok = true;
         let mut walker = Walker::new();
+        for (path, fd) in walked {
+            if let Err(e) = walker.adopt(&path, fd) {
+                tracing::debug!("user state: {e}; walked again");
+            }
+        }
         let mut step = |name: &str, r: io::Result<Vec<String>>| match r {
             Ok(done) if done.is_empty() => tracing::info!("{name}: nothing to change"),
             Ok(done) => tracing::info!("{name}: {}", done.join("; ")),
@@ -117,10 +124,7 @@ fn hand_over(walker: &mut Walker, cfg: &PodConfig, sender: &handoff::Sender) {
         tracing::warn!("attempts: {e}; NB_ATTEMPT not set");
     }
     // Made by the seed: only walked here, never created.
-    let working_dir = match walker.dir(&cfg.working_dir, None) {
-        Ok((dir, _)) => dir.fd().try_clone_to_owned().map_err(|e| e.raw_os_error().unwrap_or(libc::EIO)),
-        Err(e) => Err(e.errno()),
-    };
+    let working_dir = walker.handle(&cfg.working_dir);
     let state_slot = match &state {
         Some(Ok(fd)) => Ok(fd.as_fd()),
         _ => Err(libc::ENOENT),
