@@ -323,6 +323,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     }
     let runner = Runner::new(Mode::Run);
     let dist = dist::run(&runner)?;
+    let load_before = host::load_average();
 
     let mut notes = Vec::new();
     let size_section = sizes(&dist, &mut notes)?;
@@ -348,7 +349,10 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         "memory: /proc/<pid>/status of the container's PID 1, read from the host once pod-init's child is `sleep`".to_owned(),
         "submit: the dist binary in the tests' clean room (cleared environment, temp HOME); the dry run reads examples/demo.env; the real submission runs the real kubectl against the tests' fake API server and the runai test double, both behind call counters (the old wrapper started a Python interpreter and two kubectl processes per submission); the pre-flight check's cost is the difference of the medians with and without `--no-preflight`, kubectl's discovery cache warm after the first run as on a laptop; `--wait` follows a scripted pod (unschedulable, creating, running, 250 ms apart) of the fake API server; a probed dry run starts the runai double (a small Rust binary) once for `runai workspace submit --help`, so with the real CLI the probe costs what that CLI takes to print its help, and `--runai-cli v1` (or `RUNAI_CLI=v1`) skips it".to_owned(),
     ];
-    let report = Report { machine: machine(), date: today()?, method, sections, notes };
+    // Other work on the machine shows in every wall-clock figure.
+    let machine =
+        format!("{}; load average {load_before} at the start, {} at the end", machine(), host::load_average());
+    let report = Report { machine, date: today()?, method, sections, notes };
 
     let table = report.table();
     // The table is this task's output.
