@@ -3,13 +3,14 @@
 //!
 //! A job with a name and a submission (`NB_JOB_NAME`, `NB_SUBMISSION`)
 //! gets a small record per job under the user's scratch home
-//! (store.rs), one entry per start (record.rs). The user-state step opens
-//! its directory and hands PID 1 the descriptor; at start, a child with the
-//! user's ids reads the record once through it, adds this start's entry and
-//! replaces it once;
-//! the command then gets `NB_ATTEMPT` and, from the second start on,
-//! `NB_PREVIOUS_EXIT`. When the command ends, another such child writes its
-//! end (exit code or signal, and the duration). A start that leaves no end
+//! (store.rs), one entry per start (record.rs). The user-state step's
+//! child (the user's ids) opens its directory, reads the record once, adds
+//! this start's entry, replaces it once, and hands PID 1 the directory's
+//! descriptor and the new record ([`write_start`], [`begin`]); the command
+//! then gets `NB_ATTEMPT` and, from the second start on,
+//! `NB_PREVIOUS_EXIT`. When the command ends, a child with the user's ids
+//! writes its end (exit code or signal, and the duration) through the same
+//! descriptor. A start that leaves no end
 //! (pod-init SIGKILLed at the end of the grace period, a lost node) makes
 //! the next one say `unknown`. Without both variables nothing is recorded
 //! and nothing is guessed.
@@ -24,7 +25,6 @@ mod store;
 pub use store::open_state_dir;
 
 use std::ffi::CString;
-use std::io::Read as _;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -76,15 +76,44 @@ fn unix_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-/// Records this start of `job` in the state directory `state` and sets
-/// `NB_ATTEMPT` / `NB_PREVIOUS_EXIT` in `env` (the command's). Any inherited value of the two is dropped
-/// first: they are pod-init's to say. `None` (logged) when the record
-/// cannot be kept; the command then runs without them.
+/// In the user's child (the user-state step, which opened `state`): reads
+/// the record of `job` once, adds this start and replaces the record once.
+/// Returns the new record's text, for PID 1; `None` (logged) when the
+/// record could not be kept.
+pub fn write_start(state: &OwnedFd, job: &JobRun, node: Option<&str>) -> Option<String> {
+    let host = hostname();
+    let file = file_name(&job.name, &host);
+    let mut record = match store::read(state, &file) {
+        Ok(None) => Record::default(),
+        Ok(Some(text)) => Record::parse(&text).unwrap_or_else(|e| {
+            tracing::warn!("attempts: {file}: {e}; starting a new record");
+            Record::default()
+        }),
+        Err(e) => {
+            tracing::warn!("attempts: {file}: {e}; NB_ATTEMPT not set");
+            return None;
+        }
+    };
+    record.start(&job.submission, unix_now(), &host, node);
+    let text = record.render();
+    if let Err(e) = store::replace(state, &file, &text) {
+        tracing::warn!("attempts: writing {file}: {e}; NB_ATTEMPT not set");
+        return None;
+    }
+    Some(text)
+}
+
+/// In PID 1: this start of `job`, as [`write_start`] recorded it in the
+/// state directory `state` (`record`: the text it handed back; `None` when
+/// it could not, and said why). Sets `NB_ATTEMPT` / `NB_PREVIOUS_EXIT` in
+/// `env` (the command's); any inherited value of the two is dropped first:
+/// they are pod-init's to say. `None` when nothing was recorded; the
+/// command then runs without them.
 pub fn begin(
-    state: OwnedFd,
+    record: Option<&[u8]>,
+    state: Option<OwnedFd>,
     job: &JobRun,
     user: &Identity,
-    node: Option<String>,
     env: &mut Vec<CString>,
 ) -> Option<Started> {
     env.retain(|kv| {
@@ -93,47 +122,8 @@ pub fn begin(
             .iter()
             .any(|name| bytes.strip_prefix(name.as_bytes()).is_some_and(|rest| rest.first() == Some(&b'=')))
     });
-    let host = hostname();
-    let file = file_name(&job.name, &host);
-    let at = Instant::now();
-    let started = unix_now();
-    // The child reads and replaces the record as the user and hands the new
-    // record back through a pipe (a few KiB: the pipe's buffer holds it).
-    let (read_end, write_end) = match nix::unistd::pipe() {
-        Ok(pipe) => pipe,
-        Err(e) => {
-            tracing::warn!("attempts: cannot make a pipe ({e}); NB_ATTEMPT not set");
-            return None;
-        }
-    };
-    let outcome = sys::run_as(user, "attempts", || {
-        let mut record = match store::read(&state, &file) {
-            Ok(None) => Record::default(),
-            Ok(Some(text)) => Record::parse(&text).unwrap_or_else(|e| {
-                tracing::warn!("attempts: {file}: {e}; starting a new record");
-                Record::default()
-            }),
-            Err(e) => {
-                tracing::warn!("attempts: {file}: {e}");
-                return false;
-            }
-        };
-        record.start(&job.submission, started, &host, node.as_deref());
-        let text = record.render();
-        if let Err(e) = store::replace(&state, &file, &text) {
-            tracing::warn!("attempts: writing {file}: {e}");
-            return false;
-        }
-        nix::unistd::write(&write_end, text.as_bytes()).is_ok_and(|n| n == text.len())
-    });
-    drop(write_end);
-    if let Err(e) = outcome {
-        tracing::warn!("attempts: the record was not kept ({e}); NB_ATTEMPT not set");
-        return None;
-    }
-    let mut text = String::new();
-    let _ = std::fs::File::from(read_end).take(record::MAX_BYTES as u64 + 1).read_to_string(&mut text);
-    let mut record = Record::parse(&text).ok()?;
+    let (state, text) = (state?, std::str::from_utf8(record?).ok()?);
+    let mut record = Record::parse(text).ok()?;
     let last = record.entries.pop()?;
     // The child added exactly this entry; asking again gives the same
     // answer from the entries before it.
@@ -151,7 +141,8 @@ pub fn begin(
     if let Some(previous) = &start.previous {
         env.extend(CString::new(format!("{}={previous}", EnvVars::NB_PREVIOUS_EXIT)));
     }
-    Some(Started { user: user.clone(), state: Arc::new(state), file, record, at })
+    let file = file_name(&job.name, &last.host);
+    Some(Started { user: user.clone(), state: Arc::new(state), file, record, at: Instant::now() })
 }
 
 impl Started {
@@ -197,7 +188,8 @@ mod tests {
         let start = |submission: &str| {
             let mut env = vec![CString::new("NB_ATTEMPT=99").unwrap(), CString::new("KEEP=1").unwrap()];
             let state = open_state_dir(&mut crate::dirwalk::Walker::new(), home.path()).unwrap();
-            let started = begin(state, &job(submission), &me, Some("node-1".into()), &mut env);
+            let text = write_start(&state, &job(submission), Some("node-1"));
+            let started = begin(text.as_deref().map(str::as_bytes), Some(state), &job(submission), &me, &mut env);
             (started.unwrap(), env_of(&env, "NB_ATTEMPT"), env_of(&env, "NB_PREVIOUS_EXIT"), env_of(&env, "KEEP"))
         };
         let (first, attempt, previous, keep) = start("s-1");
@@ -227,7 +219,8 @@ mod tests {
         let mut env = Vec::new();
         let job = JobRun { name: "train".into(), submission: "s-1".into() };
         let state = open_state_dir(&mut crate::dirwalk::Walker::new(), home.path()).unwrap();
-        assert!(begin(state, &job, &me, None, &mut env).is_some());
+        let text = write_start(&state, &job, None);
+        assert!(begin(text.as_deref().map(str::as_bytes), Some(state), &job, &me, &mut env).is_some());
         assert_eq!(env_of(&env, "NB_ATTEMPT").as_deref(), Some("1"));
     }
 

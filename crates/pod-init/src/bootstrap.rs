@@ -167,6 +167,8 @@ struct Context<'a> {
     seed_opened: Vec<(PathBuf, std::os::fd::OwnedFd)>,
     /// What the user-state walk opened for the later children.
     opened: Option<userstate::Opened>,
+    /// The pod's NODE_NAME, for the attempt record.
+    node: Option<String>,
 }
 
 impl Context<'_> {
@@ -229,6 +231,7 @@ pub fn run(input: &Env) -> Result<Launch, BootstrapError> {
         copy_home_from: None,
         seed_opened: Vec::new(),
         opened: None,
+        node: input.lookup(common::env::EnvVars::NODE_NAME),
     };
     for step in &STEPS {
         match (step.run)(&mut ctx) {
@@ -252,14 +255,12 @@ pub fn run(input: &Env) -> Result<Launch, BootstrapError> {
         cfg.working_dir.display()
     );
     let mut env = env::command_env(&input.vars, &overrides);
-    let (state, working_dir) = match ctx.opened {
-        Some(opened) => (opened.attempts, opened.working_dir),
-        None => (None, Err(0)),
+    let (state, working_dir, record) = match ctx.opened {
+        Some(opened) => (opened.attempts, opened.working_dir, opened.record),
+        None => (None, Err(0), None),
     };
-    let node = input.lookup(common::env::EnvVars::NODE_NAME);
-    // Without the directory the user-state step said why.
-    let attempt =
-        cfg.job.as_ref().zip(state).and_then(|(job, state)| attempts::begin(state, job, &user, node, &mut env));
+    // Without the record the user-state step said why.
+    let attempt = cfg.job.as_ref().and_then(|job| attempts::begin(record.as_deref(), state, job, &user, &mut env));
     let cwd = WorkingDir { path: cfg.working_dir.clone(), opened: working_dir };
     Ok(Launch { argv, env, cwd: Some(cwd), identity: Some(user), attempt })
 }
@@ -336,7 +337,8 @@ fn user_state(ctx: &mut Context) -> Result<Vec<Change>, StepError> {
     let user = ctx.user()?.clone();
     let seed_uid = ctx.seed.as_ref().map(|s| s.uid);
     let walked = std::mem::take(&mut ctx.seed_opened);
-    let (outcome, opened) = userstate::prepare(&ctx.cfg, &user, seed_uid, &ssh, ctx.copy_home_from.as_deref(), walked);
+    let home = ctx.copy_home_from.as_deref();
+    let (outcome, opened) = userstate::prepare(&ctx.cfg, &user, seed_uid, &ssh, home, walked, ctx.node.as_deref());
     drop(ssh);
     ctx.opened = Some(opened);
     outcome?;

@@ -297,7 +297,7 @@ fn restart_note(times: &StartTimes, passthrough: Option<&StartTimes>) -> Option<
     });
     Some(format!(
         "restart in place costs {} over the bare container (target {}). pod-init logs {} for its bootstrap, largest steps: {}; the other {} falls outside pod-init's own clock{bare}: the command's privilege drop, fchdir and exec, reaping the bootstrap's helper processes, the container layer's extra work for what the bootstrap touched, and run-to-run noise (about 0.5 ms between benches). \
-         Every step finds its work done here, so what is left is fixed cost: the bootstrap's helper processes (the seed's, the user's, and the attempt record's at start and after the command ended, each a fork, a switch of ids and a wait), \
+         Every step finds its work done here, so what is left is fixed cost: the bootstrap's helper processes (the seed's, the user's, which also records the start, and the one that records the end after the command, each a fork, a switch of ids and a wait), \
          the record's two atomic replacements (create, write, close, rename), and each log line, one write to the log pipe",
         ms(overhead),
         ms(RESTART_OVERHEAD_TARGET),

@@ -82,13 +82,13 @@ pub fn prepare(seed: &Identity, dirs: &[Wanted]) -> (Result<(), ChildError>, Vec
             // Walked already: each is the last directory opened, no lookup.
             let opened: Vec<Result<OwnedFd, i32>> = dirs.iter().map(|d| walker.handle(d.dir)).collect();
             let slots: Vec<_> = opened.iter().map(|r| r.as_ref().map(|fd| fd.as_fd()).map_err(|e| *e)).collect();
-            if let Err(e) = sender.send(&slots) {
+            if let Err(e) = sender.send(&slots, &[]) {
                 tracing::warn!("scratch: cannot hand the directories over: {e}");
             }
         }
         results.into_iter().all(|ok| ok)
     });
-    let slots = receiver.map(|r| r.receive(dirs.len())).unwrap_or_default();
+    let (slots, _) = receiver.map(|r| r.receive(dirs.len())).unwrap_or_default();
     let opened = dirs.iter().zip(slots).filter_map(|(d, slot)| Some((d.dir.to_owned(), slot.ok()?))).collect();
     (outcome, opened)
 }

@@ -41,14 +41,17 @@ pub struct Opened {
     pub attempts: Option<OwnedFd>,
     /// WORKING_DIR, or the errno of why not (0: not walked).
     pub working_dir: Result<OwnedFd, i32>,
+    /// The attempt record with this start in it, as the child wrote it.
+    pub record: Option<Vec<u8>>,
 }
 
 /// Runs every sub-step as `user`, each even after another failed; the
 /// child logs each one. `seed_uid`: the seed's, which may own the scratch
 /// home. `old_home`: the home of the account renamed to the user, which
 /// root could not move (its files are the user's: same uid). `walked`:
-/// the directories the seed's walk opened, where this walk starts. Returns
-/// the outcome and what the walk opened.
+/// the directories the seed's walk opened, where this walk starts. `node`:
+/// the pod's NODE_NAME, for the attempt record. Returns the outcome and
+/// what the walk opened.
 pub fn prepare(
     cfg: &PodConfig,
     user: &Identity,
@@ -56,6 +59,7 @@ pub fn prepare(
     ssh: &SshMaterial,
     old_home: Option<&Path>,
     walked: Vec<(PathBuf, OwnedFd)>,
+    node: Option<&str>,
 ) -> (Result<(), ChildError>, Opened) {
     let channel = handoff::channel().map_err(|e| tracing::warn!("user state: cannot make a socket pair: {e}")).ok();
     let (sender, receiver) = channel.unzip();
@@ -106,23 +110,30 @@ pub fn prepare(
         step("uv", uv_dirs(&mut walker, cfg));
         step("ssh", ssh::recreate(&cfg.home(), ssh));
         if let Some(sender) = &sender {
-            hand_over(&mut walker, cfg, sender);
+            hand_over(&mut walker, cfg, node, sender);
         }
         ok
     });
-    let mut slots = receiver.map(|r| r.receive(2)).unwrap_or_default().into_iter();
+    let (slots, payload) = receiver.map(|r| r.receive(2)).unwrap_or_default();
+    let mut slots = slots.into_iter();
     let attempts = slots.next().and_then(Result::ok);
     let working_dir = slots.next().unwrap_or(Err(0));
-    (outcome, Opened { attempts, working_dir })
+    let record = Some(payload).filter(|p| !p.is_empty());
+    (outcome, Opened { attempts, working_dir, record })
 }
 
 /// In the child: opens the attempt record's directory (for a job with a
-/// name and a submission) and WORKING_DIR on the walk, and sends both.
-fn hand_over(walker: &mut Walker, cfg: &PodConfig, sender: &handoff::Sender) {
+/// name and a submission) and records this start there, opens WORKING_DIR
+/// on the walk, and sends both directories and the record.
+fn hand_over(walker: &mut Walker, cfg: &PodConfig, node: Option<&str>, sender: &handoff::Sender) {
     let state = cfg.job.as_ref().map(|_| attempts::open_state_dir(walker, &cfg.scratch_home));
     if let Some(Err(e)) = &state {
         tracing::warn!("attempts: {e}; NB_ATTEMPT not set");
     }
+    let record = match (&state, &cfg.job) {
+        (Some(Ok(dir)), Some(job)) => attempts::write_start(dir, job, node),
+        _ => None,
+    };
     // Made by the seed: only walked here, never created.
     let working_dir = walker.handle(&cfg.working_dir);
     let state_slot = match &state {
@@ -130,7 +141,7 @@ fn hand_over(walker: &mut Walker, cfg: &PodConfig, sender: &handoff::Sender) {
         _ => Err(libc::ENOENT),
     };
     let slots = [state_slot, working_dir.as_ref().map(|fd| fd.as_fd()).map_err(|e| *e)];
-    if let Err(e) = sender.send(&slots) {
+    if let Err(e) = sender.send(&slots, record.as_deref().unwrap_or_default().as_bytes()) {
         tracing::warn!("user state: cannot hand the directories over: {e}");
     }
 }
