@@ -46,3 +46,13 @@ pub fn secret_vars(private_key: &str, public_key: &str) -> [(&'static str, Strin
         ("WANDB_API_KEY", "kept-for-the-job".to_owned()),
     ]
 }
+
+/// The job her pods belong to, as `submit` names it (`<user>-<timestamp>`
+/// by default) and its submission (`YYYYmmdd-HHMMSS-xxxxxx`): every pod it
+/// starts has both, so every start keeps its attempt record.
+pub fn job_vars() -> [(&'static str, String); 2] {
+    [
+        (EnvVars::NB_JOB_NAME, format!("{USER}-20261207-080000")),
+        (EnvVars::NB_SUBMISSION, "20261207-080000-k3x9qa".to_owned()),
+    ]
+}

@@ -82,6 +82,7 @@ fn starts_count_up_with_the_previous_exit_and_a_new_submission_starts_at_one() -
 #[test]
 fn a_start_killed_with_sigkill_is_followed_by_one_that_says_unknown() -> Result {
     let sb = Sandbox::new()?;
+    sb.prove_root_squash()?;
     let ready = sb.scratch_path(format!("{}/ready", researcher::working_dir("")));
     let mut running = sb.spawn(&start(FIRST, "touch ready; sleep 60"))?;
     running.wait_for_path(&ready, Duration::from_secs(30))?;
@@ -117,6 +118,7 @@ fn sigterm_reaches_the_job_as_its_stop_signal_and_the_next_start_reports_the_job
 #[test]
 fn without_a_job_name_and_submission_nothing_is_recorded_or_guessed() -> Result {
     let sb = Sandbox::new()?;
+    sb.prove_root_squash()?;
     let spec = RunSpec::pod_init(["/bin/sh", "-c", REPORT])
         .as_user(UID, LAB_GID)
         .envs(researcher::account_vars(SCRATCH_MOUNT, UID, LAB_GID))

@@ -41,6 +41,15 @@ pub fn kernel_release() -> String {
         .unwrap_or_else(|_| "unknown kernel".to_owned())
 }
 
+/// The 1-minute load average (`/proc/loadavg`'s first field), as written
+/// there: how busy the machine was while a timing ran.
+pub fn load_average() -> String {
+    fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

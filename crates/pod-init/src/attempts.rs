@@ -3,11 +3,14 @@
 //!
 //! A job with a name and a submission (`NB_JOB_NAME`, `NB_SUBMISSION`)
 //! gets a small record per job under the user's scratch home
-//! (store.rs), one entry per start (record.rs). At start, a child with the
-//! user's ids reads it once, adds this start's entry and replaces it once;
-//! the command then gets `NB_ATTEMPT` and, from the second start on,
-//! `NB_PREVIOUS_EXIT`. When the command ends, another such child writes its
-//! end (exit code or signal, and the duration). A start that leaves no end
+//! (store.rs), one entry per start (record.rs). The user-state step's
+//! child (the user's ids) opens its directory, reads the record once, adds
+//! this start's entry, replaces it once, and hands PID 1 the directory's
+//! descriptor and the new record ([`write_start`], [`begin`]); the command
+//! then gets `NB_ATTEMPT` and, from the second start on,
+//! `NB_PREVIOUS_EXIT`. When the command ends, a child with the user's ids
+//! writes its end (exit code or signal, and the duration) through the same
+//! descriptor. A start that leaves no end
 //! (pod-init SIGKILLed at the end of the grace period, a lost node) makes
 //! the next one say `unknown`. Without both variables nothing is recorded
 //! and nothing is guessed.
@@ -19,9 +22,11 @@
 mod record;
 mod store;
 
+pub use store::open_state_dir;
+
 use std::ffi::CString;
-use std::io::Read as _;
-use std::path::PathBuf;
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use common::env::EnvVars;
@@ -35,7 +40,8 @@ use record::{Ending, Record};
 #[derive(Debug, Clone)]
 pub struct Started {
     user: Identity,
-    scratch_home: PathBuf,
+    /// The state directory, as the user-state step opened it.
+    state: Arc<OwnedFd>,
     file: String,
     /// The record as written at start, this start's entry last.
     record: Record,
@@ -70,15 +76,44 @@ fn unix_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-/// Records this start of `job` and sets `NB_ATTEMPT` / `NB_PREVIOUS_EXIT`
-/// in `env` (the command's). Any inherited value of the two is dropped
-/// first: they are pod-init's to say. `None` (logged) when the record
-/// cannot be kept; the command then runs without them.
+/// In the user's child (the user-state step, which opened `state`): reads
+/// the record of `job` once, adds this start and replaces the record once.
+/// Returns the new record's text, for PID 1; `None` (logged) when the
+/// record could not be kept.
+pub fn write_start(state: &OwnedFd, job: &JobRun, node: Option<&str>) -> Option<String> {
+    let host = hostname();
+    let file = file_name(&job.name, &host);
+    let mut record = match store::read(state, &file) {
+        Ok(None) => Record::default(),
+        Ok(Some(text)) => Record::parse(&text).unwrap_or_else(|e| {
+            tracing::warn!("attempts: {file}: {e}; starting a new record");
+            Record::default()
+        }),
+        Err(e) => {
+            tracing::warn!("attempts: {file}: {e}; NB_ATTEMPT not set");
+            return None;
+        }
+    };
+    record.start(&job.submission, unix_now(), &host, node);
+    let text = record.render();
+    if let Err(e) = store::replace(state, &file, &text) {
+        tracing::warn!("attempts: writing {file}: {e}; NB_ATTEMPT not set");
+        return None;
+    }
+    Some(text)
+}
+
+/// In PID 1: this start of `job`, as [`write_start`] recorded it in the
+/// state directory `state` (`record`: the text it handed back; `None` when
+/// it could not, and said why). Sets `NB_ATTEMPT` / `NB_PREVIOUS_EXIT` in
+/// `env` (the command's); any inherited value of the two is dropped first:
+/// they are pod-init's to say. `None` when nothing was recorded; the
+/// command then runs without them.
 pub fn begin(
-    scratch_home: PathBuf,
+    record: Option<&[u8]>,
+    state: Option<OwnedFd>,
     job: &JobRun,
     user: &Identity,
-    node: Option<String>,
     env: &mut Vec<CString>,
 ) -> Option<Started> {
     env.retain(|kv| {
@@ -87,55 +122,8 @@ pub fn begin(
             .iter()
             .any(|name| bytes.strip_prefix(name.as_bytes()).is_some_and(|rest| rest.first() == Some(&b'=')))
     });
-    let host = hostname();
-    let file = file_name(&job.name, &host);
-    let at = Instant::now();
-    let started = unix_now();
-    // The child reads and replaces the record as the user and hands the new
-    // record back through a pipe (a few KiB: the pipe's buffer holds it).
-    let (read_end, write_end) = match nix::unistd::pipe() {
-        Ok(pipe) => pipe,
-        Err(e) => {
-            tracing::warn!("attempts: cannot make a pipe ({e}); NB_ATTEMPT not set");
-            return None;
-        }
-    };
-    let home = scratch_home.clone();
-    let outcome = sys::run_as(user, "attempts", || {
-        let state = match store::open_state_dir(&home) {
-            Ok(state) => state,
-            Err(e) => {
-                tracing::warn!("attempts: {}/{}: {e}", home.display(), store::DIR);
-                return false;
-            }
-        };
-        let mut record = match store::read(&state, &file) {
-            Ok(None) => Record::default(),
-            Ok(Some(text)) => Record::parse(&text).unwrap_or_else(|e| {
-                tracing::warn!("attempts: {file}: {e}; starting a new record");
-                Record::default()
-            }),
-            Err(e) => {
-                tracing::warn!("attempts: {file}: {e}");
-                return false;
-            }
-        };
-        record.start(&job.submission, started, &host, node.as_deref());
-        let text = record.render();
-        if let Err(e) = store::replace(&state, &file, &text) {
-            tracing::warn!("attempts: writing {file}: {e}");
-            return false;
-        }
-        nix::unistd::write(&write_end, text.as_bytes()).is_ok_and(|n| n == text.len())
-    });
-    drop(write_end);
-    if let Err(e) = outcome {
-        tracing::warn!("attempts: the record was not kept ({e}); NB_ATTEMPT not set");
-        return None;
-    }
-    let mut text = String::new();
-    let _ = std::fs::File::from(read_end).take(record::MAX_BYTES as u64 + 1).read_to_string(&mut text);
-    let mut record = Record::parse(&text).ok()?;
+    let (state, text) = (state?, std::str::from_utf8(record?).ok()?);
+    let mut record = Record::parse(text).ok()?;
     let last = record.entries.pop()?;
     // The child added exactly this entry; asking again gives the same
     // answer from the entries before it.
@@ -153,7 +141,8 @@ pub fn begin(
     if let Some(previous) = &start.previous {
         env.extend(CString::new(format!("{}={previous}", EnvVars::NB_PREVIOUS_EXIT)));
     }
-    Some(Started { user: user.clone(), scratch_home, file, record, at })
+    let file = file_name(&job.name, &last.host);
+    Some(Started { user: user.clone(), state: Arc::new(state), file, record, at: Instant::now() })
 }
 
 impl Started {
@@ -166,14 +155,12 @@ impl Started {
         let ms = u64::try_from(self.at.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.record.finish(ending, ms);
         let text = self.record.render();
-        let (home, file) = (&self.scratch_home, &self.file);
-        let written = sys::run_as(&self.user, "attempts", || {
-            match store::open_state_dir(home).and_then(|state| store::replace(&state, file, &text)) {
-                Ok(()) => true,
-                Err(e) => {
-                    tracing::warn!("attempts: writing the end into {file}: {e}");
-                    false
-                }
+        let (state, file) = (&self.state, &self.file);
+        let written = sys::run_as(&self.user, "attempts", || match store::replace(state, file, &text) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!("attempts: writing the end into {file}: {e}");
+                false
             }
         });
         if let Err(e) = written {
@@ -200,7 +187,9 @@ mod tests {
         let job = |submission: &str| JobRun { name: "train".into(), submission: submission.into() };
         let start = |submission: &str| {
             let mut env = vec![CString::new("NB_ATTEMPT=99").unwrap(), CString::new("KEEP=1").unwrap()];
-            let started = begin(home.path().to_owned(), &job(submission), &me, Some("node-1".into()), &mut env);
+            let state = open_state_dir(&mut crate::dirwalk::Walker::new(), home.path()).unwrap();
+            let text = write_start(&state, &job(submission), Some("node-1"));
+            let started = begin(text.as_deref().map(str::as_bytes), Some(state), &job(submission), &me, &mut env);
             (started.unwrap(), env_of(&env, "NB_ATTEMPT"), env_of(&env, "NB_PREVIOUS_EXIT"), env_of(&env, "KEEP"))
         };
         let (first, attempt, previous, keep) = start("s-1");
@@ -229,7 +218,9 @@ mod tests {
         let me = Identity { uid: sys::getuid(), gid: sys::getgid(), groups: vec![] };
         let mut env = Vec::new();
         let job = JobRun { name: "train".into(), submission: "s-1".into() };
-        assert!(begin(home.path().to_owned(), &job, &me, None, &mut env).is_some());
+        let state = open_state_dir(&mut crate::dirwalk::Walker::new(), home.path()).unwrap();
+        let text = write_start(&state, &job, None);
+        assert!(begin(text.as_deref().map(str::as_bytes), Some(state), &job, &me, &mut env).is_some());
         assert_eq!(env_of(&env, "NB_ATTEMPT").as_deref(), Some("1"));
     }
 

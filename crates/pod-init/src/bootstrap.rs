@@ -35,7 +35,7 @@ use crate::config::{ConfigError, PodConfig, Setup};
 use crate::env;
 use crate::etcfile::EtcError;
 use crate::identity::Identity;
-use crate::launch::Launch;
+use crate::launch::{Launch, WorkingDir};
 use crate::sys::ChildError;
 use mirror::EtcFiles;
 use ssh::SshMaterial;
@@ -163,6 +163,12 @@ struct Context<'a> {
     user: Option<Identity>,
     /// The renamed home when root could not move it: the user copies it.
     copy_home_from: Option<PathBuf>,
+    /// The directories the seed's walk opened, where the user's starts.
+    seed_opened: Vec<(PathBuf, std::os::fd::OwnedFd)>,
+    /// What the user-state walk opened for the later children.
+    opened: Option<userstate::Opened>,
+    /// The pod's NODE_NAME, for the attempt record.
+    node: Option<String>,
 }
 
 impl Context<'_> {
@@ -223,6 +229,9 @@ pub fn run(input: &Env) -> Result<Launch, BootstrapError> {
         renamed_home: None,
         user: None,
         copy_home_from: None,
+        seed_opened: Vec::new(),
+        opened: None,
+        node: input.lookup(common::env::EnvVars::NODE_NAME),
     };
     for step in &STEPS {
         match (step.run)(&mut ctx) {
@@ -246,10 +255,14 @@ pub fn run(input: &Env) -> Result<Launch, BootstrapError> {
         cfg.working_dir.display()
     );
     let mut env = env::command_env(&input.vars, &overrides);
-    let attempt = cfg.job.as_ref().and_then(|job| {
-        attempts::begin(cfg.scratch_home.clone(), job, &user, input.lookup(common::env::EnvVars::NODE_NAME), &mut env)
-    });
-    Ok(Launch { argv, env, cwd: Some(cfg.working_dir.clone()), identity: Some(user), attempt })
+    let (state, working_dir, record) = match ctx.opened {
+        Some(opened) => (opened.attempts, opened.working_dir, opened.record),
+        None => (None, Err(0), None),
+    };
+    // Without the record the user-state step said why.
+    let attempt = cfg.job.as_ref().and_then(|job| attempts::begin(record.as_deref(), state, job, &user, &mut env));
+    let cwd = WorkingDir { path: cfg.working_dir.clone(), opened: working_dir };
+    Ok(Launch { argv, env, cwd: Some(cwd), identity: Some(user), attempt })
 }
 
 /// Root: the user and group mirrored into /etc (stops the pod on failure:
@@ -312,17 +325,23 @@ fn scratch(ctx: &mut Context) -> Result<Vec<Change>, StepError> {
             dirs.push(scratch::Wanted { dir, mode: scratch::MODE });
         }
     }
-    scratch::prepare(seed, &dirs)?;
+    let (outcome, opened) = scratch::prepare(seed, &dirs);
+    ctx.seed_opened = opened;
+    outcome?;
     Ok(vec![Change::DoneAs { user: ctx.cfg.seed_user.clone(), uid: seed.uid }])
 }
 
 /// As the user: shell state, links, git identity, uv directories, `~/.ssh`.
 fn user_state(ctx: &mut Context) -> Result<Vec<Change>, StepError> {
     let ssh = std::mem::take(&mut ctx.ssh);
-    let user = ctx.user()?;
+    let user = ctx.user()?.clone();
     let seed_uid = ctx.seed.as_ref().map(|s| s.uid);
-    userstate::prepare(&ctx.cfg, user, seed_uid, &ssh, ctx.copy_home_from.as_deref())?;
+    let walked = std::mem::take(&mut ctx.seed_opened);
+    let home = ctx.copy_home_from.as_deref();
+    let (outcome, opened) = userstate::prepare(&ctx.cfg, &user, seed_uid, &ssh, home, walked, ctx.node.as_deref());
     drop(ssh);
+    ctx.opened = Some(opened);
+    outcome?;
     Ok(vec![Change::DoneAs { user: ctx.cfg.user.clone(), uid: user.uid }])
 }
 
@@ -355,7 +374,7 @@ mod tests {
     fn missing_vars_run_the_command_unchanged_without_the_key() {
         let launch = run(&input(&[("PATH", "/bin"), ("SSH_PRIVATE_KEY_B64", "eA==")], &["echo", "hi"])).unwrap();
         assert_eq!(launch.identity, None);
-        assert_eq!(launch.cwd, None);
+        assert!(launch.cwd.is_none());
         assert_eq!(launch.argv, [CString::new("echo").unwrap(), CString::new("hi").unwrap()]);
         assert_eq!(launch.env, [CString::new("PATH=/bin").unwrap()]);
     }

@@ -68,6 +68,9 @@ pub struct Dir {
     fd: OwnedFd,
     path: PathBuf,
     pub attrs: Attrs,
+    /// Made by this walk: it holds nothing yet, so what is created in it is
+    /// not looked up first.
+    made: bool,
 }
 
 /// Why a path was not walked.
@@ -84,6 +87,18 @@ pub enum WalkError {
     Create { path: PathBuf, error: io::Error },
     #[error("{}: {error}", path.display())]
     Io { path: PathBuf, error: io::Error },
+}
+
+impl WalkError {
+    /// The errno that says it best, for a message that cannot allocate.
+    pub fn errno(&self) -> i32 {
+        match self {
+            WalkError::Symlink(_) => libc::ELOOP,
+            WalkError::NotADirectory(_) => libc::ENOTDIR,
+            WalkError::Below { .. } => libc::EACCES,
+            WalkError::Create { error, .. } | WalkError::Io { error, .. } => error.raw_os_error().unwrap_or(libc::EIO),
+        }
+    }
 }
 
 fn cstring(name: &OsStr) -> io::Result<CString> {
@@ -138,7 +153,13 @@ impl Dir {
     fn root() -> io::Result<Dir> {
         let fd = nix::fcntl::open("/", OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())?;
         let attrs = statx_at(fd.as_fd(), OsStr::new(""))?;
-        Ok(Dir { fd, path: PathBuf::from("/"), attrs })
+        Ok(Dir { fd, path: PathBuf::from("/"), attrs, made: false })
+    }
+
+    /// The descriptor, for work the walk does not do itself (handed to
+    /// PID 1 for the user's later children).
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
     }
 
     /// The subdirectory `name`, created with `mode` (less the umask) first
@@ -146,10 +167,14 @@ impl Dir {
     pub fn child(&self, name: &OsStr, create: Option<u32>) -> Result<(Dir, bool), WalkError> {
         let path = self.path.join(name);
         let io = |error: io::Error| WalkError::Io { path: path.clone(), error };
-        // Opened first: on a restart it is there, and one lookup is all it takes.
+        // Opened first: on a restart it is there, and one lookup is all it
+        // takes. In a directory this walk made, it is not: made first.
         let (mut tried, mut created) = (false, false);
+        let mut absent = self.made && create.is_some();
         let fd = loop {
-            match (open_dir_at(self.fd.as_fd(), name), create) {
+            let opened =
+                if std::mem::take(&mut absent) { Err(Errno::ENOENT) } else { open_dir_at(self.fd.as_fd(), name) };
+            match (opened, create) {
                 (Ok(fd), _) => break fd,
                 (Err(Errno::ENOENT), Some(mode)) if !tried => {
                     tried = true;
@@ -172,7 +197,12 @@ impl Dir {
             }
         };
         let attrs = statx_at(fd.as_fd(), OsStr::new("")).map_err(io)?;
-        Ok((Dir { fd, path, attrs }, created))
+        Ok((Dir { fd, path, attrs, made: created }, created))
+    }
+
+    /// Whether this walk made this directory (it holds nothing of before).
+    pub fn made(&self) -> bool {
+        self.made
     }
 
     /// The attributes of the entry `name` (not followed), `None` if absent.
@@ -274,6 +304,28 @@ impl Walker {
         Self::default()
     }
 
+    /// Starts later walks below `path` at `fd`, a directory another walk
+    /// (the seed's) opened there without following a link: no lookup of
+    /// `path` again. Its attributes are the ones that walk brought back.
+    pub fn adopt(&mut self, path: &Path, fd: OwnedFd) -> io::Result<()> {
+        let attrs = statx_at(fd.as_fd(), OsStr::new(""))?;
+        if attrs.kind != Kind::Dir || !path.is_absolute() {
+            return Err(io::Error::other(format!("{}: not a walked directory", path.display())));
+        }
+        self.open.push(Dir { fd, path: path.to_owned(), attrs, made: false });
+        Ok(())
+    }
+
+    /// A descriptor of its own of the directory `path`, walked (not made)
+    /// as [`Walker::dir`] does, for another process to work from; or the
+    /// errno of why not.
+    pub fn handle(&mut self, path: &Path) -> Result<OwnedFd, i32> {
+        match self.dir(path, None) {
+            Ok((dir, _)) => dir.fd.try_clone().map_err(|e| e.raw_os_error().unwrap_or(libc::EIO)),
+            Err(e) => Err(e.errno()),
+        }
+    }
+
     /// Refuses `path` and everything below it from now on (the caller
     /// says why, once).
     pub fn refuse(&mut self, path: &Path) {
@@ -348,6 +400,22 @@ mod tests {
         let opened = walker.open.len();
         walker.dir(&root.path().join("a/b/c"), Some(Create { last: 0o700, parents: 0o700 })).unwrap();
         assert_eq!(walker.open.len(), opened + 1, "started from a/b, opened only c");
+    }
+
+    #[test]
+    fn an_adopted_directory_is_where_walks_below_it_start_and_a_made_one_is_not_looked_into() {
+        let root = tempfile::tempdir().unwrap();
+        let home = root.path().join("home");
+        fs::create_dir(&home).unwrap();
+        let fd = nix::fcntl::open(&home, OFlag::O_PATH | OFlag::O_DIRECTORY, Mode::empty()).unwrap();
+        let mut walker = Walker::new();
+        walker.adopt(&home, fd).unwrap();
+        let create = Some(Create { last: 0o700, parents: 0o700 });
+        let (dir, created) = walker.dir(&home.join("a/b"), create).unwrap();
+        assert!(created && dir.made());
+        assert_eq!(walker.open.len(), 3, "home adopted, a and b opened; not / again");
+        let file = nix::fcntl::open(&root.path().join("f"), OFlag::O_CREAT | OFlag::O_WRONLY, Mode::S_IRWXU).unwrap();
+        assert!(walker.adopt(&root.path().join("f"), file).is_err(), "only a directory is adopted");
     }
 
     #[test]

@@ -7,20 +7,30 @@
 //! C strings) so that the child only makes async-signal-safe system calls.
 
 use std::ffi::{CStr, CString};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
 
 use crate::identity::{self, Identity};
 
+/// The command's working directory: its path, for messages, and the
+/// descriptor the user-state step's walk ended on (no symlink followed on
+/// the way), or the errno of why it has none (0: it was never walked).
+#[derive(Debug)]
+pub struct WorkingDir {
+    pub path: PathBuf,
+    pub opened: Result<OwnedFd, i32>,
+}
+
 /// Everything needed to start the user's command.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Launch {
     /// The command and its arguments. Never empty.
     pub argv: Vec<CString>,
     /// The complete environment of the command, `KEY=VALUE`.
     pub env: Vec<CString>,
-    /// The directory to run in; on failure the child warns and stays in `/`
-    /// (or the current directory).
-    pub cwd: Option<PathBuf>,
+    /// The directory to run in; without it the child warns and runs in
+    /// `HOME` (or `/`).
+    pub cwd: Option<WorkingDir>,
     /// `None`: run with the current ids (no bootstrap happened).
     pub identity: Option<Identity>,
     /// This start in the job's attempt record; its end is written when the
@@ -68,18 +78,24 @@ impl Launch {
         // SAFETY: a system call with an integer argument.
         unsafe { libc::umask(crate::sys::UMASK) };
         if let Some(cwd) = &self.cwd {
-            self.enter(cwd.as_os_str().as_encoded_bytes());
+            self.enter(cwd);
         }
         self.exec_searching_path()
     }
 
-    /// `chdir(cwd)`, else the command's `HOME`, else `/`, with a warning.
-    fn enter(&self, cwd: &[u8]) {
+    /// `fchdir` to the walked directory: one permission check, where a
+    /// `chdir` would look every component of the shared path up again and
+    /// follow a symlink planted on it since. Else the command's `HOME`,
+    /// else `/`, with a warning.
+    fn enter(&self, cwd: &WorkingDir) {
+        let errno = match &cwd.opened {
+            // SAFETY: fchdir on a descriptor the Launch owns.
+            Ok(fd) if unsafe { libc::fchdir(fd.as_raw_fd()) } == 0 => return,
+            Ok(_) => last_errno(),
+            Err(errno) => *errno,
+        };
+        let cwd = cwd.path.as_os_str().as_encoded_bytes();
         let mut buf = [0u8; PATH_MAX];
-        if chdir_bytes(cwd, &mut buf) {
-            return;
-        }
-        let errno = last_errno();
         let fallback = match self.env_value(b"HOME") {
             Some(home) if chdir_bytes(home, &mut buf) => home,
             _ => {
@@ -217,6 +233,7 @@ fn last_errno() -> i32 {
 /// A fixed description of the errors the child can meet.
 fn errno_text(errno: i32) -> &'static [u8] {
     match errno {
+        0 => b"not walked (see the user state step above)",
         libc::ENOENT => b"no such file or directory",
         libc::ENOTDIR => b"not a directory",
         libc::EACCES => b"permission denied",
@@ -323,7 +340,9 @@ mod tests {
         let marker = dir.path().join("pwd");
         let script = format!("pwd > {}", marker.display());
         let mut launch = sh(&script, &["PATH=/usr/bin:/bin"]);
-        launch.cwd = Some(dir.path().to_owned());
+        let flags = nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC;
+        let opened = nix::fcntl::open(dir.path(), flags, nix::sys::stat::Mode::empty()).unwrap();
+        launch.cwd = Some(WorkingDir { path: "/the/walked/path".into(), opened: Ok(opened) });
         assert_eq!(run(&launch).0, 0);
         assert_eq!(
             std::fs::read_to_string(&marker).unwrap().trim(),
@@ -332,7 +351,7 @@ mod tests {
 
         let home = format!("HOME={}", dir.path().display());
         let mut launch = sh(&script, &["PATH=/usr/bin:/bin", &home]);
-        launch.cwd = Some("/no/such/dir".into());
+        launch.cwd = Some(WorkingDir { path: "/no/such/dir".into(), opened: Err(libc::ENOENT) });
         let (code, err) = run(&launch);
         assert_eq!(code, 0);
         assert_eq!(

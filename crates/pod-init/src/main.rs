@@ -15,6 +15,7 @@ mod dirwalk;
 mod env;
 mod etcfile;
 mod failpoint;
+mod handoff;
 mod identity;
 mod launch;
 mod logging;

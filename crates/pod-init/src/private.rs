@@ -59,6 +59,37 @@ pub fn dir<'w>(walker: &'w mut Walker, path: &Path, done: &mut Vec<String>) -> i
     Ok((dir, false))
 }
 
+/// [`dir`] for a directory nothing is done in: one lookup when it is
+/// right, and when missing it is made and not looked at again (under the
+/// child's umask it has exactly the mode asked for).
+pub fn leaf_dir(walker: &mut Walker, path: &Path, done: &mut Vec<String>) -> io::Result<()> {
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return dir(walker, path, done).map(|_| ());
+    };
+    let create = Create { last: DIR_MODE, parents: DIR_MODE };
+    let (above, created) = walker.dir(parent, Some(create)).map_err(io::Error::other)?;
+    if created {
+        done.push(format!("created {} ({DIR_MODE:04o})", parent.display()));
+    }
+    // In a directory just made, nothing is there to look up.
+    let found = if above.made() { None } else { above.stat(name)? };
+    match found {
+        None => match above.mkdir(name, DIR_MODE) {
+            Ok(()) => {
+                done.push(format!("created {} ({DIR_MODE:04o})", path.display()));
+                return Ok(());
+            }
+            // Another pod of the user's made it first: checked below.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        },
+        Some(a) if a.kind == Kind::Dir && a.uid == me() && a.mode & 0o077 == 0 => return Ok(()),
+        // Not right: refused or fixed, as any directory.
+        Some(_) => {}
+    }
+    dir(walker, path, done).map(|_| ())
+}
+
 /// The file `name` of `dir` (at `path`) as the user's, 0600: created empty
 /// when missing, its mode set when it differs. With `read`, its content is
 /// returned (read once, through the descriptor it was checked on).

@@ -118,7 +118,13 @@ fn supervise_inner(
     let child = match unsafe { fork() } {
         Err(e) => return Err(Failure::Fork(e)),
         Ok(ForkResult::Child) => start_child(&saved, exec),
-        Ok(ForkResult::Parent { child }) => child.as_raw(),
+        Ok(ForkResult::Parent { child }) => {
+            // PID 1's copy of what the child needed, the descriptor of the
+            // command's working directory among them: closed, so PID 1
+            // keeps no directory of the scratch busy.
+            drop(exec);
+            child.as_raw()
+        }
     };
     // The child makes itself a group leader (tty.rs); doing it here too,
     // as shells do, closes the window in which a signal forwarded to the

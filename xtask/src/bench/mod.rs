@@ -288,11 +288,9 @@ fn restart_note(times: &StartTimes, passthrough: Option<&StartTimes>) -> Option<
         format!(" (for comparison, pod-init with no bootstrap at all, only its start, the command's fork and exec and the supervision: {:+.2} ms)", p.overhead_ms)
     });
     Some(format!(
-        "restart in place costs {} over the bare container (target {}). pod-init logs {} for its bootstrap, largest steps: {}; the other {} falls outside pod-init's own clock{bare}: the command's privilege drop, chdir and exec, reaping the bootstrap's helper processes, the container layer's extra work for what the bootstrap touched, and run-to-run noise (about 0.5 ms between benches). \
-         Every step finds its work done here, so what is left is fixed cost: accounts is mostly the check of the existing SHA-512 crypt hash (1000 rounds, the scheme's minimum), \
-         shell and ssh include forking the user's helper process and recreating ~/.ssh (rmdir, mkdir), and each log line is one write to the log pipe. \
-         What would fix it: not re-checking a hash this container's pod-init wrote itself, and writing the bootstrap's log lines in one write \
-         instead of one per line (at the price of losing the last lines when PID 1 is killed mid-bootstrap)",
+        "restart in place costs {} over the bare container (target {}). pod-init logs {} for its bootstrap, largest steps: {}; the other {} falls outside pod-init's own clock{bare}: the command's privilege drop, fchdir and exec, reaping the bootstrap's helper processes, the container layer's extra work for what the bootstrap touched, and run-to-run noise (about 0.5 ms between benches). \
+         Every step finds its work done here, so what is left is fixed cost: the bootstrap's helper processes (the seed's, the user's, which also records the start, and the one that records the end after the command, each a fork, a switch of ids and a wait), \
+         the record's two atomic replacements (create, write, close, rename), and each log line, one write to the log pipe",
         ms(overhead),
         ms(RESTART_OVERHEAD_TARGET),
         ms(logged),
@@ -333,6 +331,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     }
     let runner = Runner::new(Mode::Run);
     let dist = dist::run(&runner)?;
+    let load_before = host::load_average();
 
     let mut notes = Vec::new();
     let size_section = sizes(&dist, &mut notes)?;
@@ -351,7 +350,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         format!("binaries: `cargo xtask dist` (release profile: opt-level s, LTO, one codegen unit, panic abort, strip), target {}", project::MUSL_TARGET),
         format!("timings: median of {} runs each, wall clock measured by xtask around the whole command (a blocking wait)", args.runs),
         "pod starts: `tests/sandbox/ctr-run.sh` containers (PID, mount, UTS and IPC namespaces, overlay over the Debian test rootfs, chroot) started as uid 123456 with pod-init setuid root, as on the cluster; scratch bind-mounted (the tests' root-squash FUSE is Python and would dominate); runs with and without pod-init alternate; overhead = median over the pairs of (run with pod-init minus the run with `/bin/true` as PID 1 right after it)".to_owned(),
-        "scratch requests: one start of each kind through the tests' root-squash FUSE (attribute, entry and negative caches off, the worst case of an NFS client), every request it served counted, less the 2 that a container with `/bin/true` as PID 1 costs; the bench's pod has no git identity".to_owned(),
+        "scratch requests: one start of each kind through the tests' root-squash FUSE (attribute, entry and negative caches off, the worst case of an NFS client), every request it served counted, less the 2 that a container with `/bin/true` as PID 1 costs; the bench's pod has a job name and submission (so each start keeps its attempt record, two atomic replacements of it per start) and no git identity".to_owned(),
         "first pod: a new sandbox per run; new pod: the container layer discarded before each run, scratch kept from a first run (what a Kubernetes container restart is: the image's /etc, the old scratch); restart in place: container layer (run-once marker included, which the restart's new PID namespace claims again) and scratch kept, the path where every step finds its work done; no bootstrap: pod-init started without the NB_* variables, so only its exec, the fork of the command and the supervision remain".to_owned(),
         "docker: the tests' own engine (Debian's docker.io, state under target/docker, `--network none`); the image built by `cargo xtask image` on the sandbox rootfs; each `docker run --rm` as uid 123456 with the pod variables, scratch bind-mounted (not squashed), followed by the same run with `--entrypoint /bin/true`; fresh scratch: a new scratch per pair; scratch kept: one scratch a first run filled; every run is a new container (its /etc from the image)".to_owned(),
         "listing: 200 single-pod jobs and, apart, the 200 pods of one sweep (whole pod objects with the `NB_SWEEP_*` variables, one line of `submit list`) on the fake API server; each run is one `submit list` (kubectl behind its call counter) then the bare `kubectl get pods -o json` it runs; what submit adds is the median over the pairs of their difference, against 20% of the bare median".to_owned(),
@@ -360,7 +359,10 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         "submit: the dist binary in the tests' clean room (cleared environment, temp HOME); the dry run reads examples/demo.env; the real submission runs the real kubectl against the tests' fake API server and the runai test double, both behind call counters (the old wrapper started a Python interpreter and two kubectl processes per submission); the pre-flight check's cost is the difference of the medians with and without `--no-preflight`, kubectl's discovery cache warm after the first run as on a laptop; `--wait` follows a scripted pod (unschedulable, creating, running, 250 ms apart) of the fake API server; a probed dry run starts the runai double (a small Rust binary) once for `runai workspace submit --help`, so with the real CLI the probe costs what that CLI takes to print its help, and `--runai-cli v1` (or `RUNAI_CLI=v1`) skips it".to_owned(),
         sweep::METHOD.to_owned(),
     ];
-    let report = Report { machine: machine(), date: today()?, method, sections, notes };
+    // Other work on the machine shows in every wall-clock figure.
+    let machine =
+        format!("{}; load average {load_before} at the start, {} at the end", machine(), host::load_average());
+    let report = Report { machine, date: today()?, method, sections, notes };
 
     print_table(&report)?;
     if !args.no_write {

@@ -1,7 +1,9 @@
 //! The researcher whose pod the container benches start, and the variables
-//! `submit` would give that pod, for the sandbox's and the image's layouts.
+//! `submit` would give that pod, for the sandbox's and the image's layouts:
+//! its job's name and submission too, so every start keeps its attempt
+//! record as on the cluster.
 
-use common::pod_env::{PodEnv, StateDirs};
+use common::pod_env::{JobRun, PodEnv, StateDirs};
 use nb_tests::sandbox::LAB_GID;
 
 /// A researcher whose uid is neither in the sandbox's rootfs nor in the
@@ -27,7 +29,8 @@ pub fn env(scratch_mount: &str, hf_home: Option<String>) -> Vec<(&'static str, S
         hf_home,
         uv_python_version: None,
         tz: None,
-        job: None,
+        // As `submit` names them: `<user>-<timestamp>`, `<timestamp>-<random>`.
+        job: Some(JobRun { name: format!("{USER}-20261207-080000"), submission: "20261207-080000-b3nch0".to_owned() }),
     }
     .to_env()
 }

@@ -3,24 +3,25 @@
 //! ids: root is squashed on NFS), never by root.
 //!
 //! Scratch is shared with the lab, and a scratch home is group-writable, so
-//! a lab member can rename what is in it. Every path component is opened
-//! with `openat(O_NOFOLLOW | O_DIRECTORY)` from `/`, so no symlink is ever
-//! followed; the state directory must be the user's own and is kept 0700,
-//! so that nobody else can place or change anything in it; the record is
-//! written to a temporary file and renamed over the old one, so a reader
-//! sees the old record or the new one, never half of one.
+//! a lab member can rename what is in it. The state directory is opened
+//! once, by the user-state step's walk (no symlink followed on the way), it
+//! must be the user's own and is kept 0700, so that nobody else can place
+//! or change anything in it; its descriptor is all the later children
+//! use. The record is written to a temporary file and renamed over the old
+//! one, so a reader sees the old record or the new one, never half of one.
 //!
-//! NFS requests per start: the lookups of the path, one read, one create,
-//! write, fsync and rename; the end costs the lookups, a create, a write,
-//! an fsync and a rename.
+//! NFS requests per start, the directory open: the record's lookup, open,
+//! one read and close; the new record's create, write, close and rename,
+//! and the same again for the end.
 
 use std::ffi::CString;
 use std::fs::File;
 use std::io::{self, Read as _, Write as _};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::path::{Component, Path};
+use std::path::Path;
 
 use super::record::MAX_BYTES;
+use crate::dirwalk::{self, Kind, Walker};
 
 /// The directory under the scratch home that holds the records.
 pub const DIR: &str = ".nb-attempts";
@@ -42,62 +43,16 @@ fn open_at(dir: &OwnedFd, name: &str, flags: libc::c_int, mode: libc::mode_t) ->
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// A directory, by descriptor only: O_PATH needs search permission alone,
-/// and O_NOFOLLOW makes a symlink in its place an error (ELOOP/ENOTDIR).
-fn open_dir(parent: &OwnedFd, name: &str) -> io::Result<OwnedFd> {
-    open_at(parent, name, libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0)
-}
-
-fn fstat(fd: &OwnedFd) -> io::Result<libc::stat> {
-    // SAFETY: an all-zero stat is a valid value; fstat fills it.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: a valid descriptor and a writable stat.
-    if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(st)
-}
-
 fn refused(what: String) -> io::Error {
     io::Error::new(io::ErrorKind::PermissionDenied, what)
 }
 
-/// Opens `<scratch_home>/.nb-attempts`, creating it (0700) when missing.
-/// Refuses a state directory that is not the caller's own; one the caller
-/// owns but opened to others is closed again (0700).
-pub fn open_state_dir(scratch_home: &Path) -> io::Result<OwnedFd> {
-    let root = File::open("/")?;
-    let mut dir = OwnedFd::from(root);
-    for component in scratch_home.components() {
-        match component {
-            Component::RootDir => {}
-            Component::Normal(name) => {
-                let name = name.to_str().ok_or_else(|| refused(format!("{}: not UTF-8", scratch_home.display())))?;
-                dir = open_dir(&dir, name).map_err(|e| io::Error::new(e.kind(), format!("{name}: {e}")))?;
-            }
-            _ => return Err(refused(format!("{}: not a plain absolute path", scratch_home.display()))),
-        }
-    }
-    let name = cstr(DIR)?;
-    // SAFETY: a valid descriptor and NUL-terminated name.
-    if unsafe { libc::mkdirat(dir.as_raw_fd(), name.as_ptr(), 0o700) } != 0 {
-        let e = io::Error::last_os_error();
-        if e.raw_os_error() != Some(libc::EEXIST) {
-            return Err(io::Error::new(e.kind(), format!("creating {DIR}: {e}")));
-        }
-    }
-    let state = open_dir(&dir, DIR).map_err(|e| io::Error::new(e.kind(), format!("{DIR}: {e}")))?;
-    let st = fstat(&state)?;
-    let me = nix::unistd::geteuid().as_raw();
-    if st.st_uid != me {
-        return Err(refused(format!("{DIR} belongs to uid {}, not to uid {me}: not used", st.st_uid)));
-    }
-    if st.st_mode & 0o077 != 0 {
-        // fchmod needs a real descriptor: "." of the one just checked.
-        let real = open_at(&state, ".", libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
-        crate::sys::fchmod(&File::from(real), 0o700)?;
-    }
-    Ok(state)
+/// Opens `<scratch_home>/.nb-attempts` on `walker` (made 0700 when missing,
+/// set 0700 when open to others), refused unless it is the user's own.
+/// The descriptor is `O_PATH`: enough for the record's calls below.
+pub fn open_state_dir(walker: &mut Walker, scratch_home: &Path) -> io::Result<OwnedFd> {
+    let (dir, _) = crate::private::dir(walker, &scratch_home.join(DIR), &mut Vec::new())?;
+    dir.fd().try_clone_to_owned()
 }
 
 /// The record's text, `None` when there is none yet. Anything but a regular
@@ -109,26 +64,39 @@ pub fn read(state: &OwnedFd, file: &str) -> io::Result<Option<String>> {
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(None),
         Err(e) => return Err(e),
     };
-    let st = fstat(&fd)?;
-    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+    let opened = File::from(fd);
+    // The attributes the open brought back: no request of their own.
+    let attrs = dirwalk::attrs_of(&opened)?;
+    if attrs.kind != Kind::File {
         return Err(refused(format!("{file}: not a regular file")));
     }
-    let mut bytes = Vec::new();
-    File::from(fd).take(MAX_BYTES as u64 + 1).read_to_end(&mut bytes)?;
-    if bytes.len() > MAX_BYTES {
+    if attrs.size > MAX_BYTES as u64 {
         return Err(refused(format!("{file}: larger than {MAX_BYTES} bytes")));
     }
+    // The size the open said, no more: a read past it would ask the server
+    // for the size again.
+    let mut bytes = Vec::new();
+    opened.take(attrs.size).read_to_end(&mut bytes)?;
     String::from_utf8(bytes).map(Some).map_err(|_| refused(format!("{file}: not UTF-8")))
 }
 
-/// Replaces the record with `text`: a new 0600 file, written and synced,
+/// Replaces the record with `text`: a new 0600 file, written and closed,
 /// renamed over the old one.
+///
+/// No fsync: on NFS, close itself writes the data to the server and
+/// commits it before it returns (close-to-open), and reports what failed
+/// (a full quota), so the rename never publishes a record the server does
+/// not hold; an fsync would be one more round trip for nothing (and on a
+/// local disk, a journal commit of milliseconds per start). On a local
+/// ext4, a rename over a file flushes the new one first (`auto_da_alloc`).
 pub fn replace(state: &OwnedFd, file: &str, text: &str) -> io::Result<()> {
     let temp = format!(".{file}.{}", crate::sys::random_suffix());
     let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW;
     let mut out = File::from(open_at(state, &temp, flags, 0o600)?);
-    let written = out.write_all(text.as_bytes()).and_then(|()| out.sync_all());
-    drop(out);
+    let written = out.write_all(text.as_bytes());
+    // Closed by hand, once: on NFS its error is the write's.
+    let closed = nix::unistd::close(out).map_err(io::Error::from);
+    let written = written.and(closed);
     let (temp_c, file_c) = (cstr(&temp)?, cstr(file)?);
     let renamed = written.and_then(|()| {
         // SAFETY: valid descriptors and NUL-terminated names.
@@ -155,7 +123,7 @@ mod tests {
     #[test]
     fn a_record_is_created_owner_only_and_replaced_whole() {
         let home = home();
-        let state = open_state_dir(home.path()).unwrap();
+        let state = open_state_dir(&mut Walker::new(), home.path()).unwrap();
         assert_eq!(read(&state, "job").unwrap(), None);
         replace(&state, "job", "one\n").unwrap();
         replace(&state, "job", "two\n").unwrap();
@@ -174,15 +142,15 @@ mod tests {
         std::fs::create_dir(&elsewhere).unwrap();
         // A symlinked state directory, and a symlinked home on the way.
         std::os::unix::fs::symlink(&elsewhere, home.path().join(DIR)).unwrap();
-        assert!(open_state_dir(home.path()).is_err());
+        assert!(open_state_dir(&mut Walker::new(), home.path()).is_err());
         let link = home.path().join("link");
         std::os::unix::fs::symlink(&elsewhere, &link).unwrap();
-        assert!(open_state_dir(&link).is_err());
+        assert!(open_state_dir(&mut Walker::new(), &link).is_err());
         assert!(!elsewhere.join(DIR).exists());
         // A symlinked record.
         let real = home.path().join("real");
         std::fs::create_dir(&real).unwrap();
-        let state = open_state_dir(&real).unwrap();
+        let state = open_state_dir(&mut Walker::new(), &real).unwrap();
         std::os::unix::fs::symlink("/etc/passwd", real.join(DIR).join("job")).unwrap();
         assert!(read(&state, "job").is_err());
     }
@@ -193,7 +161,7 @@ mod tests {
         let dir = home.path().join(DIR);
         std::fs::create_dir(&dir).unwrap();
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
-        let state = open_state_dir(home.path()).unwrap();
+        let state = open_state_dir(&mut Walker::new(), home.path()).unwrap();
         assert_eq!(std::fs::metadata(&dir).unwrap().mode() & 0o777, 0o700);
         std::fs::write(dir.join("big"), vec![b'x'; MAX_BYTES + 1]).unwrap();
         assert!(read(&state, "big").is_err());
@@ -210,7 +178,7 @@ mod tests {
         let dir = home.path().join(DIR);
         std::fs::create_dir(&dir).unwrap();
         std::os::unix::fs::chown(&dir, Some(4242), Some(4242)).unwrap();
-        let err = open_state_dir(home.path()).unwrap_err().to_string();
+        let err = open_state_dir(&mut Walker::new(), home.path()).unwrap_err().to_string();
         assert!(err.contains("belongs to uid 4242"), "{err}");
     }
 }

@@ -11,10 +11,14 @@
 //! directory descriptors ([`Walker`]): a symlink on the way (a lab member
 //! can put one in the homes root) stops that path. A failure does not stop
 //! the bootstrap, as in the bash entrypoint: the job may not need scratch.
+//! The directories the walk ended on are handed to PID 1 ([`handoff`]),
+//! for the user-state step to start its own walk there.
 
-use std::path::Path;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
 
 use crate::dirwalk::{Create, Walker};
+use crate::handoff;
 use crate::identity::Identity;
 use crate::sys::{self, ChildError};
 
@@ -65,14 +69,28 @@ fn ensure_dir(walker: &mut Walker, wanted: &Wanted, uid: u32) -> bool {
 }
 
 /// Creates `dirs` as `seed` in a forked child, trying every directory even
-/// after a failure. The child logs each directory.
-pub fn prepare(seed: &Identity, dirs: &[Wanted]) -> Result<(), ChildError> {
+/// after a failure. The child logs each directory. Returns the outcome and
+/// the directories it opened.
+pub fn prepare(seed: &Identity, dirs: &[Wanted]) -> (Result<(), ChildError>, Vec<(PathBuf, OwnedFd)>) {
     let uid = seed.uid;
-    sys::run_as(seed, "scratch", || {
+    let channel = handoff::channel().map_err(|e| tracing::warn!("scratch: cannot make a socket pair: {e}")).ok();
+    let (sender, receiver) = channel.unzip();
+    let outcome = sys::run_as(seed, "scratch", || {
         let mut walker = Walker::new();
         let results: Vec<bool> = dirs.iter().map(|d| ensure_dir(&mut walker, d, uid)).collect();
+        if let Some(sender) = &sender {
+            // Walked already: each is the last directory opened, no lookup.
+            let opened: Vec<Result<OwnedFd, i32>> = dirs.iter().map(|d| walker.handle(d.dir)).collect();
+            let slots: Vec<_> = opened.iter().map(|r| r.as_ref().map(|fd| fd.as_fd()).map_err(|e| *e)).collect();
+            if let Err(e) = sender.send(&slots, &[]) {
+                tracing::warn!("scratch: cannot hand the directories over: {e}");
+            }
+        }
         results.into_iter().all(|ok| ok)
-    })
+    });
+    let (slots, _) = receiver.map(|r| r.receive(dirs.len())).unwrap_or_default();
+    let opened = dirs.iter().zip(slots).filter_map(|(d, slot)| Some((d.dir.to_owned(), slot.ok()?))).collect();
+    (outcome, opened)
 }
 
 #[cfg(test)]

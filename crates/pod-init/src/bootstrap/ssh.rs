@@ -174,12 +174,13 @@ pub fn recreate(home: &Path, material: &SshMaterial) -> io::Result<Vec<String>> 
 }
 
 /// A new file (never an existing one, never through a symlink) with `mode`
-/// set exactly, whatever the umask.
+/// set exactly, whatever the umask. Not synced: it lives in the container's
+/// own layer, which no crash outlives, and every start writes it again (an
+/// fsync is a journal commit, milliseconds on a busy disk, on every start).
 fn write_new(path: &Path, content: &str, mode: u32) -> io::Result<()> {
     let mut f = OpenOptions::new().write(true).create_new(true).mode(mode).custom_flags(libc::O_NOFOLLOW).open(path)?;
     f.set_permissions(fs::Permissions::from_mode(mode))?;
-    f.write_all(content.as_bytes())?;
-    f.sync_all()
+    f.write_all(content.as_bytes())
 }
 
 #[cfg(test)]

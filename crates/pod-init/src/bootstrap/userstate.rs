@@ -10,10 +10,13 @@
 //! everything below it, so the user never writes into another account's
 //! directory. What is laid out is the user's alone ([`private`]). Each
 //! sub-step logs what it changed; a failure is logged and the others
-//! still run.
+//! still run. The walk's descriptors of the attempt record's directory and
+//! of WORKING_DIR are handed to PID 1 ([`handoff`]) for the children that
+//! keep the record and run the command.
 
 use std::fs;
 use std::io;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
@@ -24,27 +27,50 @@ use crate::bootstrap::ssh::{self, SshMaterial};
 use crate::config::PodConfig;
 use crate::dirwalk::{Create, Walker};
 use crate::identity::Identity;
-use crate::private;
 use crate::sys::{self, ChildError};
+use crate::{attempts, handoff, private};
 
 /// The directories of editors' remote servers and settings, kept on scratch
 /// so extensions survive the pod.
 pub const EDITOR_DIRS: [&str; 4] = [".vscode", ".vscode-server", ".cursor", ".cursor-server"];
 
+/// What the walk opened for the later children, as the user.
+#[derive(Debug)]
+pub struct Opened {
+    /// The attempt record's directory (a job with a name and a submission).
+    pub attempts: Option<OwnedFd>,
+    /// WORKING_DIR, or the errno of why not (0: not walked).
+    pub working_dir: Result<OwnedFd, i32>,
+    /// The attempt record with this start in it, as the child wrote it.
+    pub record: Option<Vec<u8>>,
+}
+
 /// Runs every sub-step as `user`, each even after another failed; the
 /// child logs each one. `seed_uid`: the seed's, which may own the scratch
 /// home. `old_home`: the home of the account renamed to the user, which
-/// root could not move (its files are the user's: same uid).
+/// root could not move (its files are the user's: same uid). `walked`:
+/// the directories the seed's walk opened, where this walk starts. `node`:
+/// the pod's NODE_NAME, for the attempt record. Returns the outcome and
+/// what the walk opened.
 pub fn prepare(
     cfg: &PodConfig,
     user: &Identity,
     seed_uid: Option<u32>,
     ssh: &SshMaterial,
     old_home: Option<&Path>,
-) -> Result<(), ChildError> {
-    sys::run_as(user, "user state", || {
+    walked: Vec<(PathBuf, OwnedFd)>,
+    node: Option<&str>,
+) -> (Result<(), ChildError>, Opened) {
+    let channel = handoff::channel().map_err(|e| tracing::warn!("user state: cannot make a socket pair: {e}")).ok();
+    let (sender, receiver) = channel.unzip();
+    let outcome = sys::run_as(user, "user state", || {
         let mut ok = true;
         let mut walker = Walker::new();
+        for (path, fd) in walked {
+            if let Err(e) = walker.adopt(&path, fd) {
+                tracing::debug!("user state: {e}; walked again");
+            }
+        }
         let mut step = |name: &str, r: io::Result<Vec<String>>| match r {
             Ok(done) if done.is_empty() => tracing::info!("{name}: nothing to change"),
             Ok(done) => tracing::info!("{name}: {}", done.join("; ")),
@@ -83,8 +109,41 @@ pub fn prepare(
         }
         step("uv", uv_dirs(&mut walker, cfg));
         step("ssh", ssh::recreate(&cfg.home(), ssh));
+        if let Some(sender) = &sender {
+            hand_over(&mut walker, cfg, node, sender);
+        }
         ok
-    })
+    });
+    let (slots, payload) = receiver.map(|r| r.receive(2)).unwrap_or_default();
+    let mut slots = slots.into_iter();
+    let attempts = slots.next().and_then(Result::ok);
+    let working_dir = slots.next().unwrap_or(Err(0));
+    let record = Some(payload).filter(|p| !p.is_empty());
+    (outcome, Opened { attempts, working_dir, record })
+}
+
+/// In the child: opens the attempt record's directory (for a job with a
+/// name and a submission) and records this start there, opens WORKING_DIR
+/// on the walk, and sends both directories and the record.
+fn hand_over(walker: &mut Walker, cfg: &PodConfig, node: Option<&str>, sender: &handoff::Sender) {
+    let state = cfg.job.as_ref().map(|_| attempts::open_state_dir(walker, &cfg.scratch_home));
+    if let Some(Err(e)) = &state {
+        tracing::warn!("attempts: {e}; NB_ATTEMPT not set");
+    }
+    let record = match (&state, &cfg.job) {
+        (Some(Ok(dir)), Some(job)) => attempts::write_start(dir, job, node),
+        _ => None,
+    };
+    // Made by the seed: only walked here, never created.
+    let working_dir = walker.handle(&cfg.working_dir);
+    let state_slot = match &state {
+        Some(Ok(fd)) => Ok(fd.as_fd()),
+        _ => Err(libc::ENOENT),
+    };
+    let slots = [state_slot, working_dir.as_ref().map(|fd| fd.as_fd()).map_err(|e| *e)];
+    if let Err(e) = sender.send(&slots, record.as_deref().unwrap_or_default().as_bytes()) {
+        tracing::warn!("user state: cannot hand the directories over: {e}");
+    }
 }
 
 /// SCRATCH_HOME walked, or made by the user when the seed could not (the
@@ -131,7 +190,7 @@ pub fn links(cfg: &PodConfig) -> Vec<(PathBuf, PathBuf)> {
 fn home_links(walker: &mut Walker, cfg: &PodConfig) -> io::Result<Vec<String>> {
     let mut done = Vec::new();
     for d in EDITOR_DIRS {
-        private::dir(walker, &cfg.scratch_home.join(d), &mut done)?;
+        private::leaf_dir(walker, &cfg.scratch_home.join(d), &mut done)?;
     }
     for (link, target) in links(cfg) {
         if let Some(line) = ensure_link(&link, &target)? {
@@ -180,7 +239,7 @@ fn git_identity(walker: &mut Walker, cfg: &PodConfig, content: &[u8]) -> io::Res
 fn uv_dirs(walker: &mut Walker, cfg: &PodConfig) -> io::Result<Vec<String>> {
     let mut done = Vec::new();
     for dir in [&cfg.uv_cache_dir, &cfg.uv_python_install_dir] {
-        private::dir(walker, dir, &mut done)?;
+        private::leaf_dir(walker, dir, &mut done)?;
     }
     Ok(done)
 }

@@ -435,6 +435,30 @@ fn pid1_leaves_its_directory_and_the_command_keeps_it() {
 }
 
 #[test]
+fn the_command_starts_in_its_walked_directory_and_pid1_keeps_no_descriptor_of_it() {
+    let dir = Dir::new();
+    let work = dir.path("work");
+    std::fs::create_dir(&work).unwrap_or_else(|e| panic!("mkdir: {e}"));
+    let work = work.canonicalize().unwrap_or_else(|e| panic!("{e}"));
+    let out = dir.path("out");
+    // PID 1 closes its copy right after the fork: the command waits (at
+    // most 5 s) for it, then says how many PID 1 still holds.
+    let held = format!("ls -l /proc/$PPID/fd | grep -c -- '-> {}$'", work.display());
+    let script = format!(
+        "i=0; while [ \"$({held})\" != 0 ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; \
+         echo \"$({held}) $(pwd -P)\" > {}",
+        out.display()
+    );
+    let mut launch = job(&script, &[]);
+    let flags = nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC;
+    let opened = nix::fcntl::open(&work, flags, nix::sys::stat::Mode::empty()).unwrap_or_else(|e| panic!("{e}"));
+    launch.cwd = Some(crate::launch::WorkingDir { path: "/walked".into(), opened: Ok(opened) });
+    let report = supervised(|| {}, launch, quick(), |_| {});
+    assert_eq!(report, exited(0), "the job wrote: {}", read(&out));
+    assert_eq!(read(&out), format!("0 {}\n", work.display()));
+}
+
+#[test]
 fn consumed_secrets_never_reach_the_command() {
     let env = output_of(
         || {},
