@@ -1,8 +1,8 @@
 //! The failure cases of every subcommand after a submission (`list`,
-//! `logs`, `shell`, `port-forward`, `delete`, `clean`), each in both run:ai
-//! dialects: an unknown job, a cluster that does not answer, and a runai
-//! that fails. Real kubectl against the fake API server; the runai doubles
-//! enforce the documented delete grammars.
+//! `logs`, `shell`, `port-forward`, `delete`, `clean`), each with every runai
+//! double (v1, v2 of the 2.19 era, v2 2.2x): an unknown job, a cluster that
+//! does not answer, and a runai that fails. Real kubectl against the fake
+//! API server; the runai doubles enforce the documented delete grammars.
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
@@ -12,8 +12,9 @@ use nb_tests::submit_harness::SubmitEnv;
 use serde_json::json;
 
 const V1: &str = env!("CARGO_BIN_EXE_runai");
+const V2_219: &str = env!("CARGO_BIN_EXE_runai-v2-219");
 const V2_22X: &str = env!("CARGO_BIN_EXE_runai-v2-22x");
-const DIALECTS: [&str; 2] = [V1, V2_22X];
+const DIALECTS: [&str; 3] = [V1, V2_219, V2_22X];
 
 /// A succeeded job, a failed one and a running one.
 fn fill(server: &FakeApiServer) {
@@ -87,7 +88,8 @@ fn an_unreachable_cluster_is_said_by_every_command_and_runai_never_runs() {
 
 #[test]
 fn a_failing_runai_is_said_in_its_own_words_by_delete_and_clean_in_each_dialect() {
-    for (double, verb) in [(V1, "delete job"), (V2_22X, "workload delete -y -p mlo-ada")] {
+    let v2 = "workload delete -y -p mlo-ada";
+    for (double, verb) in [(V1, "delete job"), (V2_219, v2), (V2_22X, v2)] {
         let (mut env, _server) = room(double, fill);
         env.set_env("RUNAI_DOUBLE_DELETE_EXIT", "1");
         let run = env.run(&["delete", "--no-save", "train-ok"]);
