@@ -7,8 +7,10 @@
 
 use std::path::Path;
 
+use nb_tests::daily::{pod, running};
 use nb_tests::fake_apiserver::{FakeApiServer, PodState};
 use nb_tests::submit_harness::{SubmitEnv, V1_CHOICE};
+use serde_json::json;
 
 const RUNAI_DOUBLE: &str = env!("CARGO_BIN_EXE_runai");
 const NAMESPACE: &str = "runai-mlo-ada";
@@ -65,6 +67,30 @@ fn a_taken_job_name_is_refused_with_its_state_and_the_delete_command() {
          pick another name with -n, or delete it first: runai delete job job-2; nothing was submitted\n"
     );
     assert_nothing_submitted(&env, &server);
+}
+
+/// The pre-flight finds a job as `submit list` does: by its pods' labels
+/// too, not by their names alone.
+#[test]
+fn a_job_known_by_its_pods_labels_is_refused_as_list_shows_it() {
+    let (env, server) = setup();
+    let labelled = |name: &str, labels| pod(name, labels, 600, Some("train"), running(500));
+    server.put_pod_object(NAMESPACE, labelled("v2job-7f9c2", json!({"workloadName": "v2job"})), &[]);
+    server.put_pod_object(NAMESPACE, labelled("v1job-x1", json!({"release": "v1job"})), &[]);
+    for job in ["v2job", "v1job"] {
+        assert!(env.run(&["list"]).stdout.lines().any(|l| l.starts_with(&format!("{job} "))), "{job} not listed");
+        let before = env.kubectl_calls();
+        let run = env.run(&["-n", job]);
+        assert_eq!(run.code, Some(1), "{run}");
+        assert!(
+            run.stderr.contains(&format!("submit: a job named {job} already exists in namespace {NAMESPACE}: {job}-")),
+            "{run}"
+        );
+        assert!(run.stderr.ends_with("nothing was submitted\n"), "{run}");
+        assert_eq!(env.kubectl_calls(), before + 1, "{run}");
+    }
+    assert!(server.patches().is_empty(), "the Secret was applied: {:#?}", server.patches());
+    assert!(env.runai_calls().is_empty(), "runai ran: {:?}", env.runai_argvs());
 }
 
 #[test]

@@ -450,3 +450,25 @@ fn ctrl_c_during_the_wait_submits_nothing_and_leaves_no_kubectl() {
     let kubeconfig = format!("KUBECONFIG={}", env.home.join(".kube/config").display());
     assert!(nb_tests::submit_harness::processes_with_env(&kubeconfig).is_empty(), "a kubectl was left running");
 }
+
+#[test]
+fn clean_and_replace_with_no_save_keep_nothing() {
+    let (env, _server, state) = setup(V1, true);
+    let run = env.run(&["clean", "--no-save"]);
+    assert_eq!(run.code, Some(0), "{run}");
+    let mut deleted = runai_lines(&env);
+    deleted.sort();
+    assert_eq!(deleted, ["delete job csub-old -p mlo-ada", "delete job train-ok -p mlo-ada"], "{run}");
+    assert!(!state.exists(), "{} was made\n{run}", state.display());
+    assert!(!run.stderr.contains("kept"), "{run}");
+    assert_eq!(env.kubectl_calls(), 1, "{run}");
+
+    let (env, _server, state) = setup(V2_22X, true);
+    let run = run_with(&env, &replace_args("train-ok"), &["--no-save"]);
+    assert_eq!(run.code, Some(0), "{run}");
+    assert_eq!(runai_lines(&env)[0], "workload delete -y -p mlo-ada train-ok", "{run}");
+    assert!(!state.exists(), "{} was made\n{run}", state.display());
+    assert!(!run.stderr.contains("kept"), "{run}");
+    // The check, the apply, the wait: no log read.
+    assert_eq!(env.kubectl_calls(), 3, "{run}");
+}

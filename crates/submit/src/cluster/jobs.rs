@@ -114,11 +114,12 @@ pub fn find(list: &Value, name: &str) -> Option<Job> {
 /// list's order: what is kept of a job before it is deleted.
 pub fn pods_of<'a>(list: &'a Value, name: &str) -> Vec<&'a Value> {
     let items = list["items"].as_array().map(Vec::as_slice).unwrap_or_default();
-    items
-        .iter()
-        .filter(|p| p["kind"].as_str().is_none_or(|k| k == "Pod"))
-        .filter(|p| job_and_role(p).is_some_and(|(job, _)| job == name))
-        .collect()
+    items.iter().filter(|p| p["kind"].as_str().is_none_or(|k| k == "Pod")).filter(|p| is_pod_of(p, name)).collect()
+}
+
+/// Whether `pod` is one of the job `name`'s, by its labels, else its name.
+pub fn is_pod_of(pod: &Value, name: &str) -> bool {
+    job_and_role(pod).is_some_and(|(job, _)| job == name)
 }
 
 fn job(name: String, roles: BTreeMap<Role, Vec<&Value>>) -> Option<Job> {

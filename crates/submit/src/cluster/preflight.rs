@@ -61,14 +61,10 @@ pub fn judge(plan: &Plan<'_>, ns: &Namespace) -> Result<()> {
     judge_name(plan, ns)
 }
 
-/// No pod may be named as the job's.
+/// No pod may be the job's, by its labels or its name.
 fn judge_name(plan: &Plan<'_>, ns: &Namespace) -> Result<()> {
-    let taken: Vec<String> = ns
-        .pods
-        .iter()
-        .filter(|(name, _)| pods::belongs_to(plan.job, name))
-        .map(|(name, pod)| format!("{name} ({})", pods::stage(pod).words()))
-        .collect();
+    let taken: Vec<String> =
+        pods_of(plan.job, ns).map(|(name, pod)| format!("{name} ({})", pods::stage(pod).words())).collect();
     if !taken.is_empty() {
         bail!(
             "a job named {} already exists in namespace {}: {}; pick another name with -n, or delete it first: {}; \
@@ -82,17 +78,19 @@ fn judge_name(plan: &Plan<'_>, ns: &Namespace) -> Result<()> {
     Ok(())
 }
 
+/// The pods that take the name `job`: the job's by their labels, as
+/// `submit list` finds them, and any pod named as the job's.
+fn pods_of<'a>(job: &'a str, ns: &'a Namespace) -> impl Iterator<Item = &'a (String, Value)> {
+    ns.pods.iter().filter(move |(name, pod)| pods::belongs_to(job, name) || jobs::is_pod_of(pod, job))
+}
+
 /// The names of `jobs` that have pods in the namespace, each with its pods
 /// and their states: `lr-3 (lr-3-0-0 Running on n1)`.
 pub fn taken(jobs: &[String], ns: &Namespace) -> Vec<(String, String)> {
     jobs.iter()
         .filter_map(|job| {
-            let pods: Vec<String> = ns
-                .pods
-                .iter()
-                .filter(|(name, _)| pods::belongs_to(job, name))
-                .map(|(name, pod)| format!("{name} {}", pods::stage(pod).words()))
-                .collect();
+            let pods: Vec<String> =
+                pods_of(job, ns).map(|(name, pod)| format!("{name} {}", pods::stage(pod).words())).collect();
             (!pods.is_empty()).then(|| (job.clone(), pods.join(", ")))
         })
         .collect()
