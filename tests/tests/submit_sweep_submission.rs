@@ -13,6 +13,7 @@ use nb_tests::runai_grammar::{self, Cli, Parsed};
 use nb_tests::submit_harness::{Run, SubmitEnv};
 
 const V1: &str = env!("CARGO_BIN_EXE_runai");
+const V2_219: &str = env!("CARGO_BIN_EXE_runai-v2-219");
 const V2_22X: &str = env!("CARGO_BIN_EXE_runai-v2-22x");
 const NAMESPACE: &str = "runai-mlo-ada";
 
@@ -35,9 +36,22 @@ const GRID: [&str; 7] = [
 const POINTS: [(&str, &str); 6] =
     [("1e-3", "0"), ("1e-3", "1"), ("1e-3", "2"), ("1e-4", "0"), ("1e-4", "1"), ("1e-4", "2")];
 
+/// The three doubles: each dialect with the flag its pod variables go in.
+const DIALECTS: [(&str, Cli, &str); 3] = [
+    (V1, Cli::V1, "environment"),
+    (V2_219, Cli::V2Era219, "environment"),
+    (V2_22X, Cli::V2Era22x, "environment-variable"),
+];
+
+/// A room with [`ENV`]; for the 2.19-era CLI, which has no `--env-secret`,
+/// without the secret key (with it every job is refused, see
+/// `a_2_19_era_cli_refuses_a_sweep_that_needs_the_secret_before_anything_runs`).
 fn room(double: &str) -> SubmitEnv {
     let env = SubmitEnv::new(Path::new(double));
-    env.write_env(ENV);
+    match double {
+        V2_219 => env.write_env(&ENV.replace("HF_TOKEN=hf_secret_value\n", "")),
+        _ => env.write_env(ENV),
+    };
     env
 }
 
@@ -78,10 +92,12 @@ fn table(run: &Run) -> Vec<Vec<String>> {
 }
 
 #[test]
-fn a_2x3_dry_run_prints_six_lines_each_with_its_name_point_and_command_in_both_dialects() {
-    for (double, cli, env_flag) in [(V1, Cli::V1, "environment"), (V2_22X, Cli::V2Era22x, "environment-variable")] {
+fn a_2x3_dry_run_prints_six_lines_each_with_its_name_point_and_command_in_every_dialect() {
+    for (double, cli, env_flag) in DIALECTS {
         let env = room(double);
-        let run = env.run(&[&["--dry-run"], &GRID[..], &["-e", "RUN_NAME=lr{lr}-s{seed}"]].concat());
+        let extra = ["-e", "RUN_NAME=lr{lr}-s{seed}", "-e", "JSON={{\"seed\": {seed}}}", "-e", "PLAIN=as typed"];
+        let extra = [&extra[..], &["--exp-folder", "${{HOME}}/runs/{lr}"]].concat();
+        let run = env.run(&[&["--dry-run"], &GRID[..], &extra].concat());
         assert_eq!(run.code, Some(0), "{run}");
         let lines: Vec<&str> = run.stdout.lines().collect();
         assert_eq!(lines.len(), 6, "{cli:?}: {run}");
@@ -89,7 +105,8 @@ fn a_2x3_dry_run_prints_six_lines_each_with_its_name_point_and_command_in_both_d
             let parsed = parse(cli, line);
             let name = format!("lr-{i}");
             assert_eq!(parsed.name.as_deref(), Some(name.as_str()), "{cli:?}: {line}");
-            assert_eq!(script(&parsed), format!("python train.py --lr {lr} --seed {seed}"), "{cli:?}");
+            let want = format!("cd ${{HOME}}/runs/{lr} && python train.py --lr {lr} --seed {seed}");
+            assert_eq!(script(&parsed), want, "{cli:?}");
             let index = i.to_string();
             let point = format!("lr={lr} seed={seed}");
             let run_name = format!("lr{lr}-s{seed}");
@@ -100,12 +117,17 @@ fn a_2x3_dry_run_prints_six_lines_each_with_its_name_point_and_command_in_both_d
                 ("NB_SWEEP_INDEX", index.as_str()),
                 ("NB_SWEEP_POINT", point.as_str()),
                 ("RUN_NAME", run_name.as_str()),
+                ("JSON", &format!("{{\"seed\": {seed}}}")),
+                ("PLAIN", "as typed"),
             ] {
                 assert_eq!(variable(&parsed, env_flag, var), Some(want), "{cli:?} {var}: {line}");
             }
         }
         assert!(
-            run.stderr.contains("submit: dry run: the pod of lr-5 would run: python train.py --lr 1e-4 --seed 2\n")
+            run.stderr.contains(
+                "submit: dry run: the pod of lr-5 would run: cd ${HOME}/runs/1e-4 && python train.py --lr 1e-4 --seed 2\n"
+            ),
+            "{run}"
         );
         assert!(env.runai_calls().is_empty(), "a dry run submits nothing: {:?}", env.runai_argvs());
     }
@@ -215,7 +237,7 @@ fn bad_sweeps_are_refused_naming_the_reason_before_anything_runs() {
 
 #[test]
 fn a_real_sweep_syncs_once_checks_every_name_at_once_and_submits_each_point() {
-    for (double, cli) in [(V1, Cli::V1), (V2_22X, Cli::V2Era22x)] {
+    for (double, cli, env_flag) in DIALECTS {
         let (env, server) = cluster(double);
         // A job whose name merely starts with a point's name does not count.
         server.set_pod(NAMESPACE, "lr-1-x-0-0", "reg.example/img:1", &PodState::Running);
@@ -225,8 +247,14 @@ fn a_real_sweep_syncs_once_checks_every_name_at_once_and_submits_each_point() {
         let pod_lists = server.requests().iter().filter(|r| r.method == "GET" && r.path().ends_with("/pods")).count();
         assert_eq!(pod_lists, 1, "{cli:?}: one pre-flight for every name");
         assert_eq!(env.kubectl_calls(), 2, "{cli:?}: the check and the apply");
-        let mut names: Vec<String> =
-            env.runai_argvs().iter().map(|argv| runai_grammar::parse(cli, argv).unwrap().name.unwrap()).collect();
+        let mut names = Vec::new();
+        for argv in env.runai_argvs() {
+            let parsed = runai_grammar::parse(cli, &argv).unwrap_or_else(|e| panic!("{cli:?} grammar: {e}"));
+            let name = parsed.name.clone().unwrap();
+            let index = name.strip_prefix("lr-").unwrap();
+            assert_eq!(variable(&parsed, env_flag, "NB_SWEEP_INDEX"), Some(index), "{cli:?}: {argv:?}");
+            names.push(name);
+        }
         names.sort();
         assert_eq!(names, ["lr-0", "lr-1", "lr-2", "lr-3", "lr-4", "lr-5"], "{cli:?}");
         let rows = table(&run);
@@ -251,6 +279,26 @@ fn a_real_sweep_syncs_once_checks_every_name_at_once_and_submits_each_point() {
         let patched = requests.iter().position(|r| r.method == "PATCH").unwrap();
         assert!(listed < patched, "{cli:?}: the check ran after the apply");
     }
+}
+
+#[test]
+fn a_2_19_era_cli_refuses_a_sweep_that_needs_the_secret_before_anything_runs() {
+    let (env, server) = cluster(V2_219);
+    env.write_env(ENV);
+    let run = env.run(&GRID);
+    assert_eq!(run.code, Some(1), "{run}");
+    assert_eq!(run.stderr.matches("without --env-secret").count(), 1, "said once, not per point: {run}");
+    assert!(
+        run.stderr.ends_with(
+            "(HF_TOKEN), and submit never puts a secret value on the command line; set RUNAI_CLI=v1 in the .env (or \
+             pass --runai-cli v1) if the cluster still takes v1 commands, or update the run:ai CLI; nothing was sent\n"
+        ),
+        "{run}"
+    );
+    assert!(!run.stderr.contains("hf_secret_value"), "{run}");
+    assert_eq!(env.kubectl_calls(), 0, "nothing reached the cluster: {run}");
+    assert!(server.requests().is_empty(), "{:#?}", server.requests());
+    assert!(env.runai_calls().is_empty(), "runai ran: {:?}", env.runai_argvs());
 }
 
 #[test]
