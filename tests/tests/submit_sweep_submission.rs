@@ -368,6 +368,30 @@ fn replace_with_a_sweep_deletes_its_finished_jobs_first_and_refuses_if_one_runs(
 }
 
 #[test]
+fn replace_dry_run_with_a_sweep_prints_the_deletes_the_wait_and_every_point() {
+    let (env, server) = cluster(V1);
+    server.set_pod(NAMESPACE, "lr-3-0-0", "reg.example/img:1", &PodState::Terminated { exit_code: 0 });
+    server.set_pod(NAMESPACE, "lr-5-0-0", "reg.example/img:1", &PodState::Terminated { exit_code: 1 });
+    let run = env.run(&[&GRID[..], &["--replace", "--no-save", "--dry-run"]].concat());
+    assert_eq!(run.code, Some(0), "{run}");
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 2 + 1 + 6, "two deletes, one wait, six submissions: {run}");
+    assert_eq!(lines[..2], ["runai delete job lr-3 -p mlo-ada", "runai delete job lr-5 -p mlo-ada"], "{run}");
+    assert!(
+        lines[2].starts_with("kubectl wait --for=delete ") && lines[2].ends_with(" pod/lr-3-0-0 pod/lr-5-0-0"),
+        "{run}"
+    );
+    for (i, line) in lines[3..].iter().enumerate() {
+        assert_eq!(parse(Cli::V1, line).name, Some(format!("lr-{i}")), "{run}");
+    }
+    for job in ["lr-3", "lr-5"] {
+        assert!(run.stderr.contains(&format!(" job {job} (pod {job}-0-0) and wait until its pods are gone")), "{run}");
+    }
+    assert!(env.runai_calls().is_empty(), "a dry run deletes and submits nothing: {:?}", env.runai_argvs());
+    assert!(server.patches().is_empty(), "{:#?}", server.patches());
+}
+
+#[test]
 fn wait_follows_every_job_and_ends_with_the_table_of_how_each_is() {
     let (env, server) = cluster(V1);
     let ms = Duration::from_millis;
