@@ -415,6 +415,30 @@ fn wait_follows_every_job_and_ends_with_the_table_of_how_each_is() {
     assert_eq!(results[2], "running", "{run}");
 }
 
+/// A job that stays pending uses up the deadline; the jobs after it are
+/// still said as they are (one look at the end), not left unfollowed.
+#[test]
+fn wait_past_a_pending_job_still_says_how_every_later_job_is() {
+    let (env, server) = cluster(V1);
+    let ms = Duration::from_millis;
+    let full = "0/12 nodes are available: 12 Insufficient nvidia.com/gpu.";
+    server.arm_timeline(
+        NAMESPACE,
+        "w-0",
+        Timeline::new().then(ms(100), "0-0", PodState::Unschedulable { message: full.into() }),
+    );
+    server.arm_timeline(NAMESPACE, "w-1", Timeline::new().then(ms(100), "0-0", PodState::Running));
+    let refused = "couldn't find key HF_TOKEN in Secret runai-mlo-ada/ada-env";
+    let waiting = PodState::Waiting { reason: "CreateContainerConfigError".into(), message: refused.into() };
+    server.arm_timeline(NAMESPACE, "w-2", Timeline::new().then(ms(100), "0-0", waiting));
+    let run = env.run(&["-n", "w", "--sweep", "seed=0,1,2", "-c", "train {seed}", "--wait", "--wait-timeout", "2s"]);
+    assert_eq!(run.code, Some(1), "a job that cannot start fails the wait: {run}");
+    let results: Vec<String> = table(&run)[1..].iter().map(|row| row[3].clone()).collect();
+    assert_eq!(results[0], format!("still waiting (--wait-timeout): w-0-0-0: Pending, waiting for a node: {full}"));
+    assert_eq!(results[1], "running", "{run}");
+    assert!(results[2].starts_with("w-2-0-0 cannot start: cannot create the container"), "{run}");
+}
+
 #[test]
 fn ctrl_c_stops_starting_submissions_and_says_which_went_through() {
     let (mut env, _server) = cluster(V1);
