@@ -169,6 +169,7 @@ fn bad_sweeps_are_refused_naming_the_reason_before_anything_runs() {
     std::fs::write(env.project.join("bad.txt"), "lr=1\nlr=2 seed=3\n").unwrap();
     let hundred_and_one = (0..101).map(|i| i.to_string()).collect::<Vec<_>>().join(",");
     let many = format!("seed={hundred_and_one}");
+    let long = "a".repeat(61);
     let cases: Vec<(Vec<&str>, String)> = vec![
         (
             vec!["-n", "lr", "--sweep", "lr=1,2", "-c", "train {lrr}"],
@@ -209,6 +210,13 @@ fn bad_sweeps_are_refused_naming_the_reason_before_anything_runs() {
             "the sweep has 101 points, more than 100 (--max-jobs); nothing was submitted; pass --max-jobs 101 if \
              that many jobs are meant"
                 .into(),
+        ),
+        (
+            vec!["-n", &long, "--sweep", "seed=0,1,2,3,4,5,6,7,8,9,10", "-c", "x {seed}"],
+            format!(
+                "--name={long:?}: the sweep's jobs would be named like {long}-10, longer than 63 characters; use a \
+                 name of at most 60"
+            ),
         ),
         (
             vec!["-n", "lr", "--sweep", "lr=1,2", "-c", "x {lr}", "--attach"],
@@ -303,7 +311,13 @@ fn a_2_19_era_cli_refuses_a_sweep_that_needs_the_secret_before_anything_runs() {
 
 #[test]
 fn one_refused_point_does_not_stop_the_others_and_keeps_runais_words() {
-    let (mut env, server) = cluster(V1);
+    for (double, _, _) in DIALECTS {
+        one_refused_point(double);
+    }
+}
+
+fn one_refused_point(double: &str) {
+    let (mut env, server) = cluster(double);
     env.set_env("RUNAI_DOUBLE_REFUSE", "lr-1:quota exceeded for project mlo-ada (test double)");
     // One at a time, so that the points after the refused one start after it.
     let run = env.run(&[&GRID[..], &["--parallel", "1"]].concat());
@@ -324,7 +338,13 @@ fn one_refused_point_does_not_stop_the_others_and_keeps_runais_words() {
 
 #[test]
 fn a_taken_name_stops_the_sweep_before_the_secret_and_lists_every_taken_one() {
-    let (env, server) = cluster(V1);
+    for (double, _, _) in DIALECTS {
+        a_taken_name(double);
+    }
+}
+
+fn a_taken_name(double: &str) {
+    let (env, server) = cluster(double);
     server.set_pod(NAMESPACE, "lr-3-0-0", "reg.example/img:1", &PodState::Running);
     server.set_pod(NAMESPACE, "lr-5-0-0", "reg.example/img:1", &PodState::Running);
     let run = env.run(&GRID);
@@ -355,6 +375,7 @@ fn replace_with_a_sweep_deletes_its_finished_jobs_first_and_refuses_if_one_runs(
     submitted.sort();
     assert_eq!(submitted, (0..6).map(|i| format!("submit lr-{i}")).collect::<Vec<_>>(), "{run}");
     assert_eq!(server.patches().len(), 1, "one Secret write: {run}");
+    assert!(run.stderr.contains("submit: submitting the 6 jobs of the sweep lr, at most 4 at a time "), "{run}");
 
     let (env, server) = cluster(V1);
     server.set_pod(NAMESPACE, "lr-3-0-0", "reg.example/img:1", &PodState::Terminated { exit_code: 0 });
