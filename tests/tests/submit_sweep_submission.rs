@@ -491,3 +491,33 @@ fn ctrl_c_stops_starting_submissions_and_says_which_went_through() {
         "{run}"
     );
 }
+
+#[test]
+fn ctrl_c_while_waiting_ends_the_wait_with_the_table_and_leaves_the_jobs() {
+    let (env, server) = cluster(V1);
+    let full = "0/12 nodes are available: 12 Insufficient nvidia.com/gpu.";
+    for job in ["w-0", "w-1"] {
+        let pending = PodState::Unschedulable { message: full.into() };
+        server.arm_timeline(NAMESPACE, job, Timeline::new().then(Duration::from_millis(50), "0-0", pending));
+    }
+    let child = env
+        .command(&["-n", "w", "--sweep", "seed=0,1", "-c", "train {seed}", "--wait"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Ctrl-C once both are submitted and the wait has begun.
+    let give_up = std::time::Instant::now() + Duration::from_secs(30);
+    while env.runai_calls().len() < 2 || env.kubectl_calls() < 3 {
+        assert!(std::time::Instant::now() < give_up, "the wait did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let run = Run::from(child.wait_with_output().unwrap());
+    assert_eq!(run.code, Some(130), "{run}");
+    let results: Vec<String> = table(&run)[1..].iter().map(|row| row[3].clone()).collect();
+    assert_eq!(results, ["submitted, not followed (Ctrl-C)"; 2], "{run}");
+    assert_eq!(env.runai_calls().len(), 2, "nothing deleted: {:?}", env.runai_argvs());
+}
