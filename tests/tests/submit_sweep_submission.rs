@@ -13,6 +13,7 @@ use nb_tests::runai_grammar::{self, Cli, Parsed};
 use nb_tests::submit_harness::{Run, SubmitEnv};
 
 const V1: &str = env!("CARGO_BIN_EXE_runai");
+const V2_219: &str = env!("CARGO_BIN_EXE_runai-v2-219");
 const V2_22X: &str = env!("CARGO_BIN_EXE_runai-v2-22x");
 const NAMESPACE: &str = "runai-mlo-ada";
 
@@ -35,9 +36,22 @@ const GRID: [&str; 7] = [
 const POINTS: [(&str, &str); 6] =
     [("1e-3", "0"), ("1e-3", "1"), ("1e-3", "2"), ("1e-4", "0"), ("1e-4", "1"), ("1e-4", "2")];
 
+/// The three doubles: each dialect with the flag its pod variables go in.
+const DIALECTS: [(&str, Cli, &str); 3] = [
+    (V1, Cli::V1, "environment"),
+    (V2_219, Cli::V2Era219, "environment"),
+    (V2_22X, Cli::V2Era22x, "environment-variable"),
+];
+
+/// A room with [`ENV`]; for the 2.19-era CLI, which has no `--env-secret`,
+/// without the secret key (with it every job is refused, see
+/// `a_2_19_era_cli_refuses_a_sweep_that_needs_the_secret_before_anything_runs`).
 fn room(double: &str) -> SubmitEnv {
     let env = SubmitEnv::new(Path::new(double));
-    env.write_env(ENV);
+    match double {
+        V2_219 => env.write_env(&ENV.replace("HF_TOKEN=hf_secret_value\n", "")),
+        _ => env.write_env(ENV),
+    };
     env
 }
 
@@ -78,10 +92,12 @@ fn table(run: &Run) -> Vec<Vec<String>> {
 }
 
 #[test]
-fn a_2x3_dry_run_prints_six_lines_each_with_its_name_point_and_command_in_both_dialects() {
-    for (double, cli, env_flag) in [(V1, Cli::V1, "environment"), (V2_22X, Cli::V2Era22x, "environment-variable")] {
+fn a_2x3_dry_run_prints_six_lines_each_with_its_name_point_and_command_in_every_dialect() {
+    for (double, cli, env_flag) in DIALECTS {
         let env = room(double);
-        let run = env.run(&[&["--dry-run"], &GRID[..], &["-e", "RUN_NAME=lr{lr}-s{seed}"]].concat());
+        let extra = ["-e", "RUN_NAME=lr{lr}-s{seed}", "-e", "JSON={{\"seed\": {seed}}}", "-e", "PLAIN=as typed"];
+        let extra = [&extra[..], &["--exp-folder", "${{HOME}}/runs/{lr}"]].concat();
+        let run = env.run(&[&["--dry-run"], &GRID[..], &extra].concat());
         assert_eq!(run.code, Some(0), "{run}");
         let lines: Vec<&str> = run.stdout.lines().collect();
         assert_eq!(lines.len(), 6, "{cli:?}: {run}");
@@ -89,7 +105,8 @@ fn a_2x3_dry_run_prints_six_lines_each_with_its_name_point_and_command_in_both_d
             let parsed = parse(cli, line);
             let name = format!("lr-{i}");
             assert_eq!(parsed.name.as_deref(), Some(name.as_str()), "{cli:?}: {line}");
-            assert_eq!(script(&parsed), format!("python train.py --lr {lr} --seed {seed}"), "{cli:?}");
+            let want = format!("cd ${{HOME}}/runs/{lr} && python train.py --lr {lr} --seed {seed}");
+            assert_eq!(script(&parsed), want, "{cli:?}");
             let index = i.to_string();
             let point = format!("lr={lr} seed={seed}");
             let run_name = format!("lr{lr}-s{seed}");
@@ -100,12 +117,17 @@ fn a_2x3_dry_run_prints_six_lines_each_with_its_name_point_and_command_in_both_d
                 ("NB_SWEEP_INDEX", index.as_str()),
                 ("NB_SWEEP_POINT", point.as_str()),
                 ("RUN_NAME", run_name.as_str()),
+                ("JSON", &format!("{{\"seed\": {seed}}}")),
+                ("PLAIN", "as typed"),
             ] {
                 assert_eq!(variable(&parsed, env_flag, var), Some(want), "{cli:?} {var}: {line}");
             }
         }
         assert!(
-            run.stderr.contains("submit: dry run: the pod of lr-5 would run: python train.py --lr 1e-4 --seed 2\n")
+            run.stderr.contains(
+                "submit: dry run: the pod of lr-5 would run: cd ${HOME}/runs/1e-4 && python train.py --lr 1e-4 --seed 2\n"
+            ),
+            "{run}"
         );
         assert!(env.runai_calls().is_empty(), "a dry run submits nothing: {:?}", env.runai_argvs());
     }
@@ -147,6 +169,7 @@ fn bad_sweeps_are_refused_naming_the_reason_before_anything_runs() {
     std::fs::write(env.project.join("bad.txt"), "lr=1\nlr=2 seed=3\n").unwrap();
     let hundred_and_one = (0..101).map(|i| i.to_string()).collect::<Vec<_>>().join(",");
     let many = format!("seed={hundred_and_one}");
+    let long = "a".repeat(61);
     let cases: Vec<(Vec<&str>, String)> = vec![
         (
             vec!["-n", "lr", "--sweep", "lr=1,2", "-c", "train {lrr}"],
@@ -189,6 +212,13 @@ fn bad_sweeps_are_refused_naming_the_reason_before_anything_runs() {
                 .into(),
         ),
         (
+            vec!["-n", &long, "--sweep", "seed=0,1,2,3,4,5,6,7,8,9,10", "-c", "x {seed}"],
+            format!(
+                "--name={long:?}: the sweep's jobs would be named like {long}-10, longer than 63 characters; use a \
+                 name of at most 60"
+            ),
+        ),
+        (
             vec!["-n", "lr", "--sweep", "lr=1,2", "-c", "x {lr}", "--attach"],
             "--attach is refused with a sweep: it takes you into one job; use --wait to follow them all, then \
              `submit shell JOB` or `submit logs JOB` for one"
@@ -215,7 +245,7 @@ fn bad_sweeps_are_refused_naming_the_reason_before_anything_runs() {
 
 #[test]
 fn a_real_sweep_syncs_once_checks_every_name_at_once_and_submits_each_point() {
-    for (double, cli) in [(V1, Cli::V1), (V2_22X, Cli::V2Era22x)] {
+    for (double, cli, env_flag) in DIALECTS {
         let (env, server) = cluster(double);
         // A job whose name merely starts with a point's name does not count.
         server.set_pod(NAMESPACE, "lr-1-x-0-0", "reg.example/img:1", &PodState::Running);
@@ -225,8 +255,14 @@ fn a_real_sweep_syncs_once_checks_every_name_at_once_and_submits_each_point() {
         let pod_lists = server.requests().iter().filter(|r| r.method == "GET" && r.path().ends_with("/pods")).count();
         assert_eq!(pod_lists, 1, "{cli:?}: one pre-flight for every name");
         assert_eq!(env.kubectl_calls(), 2, "{cli:?}: the check and the apply");
-        let mut names: Vec<String> =
-            env.runai_argvs().iter().map(|argv| runai_grammar::parse(cli, argv).unwrap().name.unwrap()).collect();
+        let mut names = Vec::new();
+        for argv in env.runai_argvs() {
+            let parsed = runai_grammar::parse(cli, &argv).unwrap_or_else(|e| panic!("{cli:?} grammar: {e}"));
+            let name = parsed.name.clone().unwrap();
+            let index = name.strip_prefix("lr-").unwrap();
+            assert_eq!(variable(&parsed, env_flag, "NB_SWEEP_INDEX"), Some(index), "{cli:?}: {argv:?}");
+            names.push(name);
+        }
         names.sort();
         assert_eq!(names, ["lr-0", "lr-1", "lr-2", "lr-3", "lr-4", "lr-5"], "{cli:?}");
         let rows = table(&run);
@@ -254,8 +290,34 @@ fn a_real_sweep_syncs_once_checks_every_name_at_once_and_submits_each_point() {
 }
 
 #[test]
+fn a_2_19_era_cli_refuses_a_sweep_that_needs_the_secret_before_anything_runs() {
+    let (env, server) = cluster(V2_219);
+    env.write_env(ENV);
+    let run = env.run(&GRID);
+    assert_eq!(run.code, Some(1), "{run}");
+    assert_eq!(run.stderr.matches("without --env-secret").count(), 1, "said once, not per point: {run}");
+    assert!(
+        run.stderr.ends_with(
+            "(HF_TOKEN), and submit never puts a secret value on the command line; set RUNAI_CLI=v1 in the .env (or \
+             pass --runai-cli v1) if the cluster still takes v1 commands, or update the run:ai CLI; nothing was sent\n"
+        ),
+        "{run}"
+    );
+    assert!(!run.stderr.contains("hf_secret_value"), "{run}");
+    assert_eq!(env.kubectl_calls(), 0, "nothing reached the cluster: {run}");
+    assert!(server.requests().is_empty(), "{:#?}", server.requests());
+    assert!(env.runai_calls().is_empty(), "runai ran: {:?}", env.runai_argvs());
+}
+
+#[test]
 fn one_refused_point_does_not_stop_the_others_and_keeps_runais_words() {
-    let (mut env, server) = cluster(V1);
+    for (double, _, _) in DIALECTS {
+        one_refused_point(double);
+    }
+}
+
+fn one_refused_point(double: &str) {
+    let (mut env, server) = cluster(double);
     env.set_env("RUNAI_DOUBLE_REFUSE", "lr-1:quota exceeded for project mlo-ada (test double)");
     // One at a time, so that the points after the refused one start after it.
     let run = env.run(&[&GRID[..], &["--parallel", "1"]].concat());
@@ -276,7 +338,13 @@ fn one_refused_point_does_not_stop_the_others_and_keeps_runais_words() {
 
 #[test]
 fn a_taken_name_stops_the_sweep_before_the_secret_and_lists_every_taken_one() {
-    let (env, server) = cluster(V1);
+    for (double, _, _) in DIALECTS {
+        a_taken_name(double);
+    }
+}
+
+fn a_taken_name(double: &str) {
+    let (env, server) = cluster(double);
     server.set_pod(NAMESPACE, "lr-3-0-0", "reg.example/img:1", &PodState::Running);
     server.set_pod(NAMESPACE, "lr-5-0-0", "reg.example/img:1", &PodState::Running);
     let run = env.run(&GRID);
@@ -307,6 +375,7 @@ fn replace_with_a_sweep_deletes_its_finished_jobs_first_and_refuses_if_one_runs(
     submitted.sort();
     assert_eq!(submitted, (0..6).map(|i| format!("submit lr-{i}")).collect::<Vec<_>>(), "{run}");
     assert_eq!(server.patches().len(), 1, "one Secret write: {run}");
+    assert!(run.stderr.contains("submit: submitting the 6 jobs of the sweep lr, at most 4 at a time "), "{run}");
 
     let (env, server) = cluster(V1);
     server.set_pod(NAMESPACE, "lr-3-0-0", "reg.example/img:1", &PodState::Terminated { exit_code: 0 });
@@ -317,6 +386,30 @@ fn replace_with_a_sweep_deletes_its_finished_jobs_first_and_refuses_if_one_runs(
     assert!(run.stderr.contains("`submit delete lr-5`"), "{run}");
     assert!(env.runai_calls().is_empty(), "nothing deleted or submitted: {:?}", env.runai_argvs());
     assert!(server.patches().is_empty(), "the Secret was applied: {:#?}", server.patches());
+}
+
+#[test]
+fn replace_dry_run_with_a_sweep_prints_the_deletes_the_wait_and_every_point() {
+    let (env, server) = cluster(V1);
+    server.set_pod(NAMESPACE, "lr-3-0-0", "reg.example/img:1", &PodState::Terminated { exit_code: 0 });
+    server.set_pod(NAMESPACE, "lr-5-0-0", "reg.example/img:1", &PodState::Terminated { exit_code: 1 });
+    let run = env.run(&[&GRID[..], &["--replace", "--no-save", "--dry-run"]].concat());
+    assert_eq!(run.code, Some(0), "{run}");
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 2 + 1 + 6, "two deletes, one wait, six submissions: {run}");
+    assert_eq!(lines[..2], ["runai delete job lr-3 -p mlo-ada", "runai delete job lr-5 -p mlo-ada"], "{run}");
+    assert!(
+        lines[2].starts_with("kubectl wait --for=delete ") && lines[2].ends_with(" pod/lr-3-0-0 pod/lr-5-0-0"),
+        "{run}"
+    );
+    for (i, line) in lines[3..].iter().enumerate() {
+        assert_eq!(parse(Cli::V1, line).name, Some(format!("lr-{i}")), "{run}");
+    }
+    for job in ["lr-3", "lr-5"] {
+        assert!(run.stderr.contains(&format!(" job {job} (pod {job}-0-0) and wait until its pods are gone")), "{run}");
+    }
+    assert!(env.runai_calls().is_empty(), "a dry run deletes and submits nothing: {:?}", env.runai_argvs());
+    assert!(server.patches().is_empty(), "{:#?}", server.patches());
 }
 
 #[test]
@@ -341,6 +434,30 @@ fn wait_follows_every_job_and_ends_with_the_table_of_how_each_is() {
                no key HF_TOKEN";
     assert!(results[1].starts_with(why), "{run}");
     assert_eq!(results[2], "running", "{run}");
+}
+
+/// A job that stays pending uses up the deadline; the jobs after it are
+/// still said as they are (one look at the end), not left unfollowed.
+#[test]
+fn wait_past_a_pending_job_still_says_how_every_later_job_is() {
+    let (env, server) = cluster(V1);
+    let ms = Duration::from_millis;
+    let full = "0/12 nodes are available: 12 Insufficient nvidia.com/gpu.";
+    server.arm_timeline(
+        NAMESPACE,
+        "w-0",
+        Timeline::new().then(ms(100), "0-0", PodState::Unschedulable { message: full.into() }),
+    );
+    server.arm_timeline(NAMESPACE, "w-1", Timeline::new().then(ms(100), "0-0", PodState::Running));
+    let refused = "couldn't find key HF_TOKEN in Secret runai-mlo-ada/ada-env";
+    let waiting = PodState::Waiting { reason: "CreateContainerConfigError".into(), message: refused.into() };
+    server.arm_timeline(NAMESPACE, "w-2", Timeline::new().then(ms(100), "0-0", waiting));
+    let run = env.run(&["-n", "w", "--sweep", "seed=0,1,2", "-c", "train {seed}", "--wait", "--wait-timeout", "2s"]);
+    assert_eq!(run.code, Some(1), "a job that cannot start fails the wait: {run}");
+    let results: Vec<String> = table(&run)[1..].iter().map(|row| row[3].clone()).collect();
+    assert_eq!(results[0], format!("still waiting (--wait-timeout): w-0-0-0: Pending, waiting for a node: {full}"));
+    assert_eq!(results[1], "running", "{run}");
+    assert!(results[2].starts_with("w-2-0-0 cannot start: cannot create the container"), "{run}");
 }
 
 #[test]
@@ -373,4 +490,34 @@ fn ctrl_c_stops_starting_submissions_and_says_which_went_through() {
         ),
         "{run}"
     );
+}
+
+#[test]
+fn ctrl_c_while_waiting_ends_the_wait_with_the_table_and_leaves_the_jobs() {
+    let (env, server) = cluster(V1);
+    let full = "0/12 nodes are available: 12 Insufficient nvidia.com/gpu.";
+    for job in ["w-0", "w-1"] {
+        let pending = PodState::Unschedulable { message: full.into() };
+        server.arm_timeline(NAMESPACE, job, Timeline::new().then(Duration::from_millis(50), "0-0", pending));
+    }
+    let child = env
+        .command(&["-n", "w", "--sweep", "seed=0,1", "-c", "train {seed}", "--wait"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Ctrl-C once both are submitted and the wait has begun.
+    let give_up = std::time::Instant::now() + Duration::from_secs(30);
+    while env.runai_calls().len() < 2 || env.kubectl_calls() < 3 {
+        assert!(std::time::Instant::now() < give_up, "the wait did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let run = Run::from(child.wait_with_output().unwrap());
+    assert_eq!(run.code, Some(130), "{run}");
+    let results: Vec<String> = table(&run)[1..].iter().map(|row| row[3].clone()).collect();
+    assert_eq!(results, ["submitted, not followed (Ctrl-C)"; 2], "{run}");
+    assert_eq!(env.runai_calls().len(), 2, "nothing deleted: {:?}", env.runai_argvs());
 }
