@@ -337,7 +337,7 @@ fn replace_of_a_finished_job_keeps_deletes_and_waits_before_it_submits() {
         };
         let order = [
             at("submit: synced the Secret ada-env"),
-            at("submit: --replace: replacing the succeeded job train-ok (pod train-ok-0-0)"),
+            at("submit: --replace: replacing the job train-ok (succeeded; pod train-ok-0-0)"),
             at("submit: kept the log and status of train-ok in "),
             at("submit: deleted the job train-ok (pod train-ok-0-0)"),
             at(&format!(
@@ -394,8 +394,8 @@ fn replace_dry_run_says_what_it_would_delete_and_prints_the_commands() {
         assert!(lines[2].starts_with(submit), "{run}");
         assert!(
             run.stderr.contains(&format!(
-                "submit: dry run: --replace would keep its log and status in {}/, delete the succeeded job \
-                 train-ok (pod train-ok-0-0) and wait until its pods are gone, then submit\n",
+                "submit: dry run: --replace would keep its log and status in {}/, delete the job train-ok \
+                 (succeeded; pod train-ok-0-0) and wait until its pods are gone, then submit\n",
                 state.join("jobs/train-ok").display()
             )),
             "{run}"

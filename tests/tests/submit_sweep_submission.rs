@@ -405,8 +405,10 @@ fn replace_dry_run_with_a_sweep_prints_the_deletes_the_wait_and_every_point() {
     for (i, line) in lines[3..].iter().enumerate() {
         assert_eq!(parse(Cli::V1, line).name, Some(format!("lr-{i}")), "{run}");
     }
-    for job in ["lr-3", "lr-5"] {
-        assert!(run.stderr.contains(&format!(" job {job} (pod {job}-0-0) and wait until its pods are gone")), "{run}");
+    for (job, state) in [("lr-3", "succeeded"), ("lr-5", "failed: exit code 1")] {
+        let said = format!("delete the job {job} ({state}");
+        assert!(run.stderr.contains(&said), "{run}");
+        assert!(run.stderr.contains(&format!("; pod {job}-0-0) and wait until its pods are gone")), "{run}");
     }
     assert!(env.runai_calls().is_empty(), "a dry run deletes and submits nothing: {:?}", env.runai_argvs());
     assert!(server.patches().is_empty(), "{:#?}", server.patches());

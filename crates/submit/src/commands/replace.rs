@@ -103,7 +103,7 @@ pub fn run(plan: &Plan<'_>, list: &Value, taken: &[Job]) -> Result<Waited> {
         return Ok(Waited::Gone);
     }
     for job in taken {
-        say(&format!("--replace: replacing the {} job {} ({})", job.state.words(unix_now()), job.name, pods(job)));
+        say(&format!("--replace: replacing the job {} ({}; {})", job.name, job.state.words(unix_now()), pods(job)));
     }
     let refs: Vec<&Job> = taken.iter().collect();
     let nothing = |e: anyhow::Error| anyhow!("{e:#}; nothing was submitted");
@@ -122,9 +122,9 @@ pub fn dry_run(plan: &Plan<'_>, list: &Value, taken: &[Job]) -> Vec<Invocation> 
             None => String::new(),
         };
         say(&format!(
-            "dry run: --replace would {kept}delete the {} job {} ({}) and wait until its pods are gone, then submit",
-            job.state.words(unix_now()),
+            "dry run: --replace would {kept}delete the job {} ({}; {}) and wait until its pods are gone, then submit",
             job.name,
+            job.state.words(unix_now()),
             pods(job)
         ));
         commands.push(runai::delete_in_project(&job.name, &plan.place.project, plan.dialect));
