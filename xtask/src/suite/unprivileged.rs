@@ -72,8 +72,12 @@ pub fn run(runner: &Runner, test_args: &[String]) -> Result<()> {
     let scratch = Scratch::create()?;
     let mut failed = Vec::new();
     for binary in &binaries {
-        let run = copy_for_nobody(runner, binary, &scratch.bin)
-            .and_then(|copy| runner.run(&as_nobody_cmd(&copy, &scratch.home, test_args)));
+        let run = copy_for_nobody(runner, binary, &scratch.bin).and_then(|copy| {
+            let ran = runner.run(&as_nobody_cmd(&copy, &scratch.home, test_args));
+            // One binary's copy at a time: a debug test binary is tens of MB.
+            let _ = fs::remove_file(&copy);
+            ran
+        });
         if let Err(e) = run {
             runner.announce(&format!("failed as nobody: {e:#}"));
             failed.push(binary.display().to_string());
@@ -86,15 +90,21 @@ pub fn run(runner: &Runner, test_args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// A copy of `binary` in `bin`, readable and executable by all: the
-/// build and the clone it sits in are root's, and a directory on the way
-/// (`/root`, a umask of 077) may be closed to nobody. The unit tests read
-/// nothing next to their binary (one that runs itself again finds the copy).
+/// `binary` in `bin`, readable and executable by all: the build and the
+/// clone it sits in are root's, and a directory on the way (`/root`, a
+/// umask of 077) may be closed to nobody. A hard link where `bin` is on the
+/// same file system (no bytes written: the disk may be nearly full), a copy
+/// where it is not. The unit tests read nothing next to their binary (one
+/// that runs itself again finds the link).
 fn copy_for_nobody(runner: &Runner, binary: &Path, bin: &Path) -> Result<PathBuf> {
     let name = binary.file_name().with_context(|| format!("{}: no file name", binary.display()))?;
     let copy = bin.join(name);
-    runner.announce(&format!("copy {} to {}", binary.display(), copy.display()));
-    fs::copy(binary, &copy).with_context(|| format!("copy {} to {}", binary.display(), copy.display()))?;
+    if fs::hard_link(binary, &copy).is_ok() {
+        runner.announce(&format!("link {} to {}", binary.display(), copy.display()));
+    } else {
+        runner.announce(&format!("copy {} to {}", binary.display(), copy.display()));
+        fs::copy(binary, &copy).with_context(|| format!("copy {} to {}", binary.display(), copy.display()))?;
+    }
     fs::set_permissions(&copy, fs::Permissions::from_mode(0o755)).with_context(|| copy.display().to_string())?;
     Ok(copy)
 }
