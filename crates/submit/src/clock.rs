@@ -32,7 +32,10 @@ pub fn utc_timestamp() -> std::io::Result<String> {
     Ok(format!("{}T{}Z", date(&tm), time(&tm)))
 }
 
-/// `localtime_r` or `gmtime_r`.
+/// `localtime_r` or `gmtime_r`. The libc crate marks `time_t` deprecated on
+/// musl, whose width changed in musl 1.2; it only goes from `time` straight
+/// back into libc here, so its width never matters.
+#[allow(deprecated)]
 type Breakdown = unsafe extern "C" fn(*const libc::time_t, *mut libc::tm) -> *mut libc::tm;
 
 /// The current time broken down by `breakdown`, which honours `TZ` and
