@@ -380,6 +380,17 @@ fn two_docker_runs_of_one_submission_are_attempts_1_and_2_with_the_first_ones_ex
     let record = scratch.backing(format!("{}/.nb-attempts/train-1", scratch_home()));
     let meta = fs::symlink_metadata(&record)?;
     use std::os::unix::fs::MetadataExt as _;
-    assert_eq!((meta.uid(), meta.mode() & 0o777), (UID, 0o600), "{}", record.display());
+    assert_eq!((meta.uid(), meta.mode() & 0o7777), (UID, 0o700), "{}", record.display());
+    let mut names: Vec<String> = fs::read_dir(&record)?
+        .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect::<std::io::Result<_>>()?;
+    names.sort();
+    let ends: Vec<&str> = names.iter().map(|n| n.rsplit_once('.').map_or(n.as_str(), |(start, _)| start)).collect();
+    assert_eq!(
+        ends,
+        ["000001.1.20261207-080000-aaaaaa.exit-3", "000002.2.20261207-080000-aaaaaa.exit-0"],
+        "{}",
+        record.display()
+    );
     Ok(())
 }

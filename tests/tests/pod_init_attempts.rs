@@ -37,7 +37,8 @@ fn reported(out: &Output) -> &str {
 }
 
 /// Nothing on scratch belongs to root or to nobody (what NFS makes of a
-/// squashed root), and the record is the researcher's, owner-only.
+/// squashed root), and the record is the researcher's, owner-only: both
+/// directories 0700, each entry a link of hers.
 fn assert_scratch_is_the_users(sb: &Sandbox) -> Result {
     let listing = sb.scratch_listing()?;
     let owner = |line: &str| line.split(':').next().and_then(|uid| uid.parse::<u32>().ok());
@@ -46,7 +47,13 @@ fn assert_scratch_is_the_users(sb: &Sandbox) -> Result {
     let state = format!("homes/{}/.nb-attempts", researcher::USER);
     let entry = |path: &str| listing.iter().find(|l| l.ends_with(&format!(" {path}"))).cloned();
     assert_eq!(entry(&state), Some(format!("{UID}:{LAB_GID} 700 {state}")), "{listing:#?}");
-    assert_eq!(entry(&format!("{state}/{JOB}")), Some(format!("{UID}:{LAB_GID} 600 {state}/{JOB}")), "{listing:#?}");
+    let record = format!("{state}/{JOB}");
+    assert_eq!(entry(&record), Some(format!("{UID}:{LAB_GID} 700 {record}")), "{listing:#?}");
+    let entries: Vec<&String> = listing.iter().filter(|l| l.contains(&format!(" {record}/"))).collect();
+    assert!(!entries.is_empty(), "{listing:#?}");
+    for line in entries {
+        assert!(line.starts_with(&format!("{UID}:{LAB_GID} 777 ")), "not a link of hers: {line}");
+    }
     Ok(())
 }
 
@@ -64,18 +71,31 @@ fn starts_count_up_with_the_previous_exit_and_a_new_submission_starts_at_one() -
     second.assert_logged(&format!("attempt 2 of submission {FIRST} of job {JOB}; the previous start ended with: 3"));
     let resubmitted = sb.run(&start(SECOND, REPORT))?;
     assert_eq!(reported(&resubmitted), "attempt=1 previous=none");
-    let record = std::fs::read_to_string(sb.scratch_path(format!("homes/{}/.nb-attempts/{JOB}", researcher::USER)))?;
-    let lines: Vec<Vec<&str>> = record.lines().skip(1).map(|l| l.split('\t').collect()).collect();
-    let summary: Vec<(&str, &str, &str, &str, &str)> = lines.iter().map(|f| (f[0], f[1], f[3], f[4], f[5])).collect();
+    // One link per start: its name says the submission, attempt and end,
+    // its target when and where it started.
+    let dir = sb.scratch_path(format!("homes/{}/.nb-attempts/{JOB}", researcher::USER));
+    let mut entries: Vec<(String, String)> = std::fs::read_dir(&dir)?
+        .map(|e| {
+            let path = e.map(|e| e.path())?;
+            let target = std::fs::read_link(&path)?.to_string_lossy().into_owned();
+            Ok((path.file_name().unwrap_or_default().to_string_lossy().into_owned(), target))
+        })
+        .collect::<std::io::Result<_>>()?;
+    entries.sort();
+    let names: Vec<String> =
+        entries.iter().map(|(name, _)| name.rsplit_once('.').map_or(name.clone(), |(n, _)| n.to_owned())).collect();
     assert_eq!(
-        summary,
-        [
-            (FIRST, "1", "ctr", "node-7", "exit:3"),
-            (FIRST, "2", "ctr", "node-7", "exit:0"),
-            (SECOND, "1", "ctr", "node-7", "exit:0"),
-        ],
-        "{record}"
+        names,
+        [format!("000001.1.{FIRST}.exit-3"), format!("000002.2.{FIRST}.exit-0"), format!("000003.1.{SECOND}.exit-0")],
+        "{entries:#?}"
     );
+    for (name, target) in &entries {
+        let (started, rest) = target.split_once(' ').unwrap_or_default();
+        assert!(started.strip_prefix("started=").is_some_and(|t| t.parse::<u64>().is_ok()), "{name} -> {target}");
+        assert_eq!(rest, "host=ctr node=node-7", "{name} -> {target}");
+        let ms = name.rsplit_once('.').map(|(_, ms)| ms).unwrap_or_default();
+        assert!(ms.parse::<u64>().is_ok(), "no duration in {name}");
+    }
     assert_scratch_is_the_users(&sb)
 }
 

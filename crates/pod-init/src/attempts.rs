@@ -2,18 +2,17 @@
 //! previous one ended, for jobs that resume after preemption.
 //!
 //! A job with a name and a submission (`NB_JOB_NAME`, `NB_SUBMISSION`)
-//! gets a small record per job under the user's scratch home
-//! (store.rs), one entry per start (record.rs). The user-state step's
-//! child (the user's ids) opens its directory, reads the record once, adds
-//! this start's entry, replaces it once, and hands PID 1 the directory's
-//! descriptor and the new record ([`write_start`], [`begin`]); the command
-//! then gets `NB_ATTEMPT` and, from the second start on,
-//! `NB_PREVIOUS_EXIT`. When the command ends, a child with the user's ids
-//! writes its end (exit code or signal, and the duration) through the same
-//! descriptor. A start that leaves no end
-//! (pod-init SIGKILLed at the end of the grace period, a lost node) makes
-//! the next one say `unknown`. Without both variables nothing is recorded
-//! and nothing is guessed.
+//! gets a small record per job under the user's scratch home (store.rs),
+//! one entry per start (record.rs). The user-state step's child (the user's
+//! ids) opens the job's record directory, lists it once, adds this start's
+//! entry, and hands PID 1 the directory's descriptor and the entries that
+//! matter ([`write_start`], [`begin`]); the command then gets `NB_ATTEMPT`
+//! and, from the second start on, `NB_PREVIOUS_EXIT`. When the command
+//! ends, a child with the user's ids renames the entry to say how (exit
+//! code or signal, and the duration) through the same descriptor. A start
+//! that leaves no end (pod-init SIGKILLed at the end of the grace period, a
+//! lost node) makes the next one say `unknown`. Without both variables
+//! nothing is recorded and nothing is guessed.
 //!
 //! Pods of a distributed job share the name and the submission; each keeps
 //! its own record, told apart by its replica (`<job>-master-0`,
@@ -22,29 +21,27 @@
 mod record;
 mod store;
 
-pub use store::open_state_dir;
-
 use std::ffi::CString;
 use std::os::fd::OwnedFd;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use common::env::EnvVars;
 use common::pod_env::JobRun;
 
+use crate::dirwalk::Walker;
 use crate::identity::Identity;
 use crate::sys;
-use record::{Ending, Record};
+use record::{Ending, Entry, Plan, Start};
 
 /// A start that was recorded; [`Started::end`] writes how it ended.
 #[derive(Debug, Clone)]
 pub struct Started {
     user: Identity,
-    /// The state directory, as the user-state step opened it.
-    state: Arc<OwnedFd>,
-    file: String,
-    /// The record as written at start, this start's entry last.
-    record: Record,
+    /// The job's record directory, as the user-state step opened it.
+    dir: Arc<OwnedFd>,
+    entry: Entry,
     at: Instant,
 }
 
@@ -55,8 +52,9 @@ pub enum CommandEnd {
     Signaled(i32),
 }
 
-/// The record's file name: the job's, plus the replica of a distributed
-/// job when the host name says it (`<job>-master-0` gives `<job>@master-0`).
+/// The record's directory name: the job's, plus the replica of a
+/// distributed job when the host name says it (`<job>-master-0` gives
+/// `<job>@master-0`).
 fn file_name(job: &str, host: &str) -> String {
     let replica = host.strip_prefix(job).and_then(|rest| rest.strip_prefix('-')).filter(|rest| {
         let (role, index) = rest.rsplit_once('-').unwrap_or(("", ""));
@@ -76,42 +74,66 @@ fn unix_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-/// In the user's child (the user-state step, which opened `state`): reads
-/// the record of `job` once, adds this start and replaces the record once.
-/// Returns the new record's text, for PID 1; `None` (logged) when the
-/// record could not be kept.
-pub fn write_start(state: &OwnedFd, job: &JobRun, node: Option<&str>) -> Option<String> {
+/// How many times a start tries the next number when another pod of the
+/// same replica took its entry's name first.
+const TRIES: u64 = 3;
+
+/// In the user's child (the user-state step's walk): opens the record of
+/// `job` under `scratch_home`, lists it once, removes the oldest entries
+/// beyond the limit and adds this start. Returns the directory and, for
+/// PID 1, this start's entry name, then the previous one's after a `/`
+/// (which no name holds); `None` (logged) when the record could not be kept.
+pub fn write_start(
+    walker: &mut Walker,
+    scratch_home: &Path,
+    job: &JobRun,
+    node: Option<&str>,
+) -> Option<(OwnedFd, String)> {
     let host = hostname();
     let file = file_name(&job.name, &host);
-    let mut record = match store::read(state, &file) {
-        Ok(None) => Record::default(),
-        Ok(Some(text)) => Record::parse(&text).unwrap_or_else(|e| {
-            tracing::warn!("attempts: {file}: {e}; starting a new record");
-            Record::default()
-        }),
-        Err(e) => {
-            tracing::warn!("attempts: {file}: {e}; NB_ATTEMPT not set");
-            return None;
+    let kept = store::open(walker, scratch_home, &file).and_then(|(dir, made)| {
+        // A directory made now is empty: nothing to list.
+        let found = if made { Vec::new() } else { store::entries(&dir)? };
+        Ok((dir, found))
+    });
+    let (dir, found) = kept.map_err(|e| tracing::warn!("attempts: {file}: {e}; NB_ATTEMPT not set")).ok()?;
+    let mut plan = Plan::new(found, &job.submission);
+    for old in &plan.prune {
+        if let Err(e) = store::remove(&dir, old) {
+            tracing::warn!("attempts: {file}: cannot remove the old entry {}: {e}", old.name());
         }
-    };
-    record.start(&job.submission, unix_now(), &host, node);
-    let text = record.render();
-    if let Err(e) = store::replace(state, &file, &text) {
-        tracing::warn!("attempts: writing {file}: {e}; NB_ATTEMPT not set");
-        return None;
     }
-    Some(text)
+    let details = record::details(unix_now(), &host, node);
+    let mut tries = 0;
+    loop {
+        match store::add(&dir, &plan.entry, &details) {
+            Ok(()) => break,
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) && tries < TRIES => {
+                tries += 1;
+                plan.entry.seq = plan.entry.seq.saturating_add(1);
+            }
+            Err(e) => {
+                tracing::warn!("attempts: {file}: adding {}: {e}; NB_ATTEMPT not set", plan.entry.name());
+                return None;
+            }
+        }
+    }
+    let mut handed = plan.entry.name();
+    if let Some(previous) = &plan.previous {
+        handed = format!("{handed}/{}", previous.name());
+    }
+    Some((dir, handed))
 }
 
 /// In PID 1: this start of `job`, as [`write_start`] recorded it in the
-/// state directory `state` (`record`: the text it handed back; `None` when
+/// record directory `dir` (`handed`: the names it handed back; `None` when
 /// it could not, and said why). Sets `NB_ATTEMPT` / `NB_PREVIOUS_EXIT` in
 /// `env` (the command's); any inherited value of the two is dropped first:
 /// they are pod-init's to say. `None` when nothing was recorded; the
 /// command then runs without them.
 pub fn begin(
-    record: Option<&[u8]>,
-    state: Option<OwnedFd>,
+    handed: Option<&[u8]>,
+    dir: Option<OwnedFd>,
     job: &JobRun,
     user: &Identity,
     env: &mut Vec<CString>,
@@ -122,12 +144,12 @@ pub fn begin(
             .iter()
             .any(|name| bytes.strip_prefix(name.as_bytes()).is_some_and(|rest| rest.first() == Some(&b'=')))
     });
-    let (state, text) = (state?, std::str::from_utf8(record?).ok()?);
-    let mut record = Record::parse(text).ok()?;
-    let last = record.entries.pop()?;
-    // The child added exactly this entry; asking again gives the same
-    // answer from the entries before it.
-    let start = record.start(&last.submission, last.started, &last.host, last.node.as_deref());
+    let (dir, handed) = (dir?, std::str::from_utf8(handed?).ok()?);
+    let (this, previous) = match handed.split_once('/') {
+        Some((this, previous)) => (Entry::parse(this)?, Some(Entry::parse(previous)?)),
+        None => (Entry::parse(handed)?, None),
+    };
+    let start = Start::after(previous.as_ref());
     match &start.previous {
         None => tracing::info!("attempt {} of submission {} of job {}", start.attempt, job.submission, job.name),
         Some(previous) => tracing::info!(
@@ -141,25 +163,23 @@ pub fn begin(
     if let Some(previous) = &start.previous {
         env.extend(CString::new(format!("{}={previous}", EnvVars::NB_PREVIOUS_EXIT)));
     }
-    let file = file_name(&job.name, &last.host);
-    Some(Started { user: user.clone(), state: Arc::new(state), file, record, at: Instant::now() })
+    Some(Started { user: user.clone(), dir: Arc::new(dir), entry: this, at: Instant::now() })
 }
 
 impl Started {
-    /// Writes how the command ended into this start's entry.
-    pub fn end(mut self, end: CommandEnd) {
+    /// Renames this start's entry to say how the command ended.
+    pub fn end(self, end: CommandEnd) {
         let ending = match end {
             CommandEnd::Exited(code) => Ending::Exited(u8::try_from(code).unwrap_or(u8::MAX)),
             CommandEnd::Signaled(signo) => Ending::Signaled(crate::supervise::signal_name(signo)),
         };
         let ms = u64::try_from(self.at.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.record.finish(ending, ms);
-        let text = self.record.render();
-        let (state, file) = (&self.state, &self.file);
-        let written = sys::run_as(&self.user, "attempts", || match store::replace(state, file, &text) {
+        let ended = self.entry.ended(ending, ms);
+        let (dir, entry) = (&self.dir, &self.entry);
+        let written = sys::run_as(&self.user, "attempts", || match store::rename(dir, entry, &ended) {
             Ok(()) => true,
             Err(e) => {
-                tracing::warn!("attempts: writing the end into {file}: {e}");
+                tracing::warn!("attempts: recording the end as {}: {e}", ended.name());
                 false
             }
         });
@@ -187,9 +207,8 @@ mod tests {
         let job = |submission: &str| JobRun { name: "train".into(), submission: submission.into() };
         let start = |submission: &str| {
             let mut env = vec![CString::new("NB_ATTEMPT=99").unwrap(), CString::new("KEEP=1").unwrap()];
-            let state = open_state_dir(&mut crate::dirwalk::Walker::new(), home.path()).unwrap();
-            let text = write_start(&state, &job(submission), Some("node-1"));
-            let started = begin(text.as_deref().map(str::as_bytes), Some(state), &job(submission), &me, &mut env);
+            let (dir, handed) = write_start(&mut Walker::new(), home.path(), &job(submission), Some("node-1")).unzip();
+            let started = begin(handed.as_deref().map(str::as_bytes), dir, &job(submission), &me, &mut env);
             (started.unwrap(), env_of(&env, "NB_ATTEMPT"), env_of(&env, "NB_PREVIOUS_EXIT"), env_of(&env, "KEEP"))
         };
         let (first, attempt, previous, keep) = start("s-1");
@@ -208,20 +227,22 @@ mod tests {
     }
 
     #[test]
-    fn a_record_that_does_not_parse_counts_as_none() {
-        if !crate::testing::root_or_skip("the record is written by a child that switches ids") {
-            return;
-        }
+    fn names_that_are_not_entries_are_left_alone_and_the_oldest_entries_go() {
         let home = tempfile::tempdir().unwrap();
-        std::fs::create_dir(home.path().join(store::DIR)).unwrap();
-        std::fs::write(home.path().join(store::DIR).join("train"), "garbage\n\0\t").unwrap();
-        let me = Identity { uid: sys::getuid(), gid: sys::getgid(), groups: vec![] };
-        let mut env = Vec::new();
         let job = JobRun { name: "train".into(), submission: "s-1".into() };
-        let state = open_state_dir(&mut crate::dirwalk::Walker::new(), home.path()).unwrap();
-        let text = write_start(&state, &job, None);
-        assert!(begin(text.as_deref().map(str::as_bytes), Some(state), &job, &me, &mut env).is_some());
-        assert_eq!(env_of(&env, "NB_ATTEMPT").as_deref(), Some("1"));
+        let dir = home.path().join(store::DIR).join(file_name("train", &hostname()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("notes.txt"), "mine").unwrap();
+        for seq in 1..=record::MAX_ENTRIES as u64 {
+            std::os::unix::fs::symlink("x", dir.join(format!("{seq:06}.{seq}.s-1.exit-0.1"))).unwrap();
+        }
+        let (_, handed) = write_start(&mut Walker::new(), home.path(), &job, None).unwrap();
+        assert_eq!(handed, "000101.101.s-1/000100.100.s-1.exit-0.1");
+        let mut names: Vec<String> =
+            std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        names.sort();
+        assert_eq!(names.len(), record::MAX_ENTRIES + 1, "{names:?}");
+        assert_eq!((names[0].as_str(), names[names.len() - 1].as_str()), ("000002.2.s-1.exit-0.1", "notes.txt"));
     }
 
     #[test]

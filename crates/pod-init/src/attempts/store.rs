@@ -1,114 +1,77 @@
-//! The attempt record on scratch: `<SCRATCH_HOME>/.nb-attempts/<file>`,
-//! read and replaced by the user (a forked child of PID 1 with the user's
-//! ids: root is squashed on NFS), never by root.
+//! The attempt record on scratch: `<SCRATCH_HOME>/.nb-attempts/<file>/`, a
+//! directory of entries (record.rs), read and changed by the user (a forked
+//! child of PID 1 with the user's ids: root is squashed on NFS), never by
+//! root.
 //!
 //! Scratch is shared with the lab, and a scratch home is group-writable, so
-//! a lab member can rename what is in it. The state directory is opened
-//! once, by the user-state step's walk (no symlink followed on the way), it
-//! must be the user's own and is kept 0700, so that nobody else can place
-//! or change anything in it; its descriptor is all the later children
-//! use. The record is written to a temporary file and renamed over the old
-//! one, so a reader sees the old record or the new one, never half of one.
+//! a lab member can rename what is in it. `.nb-attempts` and the job's
+//! directory are opened by the user-state step's walk (no symlink followed
+//! on the way), must be the user's own and are kept 0700, so that nobody
+//! else can place or change anything in them; the job directory's
+//! descriptor is all the later children use.
 //!
-//! NFS requests per start, the directory open: the record's lookup, open,
-//! one read and close; the new record's create, write, close and rename,
-//! and the same again for the end.
+//! Each change is one call that the server makes whole or not at all: a
+//! start is a new symbolic link (its content is written with the name), its
+//! end a rename of that link. No file is written, so there is no temporary
+//! file, no flush and no reader that sees half a record. NFS requests per
+//! start that finds its record: the two directories' lookups, the listing
+//! (open, read, close), the new link (its lookup and the symlink), and the
+//! rename at the end (two lookups and the rename).
 
-use std::ffi::CString;
-use std::fs::File;
-use std::io::{self, Read as _, Write as _};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::ffi::OsStr;
+use std::io;
+use std::os::fd::{AsFd as _, OwnedFd};
+use std::os::unix::ffi::OsStrExt as _;
 use std::path::Path;
 
-use super::record::MAX_BYTES;
-use crate::dirwalk::{self, Kind, Walker};
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
+
+use super::record::Entry;
+use crate::dirwalk::Walker;
+use crate::private;
 
 /// The directory under the scratch home that holds the records.
 pub const DIR: &str = ".nb-attempts";
 
-fn cstr(name: &str) -> io::Result<CString> {
-    CString::new(name).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a name with a NUL byte"))
+/// Opens the record directory `<scratch_home>/.nb-attempts/<file>` on
+/// `walker` (each made 0700 when missing, set 0700 when open to others),
+/// refused unless both are the user's own. Returns an `O_PATH` descriptor,
+/// enough for the calls below, and whether it was made now (then it is
+/// empty).
+pub fn open(walker: &mut Walker, scratch_home: &Path, file: &str) -> io::Result<(OwnedFd, bool)> {
+    let state = scratch_home.join(DIR);
+    private::dir(walker, &state, &mut Vec::new())?;
+    let (dir, made) = private::dir(walker, &state.join(file), &mut Vec::new())?;
+    Ok((dir.fd().try_clone_to_owned()?, made))
 }
 
-/// `openat(dir, name, flags)`, as an owned descriptor.
-fn open_at(dir: &OwnedFd, name: &str, flags: libc::c_int, mode: libc::mode_t) -> io::Result<OwnedFd> {
-    let name = cstr(name)?;
-    // SAFETY: a valid descriptor and NUL-terminated name; the result is a
-    // new descriptor we own, or -1.
-    let fd = unsafe { libc::openat(dir.as_raw_fd(), name.as_ptr(), flags | libc::O_CLOEXEC, mode) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
+/// The entries in `dir`; other names are left out.
+pub fn entries(dir: &OwnedFd) -> io::Result<Vec<Entry>> {
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    let listing = nix::fcntl::openat(dir.as_fd(), ".", flags, Mode::empty())?;
+    let mut found = Vec::new();
+    for entry in nix::dir::Dir::from_fd(listing)?.into_iter() {
+        let name = entry?.file_name().to_bytes().to_owned();
+        found.extend(std::str::from_utf8(&name).ok().and_then(Entry::parse));
     }
-    // SAFETY: `fd` was just opened and nobody else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    Ok(found)
 }
 
-fn refused(what: String) -> io::Error {
-    io::Error::new(io::ErrorKind::PermissionDenied, what)
+/// Adds `entry`, a link to `details`; EEXIST if its name is taken.
+pub fn add(dir: &OwnedFd, entry: &Entry, details: &str) -> io::Result<()> {
+    Ok(nix::unistd::symlinkat(details, dir.as_fd(), entry.name().as_str())?)
 }
 
-/// Opens `<scratch_home>/.nb-attempts` on `walker` (made 0700 when missing,
-/// set 0700 when open to others), refused unless it is the user's own.
-/// The descriptor is `O_PATH`: enough for the record's calls below.
-pub fn open_state_dir(walker: &mut Walker, scratch_home: &Path) -> io::Result<OwnedFd> {
-    let (dir, _) = crate::private::dir(walker, &scratch_home.join(DIR), &mut Vec::new())?;
-    dir.fd().try_clone_to_owned()
+/// Renames `from` to `to` (the same start, once it ended).
+pub fn rename(dir: &OwnedFd, from: &Entry, to: &Entry) -> io::Result<()> {
+    Ok(nix::fcntl::renameat(dir.as_fd(), from.name().as_str(), dir.as_fd(), to.name().as_str())?)
 }
 
-/// The record's text, `None` when there is none yet. Anything but a regular
-/// file of the caller's, or a file above [`MAX_BYTES`], is an error.
-pub fn read(state: &OwnedFd, file: &str) -> io::Result<Option<String>> {
-    // O_NONBLOCK: a FIFO put in its place must not hang the start.
-    let fd = match open_at(state, file, libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK, 0) {
-        Ok(fd) => fd,
-        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    let opened = File::from(fd);
-    // The attributes the open brought back: no request of their own.
-    let attrs = dirwalk::attrs_of(&opened)?;
-    if attrs.kind != Kind::File {
-        return Err(refused(format!("{file}: not a regular file")));
-    }
-    if attrs.size > MAX_BYTES as u64 {
-        return Err(refused(format!("{file}: larger than {MAX_BYTES} bytes")));
-    }
-    // The size the open said, no more: a read past it would ask the server
-    // for the size again.
-    let mut bytes = Vec::new();
-    opened.take(attrs.size).read_to_end(&mut bytes)?;
-    String::from_utf8(bytes).map(Some).map_err(|_| refused(format!("{file}: not UTF-8")))
-}
-
-/// Replaces the record with `text`: a new 0600 file, written and closed,
-/// renamed over the old one.
-///
-/// No fsync: on NFS, close itself writes the data to the server and
-/// commits it before it returns (close-to-open), and reports what failed
-/// (a full quota), so the rename never publishes a record the server does
-/// not hold; an fsync would be one more round trip for nothing (and on a
-/// local disk, a journal commit of milliseconds per start). On a local
-/// ext4, a rename over a file flushes the new one first (`auto_da_alloc`).
-pub fn replace(state: &OwnedFd, file: &str, text: &str) -> io::Result<()> {
-    let temp = format!(".{file}.{}", crate::sys::random_suffix());
-    let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW;
-    let mut out = File::from(open_at(state, &temp, flags, 0o600)?);
-    let written = out.write_all(text.as_bytes());
-    // Closed by hand, once: on NFS its error is the write's.
-    let closed = nix::unistd::close(out).map_err(io::Error::from);
-    let written = written.and(closed);
-    let (temp_c, file_c) = (cstr(&temp)?, cstr(file)?);
-    let renamed = written.and_then(|()| {
-        // SAFETY: valid descriptors and NUL-terminated names.
-        let rc = unsafe { libc::renameat(state.as_raw_fd(), temp_c.as_ptr(), state.as_raw_fd(), file_c.as_ptr()) };
-        if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
-    });
-    if renamed.is_err() {
-        // SAFETY: as above; a leftover temp file is harmless, so the
-        // result is not checked.
-        unsafe { libc::unlinkat(state.as_raw_fd(), temp_c.as_ptr(), 0) };
-    }
-    renamed
+/// Removes `entry` (never a directory, never followed).
+pub fn remove(dir: &OwnedFd, entry: &Entry) -> io::Result<()> {
+    let name = entry.name();
+    Ok(nix::unistd::unlinkat(dir.as_fd(), OsStr::from_bytes(name.as_bytes()), nix::unistd::UnlinkatFlags::NoRemoveDir)?)
 }
 
 #[cfg(test)]
@@ -116,57 +79,69 @@ mod tests {
     use super::*;
     use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 
-    fn home() -> tempfile::TempDir {
-        tempfile::tempdir().unwrap()
+    const SUB: &str = "20260101-120000-k3j9x2";
+
+    fn entry(seq: u64) -> Entry {
+        Entry { seq, attempt: 1, submission: SUB.to_owned(), end: None }
     }
 
     #[test]
-    fn a_record_is_created_owner_only_and_replaced_whole() {
-        let home = home();
-        let state = open_state_dir(&mut Walker::new(), home.path()).unwrap();
-        assert_eq!(read(&state, "job").unwrap(), None);
-        replace(&state, "job", "one\n").unwrap();
-        replace(&state, "job", "two\n").unwrap();
-        assert_eq!(read(&state, "job").unwrap().as_deref(), Some("two\n"));
-        let dir = home.path().join(DIR);
-        assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
-        assert_eq!(std::fs::metadata(dir.join("job")).unwrap().permissions().mode() & 0o777, 0o600);
-        let names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
-        assert_eq!(names, ["job"], "a temporary file was left");
+    fn entries_are_links_in_an_owner_only_directory_and_other_names_are_ignored() {
+        let home = tempfile::tempdir().unwrap();
+        let (dir, made) = open(&mut Walker::new(), home.path(), "job").unwrap();
+        assert!(made);
+        add(&dir, &entry(1), "started=1 host=h node=-").unwrap();
+        assert_eq!(add(&dir, &entry(1), "again").unwrap_err().raw_os_error(), Some(libc::EEXIST));
+        let ended = entry(1).ended(super::super::record::Ending::Exited(0), 5);
+        rename(&dir, &entry(1), &ended).unwrap();
+        add(&dir, &entry(2), "started=2 host=h node=-").unwrap();
+        let path = home.path().join(DIR).join("job");
+        std::fs::write(path.join("notes.txt"), "mine").unwrap();
+        let mut found = entries(&dir).unwrap();
+        found.sort_by_key(|e| e.seq);
+        assert_eq!(found, [ended.clone(), entry(2)]);
+        assert_eq!(std::fs::read_link(path.join(ended.name())).unwrap(), Path::new("started=1 host=h node=-"));
+        remove(&dir, &ended).unwrap();
+        assert_eq!(entries(&dir).unwrap(), [entry(2)]);
+        for d in [home.path().join(DIR), path] {
+            assert_eq!(std::fs::metadata(&d).unwrap().permissions().mode() & 0o777, 0o700, "{}", d.display());
+        }
+        let (_, made) = open(&mut Walker::new(), home.path(), "job").unwrap();
+        assert!(!made);
     }
 
     #[test]
-    fn symlinks_are_never_followed() {
-        let home = home();
+    fn symlinks_on_the_way_are_never_followed() {
+        let home = tempfile::tempdir().unwrap();
         let elsewhere = home.path().join("elsewhere");
         std::fs::create_dir(&elsewhere).unwrap();
-        // A symlinked state directory, and a symlinked home on the way.
+        // A symlinked state directory, a symlinked home, a symlinked job directory.
         std::os::unix::fs::symlink(&elsewhere, home.path().join(DIR)).unwrap();
-        assert!(open_state_dir(&mut Walker::new(), home.path()).is_err());
+        assert!(open(&mut Walker::new(), home.path(), "job").is_err());
         let link = home.path().join("link");
         std::os::unix::fs::symlink(&elsewhere, &link).unwrap();
-        assert!(open_state_dir(&mut Walker::new(), &link).is_err());
-        assert!(!elsewhere.join(DIR).exists());
-        // A symlinked record.
+        assert!(open(&mut Walker::new(), &link, "job").is_err());
         let real = home.path().join("real");
-        std::fs::create_dir(&real).unwrap();
-        let state = open_state_dir(&mut Walker::new(), &real).unwrap();
-        std::os::unix::fs::symlink("/etc/passwd", real.join(DIR).join("job")).unwrap();
-        assert!(read(&state, "job").is_err());
+        std::fs::create_dir_all(real.join(DIR)).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, real.join(DIR).join("job")).unwrap();
+        assert!(open(&mut Walker::new(), &real, "job").is_err());
+        assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
     }
 
     #[test]
-    fn an_open_state_directory_is_closed_and_big_or_odd_records_refused() {
-        let home = home();
+    fn a_directory_open_to_others_is_closed_and_a_file_in_its_place_refused() {
+        let home = tempfile::tempdir().unwrap();
         let dir = home.path().join(DIR);
-        std::fs::create_dir(&dir).unwrap();
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
-        let state = open_state_dir(&mut Walker::new(), home.path()).unwrap();
-        assert_eq!(std::fs::metadata(&dir).unwrap().mode() & 0o777, 0o700);
-        std::fs::write(dir.join("big"), vec![b'x'; MAX_BYTES + 1]).unwrap();
-        assert!(read(&state, "big").is_err());
-        nix::unistd::mkfifo(&dir.join("fifo"), nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
-        assert!(read(&state, "fifo").is_err());
+        std::fs::create_dir_all(dir.join("job")).unwrap();
+        for d in [&dir, &dir.join("job")] {
+            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o777)).unwrap();
+        }
+        open(&mut Walker::new(), home.path(), "job").unwrap();
+        for d in [&dir, &dir.join("job")] {
+            assert_eq!(std::fs::metadata(d).unwrap().mode() & 0o777, 0o700, "{}", d.display());
+        }
+        std::fs::write(dir.join("other"), "a file").unwrap();
+        assert!(open(&mut Walker::new(), home.path(), "other").is_err());
     }
 
     #[test]
@@ -174,11 +149,11 @@ mod tests {
         if !crate::testing::root_or_skip("to give the directory to another uid") {
             return;
         }
-        let home = home();
+        let home = tempfile::tempdir().unwrap();
         let dir = home.path().join(DIR);
         std::fs::create_dir(&dir).unwrap();
         std::os::unix::fs::chown(&dir, Some(4242), Some(4242)).unwrap();
-        let err = open_state_dir(&mut Walker::new(), home.path()).unwrap_err().to_string();
+        let err = open(&mut Walker::new(), home.path(), "job").unwrap_err().to_string();
         assert!(err.contains("belongs to uid 4242"), "{err}");
     }
 }

@@ -37,11 +37,11 @@ pub const EDITOR_DIRS: [&str; 4] = [".vscode", ".vscode-server", ".cursor", ".cu
 /// What the walk opened for the later children, as the user.
 #[derive(Debug)]
 pub struct Opened {
-    /// The attempt record's directory (a job with a name and a submission).
+    /// The job's attempt record directory (a job with a name and a submission).
     pub attempts: Option<OwnedFd>,
     /// WORKING_DIR, or the errno of why not (0: not walked).
     pub working_dir: Result<OwnedFd, i32>,
-    /// The attempt record with this start in it, as the child wrote it.
+    /// The entry names the attempt record handed back for this start.
     pub record: Option<Vec<u8>>,
 }
 
@@ -122,26 +122,17 @@ pub fn prepare(
     (outcome, Opened { attempts, working_dir, record })
 }
 
-/// In the child: opens the attempt record's directory (for a job with a
-/// name and a submission) and records this start there, opens WORKING_DIR
-/// on the walk, and sends both directories and the record.
+/// In the child: records this start (for a job with a name and a
+/// submission) in its record directory, opens WORKING_DIR on the walk, and
+/// sends both directories and the entry names the record handed back.
 fn hand_over(walker: &mut Walker, cfg: &PodConfig, node: Option<&str>, sender: &handoff::Sender) {
-    let state = cfg.job.as_ref().map(|_| attempts::open_state_dir(walker, &cfg.scratch_home));
-    if let Some(Err(e)) = &state {
-        tracing::warn!("attempts: {e}; NB_ATTEMPT not set");
-    }
-    let record = match (&state, &cfg.job) {
-        (Some(Ok(dir)), Some(job)) => attempts::write_start(dir, job, node),
-        _ => None,
-    };
+    let started = cfg.job.as_ref().and_then(|job| attempts::write_start(walker, &cfg.scratch_home, job, node));
     // Made by the seed: only walked here, never created.
     let working_dir = walker.handle(&cfg.working_dir);
-    let state_slot = match &state {
-        Some(Ok(fd)) => Ok(fd.as_fd()),
-        _ => Err(libc::ENOENT),
-    };
-    let slots = [state_slot, working_dir.as_ref().map(|fd| fd.as_fd()).map_err(|e| *e)];
-    if let Err(e) = sender.send(&slots, record.as_deref().unwrap_or_default().as_bytes()) {
+    let record_slot = started.as_ref().map(|(fd, _)| fd.as_fd()).ok_or(libc::ENOENT);
+    let slots = [record_slot, working_dir.as_ref().map(|fd| fd.as_fd()).map_err(|e| *e)];
+    let handed = started.as_ref().map_or("", |(_, names)| names.as_str());
+    if let Err(e) = sender.send(&slots, handed.as_bytes()) {
         tracing::warn!("user state: cannot hand the directories over: {e}");
     }
 }
