@@ -104,25 +104,30 @@ pub fn write_start(
         }
     }
     let details = record::details(unix_now(), &host, node);
-    let mut tries = 0;
-    loop {
-        match store::add(&dir, &plan.entry, &details) {
-            Ok(()) => break,
-            Err(e) if e.raw_os_error() == Some(libc::EEXIST) && tries < TRIES => {
-                tries += 1;
-                plan.entry.seq = plan.entry.seq.saturating_add(1);
-            }
-            Err(e) => {
-                tracing::warn!("attempts: {file}: adding {}: {e}; NB_ATTEMPT not set", plan.entry.name());
-                return None;
-            }
-        }
+    if let Err(e) = add_first_free(&dir, &mut plan.entry, &details) {
+        tracing::warn!("attempts: {file}: adding {}: {e}; NB_ATTEMPT not set", plan.entry.name());
+        return None;
     }
     let mut handed = plan.entry.name();
     if let Some(previous) = &plan.previous {
         handed = format!("{handed}/{}", previous.name());
     }
     Some((dir, handed))
+}
+
+/// Adds `entry`, moving it to the next numbers while another pod of the
+/// same replica took its name first, at most [`TRIES`] times.
+fn add_first_free(dir: &OwnedFd, entry: &mut Entry, details: &str) -> std::io::Result<()> {
+    let mut tries = 0;
+    loop {
+        match store::add(dir, entry, details) {
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) && tries < TRIES => {
+                tries += 1;
+                entry.seq = entry.seq.saturating_add(1);
+            }
+            added => return added,
+        }
+    }
 }
 
 /// In PID 1: this start of `job`, as [`write_start`] recorded it in the
@@ -243,6 +248,26 @@ mod tests {
         names.sort();
         assert_eq!(names.len(), record::MAX_ENTRIES + 1, "{names:?}");
         assert_eq!((names[0].as_str(), names[names.len() - 1].as_str()), ("000002.2.s-1.exit-0.1", "notes.txt"));
+    }
+
+    #[test]
+    fn a_name_another_pod_took_first_moves_the_entry_on_a_few_times_only() {
+        let home = tempfile::tempdir().unwrap();
+        let (dir, _) = store::open(&mut Walker::new(), home.path(), "train").unwrap();
+        let path = home.path().join(store::DIR).join("train");
+        let taken = |seq: u64| std::os::unix::fs::symlink("x", path.join(format!("{seq:06}.1.s-1"))).unwrap();
+        let mut entry = Entry { seq: 1, attempt: 1, submission: "s-1".into(), end: None };
+        taken(1);
+        taken(2);
+        add_first_free(&dir, &mut entry, "mine").unwrap();
+        assert_eq!(entry.seq, 3);
+        assert_eq!(std::fs::read_link(path.join("000003.1.s-1")).unwrap(), std::path::Path::new("mine"));
+        for seq in 4..=4 + TRIES {
+            taken(seq);
+        }
+        entry.seq = 4;
+        let err = add_first_free(&dir, &mut entry, "mine").unwrap_err();
+        assert_eq!((err.raw_os_error(), entry.seq), (Some(libc::EEXIST), 4 + TRIES));
     }
 
     #[test]

@@ -12,7 +12,8 @@
 //! Submissions are DNS labels, so a dot never occurs inside a field.
 //!
 //! A name is untrusted input (the user can rename entries): one that does
-//! not parse is not pod-init's and is left alone, never a reason to stop.
+//! not parse, or is not written as pod-init writes it, is not pod-init's
+//! and is left alone, never a reason to stop.
 
 /// How many starts the record keeps.
 pub const MAX_ENTRIES: usize = 100;
@@ -47,8 +48,9 @@ impl Ending {
 
     fn parse(field: &str) -> Option<Ending> {
         match field.strip_prefix("exit-") {
-            Some(code) if is_number(code) => code.parse().ok().map(Ending::Exited),
-            Some(_) => None,
+            // `+3` or `03` parse too; Entry::parse refuses them as not
+            // written by pod-init.
+            Some(code) => code.parse().ok().map(Ending::Exited),
             None => is_signal_name(field).then(|| Ending::Signaled(field.to_owned())),
         }
     }
@@ -88,12 +90,15 @@ impl Entry {
             None => None,
             Some((ending, ms)) => Some((Ending::parse(ending)?, number(ms)?)),
         };
-        Some(Entry {
+        let entry = Entry {
             seq: number(seq)?,
             attempt: number(attempt).and_then(|n| u32::try_from(n).ok()).filter(|&n| n >= 1)?,
             submission: submission.to_owned(),
             end,
-        })
+        };
+        // Only as pod-init writes it (`000001.1.s`, not `1.1.s`): the
+        // rename and the removal use the name it renders.
+        (entry.name() == name).then_some(entry)
     }
 
     /// This entry once its start ended with `ending` after `ms`.
@@ -164,12 +169,10 @@ pub fn clean_name(name: &str) -> String {
     if cleaned.is_empty() { "_".to_owned() } else { cleaned }
 }
 
-fn is_number(field: &str) -> bool {
-    (1..=20).contains(&field.len()) && field.bytes().all(|b| b.is_ascii_digit())
-}
-
+/// A number as pod-init writes one; `+1` parses too, and Entry::parse
+/// refuses it as written otherwise.
 fn number(field: &str) -> Option<u64> {
-    is_number(field).then(|| field.parse().ok()).flatten()
+    field.parse().ok()
 }
 
 fn is_signal_name(name: &str) -> bool {
@@ -247,11 +250,16 @@ mod tests {
             format!("000001.1.{SUB}.exit-0"),
             good.replace("exit-0", "exit-256"),
             good.replace("exit-0", "exit-"),
+            good.replace("exit-0", "exit-+0"),
+            good.replace("exit-0", "exit-00"),
             good.replace("exit-0", "KILL"),
             good.replace("exit-0", "SIG$(rm)"),
             good.replace(".1.", ".0."),
             good.replace(".1.", ".-1."),
             good.replace("000001", "+1"),
+            good.replace("000001", "1"),
+            good.replace(".1.", ".01."),
+            good.replace(".9", ".09"),
             good.replace(SUB, "Not_A_Label"),
             good.replace(".9", ".9ms"),
             format!("{good}.x"),
