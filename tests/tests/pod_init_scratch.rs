@@ -39,12 +39,19 @@ fn squashed_sandbox() -> std::result::Result<Sandbox, Error> {
 /// (the job's name and submission too, so each start keeps its attempt
 /// record).
 fn ada_pod(command: &[&str], key: &(String, String)) -> RunSpec {
+    ada_pod_with(command, key, true)
+}
+
+/// [`ada_pod`], with her git name and email only if `git_identity`.
+fn ada_pod_with(command: &[&str], key: &(String, String), git_identity: bool) -> RunSpec {
+    let identity = [EnvVars::GIT_USER_NAME, EnvVars::GIT_USER_EMAIL];
+    let secrets = researcher::secret_vars(&key.0, &key.1);
     RunSpec::pod_init(command.iter().copied())
         .as_user(UID, LAB_GID)
         .envs(researcher::account_vars(SCRATCH_MOUNT, UID, LAB_GID))
         .envs(researcher::job_vars())
         .env("HF_HOME", format!("{SCRATCH_MOUNT}/hf_cache"))
-        .envs(researcher::secret_vars(&key.0, &key.1))
+        .envs(secrets.into_iter().filter(|(name, _)| git_identity || !identity.contains(name)))
 }
 
 /// `script` as the lab member, on the squashed scratch.
@@ -178,16 +185,7 @@ fn counted_start(
     attempt: u32,
     git_identity: bool,
 ) -> std::result::Result<u64, Error> {
-    let identity = [EnvVars::GIT_USER_NAME, EnvVars::GIT_USER_EMAIL];
-    let vars = researcher::secret_vars(&key.0, &key.1)
-        .into_iter()
-        .filter(|(name, _)| git_identity || !identity.contains(name));
-    let spec = RunSpec::pod_init(["true"])
-        .as_user(UID, LAB_GID)
-        .envs(researcher::account_vars(SCRATCH_MOUNT, UID, LAB_GID))
-        .envs(researcher::job_vars())
-        .env("HF_HOME", format!("{SCRATCH_MOUNT}/hf_cache"))
-        .envs(vars);
+    let spec = ada_pod_with(&["true"], key, git_identity);
     let out = sb.run(&spec.count_scratch_requests())?;
     out.assert_success();
     // The record was kept, so its requests are among those counted.

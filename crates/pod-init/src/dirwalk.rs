@@ -112,6 +112,21 @@ fn open_dir_at(dir: BorrowedFd, name: &OsStr) -> nix::Result<OwnedFd> {
     nix::fcntl::openat(dir, name, flags, Mode::empty())
 }
 
+/// The names in the directory `dir` (an `O_PATH` descriptor will do: "."
+/// is opened for reading), without `.` and `..`.
+pub fn names_in(dir: BorrowedFd) -> io::Result<Vec<OsString>> {
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    let fd = nix::fcntl::openat(dir, ".", flags, Mode::empty())?;
+    let mut names = Vec::new();
+    for entry in nix::dir::Dir::from_fd(fd)?.into_iter() {
+        let name = OsStr::from_bytes(entry?.file_name().to_bytes()).to_owned();
+        if name != "." && name != ".." {
+            names.push(name);
+        }
+    }
+    Ok(names)
+}
+
 /// `statx(dir, name, AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC)`, or of `dir`
 /// itself for an empty name. DONT_SYNC: the attributes the lookup (or the
 /// open) just brought back, not a second request for them.
@@ -252,16 +267,7 @@ impl Dir {
 
     /// The names in this directory (read through a descriptor of it).
     pub fn names(&self) -> io::Result<Vec<OsString>> {
-        let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
-        let fd = nix::fcntl::openat(self.fd.as_fd(), ".", flags, Mode::empty())?;
-        let mut names = Vec::new();
-        for entry in nix::dir::Dir::from_fd(fd)?.into_iter() {
-            let name = OsStr::from_bytes(entry?.file_name().to_bytes()).to_owned();
-            if name != "." && name != ".." {
-                names.push(name);
-            }
-        }
-        Ok(names)
+        names_in(self.fd.as_fd())
     }
 
     /// Removes the entry `name` and, if it is a directory, all it holds,

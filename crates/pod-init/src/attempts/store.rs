@@ -18,17 +18,12 @@
 //! (open, read, close), the new link (its lookup and the symlink), and the
 //! rename at the end (two lookups and the rename).
 
-use std::ffi::OsStr;
 use std::io;
 use std::os::fd::{AsFd as _, OwnedFd};
-use std::os::unix::ffi::OsStrExt as _;
 use std::path::Path;
 
-use nix::fcntl::OFlag;
-use nix::sys::stat::Mode;
-
 use super::record::Entry;
-use crate::dirwalk::Walker;
+use crate::dirwalk::{self, Walker};
 use crate::private;
 
 /// The directory under the scratch home that holds the records.
@@ -48,14 +43,8 @@ pub fn open(walker: &mut Walker, scratch_home: &Path, file: &str) -> io::Result<
 
 /// The entries in `dir`; other names are left out.
 pub fn entries(dir: &OwnedFd) -> io::Result<Vec<Entry>> {
-    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
-    let listing = nix::fcntl::openat(dir.as_fd(), ".", flags, Mode::empty())?;
-    let mut found = Vec::new();
-    for entry in nix::dir::Dir::from_fd(listing)?.into_iter() {
-        let name = entry?.file_name().to_bytes().to_owned();
-        found.extend(std::str::from_utf8(&name).ok().and_then(Entry::parse));
-    }
-    Ok(found)
+    let names = dirwalk::names_in(dir.as_fd())?;
+    Ok(names.iter().filter_map(|name| name.to_str().and_then(Entry::parse)).collect())
 }
 
 /// Adds `entry`, a link to `details`; EEXIST if its name is taken.
@@ -70,8 +59,7 @@ pub fn rename(dir: &OwnedFd, from: &Entry, to: &Entry) -> io::Result<()> {
 
 /// Removes `entry` (never a directory, never followed).
 pub fn remove(dir: &OwnedFd, entry: &Entry) -> io::Result<()> {
-    let name = entry.name();
-    Ok(nix::unistd::unlinkat(dir.as_fd(), OsStr::from_bytes(name.as_bytes()), nix::unistd::UnlinkatFlags::NoRemoveDir)?)
+    Ok(nix::unistd::unlinkat(dir.as_fd(), entry.name().as_str(), nix::unistd::UnlinkatFlags::NoRemoveDir)?)
 }
 
 #[cfg(test)]
