@@ -51,6 +51,10 @@ pub struct BenchArgs {
     /// left as it is, since it holds the whole bench
     #[arg(long)]
     pub submit_only: bool,
+    /// Only the pod starts in the sandbox and pod-init's per-step times,
+    /// printed; the file is left as it is
+    #[arg(long, conflicts_with = "submit_only")]
+    pub starts_only: bool,
 }
 
 fn sizes(dist: &Dist, notes: &mut Vec<String>) -> Result<Section> {
@@ -332,6 +336,21 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let runner = Runner::new(Mode::Run);
     let dist = dist::run(&runner)?;
     let load_before = host::load_average();
+    if args.starts_only {
+        let (start_section, start_times) = starts(args.runs)?;
+        let times_of = |wanted: Start| start_times.iter().find(|(start, _)| *start == wanted).map(|(_, t)| t);
+        let notes = times_of(Start::Restart).and_then(|t| restart_note(t, times_of(Start::Passthrough)));
+        let sections = vec![start_section, step_times(&start_times)];
+        let machine =
+            format!("{}; load average {load_before} at the start, {} at the end", machine(), host::load_average());
+        return print_table(&Report {
+            machine,
+            date: today()?,
+            method: Vec::new(),
+            sections,
+            notes: notes.into_iter().collect(),
+        });
+    }
 
     let mut notes = Vec::new();
     let size_section = sizes(&dist, &mut notes)?;
