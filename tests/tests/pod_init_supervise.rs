@@ -353,14 +353,47 @@ fn a_restarted_container_gives_the_job_the_same_identity_groups_and_environment(
     );
     assert!(first.stdout.contains(&format!("ZDOTDIR={SCRATCH_MOUNT}/homes/{USER}/.shell\n")), "{}", first.stdout);
     // The same container started again: its writable layer (with the marker
-    // in /run) kept, a new PID namespace, the same variables.
+    // in /run) kept, its first PID 1 gone, the same variables.
     let marker = sb.read_file(common::image::POD_INIT_MARKER)?;
     let second = sb.run(&setuid_pod(SELF_REPORT))?;
     second.assert_success();
-    second.assert_logged("names an earlier start of this container (its writable layer was kept): bootstrapping again");
+    second.assert_logged(
+        "is left from an earlier start of this container (its writable layer was kept), and no process holds it: \
+         bootstrapping again",
+    );
     second.assert_logged("accounts: nothing to change");
     assert_eq!(second.stdout, first.stdout, "the restarted job differs from the first:\n{}", second.stderr);
-    assert_ne!(sb.read_file(common::image::POD_INIT_MARKER)?, marker, "the marker still names the first start");
+    assert_eq!(sb.read_file(common::image::POD_INIT_MARKER)?, marker, "claiming again rewrote the marker");
+    Ok(())
+}
+
+#[test]
+fn while_the_containers_pid1_runs_no_other_pid1_can_claim_the_marker() -> Result {
+    let sb = Sandbox::new()?;
+    // Root in the pod (the user through sudo) makes a PID namespace and
+    // starts the setuid pod-init in it as the user, with a forged
+    // configuration: a PID 1, but not the container's, which holds the claim.
+    let forged = format!(
+        "{}=mallory {}=4242 {}=mallory {}=4242 {}={SCRATCH_MOUNT}/homes {}=/tmp",
+        EnvVars::NB_USER,
+        EnvVars::NB_UID,
+        EnvVars::NB_GROUP,
+        EnvVars::NB_GID,
+        EnvVars::SCRATCH_HOME_ROOT,
+        EnvVars::WORKING_DIR
+    );
+    let script = format!(
+        "sudo -n unshare --pid --fork --mount-proc setpriv --reuid={UID} --regid={LAB_GID} --clear-groups \
+         env {forged} {POD_INIT_PATH} sh -c 'grep ^Uid: /proc/self/status; echo pid=$$'; echo inner=$?"
+    );
+    let out = sb.run(&setuid_pod(&script))?;
+    out.assert_success();
+    out.assert_logged("the bootstrap already ran in this container (its PID 1 holds /run/pod-init.started)");
+    out.assert_logged("setuid root not honoured");
+    assert!(out.stdout.contains(&format!("Uid:\t{UID}\t{UID}\t{UID}\t{UID}\n")), "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("inner=0\n"), "{}\n{}", out.stdout, out.stderr);
+    let passwd = sb.read_etc("passwd")?;
+    assert!(!passwd.contains("mallory"), "{passwd}");
     Ok(())
 }
 
@@ -403,7 +436,7 @@ fn a_user_cannot_run_the_bootstrap_again_from_namespaces_of_their_own() -> Resul
     assert!(passwd.contains(&format!("{USER}:x:{UID}:")), "{passwd}");
     assert!(!passwd.contains("mallory") && !sudoers.contains("mallory"), "{passwd}\n{sudoers}");
     let before = read(&in_working_dir(&sb, "claim-before"));
-    assert!(before.starts_with("boot "), "{before}");
+    assert!(before.starts_with("claimed by this container's PID 1"), "{before}");
     assert_eq!(read(&in_working_dir(&sb, "claim-after")), before, "the claim changed");
     Ok(())
 }

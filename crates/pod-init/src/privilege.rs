@@ -11,24 +11,25 @@
 //! | started as | and | outcome |
 //! |---|---|---|
 //! | real uid 0 | – | [`Start::Root`]: bootstrap as usual |
-//! | euid 0 from the setuid bit | PID 1, marker claimed for this PID namespace | [`Start::SetuidInit`]: full root, bootstrap (without one, the command still runs as the real ids) |
+//! | euid 0 from the setuid bit | PID 1, marker claimed for this container start | [`Start::SetuidInit`]: full root, bootstrap (without one, the command still runs as the real ids) |
 //! | euid 0 from the setuid bit | anything else | [`Start::Dropped`]: real ids restored at once, command supervised without bootstrap |
 //! | no root at all | – | [`Start::Unprivileged`]: command run without bootstrap |
 //!
-//! # Why once per PID namespace
+//! # Why once per container start
 //!
 //! "PID 1" alone does not prove a container start: whoever can create a PID
 //! namespace is PID 1 in it. The run-once marker
 //! ([`common::image::POD_INIT_MARKER`], root's, in root's /run) closes that:
-//! the setuid start as PID 1 claims it for its PID namespace (named by
-//! [`marker::Namespace`]), and pod-init honours the setuid bit only when
-//! the claim succeeds. It succeeds when there is no marker (a new container)
-//! or when the marker names another PID namespace: a container whose
-//! writable layer was kept (`docker restart`) starts in a new PID namespace,
-//! so its PID 1 claims again and bootstraps again, which gives the job the
-//! same groups (sudo, adm) and environment (ZDOTDIR, HISTFILE, ...) as on
-//! the first start; every step is idempotent, so a restart changes nothing
-//! else. It fails in the namespace that already claimed it.
+//! the setuid start as PID 1 claims it by taking its lock, which it holds
+//! until it exits ([`marker`]), and pod-init honours the setuid bit only
+//! when the claim succeeds. It succeeds when there is no marker (a new
+//! container) or when nobody holds its lock: a container whose writable
+//! layer was kept (`docker restart`) starts after every process of its
+//! previous start died, so its PID 1 claims again and bootstraps again,
+//! which gives the job the same groups (sudo, adm) and environment
+//! (ZDOTDIR, HISTFILE, ...) as on the first start; every step is
+//! idempotent, so a restart changes nothing else. It fails while the PID 1
+//! that claimed it runs.
 //!
 //! Why a user in the pod cannot reach a successful claim:
 //!
@@ -47,14 +48,13 @@
 //! - In the namespace of the container, PID 1 is the pod-init that claimed
 //!   the marker, and it never executes anything itself (the command runs in
 //!   a child), so no second PID 1 start can happen there; if one did, the
-//!   marker would refuse it.
+//!   marker, whose lock that PID 1 holds, would refuse it.
 //!
 //! Whoever can pass these (root, and so the researcher through `sudo`) can
 //! edit /etc without pod-init. The marker is claimed before the bootstrap,
 //! not after, so that no second claim can slip in while the first
 //! bootstrap runs; a bootstrap that fails half-way is retried by the next
-//! start of the container, never within the same one. Without /proc the
-//! namespace cannot be named, and the setuid start does not bootstrap.
+//! start of the container, never within the same one.
 
 mod marker;
 mod scrub;
@@ -92,7 +92,7 @@ pub enum Start {
 pub enum Denial {
     /// Not the first process of the container.
     NotPid1 { pid: u32 },
-    /// The marker exists: the bootstrap already ran in this container.
+    /// The marker is held: the bootstrap already ran in this container.
     AlreadyStarted,
     /// The marker cannot be created or trusted.
     MarkerUnusable(String),
@@ -105,7 +105,9 @@ impl fmt::Display for Denial {
             Denial::NotPid1 { pid } => {
                 write!(f, "not the container's first process (pid {pid}, not 1)")
             }
-            Denial::AlreadyStarted => write!(f, "the bootstrap already ran in this container ({marker} exists)"),
+            Denial::AlreadyStarted => {
+                write!(f, "the bootstrap already ran in this container (its PID 1 holds {marker})")
+            }
             Denial::MarkerUnusable(why) => {
                 write!(f, "cannot claim the run-once marker {marker}: {why}")
             }
@@ -159,7 +161,7 @@ pub fn classify() -> Result<Start, PrivilegeError> {
         Origin::Root => Ok(Start::Root),
         Origin::Setuid => {
             let claimed = match std::process::id() {
-                1 => claim_for_this_namespace(marker),
+                1 => claim_for_this_container(marker),
                 pid => Err(Denial::NotPid1 { pid }),
             };
             match claimed {
@@ -197,22 +199,28 @@ pub fn keep_memory_private() -> Result<(), Errno> {
     nix::sys::prctl::set_dumpable(false)
 }
 
-/// Claims the marker as PID 1 of this PID namespace (see the module doc).
-fn claim_for_this_namespace(path: &Path) -> Result<(), Denial> {
-    let here = marker::Namespace::current()
-        .map_err(|e| Denial::MarkerUnusable(format!("cannot tell which PID namespace this is: {e}")))?;
-    match marker::claim(path, (0, 0), &here) {
-        Ok(marker::Claimed::First) => Ok(()),
-        Ok(marker::Claimed::Again) => {
-            tracing::info!(
-                "{} names an earlier start of this container (its writable layer was kept): bootstrapping again",
-                path.display()
-            );
-            Ok(())
-        }
-        Err(marker::Claim::Exists) => Err(Denial::AlreadyStarted),
-        Err(other) => Err(Denial::MarkerUnusable(other.to_string())),
+/// The claim of this start, held until PID 1 exits.
+static CLAIM: std::sync::OnceLock<marker::Held> = std::sync::OnceLock::new();
+
+/// Claims the marker as PID 1 of this container (see the module doc).
+fn claim_for_this_container(path: &Path) -> Result<(), Denial> {
+    let (held, claimed) = match marker::claim(path, (0, 0)) {
+        Ok(claim) => claim,
+        Err(marker::Claim::Exists) => return Err(Denial::AlreadyStarted),
+        Err(other) => return Err(Denial::MarkerUnusable(other.to_string())),
+    };
+    if CLAIM.set(held).is_err() {
+        // classify runs once per process; a second claim is not this start's.
+        return Err(Denial::AlreadyStarted);
     }
+    if claimed == marker::Claimed::Again {
+        tracing::info!(
+            "{} is left from an earlier start of this container (its writable layer was kept), and no process \
+             holds it: bootstrapping again",
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -232,7 +240,7 @@ mod tests {
         assert_eq!(Denial::NotPid1 { pid: 57 }.to_string(), "not the container's first process (pid 57, not 1)");
         assert_eq!(
             Denial::AlreadyStarted.to_string(),
-            "the bootstrap already ran in this container (/run/pod-init.started exists)"
+            "the bootstrap already ran in this container (its PID 1 holds /run/pod-init.started)"
         );
     }
 }

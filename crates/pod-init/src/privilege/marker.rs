@@ -1,55 +1,44 @@
 //! The run-once marker of the setuid start: a file only root can create, in
-//! root's /run, naming the PID namespace whose PID 1 claimed it, so that
-//! exactly one start per PID namespace claims it.
+//! root's /run, which the PID 1 that claimed it keeps locked (`flock`,
+//! exclusive) for as long as it lives. While the container runs, its PID 1
+//! holds the lock and every other claim fails. When the container stops,
+//! every process in it dies and the lock goes with them, so the next start
+//! over the same writable layer (`docker restart`) claims it again.
+//!
+//! A claim writes nothing once the file exists: an open and a lock, where
+//! replacing a record by rename would make the file system write the new
+//! file out first (ext4 does for a rename over an existing file), on every
+//! restart.
 
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
-use crate::sys;
-
-/// The PID namespace this process is PID 1 of, as exactly as a process can
-/// name it: the nsfs device and inode of `/proc/self/ns/pid` (unique while
-/// the namespace lives, but the kernel reuses the numbers of dead ones),
-/// the start time of its PID 1 (in clock ticks since boot; PID 1 lives as
-/// long as the namespace), and the boot id (both counters restart at boot).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Namespace(String);
-
-impl Namespace {
-    /// The namespace of the calling process, which must be its PID 1.
-    pub fn current() -> io::Result<Self> {
-        let boot = fs::read_to_string("/proc/sys/kernel/random/boot_id")?;
-        // metadata follows the magic link to the namespace's nsfs inode.
-        let ns = fs::metadata("/proc/self/ns/pid")?;
-        let stat = fs::read_to_string("/proc/self/stat")?;
-        let started = sys::stat_field(&stat, 22)
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no start time in /proc/self/stat"))?;
-        Ok(Self::new(boot.trim(), ns.dev(), ns.ino(), started))
-    }
-
-    fn new(boot: &str, dev: u64, ino: u64, started: &str) -> Self {
-        Namespace(format!("boot {boot} pid-namespace {dev}:{ino} pid1-started {started}\n"))
-    }
-}
+/// What the marker says to whoever reads it.
+const CONTENT: &[u8] = b"claimed by this container's PID 1 (pod-init), which holds a lock on it while it runs\n";
 
 /// How the marker was claimed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claimed {
     /// There was none: the first start of this container.
     First,
-    /// It named another PID namespace: a new start of a container whose
-    /// writable layer was kept (`docker restart`).
+    /// It was there, unlocked: a new start of a container whose writable
+    /// layer was kept (`docker restart`).
     Again,
 }
+
+/// A claim, held until it is dropped (PID 1 keeps it until it exits).
+#[derive(Debug)]
+pub struct Held(#[allow(dead_code, reason = "held for its lock, never read")] File);
 
 /// Why the marker could not be claimed.
 #[derive(Debug)]
 pub enum Claim {
-    /// It is already there, claimed in this PID namespace (or it is not a
-    /// marker pod-init wrote: anything else at its path counts as claimed).
+    /// A live process holds it (this container's PID 1), or it is not a
+    /// marker pod-init made: anything else at its path counts as claimed.
     Exists,
     /// Its directory could be written by someone other than its owner, or
     /// is not owned as expected: a marker there proves nothing.
@@ -61,7 +50,7 @@ pub enum Claim {
 impl fmt::Display for Claim {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Claim::Exists => f.write_str("it already exists"),
+            Claim::Exists => f.write_str("a running PID 1 holds it"),
             Claim::UntrustedDirectory { dir, uid, mode } => {
                 write!(f, "{dir} is owned by uid {uid} with mode {mode:o}; it must be root's and writable by root only")
             }
@@ -70,10 +59,10 @@ impl fmt::Display for Claim {
     }
 }
 
-/// Claims `path` for the namespace `here`: creates it exclusively, or
-/// replaces one that names another namespace. Owned by `owner` (uid, gid),
+/// Claims `path`: creates it exclusively, or opens the one an earlier start
+/// left, and takes its lock without waiting. Owned by `owner` (uid, gid),
 /// mode 0444. `owner` is `(0, 0)` in pod-init; tests pass their own ids.
-pub fn claim(path: &Path, owner: (u32, u32), here: &Namespace) -> Result<Claimed, Claim> {
+pub fn claim(path: &Path, owner: (u32, u32)) -> Result<(Held, Claimed), Claim> {
     let dir = path.parent().unwrap_or(Path::new("/"));
     // symlink_metadata: a directory that is a symlink is not root's /run.
     let meta = fs::symlink_metadata(dir).map_err(Claim::Io)?;
@@ -81,29 +70,27 @@ pub fn claim(path: &Path, owner: (u32, u32), here: &Namespace) -> Result<Claimed
     if !meta.is_dir() || meta.uid() != owner.0 || mode & 0o022 != 0 {
         return Err(Claim::UntrustedDirectory { dir: dir.display().to_string(), uid: meta.uid(), mode });
     }
-    match create(path, owner, here) {
-        Err(Claim::Io(e)) if e.kind() == io::ErrorKind::AlreadyExists => {}
-        other => return other.map(|()| Claimed::First),
+    let (file, claimed) = match create(path, owner) {
+        Ok(file) => (file, Claimed::First),
+        Err(Claim::Io(e)) if e.kind() == io::ErrorKind::AlreadyExists => {
+            (left_by_an_earlier_start(path, owner.0)?, Claimed::Again)
+        }
+        Err(other) => return Err(other),
+    };
+    // LOCK_NB: a claim never waits; whoever holds the lock is a live PID 1.
+    // SAFETY: flock on a descriptor this function owns.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        let e = io::Error::last_os_error();
+        return Err(if e.raw_os_error() == Some(libc::EWOULDBLOCK) { Claim::Exists } else { Claim::Io(e) });
     }
-    if claimed_in(path, owner.0).map_err(Claim::Io)?.is_none_or(|there| there.as_bytes() == here.0.as_bytes()) {
-        return Err(Claim::Exists);
-    }
-    // Written aside, then renamed over the old one: the marker is never
-    // missing or half-written, so no second claim can slip in meanwhile.
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let temp = dir.join(format!(".{name}.{}", sys::random_suffix()));
-    create(&temp, owner, here)?;
-    fs::rename(&temp, path).map_err(|e| {
-        let _ = fs::remove_file(&temp);
-        Claim::Io(e)
-    })?;
-    Ok(Claimed::Again)
+    Ok((Held(file), claimed))
 }
 
-/// Creates `path` exclusively with the record of `here`.
-fn create(path: &Path, owner: (u32, u32), here: &Namespace) -> Result<(), Claim> {
+/// Creates `path` exclusively, saying what it is.
+fn create(path: &Path, owner: (u32, u32)) -> Result<File, Claim> {
     // O_CREAT|O_EXCL fails on anything already at the path, a dangling
     // symlink included (open(2)), so the claim cannot be redirected.
+    // O_CLOEXEC: the command never inherits the claim.
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -111,30 +98,29 @@ fn create(path: &Path, owner: (u32, u32), here: &Namespace) -> Result<(), Claim>
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(path)
         .map_err(Claim::Io)?;
-    file.write_all(here.0.as_bytes()).map_err(Claim::Io)?;
+    file.write_all(CONTENT).map_err(Claim::Io)?;
     // In a setuid start the new file's group is the user's gid (the
     // effective gid); make it root's like the rest of /run.
-    std::os::unix::fs::fchown(&file, Some(owner.0), Some(owner.1)).map_err(Claim::Io)
+    std::os::unix::fs::fchown(&file, Some(owner.0), Some(owner.1)).map_err(Claim::Io)?;
+    Ok(file)
 }
 
-/// The namespace record of the marker at `path`, or `None` if what is there
-/// is not a marker pod-init wrote (a symlink, not a regular file, not
-/// `owner`'s, writable): only root can put anything in /run, so whatever
-/// it is, it is not replaced.
-fn claimed_in(path: &Path, owner: u32) -> io::Result<Option<String>> {
+/// The marker an earlier start left at `path`, opened, if it is one pod-init
+/// made: a regular file of `owner`'s that nobody can write. Anything else
+/// (a symlink, a directory, someone else's) was not made by pod-init; since
+/// only root can put anything in /run, it is not replaced but counts as
+/// claimed.
+fn left_by_an_earlier_start(path: &Path, owner: u32) -> Result<File, Claim> {
     let file = match OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC).open(path) {
         Ok(file) => file,
-        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Ok(None),
-        Err(e) => return Err(e),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Err(Claim::Exists),
+        Err(e) => return Err(Claim::Io(e)),
     };
-    let meta = file.metadata()?;
+    let meta = file.metadata().map_err(Claim::Io)?;
     if !meta.is_file() || meta.uid() != owner || meta.mode() & 0o222 != 0 {
-        return Ok(None);
+        return Err(Claim::Exists);
     }
-    let mut record = String::new();
-    // A record is one short line; more is not one of ours.
-    File::take(file, 4096).read_to_string(&mut record)?;
-    Ok(Some(record))
+    Ok(file)
 }
 
 #[cfg(test)]
@@ -150,51 +136,57 @@ mod tests {
         tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"))
     }
 
-    fn here() -> Namespace {
-        Namespace::new("b0", 4, 4026531836, "1")
+    fn claimed(result: Result<(Held, Claimed), Claim>) -> (Held, Claimed) {
+        result.unwrap_or_else(|e| panic!("not claimed: {e}"))
     }
 
     #[test]
-    fn the_first_claim_wins_and_the_second_finds_it() {
+    fn the_first_claim_wins_and_a_second_fails_while_it_is_held() {
         let dir = private_dir();
         let marker = dir.path().join("pod-init.started");
-        assert!(matches!(claim(&marker, own_ids(), &here()), Ok(Claimed::First)));
-        assert!(matches!(claim(&marker, own_ids(), &here()), Err(Claim::Exists)));
+        let (held, how) = claimed(claim(&marker, own_ids()));
+        assert_eq!(how, Claimed::First);
+        assert!(matches!(claim(&marker, own_ids()), Err(Claim::Exists)));
         let meta = fs::metadata(&marker).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((meta.uid(), meta.gid(), meta.mode() & 0o777), (own_ids().0, own_ids().1, 0o444));
+        assert_eq!(fs::read(&marker).ok().as_deref(), Some(CONTENT));
+        drop(held);
     }
 
     #[test]
-    fn a_new_pid_namespace_claims_again_and_then_holds_the_claim() {
+    fn once_its_holder_is_gone_the_marker_is_claimed_again_unchanged() {
         let dir = private_dir();
         let marker = dir.path().join("pod-init.started");
-        assert!(matches!(claim(&marker, own_ids(), &here()), Ok(Claimed::First)));
-        // The restarted container's PID 1: same inode number (reused), later start.
-        let restarted = Namespace::new("b0", 4, 4026531836, "5000");
-        assert!(matches!(claim(&marker, own_ids(), &restarted), Ok(Claimed::Again)));
-        assert!(matches!(claim(&marker, own_ids(), &restarted), Err(Claim::Exists)));
-        assert_eq!(fs::read_to_string(&marker).ok(), Some(restarted.0));
-        let meta = fs::metadata(&marker).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!((meta.uid(), meta.gid(), meta.mode() & 0o777), (own_ids().0, own_ids().1, 0o444));
+        drop(claimed(claim(&marker, own_ids())));
+        let before = fs::metadata(&marker).unwrap_or_else(|e| panic!("{e}"));
+        // The restarted container's PID 1: the file is there, nobody holds it.
+        let (_held, how) = claimed(claim(&marker, own_ids()));
+        assert_eq!(how, Claimed::Again);
+        assert!(matches!(claim(&marker, own_ids()), Err(Claim::Exists)), "claimed twice while held");
+        let after = fs::metadata(&marker).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((after.ino(), after.mtime_nsec(), after.len()), (before.ino(), before.mtime_nsec(), before.len()));
         let names: Vec<_> = fs::read_dir(dir.path()).into_iter().flatten().flatten().map(|e| e.file_name()).collect();
-        assert_eq!(names, ["pod-init.started"], "a temp file was left behind");
+        assert_eq!(names, ["pod-init.started"], "a file other than the marker was left");
     }
 
     #[test]
-    fn an_empty_marker_of_an_earlier_pod_init_is_claimed_again() {
+    fn a_marker_of_an_earlier_pod_init_without_content_is_claimed_again() {
         let dir = private_dir();
         let marker = dir.path().join("pod-init.started");
         fs::write(&marker, "").unwrap_or_else(|e| panic!("{e}"));
         fs::set_permissions(&marker, std::os::unix::fs::PermissionsExt::from_mode(0o444))
             .unwrap_or_else(|e| panic!("{e}"));
-        assert!(matches!(claim(&marker, own_ids(), &here()), Ok(Claimed::Again)));
+        assert_eq!(claimed(claim(&marker, own_ids())).1, Claimed::Again);
     }
 
     #[test]
-    fn this_process_names_its_namespace_the_same_way_twice() {
-        let first = Namespace::current().unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(Namespace::current().ok(), Some(first.clone()));
-        assert!(first.0.starts_with("boot ") && first.0.contains(" pid-namespace "), "{first:?}");
+    fn a_file_anyone_could_have_written_counts_as_claimed() {
+        let dir = private_dir();
+        let marker = dir.path().join("pod-init.started");
+        fs::write(&marker, "").unwrap_or_else(|e| panic!("{e}"));
+        fs::set_permissions(&marker, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(claim(&marker, own_ids()), Err(Claim::Exists)));
     }
 
     #[test]
@@ -203,7 +195,7 @@ mod tests {
         let marker = dir.path().join("pod-init.started");
         let target = dir.path().join("target");
         std::os::unix::fs::symlink(&target, &marker).unwrap_or_else(|e| panic!("{e}"));
-        assert!(matches!(claim(&marker, own_ids(), &here()), Err(Claim::Exists)));
+        assert!(matches!(claim(&marker, own_ids()), Err(Claim::Exists)));
         assert!(!target.exists(), "the claim followed the symlink");
     }
 
@@ -214,7 +206,7 @@ mod tests {
         fs::create_dir(&open).unwrap_or_else(|e| panic!("{e}"));
         fs::set_permissions(&open, std::os::unix::fs::PermissionsExt::from_mode(0o1777))
             .unwrap_or_else(|e| panic!("{e}"));
-        let err = claim(&open.join("pod-init.started"), own_ids(), &here());
+        let err = claim(&open.join("pod-init.started"), own_ids());
         assert!(matches!(err, Err(Claim::UntrustedDirectory { mode: 0o1777, .. })), "{err:?}");
         let message = err.err().map(|e| e.to_string()).unwrap_or_default();
         assert!(message.ends_with("with mode 1777; it must be root's and writable by root only"), "{message}");
@@ -224,7 +216,7 @@ mod tests {
     fn a_directory_of_someone_else_is_not_trusted() {
         let dir = private_dir();
         let (uid, gid) = own_ids();
-        let err = claim(&dir.path().join("pod-init.started"), (uid.wrapping_add(1), gid), &here());
+        let err = claim(&dir.path().join("pod-init.started"), (uid.wrapping_add(1), gid));
         assert!(matches!(err, Err(Claim::UntrustedDirectory { .. })), "{err:?}");
     }
 }
