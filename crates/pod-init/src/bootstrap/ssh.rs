@@ -1,13 +1,16 @@
 //! `~/.ssh`, recreated on every start from the Secret: nothing of the key
-//! is kept on scratch, and nothing the user left in `~/.ssh` survives.
+//! is kept on scratch, and nothing the user left in `~/.ssh` survives. A
+//! restart that finds it exactly as it would be made (a container restarted
+//! in place, the job having left it alone) keeps it: same files, contents
+//! and modes, nothing else.
 //!
 //! Runs in the child that became the user (see `userstate`): a symlink at
 //! `~/.ssh` (say to a directory on scratch) is removed as a link, never
 //! followed, so its target is not touched.
 
-use std::fs::{self, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use base64::Engine;
@@ -124,10 +127,76 @@ pub struct SshMaterial {
     pub known_hosts: Option<String>,
 }
 
-/// Recreates `home/.ssh` (0700) with the given files. Returns a line per
-/// action for the log.
+/// One file of `~/.ssh`: its name, content and mode.
+struct Wanted {
+    name: String,
+    /// Zeroed when dropped: it may be the private key.
+    content: Zeroizing<String>,
+    mode: u32,
+}
+
+/// The files `material` makes, in the order they are written.
+fn wanted(material: &SshMaterial) -> Vec<Wanted> {
+    let file = |name: String, content: Zeroizing<String>, mode| Wanted { name, content, mode };
+    let mut files = Vec::new();
+    if let Some(key) = &material.private_key {
+        let name = key_file_name(key);
+        files.push(file(name.to_owned(), key.clone(), 0o600));
+        if let Some(public) = &material.public_key {
+            files.push(file(format!("{name}.pub"), Zeroizing::new(text_file(public)), 0o644));
+        }
+    } else if let Some(public) = &material.public_key {
+        files.push(file("id_rsa.pub".to_owned(), Zeroizing::new(text_file(public)), 0o644));
+    }
+    if let Some(hosts) = &material.known_hosts {
+        files.push(file("known_hosts".to_owned(), Zeroizing::new(text_file(hosts)), 0o644));
+    }
+    files
+}
+
+/// Whether `dir` is already what [`recreate`] would make of `files`: a
+/// directory of this user's, 0700, holding exactly those files (regular,
+/// this user's, each with its mode and content). Anything else, or a
+/// failure to tell, is a no: the directory is made again.
+fn already_made(dir: &Path, files: &[Wanted]) -> bool {
+    let me = nix::unistd::geteuid().as_raw();
+    let Ok(meta) = fs::symlink_metadata(dir) else { return false };
+    if !meta.is_dir() || meta.uid() != me || meta.mode() & 0o7777 != 0o700 {
+        return false;
+    }
+    let Ok(entries) = fs::read_dir(dir) else { return false };
+    let mut count = 0;
+    for entry in entries {
+        let Ok(entry) = entry else { return false };
+        count += 1;
+        if !files.iter().any(|f| entry.file_name() == f.name.as_str()) {
+            return false;
+        }
+    }
+    count == files.len() && files.iter().all(|f| holds(&dir.join(&f.name), f, me))
+}
+
+/// Whether `path` is a regular file of `me`'s with `file`'s mode and content.
+fn holds(path: &Path, file: &Wanted, me: u32) -> bool {
+    let Ok(f) = File::options().read(true).custom_flags(libc::O_NOFOLLOW).open(path) else { return false };
+    let Ok(meta) = f.metadata() else { return false };
+    let expected = file.content.as_bytes();
+    if !meta.is_file() || meta.uid() != me || meta.mode() & 0o7777 != file.mode || meta.len() != expected.len() as u64 {
+        return false;
+    }
+    // Sized up front and zeroed when dropped: it may hold the private key.
+    let mut found = Zeroizing::new(Vec::with_capacity(expected.len() + 1));
+    (&f).take(expected.len() as u64 + 1).read_to_end(&mut found).is_ok() && found.as_slice() == expected
+}
+
+/// Recreates `home/.ssh` (0700) with the given files, unless it is already
+/// exactly that. Returns a line per action for the log.
 pub fn recreate(home: &Path, material: &SshMaterial) -> io::Result<Vec<String>> {
     let dir = home.join(".ssh");
+    let files = wanted(material);
+    if already_made(&dir, &files) {
+        return Ok(Vec::new());
+    }
     let mut done = Vec::new();
     match fs::symlink_metadata(&dir) {
         Ok(m) if m.file_type().is_symlink() || m.is_file() => {
@@ -148,22 +217,9 @@ pub fn recreate(home: &Path, material: &SshMaterial) -> io::Result<Vec<String>> 
     fs::DirBuilder::new().mode(0o700).create(&dir)?;
     fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))?;
     let mut written = Vec::new();
-    if let Some(key) = &material.private_key {
-        let name = key_file_name(key);
-        write_new(&dir.join(name), key, 0o600)?;
-        written.push(format!("{name} (0600)"));
-        if let Some(public) = &material.public_key {
-            let pub_name = format!("{name}.pub");
-            write_new(&dir.join(&pub_name), &text_file(public), 0o644)?;
-            written.push(format!("{pub_name} (0644)"));
-        }
-    } else if let Some(public) = &material.public_key {
-        write_new(&dir.join("id_rsa.pub"), &text_file(public), 0o644)?;
-        written.push("id_rsa.pub (0644)".to_owned());
-    }
-    if let Some(hosts) = &material.known_hosts {
-        write_new(&dir.join("known_hosts"), &text_file(hosts), 0o644)?;
-        written.push("known_hosts (0644)".to_owned());
+    for file in &files {
+        write_new(&dir.join(&file.name), &file.content, file.mode)?;
+        written.push(format!("{} ({:04o})", file.name, file.mode));
     }
     done.push(format!(
         "recreated {} (0700): {}",
@@ -259,5 +315,39 @@ mod tests {
         fs::write(dir.join("stray"), "x").unwrap();
         recreate(home.path(), &material).unwrap();
         assert!(!dir.join("stray").exists());
+    }
+
+    #[test]
+    fn a_start_that_finds_ssh_as_it_would_make_it_keeps_it_and_any_difference_makes_it_again() {
+        let home = tempfile::tempdir().unwrap();
+        let dir = home.path().join(".ssh");
+        let material = SshMaterial {
+            private_key: Some(Zeroizing::new(keygen("ed25519", &[]))),
+            public_key: Some("ssh-ed25519 AAAA x".into()),
+            known_hosts: Some("github.com ssh-ed25519 AAAA".into()),
+        };
+        let inode = |path: &Path| fs::symlink_metadata(path).unwrap().ino();
+        assert!(recreate(home.path(), &material).unwrap()[0].starts_with("recreated "));
+        let made = inode(&dir);
+        assert_eq!(recreate(home.path(), &material).unwrap(), Vec::<String>::new(), "kept: nothing to say");
+        assert_eq!(inode(&dir), made, "made again although it was as wanted");
+        let changes: [(&str, &dyn Fn()); 5] = [
+            ("a stray file", &|| fs::write(dir.join("stray"), "x").unwrap()),
+            ("a file missing", &|| fs::remove_file(dir.join("known_hosts")).unwrap()),
+            ("a mode", &|| fs::set_permissions(dir.join("id_ed25519"), fs::Permissions::from_mode(0o644)).unwrap()),
+            ("a content", &|| fs::write(dir.join("id_ed25519.pub"), "ssh-ed25519 BBBB x\n").unwrap()),
+            ("the directory's mode", &|| fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap()),
+        ];
+        for (what, change) in changes {
+            change();
+            assert!(recreate(home.path(), &material).unwrap()[0].starts_with("recreated "), "{what}: kept");
+            assert!(!dir.join("stray").exists(), "{what}");
+            assert_eq!(fs::metadata(&dir).unwrap().mode() & 0o7777, 0o700, "{what}");
+            assert_eq!(fs::read_to_string(dir.join("id_ed25519.pub")).unwrap(), "ssh-ed25519 AAAA x\n", "{what}");
+            assert_eq!(fs::metadata(dir.join("id_ed25519")).unwrap().mode() & 0o7777, 0o600, "{what}");
+        }
+        let empty = SshMaterial::default();
+        assert!(recreate(home.path(), &empty).unwrap()[0].ends_with("(0700): empty"));
+        assert_eq!(recreate(home.path(), &empty).unwrap(), Vec::<String>::new(), "an empty ~/.ssh kept");
     }
 }
