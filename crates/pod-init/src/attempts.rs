@@ -3,12 +3,12 @@
 //!
 //! A job with a name and a submission (`NB_JOB_NAME`, `NB_SUBMISSION`)
 //! gets a small record per job under the user's scratch home (store.rs),
-//! one entry per start (record.rs). The user-state step's child (the user's
-//! ids) opens the job's record directory, lists it once, adds this start's
-//! entry, and hands PID 1 the directory's descriptor and the entries that
-//! matter ([`write_start`], [`begin`]); the command then gets `NB_ATTEMPT`
-//! and, from the second start on, `NB_PREVIOUS_EXIT`. When the command
-//! ends, a child with the user's ids renames the entry to say how (exit
+//! one entry per start (record.rs). The user-state step (acting as the
+//! user) opens the job's record directory, lists it once, adds this start's
+//! entry, and keeps the directory's descriptor and the entries that matter
+//! ([`write_start`], [`begin`]); the command then gets `NB_ATTEMPT` and,
+//! from the second start on, `NB_PREVIOUS_EXIT`. When the command ends,
+//! PID 1, acting as the user again, renames the entry to say how (exit
 //! code or signal, and the duration) through the same descriptor. A start
 //! that leaves no end (pod-init SIGKILLed at the end of the grace period, a
 //! lost node) makes the next one say `unknown`. Without both variables
@@ -31,8 +31,8 @@ use common::env::EnvVars;
 use common::pod_env::JobRun;
 
 use crate::dirwalk::Walker;
+use crate::fsid;
 use crate::identity::Identity;
-use crate::sys;
 use record::{Ending, Entry, Plan, Start};
 
 /// A start that was recorded; [`Started::end`] writes how it ended.
@@ -78,10 +78,10 @@ fn unix_now() -> u64 {
 /// same replica took its entry's name first.
 const TRIES: u64 = 3;
 
-/// In the user's child (the user-state step's walk): opens the record of
+/// Acting as the user (the user-state step's walk): opens the record of
 /// `job` under `scratch_home`, lists it once, removes the oldest entries
 /// beyond the limit and adds this start. Returns the directory and, for
-/// PID 1, this start's entry name, then the previous one's after a `/`
+/// [`begin`], this start's entry name, then the previous one's after a `/`
 /// (which no name holds); `None` (logged) when the record could not be kept.
 pub fn write_start(
     walker: &mut Walker,
@@ -130,14 +130,14 @@ fn add_first_free(dir: &OwnedFd, entry: &mut Entry, details: &str) -> std::io::R
     }
 }
 
-/// In PID 1: this start of `job`, as [`write_start`] recorded it in the
-/// record directory `dir` (`handed`: the names it handed back; `None` when
-/// it could not, and said why). Sets `NB_ATTEMPT` / `NB_PREVIOUS_EXIT` in
+/// This start of `job`, as [`write_start`] recorded it in the record
+/// directory `dir` (`handed`: the names it returned; `None` when it could
+/// not, and said why). Sets `NB_ATTEMPT` / `NB_PREVIOUS_EXIT` in
 /// `env` (the command's); any inherited value of the two is dropped first:
 /// they are pod-init's to say. `None` when nothing was recorded; the
 /// command then runs without them.
 pub fn begin(
-    handed: Option<&[u8]>,
+    handed: Option<&str>,
     dir: Option<OwnedFd>,
     job: &JobRun,
     user: &Identity,
@@ -149,7 +149,7 @@ pub fn begin(
             .iter()
             .any(|name| bytes.strip_prefix(name.as_bytes()).is_some_and(|rest| rest.first() == Some(&b'=')))
     });
-    let (dir, handed) = (dir?, std::str::from_utf8(handed?).ok()?);
+    let (dir, handed) = (dir?, handed?);
     let (this, previous) = match handed.split_once('/') {
         Some((this, previous)) => (Entry::parse(this)?, Some(Entry::parse(previous)?)),
         None => (Entry::parse(handed)?, None),
@@ -181,15 +181,16 @@ impl Started {
         let ms = u64::try_from(self.at.elapsed().as_millis()).unwrap_or(u64::MAX);
         let ended = self.entry.ended(ending, ms);
         let (dir, entry) = (&self.dir, &self.entry);
-        let written = sys::run_as(&self.user, "attempts", || match store::rename(dir, entry, &ended) {
-            Ok(()) => true,
-            Err(e) => {
-                tracing::warn!("attempts: recording the end as {}: {e}", ended.name());
-                false
+        match fsid::act_as(&self.user, || store::rename(dir, entry, &ended)) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::warn!("attempts: recording the end as {}: {e}; the next start will say unknown", ended.name())
             }
-        });
-        if let Err(e) = written {
-            tracing::warn!("attempts: the end of this start was not recorded ({e}); the next start will say unknown");
+            Err(e) => {
+                tracing::warn!(
+                    "attempts: the end of this start was not recorded ({e}); the next start will say unknown"
+                )
+            }
         }
     }
 }
@@ -204,16 +205,16 @@ mod tests {
 
     #[test]
     fn starts_count_up_say_how_the_last_ended_and_a_new_submission_starts_at_one() {
-        if !crate::testing::root_or_skip("the record is written by a child that switches ids") {
+        if !crate::testing::root_or_skip("the end is recorded acting as another user") {
             return;
         }
         let home = tempfile::tempdir().unwrap();
-        let me = Identity { uid: sys::getuid(), gid: sys::getgid(), groups: vec![] };
+        let me = Identity { uid: crate::sys::getuid(), gid: crate::sys::getgid(), groups: vec![] };
         let job = |submission: &str| JobRun { name: "train".into(), submission: submission.into() };
         let start = |submission: &str| {
             let mut env = vec![CString::new("NB_ATTEMPT=99").unwrap(), CString::new("KEEP=1").unwrap()];
             let (dir, handed) = write_start(&mut Walker::new(), home.path(), &job(submission), Some("node-1")).unzip();
-            let started = begin(handed.as_deref().map(str::as_bytes), dir, &job(submission), &me, &mut env);
+            let started = begin(handed.as_deref(), dir, &job(submission), &me, &mut env);
             (started.unwrap(), env_of(&env, "NB_ATTEMPT"), env_of(&env, "NB_PREVIOUS_EXIT"), env_of(&env, "KEEP"))
         };
         let (first, attempt, previous, keep) = start("s-1");

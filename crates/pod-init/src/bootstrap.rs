@@ -3,7 +3,8 @@
 //!
 //! Root does only what needs root and touches only root's files (/etc, the
 //! /home directory entry); scratch is written by the seed user and the
-//! user's files by the user, each in a forked child with their ids.
+//! user's files by the user: PID 1 acts as each of them for that work (the
+//! fsid module), with their groups and file-system ids.
 //!
 //! The bootstrap is a list of [`Step`]s of one shape, run in order over a
 //! shared [`Context`]: each has a name, says whether its failure stops the
@@ -36,7 +37,6 @@ use crate::env;
 use crate::etcfile::EtcError;
 use crate::identity::Identity;
 use crate::launch::{Launch, WorkingDir};
-use crate::sys::ChildError;
 use mirror::EtcFiles;
 use ssh::SshMaterial;
 
@@ -104,7 +104,9 @@ pub enum StepError {
     #[error("{}: {error}", path.display())]
     Path { path: PathBuf, error: std::io::Error },
     #[error("{0}")]
-    Child(#[from] ChildError),
+    Scratch(#[from] scratch::ScratchError),
+    #[error("{0}")]
+    UserState(#[from] userstate::UserStateError),
 }
 
 /// One entry of a step's report, for the log.
@@ -112,7 +114,7 @@ pub enum StepError {
 pub enum Change {
     /// Something the step changed, in its own words.
     Made(String),
-    /// Done in a child as `user`, which logged each change itself.
+    /// Done acting as `user`, which logged each change itself.
     DoneAs { user: String, uid: u32 },
     /// Left undone for a reason that does not fail the step.
     Skipped(String),

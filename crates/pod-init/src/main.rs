@@ -15,7 +15,7 @@ mod dirwalk;
 mod env;
 mod etcfile;
 mod failpoint;
-mod handoff;
+mod fsid;
 mod identity;
 mod launch;
 mod logging;

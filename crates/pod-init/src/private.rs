@@ -23,8 +23,10 @@ pub const DIR_MODE: u32 = 0o700;
 /// Mode of the files laid out for the user.
 pub const FILE_MODE: u32 = 0o600;
 
+/// Whose the laid-out files are: the file-system uid, which the user-state
+/// step acts with (and which is the effective uid outside it).
 fn me() -> u32 {
-    nix::unistd::geteuid().as_raw()
+    crate::fsid::current_uid()
 }
 
 /// Refuses what is not the user's own `kind`.

@@ -112,8 +112,8 @@ fn supervise_inner(
 ) -> Result<End, Failure> {
     let scope = Scope::establish();
     let saved = signals::block_for_supervision().map_err(Failure::Block)?;
-    // SAFETY: pod-init is single-threaded here (the bootstrap's helper
-    // processes have all been waited for), so the child is a full copy;
+    // SAFETY: pod-init is single-threaded (no thread is ever spawned), so
+    // the child is a full copy;
     // the child runs only async-signal-safe code until exec.
     let child = match unsafe { fork() } {
         Err(e) => return Err(Failure::Fork(e)),

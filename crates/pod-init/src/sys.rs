@@ -3,9 +3,8 @@
 //! reads as steps and does not repeat `unsafe` and errno handling.
 //!
 //! Id changes live in `identity.rs`, the async-signal-safe path of the
-//! final exec in `launch.rs`; the helpers here may allocate, because
-//! pod-init is single-threaded until the command starts, so a forked child
-//! of the bootstrap may too.
+//! final exec in `launch.rs`, acting as another user in `fsid.rs`; the
+//! helpers here may allocate.
 
 use std::fs::File;
 use std::io;
@@ -13,10 +12,6 @@ use std::os::fd::AsRawFd;
 use std::path::Path;
 
 use nix::errno::Errno;
-use nix::sys::wait::{WaitStatus, waitpid};
-use nix::unistd::{ForkResult, fork};
-
-use crate::identity::{self, Identity};
 
 /// Tries once to take a whole-file write lock (`F_SETLK`, not blocking).
 pub fn try_write_lock(file: &File) -> io::Result<bool> {
@@ -142,57 +137,10 @@ pub fn getgid() -> u32 {
     nix::unistd::Gid::current().as_raw()
 }
 
-/// Why a step run as another user did not complete.
-#[derive(Debug, thiserror::Error)]
-pub enum ChildError {
-    /// The step failed (it logged why) or could not switch identity.
-    #[error("incomplete (see above)")]
-    Incomplete,
-    #[error("cannot fork a child as uid {uid}: {error}")]
-    Fork { uid: u32, error: Errno },
-    #[error("cannot wait for the child as uid {uid}: {error}")]
-    Wait { uid: u32, error: Errno },
-}
-
-/// The umask of everything pod-init runs as another user (the bootstrap's
-/// children and the command): files left on scratch stay writable by the
-/// lab group and closed to others.
+/// The umask of everything pod-init does or runs as another user (its
+/// work as the seed or the user, and the command): files left on scratch
+/// stay writable by the lab group and closed to others.
 pub const UMASK: u32 = 0o007;
-
-/// Runs `step` in a forked child that switched fully to `id` with
-/// [`UMASK`], so every file operation is checked by the kernel as that
-/// user: root never touches a path the user or the seed controls. The
-/// child logs for itself.
-pub fn run_as(id: &Identity, what: &str, step: impl FnOnce() -> bool) -> Result<(), ChildError> {
-    // SAFETY: pod-init is single-threaded during the bootstrap (no thread
-    // has been spawned), so the child may allocate and log.
-    match unsafe { fork() }.map_err(|error| ChildError::Fork { uid: id.uid, error })? {
-        ForkResult::Child => {
-            let ok = match identity::switch(&identity::Linux, id) {
-                Ok(()) => {
-                    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(UMASK));
-                    step()
-                }
-                Err(e) => {
-                    tracing::error!("{what}: cannot switch to uid {} gid {}: {e}", id.uid, id.gid);
-                    false
-                }
-            };
-            // _exit: no atexit handlers or destructors of the parent's state
-            // run twice.
-            // SAFETY: _exit is always safe to call.
-            unsafe { libc::_exit(if ok { 0 } else { 1 }) }
-        }
-        ForkResult::Parent { child } => loop {
-            match waitpid(child, None) {
-                Ok(WaitStatus::Exited(_, 0)) => return Ok(()),
-                Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..)) => return Err(ChildError::Incomplete),
-                Ok(_) | Err(Errno::EINTR) => continue,
-                Err(error) => return Err(ChildError::Wait { uid: id.uid, error }),
-            }
-        },
-    }
-}
 
 #[cfg(test)]
 mod tests {

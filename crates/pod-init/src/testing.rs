@@ -16,3 +16,16 @@ pub fn root_or_skip(why: &str) -> bool {
     let _ = writeln!(std::io::stderr(), "skipped {name}: needs root ({why}); `cargo xtask test` runs it as root");
     false
 }
+
+/// The other way round: whether the calling test can run as a user without
+/// root, which `cargo xtask test` runs the unit tests as too (as nobody).
+/// As root it says on stderr that it is skipped here.
+pub fn non_root_or_skip(why: &str) -> bool {
+    if !nix::unistd::Uid::effective().is_root() {
+        return true;
+    }
+    let thread = std::thread::current();
+    let name = thread.name().unwrap_or("a test");
+    let _ = writeln!(std::io::stderr(), "skipped {name} as root ({why}); the run as nobody runs it");
+    false
+}

@@ -292,8 +292,8 @@ fn restart_note(times: &StartTimes, passthrough: Option<&StartTimes>) -> Option<
         format!(" (for comparison, pod-init with no bootstrap at all, only its start, the command's fork and exec and the supervision: {:+.2} ms)", p.overhead_ms)
     });
     Some(format!(
-        "restart in place costs {} over the bare container (target {}). pod-init logs {} for its bootstrap, largest steps: {}; the other {} falls outside pod-init's own clock{bare}: the command's privilege drop, fchdir and exec, reaping the bootstrap's helper processes, the container layer's extra work for what the bootstrap touched, and run-to-run noise (about 0.5 ms between benches). \
-         Every step finds its work done here, so what is left is fixed cost: the bootstrap's helper processes (the seed's, the user's, which also records the start, and the one that records the end after the command, each a fork, a switch of ids and a wait), \
+        "restart in place costs {} over the bare container (target {}). pod-init logs {} for its bootstrap, largest steps: {}; the other {} falls outside pod-init's own clock{bare}: the command's fork, privilege drop, fchdir and exec, the record's end, the container layer's extra work for what the bootstrap touched, and run-to-run noise (about 0.5 ms between benches). \
+         Every step finds its work done here, so what is left is fixed cost: the checks themselves (each a system call; the seed's and the user's work is done by PID 1 acting as them, with no process of its own), \
          the record's two changes (a new link at the start, its rename at the end), and each log line, one write to the log pipe",
         ms(overhead),
         ms(RESTART_OVERHEAD_TARGET),

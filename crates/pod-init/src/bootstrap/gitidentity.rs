@@ -18,6 +18,7 @@ use common::env::EnvVars;
 
 use crate::config::PodConfig;
 use crate::dirwalk::Dir;
+use crate::identity::{self, Identity};
 use crate::{private, sys};
 
 /// One `git config --global` call, as a value: what it runs is printable
@@ -90,7 +91,14 @@ fn sets(config: &[u8], key: &str) -> Option<bool> {
 /// scratch, git's own locking, checks and rewrites would each be a round
 /// trip, twice.
 /// `home`: the ephemeral home, where git works.
-pub fn ensure(cfg: &PodConfig, home: &Path, dir: &Dir, name: &OsStr, config: &[u8]) -> io::Result<Vec<String>> {
+pub fn ensure(
+    cfg: &PodConfig,
+    home: &Path,
+    dir: &Dir,
+    name: &OsStr,
+    config: &[u8],
+    user: &Identity,
+) -> io::Result<Vec<String>> {
     let mut missing = Vec::new();
     for (key, value) in [("user.name", &cfg.git_user_name), ("user.email", &cfg.git_user_email)] {
         let Some(value) = value else { continue };
@@ -98,7 +106,7 @@ pub fn ensure(cfg: &PodConfig, home: &Path, dir: &Dir, name: &OsStr, config: &[u
             Some(known) => known,
             None => {
                 let get = GitConfig { file: &cfg.git_config_global, home, key, value: None };
-                let current = get.command().stderr(Stdio::null()).output()?;
+                let current = as_user(&mut get.command(), user).stderr(Stdio::null()).output()?;
                 current.status.success() && !current.stdout.trim_ascii().is_empty()
             }
         };
@@ -110,7 +118,7 @@ pub fn ensure(cfg: &PodConfig, home: &Path, dir: &Dir, name: &OsStr, config: &[u
         return Ok(Vec::new());
     }
     let copy = home.join(format!(".gitconfig.identity-{}", sys::random_suffix()));
-    let written = set_in_copy(&copy, home, config, &missing);
+    let written = set_in_copy(&copy, home, config, &missing, user);
     let _gone_or_never_made = fs::remove_file(&copy);
     let tmp = format!(".{}.tmp-{}", name.to_string_lossy().trim_start_matches('.'), sys::random_suffix());
     let tmp = OsStr::new(&tmp);
@@ -120,11 +128,11 @@ pub fn ensure(cfg: &PodConfig, home: &Path, dir: &Dir, name: &OsStr, config: &[u
 }
 
 /// `config` written to `copy`, the keys set in it by git, and read back.
-fn set_in_copy(copy: &Path, home: &Path, config: &[u8], keys: &[(&str, &str)]) -> io::Result<Vec<u8>> {
+fn set_in_copy(copy: &Path, home: &Path, config: &[u8], keys: &[(&str, &str)], user: &Identity) -> io::Result<Vec<u8>> {
     fs::write(copy, config)?;
     for (key, value) in keys {
         let set = GitConfig { file: copy, home, key, value: Some(value) };
-        let out = set.command().output()?;
+        let out = as_user(&mut set.command(), user).output()?;
         if !out.status.success() {
             return Err(io::Error::other(format!(
                 "git config --global {key}: {}",
@@ -135,10 +143,45 @@ fn set_in_copy(copy: &Path, home: &Path, config: &[u8], keys: &[(&str, &str)]) -
     fs::read(copy)
 }
 
+/// `cmd` runs as `user` entirely (groups, gids, uids): PID 1 acts as the
+/// user only for the file system (fsid), and a program it starts keeps
+/// its real ids, root's. Nothing to switch when this process already is
+/// the user.
+fn as_user<'c>(cmd: &'c mut Command, user: &Identity) -> &'c mut Command {
+    use std::os::unix::process::CommandExt;
+    let me = (nix::unistd::getuid().as_raw(), nix::unistd::geteuid().as_raw());
+    if me == (user.uid, user.uid) {
+        return cmd;
+    }
+    let user = user.clone();
+    // SAFETY: the closure runs in the child between fork and exec, where
+    // identity::switch makes async-signal-safe calls only and allocates
+    // nothing (its identity was cloned before the fork).
+    unsafe {
+        cmd.pre_exec(move || {
+            identity::switch(&identity::Linux, &user)
+                .map_err(|e| io::Error::from_raw_os_error(if e.errno == 0 { libc::EPERM } else { e.errno }))
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::fs;
+
+    #[test]
+    #[allow(clippy::disallowed_methods, reason = "the real id program shows who the child is")]
+    fn git_runs_as_the_user_not_as_pid1() {
+        if !crate::testing::root_or_skip("switching a child to another user needs root") {
+            return;
+        }
+        let nobody = Identity { uid: 65534, gid: 65534, groups: vec![65534] };
+        let out = as_user(Command::new("id").arg("-u").arg("-r"), &nobody).output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "65534\n");
+        let out = as_user(Command::new("id").arg("-G"), &nobody).output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "65534\n");
+    }
 
     #[test]
     fn a_plain_reading_tells_what_it_can_and_no_more() {
@@ -167,7 +210,8 @@ mod tests {
     fn ensure_in(dir: &Path, cfg: &PodConfig, config: &[u8]) -> io::Result<Vec<String>> {
         let mut walker = crate::dirwalk::Walker::new();
         let (d, _) = walker.dir(cfg.git_config_global.parent().unwrap(), None).unwrap();
-        ensure(cfg, dir, d, cfg.git_config_global.file_name().unwrap(), config)
+        let me = Identity { uid: sys::getuid(), gid: sys::getgid(), groups: vec![] };
+        ensure(cfg, dir, d, cfg.git_config_global.file_name().unwrap(), config, &me)
     }
 
     #[test]

@@ -2,25 +2,24 @@
 //!
 //! Scratch is NFS with root squashed: root is `nobody` there and cannot
 //! create anything in the seed-owned 0770 homes root. The account that owns
-//! that root (SCRATCH_SEED_USER) can, so a forked child switches fully to
-//! it (groups, gid, uid) and creates SCRATCH_HOME, WORKING_DIR and HF_HOME
-//! with umask 007: group-shared and closed to others. SCRATCH_HOME gets the
+//! that root (SCRATCH_SEED_USER) can, so PID 1 acts as it ([`fsid`]: its
+//! groups, fs gid and fs uid) and creates SCRATCH_HOME, WORKING_DIR and
+//! HF_HOME with umask 007: group-shared and closed to others. SCRATCH_HOME gets the
 //! sticky bit too (1770): the lab may add files there, but only their owner
 //! renames or deletes an entry, so nobody moves the researcher's shell
 //! state away to plant another. Every path is walked from `/` with
 //! directory descriptors ([`Walker`]): a symlink on the way (a lab member
 //! can put one in the homes root) stops that path. A failure does not stop
 //! the bootstrap, as in the bash entrypoint: the job may not need scratch.
-//! The directories the walk ended on are handed to PID 1 ([`handoff`]),
-//! for the user-state step to start its own walk there.
+//! The directories the walk ended on are kept for the user-state step,
+//! which starts its own walk there.
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use crate::dirwalk::{Create, Walker};
-use crate::handoff;
+use crate::fsid::{self, ActError};
 use crate::identity::Identity;
-use crate::sys::{self, ChildError};
 
 /// Mode of the shared directories.
 pub const MODE: u32 = 0o770;
@@ -68,29 +67,32 @@ fn ensure_dir(walker: &mut Walker, wanted: &Wanted, uid: u32) -> bool {
     true
 }
 
-/// Creates `dirs` as `seed` in a forked child, trying every directory even
-/// after a failure. The child logs each directory. Returns the outcome and
-/// the directories it opened.
-pub fn prepare(seed: &Identity, dirs: &[Wanted]) -> (Result<(), ChildError>, Vec<(PathBuf, OwnedFd)>) {
+/// Why some directory was not prepared.
+#[derive(Debug, thiserror::Error)]
+pub enum ScratchError {
+    #[error("incomplete (see above)")]
+    Incomplete,
+    #[error("{0}")]
+    Act(#[from] ActError),
+}
+
+/// Creates `dirs` as `seed`, trying every directory even after a failure,
+/// and logs each one. Returns the outcome and the directories it opened.
+pub fn prepare(seed: &Identity, dirs: &[Wanted]) -> (Result<(), ScratchError>, Vec<(PathBuf, OwnedFd)>) {
     let uid = seed.uid;
-    let channel = handoff::channel().map_err(|e| tracing::warn!("scratch: cannot make a socket pair: {e}")).ok();
-    let (sender, receiver) = channel.unzip();
-    let outcome = sys::run_as(seed, "scratch", || {
+    let done = fsid::act_as(seed, || {
         let mut walker = Walker::new();
+        // Every directory is tried, even after a failure.
         let results: Vec<bool> = dirs.iter().map(|d| ensure_dir(&mut walker, d, uid)).collect();
-        if let Some(sender) = &sender {
-            // Walked already: each is the last directory opened, no lookup.
-            let opened: Vec<Result<OwnedFd, i32>> = dirs.iter().map(|d| walker.handle(d.dir)).collect();
-            let slots: Vec<_> = opened.iter().map(|r| r.as_ref().map(|fd| fd.as_fd()).map_err(|e| *e)).collect();
-            if let Err(e) = sender.send(&slots, &[]) {
-                tracing::warn!("scratch: cannot hand the directories over: {e}");
-            }
-        }
-        results.into_iter().all(|ok| ok)
+        // Walked already: each is the last directory opened, no lookup.
+        let opened = dirs.iter().filter_map(|d| Some((d.dir.to_owned(), walker.handle(d.dir).ok()?))).collect();
+        (results.into_iter().all(|ok| ok), opened)
     });
-    let (slots, _) = receiver.map(|r| r.receive(dirs.len())).unwrap_or_default();
-    let opened = dirs.iter().zip(slots).filter_map(|(d, slot)| Some((d.dir.to_owned(), slot.ok()?))).collect();
-    (outcome, opened)
+    match done {
+        Ok((true, opened)) => (Ok(()), opened),
+        Ok((false, opened)) => (Err(ScratchError::Incomplete), opened),
+        Err(e) => (Err(e.into()), Vec::new()),
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! in place, the job having left it alone) keeps it: same files, contents
 //! and modes, nothing else.
 //!
-//! Runs in the child that became the user (see `userstate`): a symlink at
+//! Done acting as the user (see `userstate`): a symlink at
 //! `~/.ssh` (say to a directory on scratch) is removed as a link, never
 //! followed, so its target is not touched.
 
@@ -159,7 +159,7 @@ fn wanted(material: &SshMaterial) -> Vec<Wanted> {
 /// this user's, each with its mode and content). Anything else, or a
 /// failure to tell, is a no: the directory is made again.
 fn already_made(dir: &Path, files: &[Wanted]) -> bool {
-    let me = nix::unistd::geteuid().as_raw();
+    let me = crate::fsid::current_uid();
     let Ok(meta) = fs::symlink_metadata(dir) else { return false };
     if !meta.is_dir() || meta.uid() != me || meta.mode() & 0o7777 != 0o700 {
         return false;

@@ -1,22 +1,22 @@
 //! Step 5 (as the user): shell state on scratch, links from the ephemeral
 //! home, git identity, uv directories and `~/.ssh`.
 //!
-//! All of it runs in a forked child that switched to the user's groups, gid
-//! and uid: both the home and SCRATCH_HOME belong to the user (or to the
-//! seed, for the lab), who could plant a symlink there between two pod
-//! starts, so root never writes in them. Every scratch path is walked from
+//! All of it is done acting as the user ([`fsid`]: the user's groups, fs
+//! gid and fs uid): both the home and SCRATCH_HOME belong to the user (or
+//! to the seed, for the lab), who could plant a symlink there between two
+//! pod starts, so root never writes in them. Every scratch path is walked from
 //! `/` with directory descriptors ([`Walker`]): a symlink on the way, which
 //! a lab member can plant in the homes root, stops that path and
 //! everything below it, so the user never writes into another account's
 //! directory. What is laid out is the user's alone ([`private`]). Each
 //! sub-step logs what it changed; a failure is logged and the others
 //! still run. The walk's descriptors of the attempt record's directory and
-//! of WORKING_DIR are handed to PID 1 ([`handoff`]) for the children that
-//! keep the record and run the command.
+//! of WORKING_DIR are kept for the record's end and the command's working
+//! directory: the shared path is not looked up again.
 
 use std::fs;
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
@@ -26,27 +26,43 @@ use super::{copytree, gitidentity, scratch, shell};
 use crate::bootstrap::ssh::{self, SshMaterial};
 use crate::config::PodConfig;
 use crate::dirwalk::{Create, Walker};
+use crate::fsid::{self, ActError};
 use crate::identity::Identity;
-use crate::sys::{self, ChildError};
-use crate::{attempts, handoff, private};
+use crate::{attempts, private};
 
 /// The directories of editors' remote servers and settings, kept on scratch
 /// so extensions survive the pod.
 pub const EDITOR_DIRS: [&str; 4] = [".vscode", ".vscode-server", ".cursor", ".cursor-server"];
 
-/// What the walk opened for the later children, as the user.
+/// What the walk opened, as the user, for the record's end and the command.
 #[derive(Debug)]
 pub struct Opened {
     /// The job's attempt record directory (a job with a name and a submission).
     pub attempts: Option<OwnedFd>,
     /// WORKING_DIR, or the errno of why not (0: not walked).
     pub working_dir: Result<OwnedFd, i32>,
-    /// The entry names the attempt record handed back for this start.
-    pub record: Option<Vec<u8>>,
+    /// This start's entry name in the attempt record, then the previous
+    /// one's after a `/` ([`attempts::write_start`]).
+    pub record: Option<String>,
 }
 
-/// Runs every sub-step as `user`, each even after another failed; the
-/// child logs each one. `seed_uid`: the seed's, which may own the scratch
+impl Default for Opened {
+    fn default() -> Self {
+        Opened { attempts: None, working_dir: Err(0), record: None }
+    }
+}
+
+/// Why some of the user's state was not prepared.
+#[derive(Debug, thiserror::Error)]
+pub enum UserStateError {
+    #[error("incomplete (see above)")]
+    Incomplete,
+    #[error("{0}")]
+    Act(#[from] ActError),
+}
+
+/// Runs every sub-step as `user`, each even after another failed, and logs
+/// each one. `seed_uid`: the seed's, which may own the scratch
 /// home. `old_home`: the home of the account renamed to the user, which
 /// root could not move (its files are the user's: same uid). `walked`:
 /// the directories the seed's walk opened, where this walk starts. `node`:
@@ -60,10 +76,8 @@ pub fn prepare(
     old_home: Option<&Path>,
     walked: Vec<(PathBuf, OwnedFd)>,
     node: Option<&str>,
-) -> (Result<(), ChildError>, Opened) {
-    let channel = handoff::channel().map_err(|e| tracing::warn!("user state: cannot make a socket pair: {e}")).ok();
-    let (sender, receiver) = channel.unzip();
-    let outcome = sys::run_as(user, "user state", || {
+) -> (Result<(), UserStateError>, Opened) {
+    let done = fsid::act_as(user, || {
         let mut ok = true;
         let mut walker = Walker::new();
         for (path, fd) in walked {
@@ -105,36 +119,27 @@ pub fn prepare(
         step("home links", home_links(&mut walker, cfg));
         // Not into a file refused above: git would write through a link.
         if let Some(content) = git_config.filter(|_| identity) {
-            step("git identity", git_identity(&mut walker, cfg, &content));
+            step("git identity", git_identity(&mut walker, cfg, &content, user));
         }
         step("uv", uv_dirs(&mut walker, cfg));
         step("ssh", ssh::recreate(&cfg.home(), ssh));
-        if let Some(sender) = &sender {
-            hand_over(&mut walker, cfg, node, sender);
-        }
-        ok
+        (ok, keep_open(&mut walker, cfg, node))
     });
-    let (slots, payload) = receiver.map(|r| r.receive(2)).unwrap_or_default();
-    let mut slots = slots.into_iter();
-    let attempts = slots.next().and_then(Result::ok);
-    let working_dir = slots.next().unwrap_or(Err(0));
-    let record = Some(payload).filter(|p| !p.is_empty());
-    (outcome, Opened { attempts, working_dir, record })
+    match done {
+        Ok((true, opened)) => (Ok(()), opened),
+        Ok((false, opened)) => (Err(UserStateError::Incomplete), opened),
+        Err(e) => (Err(e.into()), Opened::default()),
+    }
 }
 
-/// In the child: records this start (for a job with a name and a
-/// submission) in its record directory, opens WORKING_DIR on the walk, and
-/// sends both directories and the entry names the record handed back.
-fn hand_over(walker: &mut Walker, cfg: &PodConfig, node: Option<&str>, sender: &handoff::Sender) {
+/// Records this start (for a job with a name and a submission) in its
+/// record directory, and opens WORKING_DIR on the walk.
+fn keep_open(walker: &mut Walker, cfg: &PodConfig, node: Option<&str>) -> Opened {
     let started = cfg.job.as_ref().and_then(|job| attempts::write_start(walker, &cfg.scratch_home, job, node));
     // Made by the seed: only walked here, never created.
     let working_dir = walker.handle(&cfg.working_dir);
-    let record_slot = started.as_ref().map(|(fd, _)| fd.as_fd()).ok_or(libc::ENOENT);
-    let slots = [record_slot, working_dir.as_ref().map(|fd| fd.as_fd()).map_err(|e| *e)];
-    let handed = started.as_ref().map_or("", |(_, names)| names.as_str());
-    if let Err(e) = sender.send(&slots, handed.as_bytes()) {
-        tracing::warn!("user state: cannot hand the directories over: {e}");
-    }
+    let (attempts, record) = started.unzip();
+    Opened { attempts, working_dir, record }
 }
 
 /// SCRATCH_HOME walked, or made by the user when the seed could not (the
@@ -220,11 +225,11 @@ fn ensure_link(link: &Path, target: &Path) -> io::Result<Option<String>> {
 }
 
 /// The identity into the config file, in the directory walked for it above.
-fn git_identity(walker: &mut Walker, cfg: &PodConfig, content: &[u8]) -> io::Result<Vec<String>> {
+fn git_identity(walker: &mut Walker, cfg: &PodConfig, content: &[u8], user: &Identity) -> io::Result<Vec<String>> {
     let file = &cfg.git_config_global;
     let (Some(parent), Some(name)) = (file.parent(), file.file_name()) else { return Ok(Vec::new()) };
     let (dir, _) = walker.dir(parent, None).map_err(io::Error::other)?;
-    gitidentity::ensure(cfg, &cfg.home(), dir, name, content)
+    gitidentity::ensure(cfg, &cfg.home(), dir, name, content, user)
 }
 
 fn uv_dirs(walker: &mut Walker, cfg: &PodConfig) -> io::Result<Vec<String>> {
