@@ -48,9 +48,7 @@ impl Ending {
 
     fn parse(field: &str) -> Option<Ending> {
         match field.strip_prefix("exit-") {
-            // `+3` or `03` parse too; Entry::parse refuses them as not
-            // written by pod-init.
-            Some(code) => code.parse().ok().map(Ending::Exited),
+            Some(code) => written(code, 1).and_then(|code| u8::try_from(code).ok()).map(Ending::Exited),
             None => is_signal_name(field).then(|| Ending::Signaled(field.to_owned())),
         }
     }
@@ -77,28 +75,29 @@ impl Entry {
         }
     }
 
-    /// The entry a file name stands for; `None` for any other name.
+    /// The entry a file name stands for; `None` for any other name. Only
+    /// a name exactly as [`Entry::name`] writes it (`000001.1.s`, not
+    /// `1.1.s`): the rename and the removal use the name it renders. Every
+    /// start reads every name of the record, so nothing is allocated but
+    /// the entry itself.
     pub fn parse(name: &str) -> Option<Entry> {
-        let fields: Vec<&str> = name.split('.').collect();
-        let (seq, attempt, submission, end) = match fields[..] {
-            [seq, attempt, submission] => (seq, attempt, submission, None),
-            [seq, attempt, submission, ending, ms] => (seq, attempt, submission, Some((ending, ms))),
+        let mut fields = name.split('.');
+        let (seq, attempt, submission) = (fields.next()?, fields.next()?, fields.next()?);
+        let end = match (fields.next(), fields.next(), fields.next()) {
+            (None, _, _) => None,
+            (Some(ending), Some(ms), None) => Some((ending, ms)),
             _ => return None,
         };
-        common::validate::submission("submission", submission).ok()?;
+        if !common::validate::is_dns1123_label(submission) {
+            return None;
+        }
+        let seq = written(seq, 6)?;
+        let attempt = written(attempt, 1).and_then(|n| u32::try_from(n).ok()).filter(|&n| n >= 1)?;
         let end = match end {
             None => None,
-            Some((ending, ms)) => Some((Ending::parse(ending)?, number(ms)?)),
+            Some((ending, ms)) => Some((Ending::parse(ending)?, written(ms, 1)?)),
         };
-        let entry = Entry {
-            seq: number(seq)?,
-            attempt: number(attempt).and_then(|n| u32::try_from(n).ok()).filter(|&n| n >= 1)?,
-            submission: submission.to_owned(),
-            end,
-        };
-        // Only as pod-init writes it (`000001.1.s`, not `1.1.s`): the
-        // rename and the removal use the name it renders.
-        (entry.name() == name).then_some(entry)
+        Some(Entry { seq, attempt, submission: submission.to_owned(), end })
     }
 
     /// This entry once its start ended with `ending` after `ms`.
@@ -169,10 +168,12 @@ pub fn clean_name(name: &str) -> String {
     if cleaned.is_empty() { "_".to_owned() } else { cleaned }
 }
 
-/// A number as pod-init writes one; `+1` parses too, and Entry::parse
-/// refuses it as written otherwise.
-fn number(field: &str) -> Option<u64> {
-    field.parse().ok()
+/// A number as pod-init writes one, zero-padded to `width` digits
+/// (`{:0width$}`): decimal digits only, no more zeros than the padding.
+fn written(field: &str, width: usize) -> Option<u64> {
+    let digits = field.len() >= width && field.bytes().all(|b| b.is_ascii_digit());
+    let padded_only = field.len() == width || !field.starts_with('0');
+    if digits && padded_only { field.parse().ok() } else { None }
 }
 
 fn is_signal_name(name: &str) -> bool {
@@ -239,6 +240,31 @@ mod tests {
         assert!(Plan::new(vec![entry(1, 1, SUB, None)], SUB).prune.is_empty());
     }
 
+    proptest::proptest! {
+        /// What parses is exactly what pod-init writes: a name that parses
+        /// renders back to itself, and every entry parses back from its name.
+        #[test]
+        fn a_name_parses_only_as_written(
+            seq in "[0-9+]{1,8}",
+            attempt in "[0-9]{1,3}",
+            end in proptest::option::of(("(exit-[0-9+]{1,4})|(SIG[A-Z0-9+]{1,5})", "[0-9]{1,4}")),
+        ) {
+            let name = match &end {
+                None => format!("{seq}.{attempt}.{SUB}"),
+                Some((ending, ms)) => format!("{seq}.{attempt}.{SUB}.{ending}.{ms}"),
+            };
+            if let Some(entry) = Entry::parse(&name) {
+                proptest::prop_assert_eq!(entry.name(), name);
+            }
+        }
+
+        #[test]
+        fn every_entry_parses_back_from_its_name(seq in 0u64..10_000_000, attempt in 1u32..1000, code in proptest::option::of(0u8..=255), ms in 0u64..100_000) {
+            let e = entry(seq, attempt, SUB, code.map(|c| (Ending::Exited(c), ms)));
+            proptest::prop_assert_eq!(Entry::parse(&e.name()), Some(e));
+        }
+    }
+
     #[test]
     fn any_other_name_is_not_an_entry() {
         let good = format!("000001.1.{SUB}.exit-0.9");
@@ -259,6 +285,9 @@ mod tests {
             good.replace("000001", "+1"),
             good.replace("000001", "1"),
             good.replace(".1.", ".01."),
+            good.replace("000001", "0000001"),
+            good.replace("000001", "00001"),
+            good.replace("000001", "00000a"),
             good.replace(".9", ".09"),
             good.replace(SUB, "Not_A_Label"),
             good.replace(".9", ".9ms"),
