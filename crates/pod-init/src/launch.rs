@@ -50,16 +50,39 @@ const DEFAULT_PATH: &[u8] = b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:
 /// Longest path the child builds on its stack (Linux `PATH_MAX`).
 const PATH_MAX: usize = 4096;
 
-/// Most arguments, and most environment entries, the child can pass: the
-/// pointer arrays live on its stack (64 KiB each) because it may not
-/// allocate.
-const MAX_VECTOR: usize = 8191;
-
 impl Launch {
     /// The command with the current environment, ids and directory: what
     /// runs when the bootstrap is skipped.
     pub fn unchanged(argv: Vec<CString>, env: Vec<CString>) -> Self {
         Launch { argv, env, cwd: None, identity: None, attempt: None }
+    }
+
+    /// Ready to be executed: the argument and environment vectors the
+    /// kernel takes (NULL-terminated pointers into the strings) are built
+    /// now, in the parent, so the child between fork and exec only reads
+    /// memory that exists (it may not allocate, and arrays on its own stack
+    /// would cost it a page fault per 4 KiB).
+    pub fn ready(self) -> Ready {
+        let vector =
+            |strings: &[CString]| strings.iter().map(|s| s.as_ptr()).chain(std::iter::once(std::ptr::null())).collect();
+        Ready { argv: vector(&self.argv), envp: vector(&self.env), launch: self }
+    }
+}
+
+/// A [`Launch`] with its vectors built ([`Launch::ready`]).
+#[derive(Debug)]
+pub struct Ready {
+    /// Owns the strings the vectors point into (a CString's bytes do not
+    /// move with it).
+    launch: Launch,
+    argv: Vec<*const libc::c_char>,
+    envp: Vec<*const libc::c_char>,
+}
+
+impl Ready {
+    /// This start's attempt record, taken out: it is PID 1's to end.
+    pub fn take_attempt(&mut self) -> Option<crate::attempts::Started> {
+        self.launch.attempt.take()
     }
 
     /// Drops privileges, sets the umask, enters the working directory and
@@ -69,7 +92,7 @@ impl Launch {
     /// other threads): no allocation, no lock, no `tracing`. Messages go to
     /// fd 2 with `write`, from bytes that already exist.
     pub fn exec(&self) -> ! {
-        if let Some(id) = &self.identity {
+        if let Some(id) = &self.launch.identity {
             drop_privileges(id);
         }
         // Whatever the command (zsh's .zshrc sets the same, a script does
@@ -77,7 +100,7 @@ impl Launch {
         // as the shared HF cache needs. umask(2) cannot fail.
         // SAFETY: a system call with an integer argument.
         unsafe { libc::umask(crate::sys::UMASK) };
-        if let Some(cwd) = &self.cwd {
+        if let Some(cwd) = &self.launch.cwd {
             self.enter(cwd);
         }
         self.exec_searching_path()
@@ -117,7 +140,8 @@ impl Launch {
 
     /// The value of `name` in the command's environment.
     fn env_value(&self, name: &[u8]) -> Option<&[u8]> {
-        self.env
+        self.launch
+            .env
             .iter()
             .map(|kv| kv.as_bytes())
             .find_map(|kv| kv.strip_prefix(name).and_then(|rest| rest.strip_prefix(b"=")))
@@ -128,27 +152,16 @@ impl Launch {
     /// ENOTDIR move on; EACCES is remembered (as execvp does) so that a
     /// command found but not executable reports 126, not 127.
     fn exec_searching_path(&self) -> ! {
-        let Some(program) = self.argv.first() else {
+        let Some(program) = self.launch.argv.first() else {
             write_stderr(&[b"pod-init: no command to run\n"]);
             exit(EXIT_NOT_FOUND)
         };
-        if self.argv.len() > MAX_VECTOR || self.env.len() > MAX_VECTOR {
-            write_stderr(&[b"pod-init: too many arguments or environment variables\n"]);
-            exit(EXIT_CANNOT_EXECUTE)
-        }
-        let mut argv = [std::ptr::null::<libc::c_char>(); MAX_VECTOR + 1];
-        for (slot, arg) in argv.iter_mut().zip(&self.argv) {
-            *slot = arg.as_ptr();
-        }
-        let mut envp = [std::ptr::null::<libc::c_char>(); MAX_VECTOR + 1];
-        for (slot, kv) in envp.iter_mut().zip(&self.env) {
-            *slot = kv.as_ptr();
-        }
+        let (argv, envp) = (&self.argv, &self.envp);
         let name = program.as_bytes();
         let mut denied = false;
         let mut last = libc::ENOENT;
         if name.contains(&b'/') {
-            last = execve(program, &argv, &envp);
+            last = execve(program, argv, envp);
         } else {
             let path = self.env_value(b"PATH").unwrap_or(DEFAULT_PATH);
             let mut buf = [0u8; PATH_MAX];
@@ -158,7 +171,7 @@ impl Launch {
                 let Some(candidate) = join_c(&mut buf, &[dir, b"/", name]) else {
                     continue;
                 };
-                last = execve(candidate, &argv, &envp);
+                last = execve(candidate, argv, envp);
                 match last {
                     libc::ENOENT | libc::ENOTDIR | libc::ENAMETOOLONG => {}
                     libc::EACCES => denied = true,
@@ -283,9 +296,10 @@ mod tests {
         CString::new(s).unwrap()
     }
 
-    /// Runs `launch.exec()` in a forked child with stderr sent to a file,
-    /// returns (exit code, stderr).
-    fn run(launch: &Launch) -> (i32, String) {
+    /// Runs `launch.ready().exec()` in a forked child with stderr sent to a
+    /// file, returns (exit code, stderr).
+    fn run(launch: Launch) -> (i32, String) {
+        let ready = launch.ready();
         let err = tempfile::NamedTempFile::new().unwrap();
         let fd = std::os::fd::AsRawFd::as_raw_fd(err.as_file());
         // SAFETY: the test process may have threads, but the child only
@@ -294,7 +308,7 @@ mod tests {
             ForkResult::Child => {
                 // SAFETY: dup2 of two valid fds.
                 unsafe { libc::dup2(fd, 2) };
-                launch.exec()
+                ready.exec()
             }
             ForkResult::Parent { child } => {
                 let code = match waitpid(child, None).unwrap() {
@@ -312,16 +326,16 @@ mod tests {
 
     #[test]
     fn searches_the_commands_path_and_passes_the_environment() {
-        let (code, _) = run(&sh("test \"$FOO\" = bar && exit 7", &["PATH=/nonexistent:/usr/bin:/bin", "FOO=bar"]));
+        let (code, _) = run(sh("test \"$FOO\" = bar && exit 7", &["PATH=/nonexistent:/usr/bin:/bin", "FOO=bar"]));
         assert_eq!(code, 7);
     }
 
     #[test]
     fn not_found_is_127_with_a_message() {
         let launch = Launch::unchanged(vec![c("no-such-command-x")], vec![c("PATH=/usr/bin:/bin")]);
-        assert_eq!(run(&launch), (127, "pod-init: cannot run no-such-command-x: command not found\n".to_owned()));
+        assert_eq!(run(launch), (127, "pod-init: cannot run no-such-command-x: command not found\n".to_owned()));
         let launch = Launch::unchanged(vec![c("/no/such/path")], vec![]);
-        assert_eq!(run(&launch).0, 127);
+        assert_eq!(run(launch).0, 127);
     }
 
     #[test]
@@ -331,7 +345,7 @@ mod tests {
         std::fs::write(&script, "#!/bin/sh\nexit 0\n").unwrap();
         let path = format!("PATH={}", dir.path().display());
         let launch = Launch::unchanged(vec![c("job")], vec![c(&path)]);
-        assert_eq!(run(&launch), (126, "pod-init: cannot run job: permission denied (not executable?)\n".to_owned()));
+        assert_eq!(run(launch), (126, "pod-init: cannot run job: permission denied (not executable?)\n".to_owned()));
     }
 
     #[test]
@@ -343,7 +357,7 @@ mod tests {
         let flags = nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC;
         let opened = nix::fcntl::open(dir.path(), flags, nix::sys::stat::Mode::empty()).unwrap();
         launch.cwd = Some(WorkingDir { path: "/the/walked/path".into(), opened: Ok(opened) });
-        assert_eq!(run(&launch).0, 0);
+        assert_eq!(run(launch).0, 0);
         assert_eq!(
             std::fs::read_to_string(&marker).unwrap().trim(),
             dir.path().canonicalize().unwrap().to_str().unwrap()
@@ -352,7 +366,7 @@ mod tests {
         let home = format!("HOME={}", dir.path().display());
         let mut launch = sh(&script, &["PATH=/usr/bin:/bin", &home]);
         launch.cwd = Some(WorkingDir { path: "/no/such/dir".into(), opened: Err(libc::ENOENT) });
-        let (code, err) = run(&launch);
+        let (code, err) = run(launch);
         assert_eq!(code, 0);
         assert_eq!(
             err,
@@ -381,6 +395,6 @@ mod tests {
                 &["PATH=/usr/bin:/bin"],
             )
         };
-        assert_eq!(run(&launch), (0, String::new()));
+        assert_eq!(run(launch), (0, String::new()));
     }
 }

@@ -72,8 +72,9 @@ enum Failure {
 ///
 /// The consumed secrets are already out of `launch`'s environment: every
 /// `Launch` gets it from `env::command_env`.
-pub fn run(mut launch: Launch, options: &Options) -> u8 {
-    let attempt = launch.attempt.take();
+pub fn run(launch: Launch, options: &Options) -> u8 {
+    let mut ready = launch.ready();
+    let attempt = ready.take_attempt();
     let on_end = move |end: End| {
         if let Some(attempt) = attempt {
             attempt.end(match end {
@@ -82,7 +83,7 @@ pub fn run(mut launch: Launch, options: &Options) -> u8 {
             });
         }
     };
-    supervise(options, move || launch.exec(), on_end)
+    supervise(options, move || ready.exec(), on_end)
 }
 
 /// A signal's name for people (`SIGTERM`, `SIGRTMIN+3`).
