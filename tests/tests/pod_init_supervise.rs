@@ -368,6 +368,30 @@ fn a_restarted_container_gives_the_job_the_same_identity_groups_and_environment(
 }
 
 #[test]
+fn a_restart_reads_etc_again_only_when_it_changed_since_the_last_start() -> Result {
+    let sb = Sandbox::new()?;
+    let groups = "id -Gn";
+    let first = sb.run(&setuid_pod(groups))?;
+    first.assert_success();
+    assert_eq!(first.stdout, "MLO-unit adm sudo\n", "{}", first.stderr);
+    // Restarted in place: /etc as the first start left it.
+    let again = sb.run(&setuid_pod(groups).env(EnvVars::POD_INIT_LOG, "debug"))?;
+    again.assert_success();
+    again.assert_logged("accounts: /etc as the last start of this container left it; not read again");
+    assert_eq!(again.stdout, first.stdout);
+    // The job takes itself out of adm (root, through sudo): the next start
+    // finds /etc changed, reads it, and puts the user back.
+    let edited = sb.run(&setuid_pod(&format!("sudo -n gpasswd -d {USER} adm >/dev/null && {groups}")))?;
+    edited.assert_success();
+    let restarted = sb.run(&setuid_pod(groups).env(EnvVars::POD_INIT_LOG, "debug"))?;
+    restarted.assert_success();
+    assert!(!restarted.stderr.contains("not read again"), "{}", restarted.stderr);
+    restarted.assert_logged("accounts: added ");
+    assert_eq!(restarted.stdout, first.stdout, "{}", restarted.stderr);
+    Ok(())
+}
+
+#[test]
 fn while_the_containers_pid1_runs_no_other_pid1_can_claim_the_marker() -> Result {
     let sb = Sandbox::new()?;
     // Root in the pod (the user through sudo) makes a PID namespace and

@@ -17,6 +17,7 @@
 //! see the supervisor's `privilege` module) and what happens with the
 //! returned [`Launch`].
 
+mod accounts_memo;
 mod copytree;
 mod gitidentity;
 mod home;
@@ -271,12 +272,25 @@ pub fn run(input: &Env) -> Result<Launch, BootstrapError> {
 /// nothing later makes sense without the account).
 fn accounts(ctx: &mut Context) -> Result<Vec<Change>, StepError> {
     let files = EtcFiles::new(&ctx.root.join("etc"));
+    let owner = (nix::unistd::geteuid().as_raw(), nix::unistd::getegid().as_raw());
+    if let Some(found) = accounts_memo::recall(ctx.root, owner.0, &ctx.cfg, ctx.shell, &files) {
+        tracing::debug!("accounts: /etc as the last start of this container left it; not read again");
+        ctx.seed = found.seed;
+        ctx.user = Some(found.user);
+        return Ok(Vec::new());
+    }
     let before = mirror::load(&files)?;
     ctx.seed = before.identity(&ctx.cfg.seed_user);
     ctx.renamed_home =
         before.passwd.find(|u| u.uid == ctx.cfg.uid && u.name != ctx.cfg.user).map(|u| PathBuf::from(&u.home));
     let (accounts, changes) = mirror::mirror_loaded(&files, before, &ctx.cfg, ctx.shell)?;
-    ctx.user = Some(accounts.identity(&ctx.cfg.user).ok_or_else(|| StepError::UserMissing(ctx.cfg.user.clone()))?);
+    let user = accounts.identity(&ctx.cfg.user).ok_or_else(|| StepError::UserMissing(ctx.cfg.user.clone()))?;
+    // The seed as the next start would find it in these files.
+    let found = accounts_memo::Found { user: user.clone(), seed: accounts.identity(&ctx.cfg.seed_user) };
+    if let Err(e) = accounts_memo::keep(ctx.root, owner, &ctx.cfg, ctx.shell, &files, &found) {
+        tracing::debug!("accounts: no memo of /etc for the next start ({e})");
+    }
+    ctx.user = Some(user);
     Ok(changes.into_iter().map(Change::Made).collect())
 }
 

@@ -34,7 +34,11 @@ use privilege::Start;
 /// dlmalloc, not musl's allocator, which gives memory back to the kernel
 /// after nearly every free: a restart in place made 55 mmap and munmap
 /// calls (each with its page faults), 11 with dlmalloc, which keeps what
-/// it got. pod-init is single-threaded; the lock is never contended.
+/// it got. pod-init is single-threaded; the lock is never contended. Not in
+/// the unit tests: their harness runs threads, and a test's forked child
+/// that allocates would wait for ever on a lock another thread held at the
+/// fork (dlmalloc has no fork handler; the system allocator does).
+#[cfg(not(test))]
 #[global_allocator]
 static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
 
