@@ -31,6 +31,9 @@
 #   --env NAME=VALUE    set a variable for CMD (repeatable); CMD's environment
 #                       is exactly these
 #
+# Every run writes STATE/pid1.life: PID 1's life in ms, exec to reaped (see
+# pid1.py), which a benchmark compares without this script's own noise.
+#
 # Process layout: the outer process (this script, after re-executing itself
 # under `unshare --mount --uts --ipc`) owns the mounts and the FUSE daemon;
 # only the child of pid1.py (a new PID and mount namespace, fresh /proc,
@@ -159,7 +162,8 @@ done
 
 hostname ctr
 
-pid1_args=(--root "$merged" --error-file "$state/harness.error")
+rm -f "$state/pid1.life"
+pid1_args=(--root "$merged" --error-file "$state/harness.error" --life-file "$state/pid1.life")
 [ -z "$user" ] || pid1_args+=(--user "$user")
 [ "$tty" = 0 ] || pid1_args+=(--tty)
 [ "$runtime_caps" = 0 ] || pid1_args+=(--runtime-caps)

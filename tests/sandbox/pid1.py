@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """pid1.py --root DIR [--user UID:GID] [--tty] [--runtime-caps] [--error-file FILE]
-           [--env NAME=VALUE]... -- CMD [ARG...]
+           [--life-file FILE] [--env NAME=VALUE]... -- CMD [ARG...]
 
 Starts CMD as PID 1 of a new PID namespace, rooted (pivot_root) in DIR with a fresh
 /proc, and exits with its status: the exit code, or 128+N if a signal N
@@ -11,6 +11,11 @@ controlling terminal, as a container runtime does for `docker run -t`.
 
 A failure to set the container up (not CMD's own failure) exits 125 and is
 also written to the --error-file, so the caller can tell the two apart.
+
+--life-file gets PID 1's life in milliseconds: from the moment its exec
+succeeded (the setup pipe closing) to the moment it was reaped. It leaves
+out the harness's own setup and teardown (mounts, this interpreter), which
+are the same for any CMD and only add noise when two CMDs are compared.
 
 Why not `unshare --pid --fork --kill-child`: when its child dies of SIGKILL it
 cannot re-raise that signal on itself and exits 1 ("sigprocmask unblock
@@ -35,6 +40,7 @@ import select
 import signal
 import sys
 import termios
+import time
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWPID = 0x20000000
@@ -83,6 +89,7 @@ def parse(argv):
     parser.add_argument("--tty", action="store_true")
     parser.add_argument("--runtime-caps", action="store_true")
     parser.add_argument("--error-file")
+    parser.add_argument("--life-file")
     parser.add_argument("--env", action="append", default=[])
     opts = parser.parse_args(argv[1:split])
     opts.cmd = argv[split + 1:]
@@ -215,6 +222,8 @@ def exec_in_path(cmd, env):
 
 def main(argv):
     opts = parse(argv)
+    # Opened now: the namespaces made below may not see the file's path.
+    life = open(opts.life_file, "w", encoding="utf-8") if opts.life_file else None
     try:
         # A new PID namespace for our next child (it becomes PID 1) and a
         # new mount namespace now, for the /proc that child mounts. Its
@@ -240,6 +249,7 @@ def main(argv):
     setup_error = b""
     while chunk := os.read(errors_r, 4096):
         setup_error += chunk
+    execed = time.perf_counter_ns()
     # Stay as the parent only to report PID 1's status.
     while True:
         try:
@@ -247,6 +257,9 @@ def main(argv):
             break
         except InterruptedError:
             continue
+    if life and not setup_error:
+        life.write(f"{(time.perf_counter_ns() - execed) / 1e6:.3f}\n")
+        life.close()
     if setup_error:
         return setup_failed(opts.error_file, setup_error.decode(errors="replace"))
     if os.WIFSIGNALED(status):

@@ -100,6 +100,20 @@ fn exit_codes_propagate() -> Result {
 }
 
 #[test]
+fn the_harness_clocks_pid_1_from_its_exec_to_its_reaping() -> Result {
+    let sb = Sandbox::new()?;
+    let started = std::time::Instant::now();
+    sb.run(&RunSpec::new(["sleep", "0.3"]).bind_scratch())?.assert_success();
+    let wall = started.elapsed();
+    let life = sb.pid1_life()?;
+    assert!(life >= Duration::from_millis(300) && life < wall, "life {life:?}, wall {wall:?}");
+    sb.run(&RunSpec::new(["/bin/true"]).bind_scratch())?.assert_success();
+    let life = sb.pid1_life()?;
+    assert!(life < Duration::from_millis(300), "the second run's life is its own: {life:?}");
+    Ok(())
+}
+
+#[test]
 fn root_is_squashed_on_scratch_as_on_nfs() -> Result {
     let sb = Sandbox::new()?;
     sb.prove_root_squash()?;

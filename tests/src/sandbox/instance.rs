@@ -145,6 +145,18 @@ impl Sandbox {
         ScratchRequests::read(&self.path.join("state"))
     }
 
+    /// How long PID 1 of the last run lived, from its exec to its reaping,
+    /// as the harness clocked it (`STATE/pid1.life`).
+    pub fn pid1_life(&self) -> Result<std::time::Duration> {
+        let path = self.path.join("state").join("pid1.life");
+        let text = fs::read_to_string(&path).map_err(io_err("cannot read", &path))?;
+        let ms: f64 = text
+            .trim()
+            .parse()
+            .map_err(|e| Error(format!("sandbox: {}: not a number of ms ({e}): {text:?}", path.display())))?;
+        Ok(std::time::Duration::from_secs_f64(ms / 1000.0))
+    }
+
     /// Run a container to its end.
     pub fn run(&self, spec: &RunSpec) -> Result<Output> {
         self.spawn(spec)?.wait()

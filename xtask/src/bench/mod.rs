@@ -94,10 +94,18 @@ fn starts(runs: u32) -> Result<(Section, Vec<(Start, StartTimes)>)> {
     ] {
         eprintln!("bench: {label}, {runs} runs");
         let times = sandbox::measure(start, runs)?;
-        rows.push(Row::info(format!("{label}: container with pod-init"), ms(times.pod_init)));
-        rows.push(Row::info(format!("{label}: same container, /bin/true"), ms(times.baseline)));
-        let what = format!("{label}: pod-init overhead (median of paired differences)");
-        let value = format!("{:+.2} ms", times.overhead_ms);
+        rows.push(Row::info(format!("{label}: container with pod-init"), ms(times.wall.pod_init)));
+        rows.push(Row::info(format!("{label}: same container, /bin/true"), ms(times.wall.baseline)));
+        rows.push(Row::info(
+            format!("{label}: pod-init overhead, whole container run (median of paired differences)"),
+            format!("{:+.2} ms", times.wall.overhead_ms),
+        ));
+        rows.push(Row::info(
+            format!("{label}: PID 1's life, exec to reaped: with pod-init / /bin/true"),
+            format!("{} / {}", ms(times.life.pod_init), ms(times.life.baseline)),
+        ));
+        let what = format!("{label}: pod-init overhead, PID 1's life (median of paired differences)");
+        let value = format!("{:+.2} ms", times.life.overhead_ms);
         rows.push(if start == Start::Restart {
             Row::with_target(what, value, format!("<= {}", ms(RESTART_OVERHEAD_TARGET)), within_target(&times))
         } else {
@@ -273,8 +281,10 @@ fn submission(runner: &Runner, runs: u32, notes: &mut Vec<String>) -> Result<Sec
     })
 }
 
+/// The restart's target is judged on PID 1's life: the whole run's
+/// difference carries the harness's noise too (see the method).
 fn within_target(times: &StartTimes) -> bool {
-    times.overhead_ms <= RESTART_OVERHEAD_TARGET.as_secs_f64() * 1000.0
+    times.life.overhead_ms <= RESTART_OVERHEAD_TARGET.as_secs_f64() * 1000.0
 }
 
 /// When the restart misses its target: what pod-init's log says the time
@@ -283,16 +293,16 @@ fn restart_note(times: &StartTimes, passthrough: Option<&StartTimes>) -> Option<
     if within_target(times) {
         return None;
     }
-    let overhead = Duration::from_secs_f64(times.overhead_ms.max(0.0) / 1000.0);
+    let overhead = Duration::from_secs_f64(times.life.overhead_ms.max(0.0) / 1000.0);
     let (mut steps, total) = steps::medians(&times.logs);
     steps.sort_by_key(|s| std::cmp::Reverse(s.time));
     let largest: Vec<String> = steps.iter().take(3).map(|s| format!("{} {}", s.step, ms(s.time))).collect();
     let logged = total.unwrap_or_default();
     let bare = passthrough.map_or_else(String::new, |p| {
-        format!(" (for comparison, pod-init with no bootstrap at all, only its start, the command's fork and exec and the supervision: {:+.2} ms)", p.overhead_ms)
+        format!(" (for comparison, pod-init with no bootstrap at all, only its start, the command's fork and exec and the supervision: {:+.2} ms)", p.life.overhead_ms)
     });
     Some(format!(
-        "restart in place costs {} over the bare container (target {}). pod-init logs {} for its bootstrap, largest steps: {}; the other {} falls outside pod-init's own clock{bare}: the command's fork, privilege drop, fchdir and exec, the record's end, the container layer's extra work for what the bootstrap touched, and run-to-run noise (about 0.5 ms between benches). \
+        "restart in place costs {} over the bare container, in PID 1's life (target {}). pod-init logs {} for its bootstrap, largest steps: {}; the other {} falls outside pod-init's own clock{bare}: the command's fork, privilege drop, fchdir and exec, the record's end, the container layer's extra work for what the bootstrap touched, and run-to-run noise (about 0.5 ms between benches). \
          Every step finds its work done here, so what is left is fixed cost: the checks themselves (each a system call; the seed's and the user's work is done by PID 1 acting as them, with no process of its own), \
          the record's two changes (a new link at the start, its rename at the end), and each log line, one write to the log pipe",
         ms(overhead),
@@ -368,7 +378,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let method = vec![
         format!("binaries: `cargo xtask dist` (release profile: opt-level s, LTO, one codegen unit, panic abort, strip), target {}", project::MUSL_TARGET),
         format!("timings: median of {} runs each, wall clock measured by xtask around the whole command (a blocking wait)", args.runs),
-        "pod starts: `tests/sandbox/ctr-run.sh` containers (PID, mount, UTS and IPC namespaces, overlay over the Debian test rootfs, chroot) started as uid 123456 with pod-init setuid root, as on the cluster; scratch bind-mounted (the tests' root-squash FUSE is Python and would dominate); runs with and without pod-init alternate; overhead = median over the pairs of (run with pod-init minus the run with `/bin/true` as PID 1 right after it)".to_owned(),
+        "pod starts: `tests/sandbox/ctr-run.sh` containers (PID, mount, UTS and IPC namespaces, overlay over the Debian test rootfs, chroot) started as uid 123456 with pod-init setuid root, as on the cluster; scratch bind-mounted (the tests' root-squash FUSE is Python and would dominate); runs with and without pod-init alternate; overhead = median over the pairs of (run with pod-init minus the run with `/bin/true` as PID 1 right after it), on two clocks: the whole container run as xtask times it, and PID 1's life from its exec to its reaping as the harness times it (`tests/sandbox/pid1.py`, STATE/pid1.life). The harness's own setup and teardown (namespaces, overlay and scratch mounts, two interpreters) is the same for both sides and varies by a few ms from run to run, so the whole-run difference of a bench wanders by more than a millisecond from one bench to the next; the life leaves that out and keeps everything pod-init does, its exec and exit included. The restart's target is judged on the life".to_owned(),
         "scratch requests: one start of each kind through the tests' root-squash FUSE (attribute, entry and negative caches off, the worst case of an NFS client), every request it served counted, less the 2 that a container with `/bin/true` as PID 1 costs; the bench's pod has a job name and submission (so each start keeps its attempt record: a listing, a new link and its rename per start) and no git identity".to_owned(),
         "first pod: a new sandbox per run; new pod: the container layer discarded before each run, scratch kept from a first run (what a Kubernetes container restart is: the image's /etc, the old scratch); restart in place: container layer (run-once marker included, which the restart's PID 1 claims again by taking its lock) and scratch kept, the path where every step finds its work done; no bootstrap: pod-init started without the NB_* variables, so only its exec, the fork of the command and the supervision remain".to_owned(),
         "docker: the tests' own engine (Debian's docker.io, state under target/docker, `--network none`); the image built by `cargo xtask image` on the sandbox rootfs; each `docker run --rm` as uid 123456 with the pod variables, scratch bind-mounted (not squashed), followed by the same run with `--entrypoint /bin/true`; fresh scratch: a new scratch per pair; scratch kept: one scratch a first run filled; every run is a new container (its /etc from the image)".to_owned(),

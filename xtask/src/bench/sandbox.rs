@@ -50,17 +50,26 @@ fn baseline_spec() -> RunSpec {
         .timeout(TIMEOUT)
 }
 
-/// Runs one container through the tests' harness and returns its wall time
-/// and its stderr (pod-init's log); a non-zero exit is an error that shows
-/// both streams. The harness waits on a pidfd, so the time is not quantized.
-fn timed_run(sb: &Sandbox, spec: &RunSpec) -> Result<(Duration, String)> {
+/// One container run's times: the whole run, and PID 1's life.
+struct Timed {
+    wall: Duration,
+    life: Duration,
+    stderr: String,
+}
+
+/// Runs one container through the tests' harness and returns its wall time,
+/// PID 1's life and its stderr (pod-init's log); a non-zero exit is an
+/// error that shows both streams. The harness waits on a pidfd, so the time
+/// is not quantized.
+fn timed_run(sb: &Sandbox, spec: &RunSpec) -> Result<Timed> {
     let start = Instant::now();
     let out = sb.run(spec).map_err(|e| anyhow!("{e}"))?;
-    let elapsed = start.elapsed();
+    let wall = start.elapsed();
     if out.status != 0 {
         bail!("the container {:?} exited {}:\n{}{}", spec.argv, out.status, out.stdout, out.stderr);
     }
-    Ok((elapsed, out.stderr))
+    let life = sb.pid1_life().map_err(|e| anyhow!("{e}"))?;
+    Ok(Timed { wall, life, stderr: out.stderr })
 }
 
 fn new_sandbox() -> Result<Sandbox> {
@@ -85,16 +94,35 @@ pub enum Start {
     Passthrough,
 }
 
-/// Medians of one kind of start, with and without pod-init, and the logs
-/// pod-init wrote in each run.
+/// Medians of one clock's times, with and without pod-init.
 #[derive(Debug, Clone)]
-pub struct StartTimes {
+pub struct Paired {
     pub pod_init: Duration,
     pub baseline: Duration,
     /// The median of the per-pair differences (each pod-init run minus the
     /// baseline run right after it), in ms: steadier than the difference of
     /// the medians when the machine's speed drifts during the bench.
     pub overhead_ms: f64,
+}
+
+impl Paired {
+    fn of(with: &[Duration], without: &[Duration]) -> Result<Paired> {
+        let (pod_init, baseline, overhead_ms) = paired(with, without).context("no runs")?;
+        Ok(Paired { pod_init, baseline, overhead_ms })
+    }
+}
+
+/// One kind of start, with and without pod-init, on two clocks, and the
+/// logs pod-init wrote in each run.
+#[derive(Debug, Clone)]
+pub struct StartTimes {
+    /// The whole container run, as xtask times it (harness included).
+    pub wall: Paired,
+    /// PID 1's life, exec to reaped, as the harness times it
+    /// ([`Sandbox::pid1_life`]): the same container without the harness's
+    /// own setup and teardown, which are alike for both sides and only add
+    /// noise (a few ms per run, against a difference of one or two).
+    pub life: Paired,
     pub logs: Vec<String>,
 }
 
@@ -142,8 +170,8 @@ pub fn measure(start: Start, runs: u32) -> Result<StartTimes> {
             Some(sb)
         }
     };
-    let mut with = Vec::new();
-    let mut without = Vec::new();
+    let (mut with, mut without) = (Vec::new(), Vec::new());
+    let (mut lives_with, mut lives_without) = (Vec::new(), Vec::new());
     let mut logs = Vec::new();
     for _ in 0..runs {
         for pod_init in [true, false] {
@@ -160,16 +188,18 @@ pub fn measure(start: Start, runs: u32) -> Result<StartTimes> {
                 Start::First | Start::Restart | Start::Passthrough => {}
             }
             if pod_init {
-                let (elapsed, log) = timed_run(sb, &spec)?;
-                with.push(elapsed);
-                logs.push(log);
+                let run = timed_run(sb, &spec)?;
+                with.push(run.wall);
+                lives_with.push(run.life);
+                logs.push(run.stderr);
             } else {
-                without.push(timed_run(sb, &baseline_spec())?.0);
+                let run = timed_run(sb, &baseline_spec())?;
+                without.push(run.wall);
+                lives_without.push(run.life);
             }
         }
     }
-    let (pod_init, baseline, overhead_ms) = paired(&with, &without).context("no runs")?;
-    Ok(StartTimes { pod_init, baseline, overhead_ms, logs })
+    Ok(StartTimes { wall: Paired::of(&with, &without)?, life: Paired::of(&lives_with, &lives_without)?, logs })
 }
 
 /// A `/proc/<pid>/status` field in KiB (`VmRSS`, `VmHWM`).
