@@ -7,6 +7,7 @@
 //! and reap zombies.
 
 mod accounts;
+mod allocator;
 mod attempts;
 mod bootstrap;
 mod cli;
@@ -31,16 +32,12 @@ use std::time::Instant;
 
 use privilege::Start;
 
-/// dlmalloc, not musl's allocator, which gives memory back to the kernel
-/// after nearly every free: a restart in place made 55 mmap and munmap
-/// calls (each with its page faults), 11 with dlmalloc, which keeps what
-/// it got. pod-init is single-threaded; the lock is never contended. Not in
-/// the unit tests: their harness runs threads, and a test's forked child
-/// that allocates would wait for ever on a lock another thread held at the
-/// fork (dlmalloc has no fork handler; the system allocator does).
+/// See allocator.rs. Not in the unit tests: their harness runs threads,
+/// and a test's forked child that allocates would wait for ever on a lock
+/// another thread held at the fork (the system allocator has fork handlers).
 #[cfg(not(test))]
 #[global_allocator]
-static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+static ALLOCATOR: allocator::Allocator = allocator::Allocator::new();
 
 /// `pod-init: <error>` on stderr. Not `eprintln!`, which panics when stderr
 /// fails (EPIPE, EIO): PID 1 must not abort over a lost log line.
@@ -141,5 +138,8 @@ fn main() -> ExitCode {
         Ok(n) => tracing::debug!("erased {n} consumed variable(s) from PID 1's environment"),
         Err(e) => tracing::warn!("cannot erase the consumed variables from PID 1's environment: {e}"),
     }
+    // PID 1 supervises for days: the free memory the bootstrap leaves at
+    // the top of the heap goes back now.
+    allocator::trim();
     ExitCode::from(supervise::run(launch, &options))
 }
