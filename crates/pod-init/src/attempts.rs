@@ -66,8 +66,17 @@ fn file_name(job: &str, host: &str) -> String {
     }
 }
 
+/// The host name, from `uname(2)`: one system call, where reading
+/// /proc/sys/kernel/hostname takes five.
 fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_owned()).unwrap_or_default()
+    // SAFETY: an all-zero utsname is a valid value for the kernel to fill.
+    let mut names: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: uname writes into a live, writable utsname.
+    if unsafe { libc::uname(&mut names) } != 0 {
+        return String::new();
+    }
+    // SAFETY: the kernel NUL-terminates nodename within its array.
+    unsafe { std::ffi::CStr::from_ptr(names.nodename.as_ptr()) }.to_string_lossy().into_owned()
 }
 
 fn unix_now() -> u64 {
@@ -269,6 +278,12 @@ mod tests {
         entry.seq = 4;
         let err = add_first_free(&dir, &mut entry, "mine").unwrap_err();
         assert_eq!((err.raw_os_error(), entry.seq), (Some(libc::EEXIST), 4 + TRIES));
+    }
+
+    #[test]
+    fn the_host_name_is_the_kernels() {
+        let proc = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+        assert_eq!(hostname(), proc.trim());
     }
 
     #[test]

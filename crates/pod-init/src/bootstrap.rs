@@ -168,7 +168,7 @@ struct Context<'a> {
     copy_home_from: Option<PathBuf>,
     /// The directories the seed's walk opened, where the user's starts.
     seed_opened: Vec<(PathBuf, std::os::fd::OwnedFd)>,
-    /// What the user-state walk opened for the later children.
+    /// What the user-state walk opened for the record's end and the command.
     opened: Option<userstate::Opened>,
     /// The pod's NODE_NAME, for the attempt record.
     node: Option<String>,

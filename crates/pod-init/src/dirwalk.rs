@@ -171,8 +171,8 @@ impl Dir {
         Ok(Dir { fd, path: PathBuf::from("/"), attrs, made: false })
     }
 
-    /// The descriptor, for work the walk does not do itself (handed to
-    /// PID 1 for the user's later children).
+    /// The descriptor, for work the walk does not do itself (kept for the
+    /// record's end and the command's working directory).
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
     }

@@ -63,7 +63,7 @@ pub fn dir<'w>(walker: &'w mut Walker, path: &Path, done: &mut Vec<String>) -> i
 
 /// [`dir`] for a directory nothing is done in: one lookup when it is
 /// right, and when missing it is made and not looked at again (under the
-/// child's umask it has exactly the mode asked for).
+/// user step's umask it has exactly the mode asked for).
 pub fn leaf_dir(walker: &mut Walker, path: &Path, done: &mut Vec<String>) -> io::Result<()> {
     let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
         return dir(walker, path, done).map(|_| ());

@@ -1,6 +1,6 @@
 //! The attempt record on scratch: `<SCRATCH_HOME>/.nb-attempts/<file>/`, a
-//! directory of entries (record.rs), read and changed by the user (a forked
-//! child of PID 1 with the user's ids: root is squashed on NFS), never by
+//! directory of entries (record.rs), read and changed by the user (PID 1
+//! acting as the user, the fsid module: root is squashed on NFS), never by
 //! root.
 //!
 //! Scratch is shared with the lab, and a scratch home is group-writable, so
@@ -8,7 +8,7 @@
 //! directory are opened by the user-state step's walk (no symlink followed
 //! on the way), must be the user's own and are kept 0700, so that nobody
 //! else can place or change anything in them; the job directory's
-//! descriptor is all the later children use.
+//! descriptor is all that the start's end uses.
 //!
 //! Each change is one call that the server makes whole or not at all: a
 //! start is a new symbolic link (its content is written with the name), its
