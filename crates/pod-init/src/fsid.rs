@@ -114,8 +114,13 @@ fn fs_capability_effective() -> Result<bool, String> {
     if unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) } != 0 {
         return Err(format!("capget: {}", std::io::Error::last_os_error()));
     }
-    let effective = u64::from(data[0].effective) | u64::from(data[1].effective) << 32;
-    Ok(FS_CAPABILITIES.iter().any(|cap| effective & (1 << cap) != 0))
+    Ok(any_fs_capability(u64::from(data[0].effective) | u64::from(data[1].effective) << 32))
+}
+
+/// Whether the effective set `effective` (bit N: capability N) holds any
+/// of [`FS_CAPABILITIES`].
+fn any_fs_capability(effective: u64) -> bool {
+    FS_CAPABILITIES.iter().any(|cap| effective & (1 << cap) != 0)
 }
 
 /// Takes on `id` for the file system: its groups, then its fs gid and
@@ -136,7 +141,9 @@ fn put_back(saved: &Saved) -> Result<(), String> {
     // SAFETY: umask cannot fail.
     unsafe { libc::umask(saved.umask) };
     set_fs_ids(saved.fsuid, saved.fsgid)?;
-    set_groups(&saved.groups)
+    // Only when they changed: a take_on refused at its first step changed
+    // nothing, and a caller without root could not set them back anyway.
+    if groups()? != saved.groups { set_groups(&saved.groups) } else { Ok(()) }
 }
 
 /// Runs `work` with `id`'s file-system identity and [`UMASK`], in this
@@ -205,6 +212,17 @@ mod tests {
         fs::write(root_only.join("x"), "").unwrap();
         // The real, effective and saved ids never changed.
         assert_eq!(nix::unistd::geteuid().as_raw(), 0);
+    }
+
+    #[test]
+    fn the_file_system_capabilities_are_told_apart_from_the_others() {
+        let bit = |cap: u32| 1u64 << cap;
+        for cap in FS_CAPABILITIES {
+            assert!(any_fs_capability(bit(cap)), "capability {cap}");
+        }
+        // CAP_KILL (5), CAP_SETGID (6), CAP_SETUID (7), CAP_SYS_ADMIN (21).
+        assert!(!any_fs_capability(bit(5) | bit(6) | bit(7) | bit(21)));
+        assert!(!any_fs_capability(0));
     }
 
     #[test]

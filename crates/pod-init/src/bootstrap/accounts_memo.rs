@@ -237,5 +237,31 @@ mod tests {
         std::os::unix::fs::symlink(root.path().join("elsewhere"), &path).unwrap();
         assert_eq!(recalled(), None, "a symlink");
         assert_eq!(recall(root.path(), owner().0.wrapping_add(1), &cfg, "/bin/zsh", &files), None, "someone else's");
+        // A link to a memo that is right in every other way.
+        fs::remove_file(&path).unwrap();
+        keep(root.path(), owner(), &cfg, "/bin/zsh", &files, &found).unwrap();
+        let real = root.path().join("run/real");
+        fs::rename(&path, &real).unwrap();
+        std::os::unix::fs::symlink(&real, &path).unwrap();
+        assert_eq!(recalled(), None, "followed a symlink");
+    }
+
+    #[test]
+    fn a_user_in_many_groups_is_recalled_whole() {
+        let (root, files, cfg, found) = setup();
+        let many = Found { user: Identity { groups: (4343..4643).collect(), ..found.user.clone() }, ..found };
+        keep(root.path(), owner(), &cfg, "/bin/zsh", &files, &many).unwrap();
+        assert!(fs::metadata(root.path().join(PATH)).unwrap().len() > 1500);
+        assert_eq!(recall(root.path(), owner().0, &cfg, "/bin/zsh", &files), Some(many));
+    }
+
+    #[test]
+    fn files_that_cannot_be_looked_at_leave_no_memo() {
+        let (root, _, cfg, found) = setup();
+        let etc_is_a_file = root.path().join("etc-file");
+        fs::write(&etc_is_a_file, "").unwrap();
+        let files = EtcFiles::new(&etc_is_a_file);
+        assert!(keep(root.path(), owner(), &cfg, "/bin/zsh", &files, &found).is_err(), "ENOTDIR taken for missing");
+        assert!(!root.path().join(PATH).exists());
     }
 }

@@ -111,7 +111,9 @@ fn create(path: &Path, owner: (u32, u32)) -> Result<File, Claim> {
 /// only root can put anything in /run, it is not replaced but counts as
 /// claimed.
 fn left_by_an_earlier_start(path: &Path, owner: u32) -> Result<File, Claim> {
-    let file = match OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC).open(path) {
+    // O_NONBLOCK: a FIFO there must not hang PID 1 in its open.
+    let flags = libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK;
+    let file = match OpenOptions::new().read(true).custom_flags(flags).open(path) {
         Ok(file) => file,
         Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Err(Claim::Exists),
         Err(e) => return Err(Claim::Io(e)),
@@ -187,6 +189,32 @@ mod tests {
         fs::set_permissions(&marker, std::os::unix::fs::PermissionsExt::from_mode(0o644))
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(matches!(claim(&marker, own_ids()), Err(Claim::Exists)));
+    }
+
+    #[test]
+    fn a_directory_or_a_fifo_in_its_place_counts_as_claimed() {
+        let dir = private_dir();
+        let marker = dir.path().join("pod-init.started");
+        fs::create_dir(&marker).unwrap_or_else(|e| panic!("{e}"));
+        fs::set_permissions(&marker, std::os::unix::fs::PermissionsExt::from_mode(0o555))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(claim(&marker, own_ids()), Err(Claim::Exists)), "a read-only directory");
+        fs::remove_dir(&marker).unwrap_or_else(|e| panic!("{e}"));
+        nix::unistd::mkfifo(&marker, nix::sys::stat::Mode::from_bits_truncate(0o444)).unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(claim(&marker, own_ids()), Err(Claim::Exists)), "a FIFO, opened without waiting");
+    }
+
+    #[test]
+    fn a_marker_that_cannot_be_opened_is_an_error_not_a_claim() {
+        if !crate::testing::non_root_or_skip("root opens a file of mode 0") {
+            return;
+        }
+        let dir = private_dir();
+        let marker = dir.path().join("pod-init.started");
+        fs::write(&marker, "").unwrap_or_else(|e| panic!("{e}"));
+        fs::set_permissions(&marker, std::os::unix::fs::PermissionsExt::from_mode(0o000))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(claim(&marker, own_ids()), Err(Claim::Io(_))));
     }
 
     #[test]
