@@ -114,7 +114,13 @@ fn fs_capability_effective() -> Result<bool, String> {
     if unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) } != 0 {
         return Err(format!("capget: {}", std::io::Error::last_os_error()));
     }
-    Ok(any_fs_capability(u64::from(data[0].effective) | u64::from(data[1].effective) << 32))
+    Ok(any_fs_capability(effective_set(&data)))
+}
+
+/// The effective set of `capget`'s two data structs as one number (bit N:
+/// capability N; the second struct holds 32 to 63).
+fn effective_set(data: &[CapData; 2]) -> u64 {
+    u64::from(data[0].effective) | u64::from(data[1].effective) << 32
 }
 
 /// Whether the effective set `effective` (bit N: capability N) holds any
@@ -223,6 +229,11 @@ mod tests {
         // CAP_KILL (5), CAP_SETGID (6), CAP_SETUID (7), CAP_SYS_ADMIN (21).
         assert!(!any_fs_capability(bit(5) | bit(6) | bit(7) | bit(21)));
         assert!(!any_fs_capability(0));
+        let data = |low, high| {
+            [CapData { effective: low, ..CapData::default() }, CapData { effective: high, ..CapData::default() }]
+        };
+        assert_eq!(effective_set(&data(0, 1)), bit(32), "CAP_MAC_OVERRIDE is in the second struct");
+        assert_eq!(effective_set(&data(0b11, 0)), bit(0) | bit(1));
     }
 
     #[test]
