@@ -391,13 +391,10 @@ fn a_restart_reads_etc_again_only_when_it_changed_since_the_last_start() -> Resu
     Ok(())
 }
 
-#[test]
-fn while_the_containers_pid1_runs_no_other_pid1_can_claim_the_marker() -> Result {
-    let sb = Sandbox::new()?;
-    // Root in the pod (the user through sudo) makes a PID namespace and
-    // starts the setuid pod-init in it as the user, with a forged
-    // configuration: a PID 1, but not the container's, which holds the claim.
-    let forged = format!(
+/// The bootstrap's variables for an account `mallory` that does not exist,
+/// as `env` arguments: what a user would forge to be bootstrapped as.
+fn forged_mallory() -> String {
+    format!(
         "{}=mallory {}=4242 {}=mallory {}=4242 {}={SCRATCH_MOUNT}/homes {}=/tmp",
         EnvVars::NB_USER,
         EnvVars::NB_UID,
@@ -405,7 +402,16 @@ fn while_the_containers_pid1_runs_no_other_pid1_can_claim_the_marker() -> Result
         EnvVars::NB_GID,
         EnvVars::SCRATCH_HOME_ROOT,
         EnvVars::WORKING_DIR
-    );
+    )
+}
+
+#[test]
+fn while_the_containers_pid1_runs_no_other_pid1_can_claim_the_marker() -> Result {
+    let sb = Sandbox::new()?;
+    // Root in the pod (the user through sudo) makes a PID namespace and
+    // starts the setuid pod-init in it as the user, with a forged
+    // configuration: a PID 1, but not the container's, which holds the claim.
+    let forged = forged_mallory();
     let script = format!(
         "sudo -n unshare --pid --fork --mount-proc setpriv --reuid={UID} --regid={LAB_GID} --clear-groups \
          env {forged} {POD_INIT_PATH} sh -c 'grep ^Uid: /proc/self/status; echo pid=$$'; echo inner=$?"
@@ -428,15 +434,7 @@ fn a_user_cannot_run_the_bootstrap_again_from_namespaces_of_their_own() -> Resul
     // root needed for that) and runs the setuid pod-init as its PID 1 with a
     // forged configuration: once unmapped, once mapped to the namespace's
     // own root. Neither may change /etc or the claim.
-    let forged = format!(
-        "{}=mallory {}=4242 {}=mallory {}=4242 {}={SCRATCH_MOUNT}/homes {}=/tmp",
-        EnvVars::NB_USER,
-        EnvVars::NB_UID,
-        EnvVars::NB_GROUP,
-        EnvVars::NB_GID,
-        EnvVars::SCRATCH_HOME_ROOT,
-        EnvVars::WORKING_DIR
-    );
+    let forged = forged_mallory();
     let marker = common::image::POD_INIT_MARKER;
     let inner = "grep -E \"^(Uid|CapEff):\" /proc/self/status";
     let script = format!(
