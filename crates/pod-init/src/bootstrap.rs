@@ -105,9 +105,7 @@ pub enum StepError {
     #[error("{}: {error}", path.display())]
     Path { path: PathBuf, error: std::io::Error },
     #[error("{0}")]
-    Scratch(#[from] scratch::ScratchError),
-    #[error("{0}")]
-    UserState(#[from] userstate::UserStateError),
+    AsUser(#[from] crate::fsid::NotDone),
 }
 
 /// One entry of a step's report, for the log.

@@ -18,7 +18,7 @@
 //! itself ([`crate::identity::switch`] before its exec). pod-init is
 //! single-threaded, and these ids are per thread.
 
-use crate::identity::Identity;
+use crate::identity::{self, Identity, Syscall};
 use crate::sys::UMASK;
 
 /// The capabilities the kernel takes from the effective set while the fs
@@ -57,6 +57,17 @@ pub enum ActError {
     Restore { uid: u32, step: String },
 }
 
+/// Why work done as another user, which logs its own failures, is not all
+/// done.
+#[derive(Debug, thiserror::Error)]
+pub enum NotDone {
+    /// Some of the work failed; it said why.
+    #[error("incomplete (see above)")]
+    Incomplete,
+    #[error("{0}")]
+    Act(#[from] ActError),
+}
+
 /// The file-system identity to return to.
 struct Saved {
     fsuid: u32,
@@ -84,11 +95,9 @@ fn groups() -> Result<Vec<u32>, String> {
 }
 
 fn set_groups(groups: &[u32]) -> Result<(), String> {
-    // SAFETY: setgroups reads `len` gid_t values from a live slice.
-    match unsafe { libc::setgroups(groups.len(), groups.as_ptr()) } {
-        0 => Ok(()),
-        _ => Err(format!("setgroups: {}", std::io::Error::last_os_error())),
-    }
+    identity::Linux
+        .setgroups(groups)
+        .map_err(|errno| format!("setgroups: {}", std::io::Error::from_raw_os_error(errno)))
 }
 
 /// Sets the fs uid and gid and checks that they hold.
@@ -177,6 +186,17 @@ pub fn act_as<T>(id: &Identity, work: impl FnOnce() -> T) -> Result<T, ActError>
     let done = work();
     put_back(&saved).map_err(|step| ActError::Restore { uid: id.uid, step })?;
     Ok(done)
+}
+
+/// [`act_as`] for work that logs each of its failures and says whether
+/// all of it was done (`true`), with what it made for later: that comes
+/// back either way, the default when the work could not run at all.
+pub fn act_as_logged<T: Default>(id: &Identity, work: impl FnOnce() -> (bool, T)) -> (Result<(), NotDone>, T) {
+    match act_as(id, work) {
+        Ok((true, made)) => (Ok(()), made),
+        Ok((false, made)) => (Err(NotDone::Incomplete), made),
+        Err(e) => (Err(e.into()), T::default()),
+    }
 }
 
 #[cfg(test)]

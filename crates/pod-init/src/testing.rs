@@ -11,10 +11,15 @@ pub fn root_or_skip(why: &str) -> bool {
     if nix::unistd::Uid::effective().is_root() {
         return true;
     }
+    skipped(&format!("needs root ({why}); `cargo xtask test` runs it as root"));
+    false
+}
+
+/// Says on the real stderr that the calling test is skipped, and why.
+fn skipped(why: &str) {
     let thread = std::thread::current();
     let name = thread.name().unwrap_or("a test");
-    let _ = writeln!(std::io::stderr(), "skipped {name}: needs root ({why}); `cargo xtask test` runs it as root");
-    false
+    let _ = writeln!(std::io::stderr(), "skipped {name}: {why}");
 }
 
 /// The other way round: whether the calling test can run as a user without
@@ -24,8 +29,6 @@ pub fn non_root_or_skip(why: &str) -> bool {
     if !nix::unistd::Uid::effective().is_root() {
         return true;
     }
-    let thread = std::thread::current();
-    let name = thread.name().unwrap_or("a test");
-    let _ = writeln!(std::io::stderr(), "skipped {name} as root ({why}); the run as nobody runs it");
+    skipped(&format!("runs without root ({why}); the run as nobody runs it"));
     false
 }

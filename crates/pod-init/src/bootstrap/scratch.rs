@@ -18,7 +18,7 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use crate::dirwalk::{Create, Walker};
-use crate::fsid::{self, ActError};
+use crate::fsid::{self, NotDone};
 use crate::identity::Identity;
 
 /// Mode of the shared directories.
@@ -67,32 +67,18 @@ fn ensure_dir(walker: &mut Walker, wanted: &Wanted, uid: u32) -> bool {
     true
 }
 
-/// Why some directory was not prepared.
-#[derive(Debug, thiserror::Error)]
-pub enum ScratchError {
-    #[error("incomplete (see above)")]
-    Incomplete,
-    #[error("{0}")]
-    Act(#[from] ActError),
-}
-
 /// Creates `dirs` as `seed`, trying every directory even after a failure,
 /// and logs each one. Returns the outcome and the directories it opened.
-pub fn prepare(seed: &Identity, dirs: &[Wanted]) -> (Result<(), ScratchError>, Vec<(PathBuf, OwnedFd)>) {
+pub fn prepare(seed: &Identity, dirs: &[Wanted]) -> (Result<(), NotDone>, Vec<(PathBuf, OwnedFd)>) {
     let uid = seed.uid;
-    let done = fsid::act_as(seed, || {
+    fsid::act_as_logged(seed, || {
         let mut walker = Walker::new();
         // Every directory is tried, even after a failure.
         let results: Vec<bool> = dirs.iter().map(|d| ensure_dir(&mut walker, d, uid)).collect();
         // Walked already: each is the last directory opened, no lookup.
         let opened = dirs.iter().filter_map(|d| Some((d.dir.to_owned(), walker.handle(d.dir).ok()?))).collect();
         (results.into_iter().all(|ok| ok), opened)
-    });
-    match done {
-        Ok((true, opened)) => (Ok(()), opened),
-        Ok((false, opened)) => (Err(ScratchError::Incomplete), opened),
-        Err(e) => (Err(e.into()), Vec::new()),
-    }
+    })
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ use super::{copytree, gitidentity, scratch, shell};
 use crate::bootstrap::ssh::{self, SshMaterial};
 use crate::config::PodConfig;
 use crate::dirwalk::{Create, Walker};
-use crate::fsid::{self, ActError};
+use crate::fsid::{self, NotDone};
 use crate::identity::Identity;
 use crate::{attempts, private};
 
@@ -52,15 +52,6 @@ impl Default for Opened {
     }
 }
 
-/// Why some of the user's state was not prepared.
-#[derive(Debug, thiserror::Error)]
-pub enum UserStateError {
-    #[error("incomplete (see above)")]
-    Incomplete,
-    #[error("{0}")]
-    Act(#[from] ActError),
-}
-
 /// Runs every sub-step as `user`, each even after another failed, and logs
 /// each one. `seed_uid`: the seed's, which may own the scratch
 /// home. `old_home`: the home of the account renamed to the user, which
@@ -76,8 +67,8 @@ pub fn prepare(
     old_home: Option<&Path>,
     walked: Vec<(PathBuf, OwnedFd)>,
     node: Option<&str>,
-) -> (Result<(), UserStateError>, Opened) {
-    let done = fsid::act_as(user, || {
+) -> (Result<(), NotDone>, Opened) {
+    fsid::act_as_logged(user, || {
         let mut ok = true;
         let mut walker = Walker::new();
         for (path, fd) in walked {
@@ -124,12 +115,7 @@ pub fn prepare(
         step("uv", uv_dirs(&mut walker, cfg));
         step("ssh", ssh::recreate(&cfg.home(), ssh));
         (ok, keep_open(&mut walker, cfg, node))
-    });
-    match done {
-        Ok((true, opened)) => (Ok(()), opened),
-        Ok((false, opened)) => (Err(UserStateError::Incomplete), opened),
-        Err(e) => (Err(e.into()), Opened::default()),
-    }
+    })
 }
 
 /// Records this start (for a job with a name and a submission) in its
