@@ -3,13 +3,14 @@
 //! docs/benchmarks.md with the machine, the date and the method.
 //!
 //! Each part is its own module: sizes of the shipped binaries here, the
-//! sandbox runs of pod-init in `sandbox`, `docker run`s of the image in
+//! sandbox runs of pod-init in `sandbox` and their rows in `starts`, `docker run`s of the image in
 //! `docker`, its own per-step log times in `steps`, submit's latency and
 //! process count in `submit`.
 
 mod docker;
 mod researcher;
 mod sandbox;
+mod starts;
 mod stats;
 mod steps;
 mod submit;
@@ -25,17 +26,10 @@ use crate::cmd::{Cmd, Mode, Runner};
 use crate::dist::{self, Dist, POD_INIT_BUDGET, human_size};
 use crate::host;
 use crate::project;
-use sandbox::{Start, StartTimes};
 use stats::ms;
 use table::{Report, Row, Section};
 
-/// The targets: a restart in place costs at most 2 ms over the bare
-/// container, and PID 1 keeps at most 1 MiB resident while the job runs.
-const RESTART_OVERHEAD_TARGET: Duration = Duration::from_millis(2);
-/// Scratch requests a start may make: a first one, and one that finds its
-/// work done (a new pod over kept scratch, a restart in place).
-const FIRST_START_REQUESTS_TARGET: u64 = 150;
-const DONE_START_REQUESTS_TARGET: u64 = 30;
+/// PID 1 keeps at most 1 MiB resident while the job runs.
 const RSS_TARGET_KIB: u64 = 1024;
 
 /// Options of `cargo xtask bench`.
@@ -81,81 +75,6 @@ fn sizes(dist: &Dist, notes: &mut Vec<String>) -> Result<Section> {
         });
     }
     Ok(Section { title: "size".to_owned(), rows })
-}
-
-fn starts(runs: u32) -> Result<(Section, Vec<(Start, StartTimes)>)> {
-    let mut rows = Vec::new();
-    let mut all = Vec::new();
-    for (start, label) in [
-        (Start::First, "first pod (empty scratch)"),
-        (Start::NewPod, "new pod, scratch kept"),
-        (Start::Restart, "restart in place"),
-        (Start::Passthrough, "no bootstrap (NB_* unset)"),
-    ] {
-        eprintln!("bench: {label}, {runs} runs");
-        let times = sandbox::measure(start, runs)?;
-        rows.push(Row::info(format!("{label}: container with pod-init"), ms(times.wall.pod_init)));
-        rows.push(Row::info(format!("{label}: same container, /bin/true"), ms(times.wall.baseline)));
-        rows.push(Row::info(
-            format!("{label}: pod-init overhead, whole container run (median of paired differences)"),
-            format!("{:+.2} ms", times.wall.overhead_ms),
-        ));
-        rows.push(Row::info(
-            format!("{label}: PID 1's life, exec to reaped: with pod-init / /bin/true"),
-            format!("{} / {}", ms(times.life.pod_init), ms(times.life.baseline)),
-        ));
-        let what = format!("{label}: pod-init overhead, PID 1's life (median of paired differences)");
-        let value = format!("{:+.2} ms", times.life.overhead_ms);
-        rows.push(if start == Start::Restart {
-            Row::with_target(what, value, format!("<= {}", ms(RESTART_OVERHEAD_TARGET)), within_target(&times))
-        } else {
-            Row::info(what, value)
-        });
-        all.push((start, times));
-    }
-    eprintln!("bench: scratch requests per start");
-    let [first, new_pod, restart] = sandbox::scratch_requests()?;
-    rows.push(Row::with_target(
-        "scratch requests per start, squash FUSE with caches off (first / new pod / restart)",
-        format!("{first} / {new_pod} / {restart}"),
-        format!("<= {FIRST_START_REQUESTS_TARGET} / {DONE_START_REQUESTS_TARGET} / {DONE_START_REQUESTS_TARGET}"),
-        first <= FIRST_START_REQUESTS_TARGET && new_pod.max(restart) <= DONE_START_REQUESTS_TARGET,
-    ));
-    Ok((Section { title: format!("pod start in the sandbox (median of {runs})"), rows }, all))
-}
-
-/// pod-init's own per-step times, one row per step with a value per kind
-/// of start.
-fn step_times(starts: &[(Start, StartTimes)]) -> Section {
-    let per_start: Vec<_> =
-        starts.iter().filter(|(start, _)| *start != Start::Passthrough).map(|(_, t)| steps::medians(&t.logs)).collect();
-    let mut names: Vec<String> = Vec::new();
-    for (steps, _) in &per_start {
-        for step in steps {
-            if !names.contains(&step.step) {
-                names.push(step.step.clone());
-            }
-        }
-    }
-    let value = |pick: &dyn Fn(&steps::Summary) -> Option<Duration>| {
-        per_start
-            .iter()
-            .map(|s| pick(s).map_or_else(|| "-".to_owned(), |d| format!("{:.2}", d.as_secs_f64() * 1000.0)))
-            .collect::<Vec<_>>()
-            .join(" / ")
-            + " ms"
-    };
-    let mut rows: Vec<Row> = names
-        .iter()
-        .map(|name| {
-            Row::info(
-                name.clone(),
-                value(&|(steps, _)| Some(steps.iter().find(|s| &s.step == name).map_or(Duration::ZERO, |s| s.time))),
-            )
-        })
-        .collect();
-    rows.push(Row::info("total, as pod-init logs it (`bootstrap done in`)", value(&|(_, total)| *total)));
-    Section { title: "pod-init's own time per step, from its log (first pod / new pod / restart)".to_owned(), rows }
 }
 
 fn image_runs(runs: u32) -> Result<Section> {
@@ -281,38 +200,6 @@ fn submission(runner: &Runner, runs: u32, notes: &mut Vec<String>) -> Result<Sec
     })
 }
 
-/// The restart's target is judged on PID 1's life: the whole run's
-/// difference carries the harness's noise too (see the method).
-fn within_target(times: &StartTimes) -> bool {
-    times.life.overhead_ms <= RESTART_OVERHEAD_TARGET.as_secs_f64() * 1000.0
-}
-
-/// When the restart misses its target: what pod-init's log says the time
-/// went to, and what pod-init costs with no bootstrap at all.
-fn restart_note(times: &StartTimes, passthrough: Option<&StartTimes>) -> Option<String> {
-    if within_target(times) {
-        return None;
-    }
-    let overhead = Duration::from_secs_f64(times.life.overhead_ms.max(0.0) / 1000.0);
-    let (mut steps, total) = steps::medians(&times.logs);
-    steps.sort_by_key(|s| std::cmp::Reverse(s.time));
-    let largest: Vec<String> = steps.iter().take(3).map(|s| format!("{} {}", s.step, ms(s.time))).collect();
-    let logged = total.unwrap_or_default();
-    let bare = passthrough.map_or_else(String::new, |p| {
-        format!(" (for comparison, pod-init with no bootstrap at all, only its start, the command's fork and exec and the supervision: {:+.2} ms)", p.life.overhead_ms)
-    });
-    Some(format!(
-        "restart in place costs {} over the bare container, in PID 1's life (target {}). pod-init logs {} for its bootstrap, largest steps: {}; the other {} falls outside pod-init's own clock{bare}: the command's fork, privilege drop, fchdir and exec, the record's end, the container layer's extra work for what the bootstrap touched, and run-to-run noise (about 0.5 ms between benches). \
-         Every step finds its work done here, so what is left is fixed cost: the checks themselves (each a system call; the seed's and the user's work is done by PID 1 acting as them, with no process of its own), \
-         the record's two changes (a new link at the start, its rename at the end), and each log line, one write to the log pipe",
-        ms(overhead),
-        ms(RESTART_OVERHEAD_TARGET),
-        ms(logged),
-        largest.join(", "),
-        ms(overhead.saturating_sub(logged)),
-    ))
-}
-
 fn print_table(report: &Report) -> Result<()> {
     // The table is this task's output.
     #[allow(clippy::print_stdout)]
@@ -324,6 +211,12 @@ fn print_table(report: &Report) -> Result<()> {
 
 fn machine() -> String {
     format!("{} x {}, Linux {}", host::cpu_count(), host::cpu_model(), host::kernel_release())
+}
+
+/// The machine, with its load average at the start (`before`) and now:
+/// other work on the machine shows in every wall-clock figure.
+fn machine_with_load(before: &str) -> String {
+    format!("{}; load average {before} at the start, {} at the end", machine(), host::load_average())
 }
 
 fn today() -> Result<String> {
@@ -347,30 +240,24 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let dist = dist::run(&runner)?;
     let load_before = host::load_average();
     if args.starts_only {
-        let (start_section, start_times) = starts(args.runs)?;
-        let times_of = |wanted: Start| start_times.iter().find(|(start, _)| *start == wanted).map(|(_, t)| t);
-        let notes = times_of(Start::Restart).and_then(|t| restart_note(t, times_of(Start::Passthrough)));
-        let sections = vec![start_section, step_times(&start_times)];
-        let machine =
-            format!("{}; load average {load_before} at the start, {} at the end", machine(), host::load_average());
+        let starts = starts::measure(args.runs)?;
         return print_table(&Report {
-            machine,
+            machine: machine_with_load(&load_before),
             date: today()?,
             method: Vec::new(),
-            sections,
-            notes: notes.into_iter().collect(),
+            sections: vec![starts.section, starts.steps],
+            notes: starts.note.into_iter().collect(),
         });
     }
 
     let mut notes = Vec::new();
     let size_section = sizes(&dist, &mut notes)?;
-    let (start_section, start_times) = starts(args.runs)?;
-    let times_of = |wanted: Start| start_times.iter().find(|(start, _)| *start == wanted).map(|(_, t)| t);
-    notes.extend(times_of(Start::Restart).and_then(|t| restart_note(t, times_of(Start::Passthrough))));
+    let starts = starts::measure(args.runs)?;
+    notes.extend(starts.note);
     let sections = vec![
         size_section,
-        start_section,
-        step_times(&start_times),
+        starts.section,
+        starts.steps,
         image_runs(args.runs)?,
         memory(&mut notes)?,
         submission(&runner, args.runs, &mut notes)?,
@@ -388,10 +275,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         "submit: the dist binary in the tests' clean room (cleared environment, temp HOME); the dry run reads examples/demo.env; the real submission runs the real kubectl against the tests' fake API server and the runai test double, both behind call counters (the old wrapper started a Python interpreter and two kubectl processes per submission); the pre-flight check's cost is the difference of the medians with and without `--no-preflight`, kubectl's discovery cache warm after the first run as on a laptop; `--wait` follows a scripted pod (unschedulable, creating, running, 250 ms apart) of the fake API server; a probed dry run starts the runai double (a small Rust binary) once for `runai workspace submit --help`, so with the real CLI the probe costs what that CLI takes to print its help, and `--runai-cli v1` (or `RUNAI_CLI=v1`) skips it".to_owned(),
         sweep::METHOD.to_owned(),
     ];
-    // Other work on the machine shows in every wall-clock figure.
-    let machine =
-        format!("{}; load average {load_before} at the start, {} at the end", machine(), host::load_average());
-    let report = Report { machine, date: today()?, method, sections, notes };
+    let report = Report { machine: machine_with_load(&load_before), date: today()?, method, sections, notes };
 
     print_table(&report)?;
     if !args.no_write {
