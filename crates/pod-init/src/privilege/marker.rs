@@ -138,6 +138,16 @@ mod tests {
         tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"))
     }
 
+    /// An empty marker of mode `mode` in `dir`, as an earlier start or
+    /// someone else may have left one.
+    fn empty_marker(dir: &tempfile::TempDir, mode: u32) -> std::path::PathBuf {
+        let marker = dir.path().join("pod-init.started");
+        fs::write(&marker, "").unwrap_or_else(|e| panic!("{e}"));
+        fs::set_permissions(&marker, std::os::unix::fs::PermissionsExt::from_mode(mode))
+            .unwrap_or_else(|e| panic!("{e}"));
+        marker
+    }
+
     fn claimed(result: Result<(Held, Claimed), Claim>) -> (Held, Claimed) {
         result.unwrap_or_else(|e| panic!("not claimed: {e}"))
     }
@@ -174,20 +184,14 @@ mod tests {
     #[test]
     fn a_marker_of_an_earlier_pod_init_without_content_is_claimed_again() {
         let dir = private_dir();
-        let marker = dir.path().join("pod-init.started");
-        fs::write(&marker, "").unwrap_or_else(|e| panic!("{e}"));
-        fs::set_permissions(&marker, std::os::unix::fs::PermissionsExt::from_mode(0o444))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let marker = empty_marker(&dir, 0o444);
         assert_eq!(claimed(claim(&marker, own_ids())).1, Claimed::Again);
     }
 
     #[test]
     fn a_file_anyone_could_have_written_counts_as_claimed() {
         let dir = private_dir();
-        let marker = dir.path().join("pod-init.started");
-        fs::write(&marker, "").unwrap_or_else(|e| panic!("{e}"));
-        fs::set_permissions(&marker, std::os::unix::fs::PermissionsExt::from_mode(0o644))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let marker = empty_marker(&dir, 0o644);
         assert!(matches!(claim(&marker, own_ids()), Err(Claim::Exists)));
     }
 
@@ -210,10 +214,7 @@ mod tests {
             return;
         }
         let dir = private_dir();
-        let marker = dir.path().join("pod-init.started");
-        fs::write(&marker, "").unwrap_or_else(|e| panic!("{e}"));
-        fs::set_permissions(&marker, std::os::unix::fs::PermissionsExt::from_mode(0o000))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let marker = empty_marker(&dir, 0o000);
         assert!(matches!(claim(&marker, own_ids()), Err(Claim::Io(_))));
     }
 
