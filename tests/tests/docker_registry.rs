@@ -176,6 +176,25 @@ fn a_push_to_a_registry_that_is_down_is_one_line_with_the_engines_words() -> Res
     Ok(())
 }
 
+/// A free port can be taken between the probe and the registry's bind
+/// (another test probing at the same moment): the harness then starts the
+/// registry again on another port and keeps what the first one logged.
+#[test]
+fn a_registry_whose_port_is_taken_starts_again_on_another_port() -> Result {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let taken_port = taken.local_addr()?.port();
+    let mut ports = [Ok(taken_port)].into_iter();
+    let registry = Registry::start_on(|| ports.next().unwrap_or_else(docker::free_port))?;
+    assert_ne!(registry.port(), taken_port);
+    assert_eq!(registry.get("/v2/", "application/json")?.status, 200);
+    let [first] = registry.failed_attempts.as_slice() else {
+        panic!("expected one failed attempt, got {:?}", registry.failed_attempts)
+    };
+    assert!(first.starts_with(&format!("attempt 1: no answer on 127.0.0.1:{taken_port} ")), "{first}");
+    assert!(first.contains("address already in use"), "{first}");
+    Ok(())
+}
+
 #[test]
 fn a_push_to_a_wrong_registry_name_is_one_line_with_the_engines_words() -> Result {
     // `.invalid` never resolves (RFC 2606).

@@ -51,6 +51,9 @@ pub struct Registry {
     port: u16,
     /// How long it took to answer `GET /v2/`, for the test log.
     pub started_in: Duration,
+    /// Why the attempts before the one that answered failed (the port was
+    /// taken between the probe and the bind), each with the registry's log.
+    pub failed_attempts: Vec<String>,
 }
 
 /// One HTTP reply of the registry.
@@ -133,8 +136,14 @@ http:
 }
 
 impl Registry {
-    /// Starts a registry with empty storage.
+    /// Starts a registry with empty storage, on a free port.
     pub fn start() -> Result<Self> {
+        Self::start_on(free_port)
+    }
+
+    /// Starts a registry with empty storage on a port `next_port` gives,
+    /// trying up to three ports when it exits or does not answer.
+    pub fn start_on(mut next_port: impl FnMut() -> Result<u16>) -> Result<Self> {
         require_root()?;
         if which("docker-registry").is_none() {
             return Err(Error::new(
@@ -145,10 +154,9 @@ impl Registry {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let dir = registries_dir()?.join(NEXT.fetch_add(1, Ordering::Relaxed).to_string());
         fs::create_dir_all(&dir).map_err(|e| Error::new(format!("registry: cannot create {}: {e}", dir.display())))?;
-        let mut last = String::new();
-        // The free port may be taken between the probe and the bind.
-        for _attempt in 0..3 {
-            let port = free_port()?;
+        let mut failed = Vec::new();
+        for attempt in 1..=3 {
+            let port = next_port()?;
             let file = dir.join("config.yml");
             fs::write(&file, config(&dir, port))
                 .map_err(|e| Error::new(format!("registry: cannot write {}: {e}", file.display())))?;
@@ -156,34 +164,16 @@ impl Registry {
             let mut cmd = Command::new("docker-registry");
             cmd.arg("serve").arg(&file);
             keep_running("registry", cmd, &dir.join("registry.log"), &dir.join("registry.pid"))?;
-            let mut registry = Registry { dir: dir.clone(), port, started_in: Duration::ZERO };
-            match registry.wait_until_up(started) {
-                Ok(()) => return Ok(registry),
-                Err(e) => last = e.to_string(),
+            match wait_until_up(&dir, port, started) {
+                Ok(started_in) => {
+                    eprintln!("registry: up on 127.0.0.1:{port} in {started_in:.1?} (attempt {attempt})");
+                    return Ok(Registry { dir, port, started_in, failed_attempts: failed });
+                }
+                Err(e) => failed.push(format!("attempt {attempt}: {e}")),
             }
         }
-        Err(Error::new(last))
-    }
-
-    fn wait_until_up(&mut self, started: Instant) -> Result<()> {
-        while started.elapsed() < START_TIMEOUT {
-            if self.get("/v2/", "application/json").is_ok_and(|r| r.status == 200) {
-                self.started_in = started.elapsed();
-                eprintln!("registry: up on {} in {:.1?}", self.host(), self.started_in);
-                return Ok(());
-            }
-            if !self.alive() {
-                break;
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-        let log = fs::read_to_string(self.dir.join("registry.log")).unwrap_or_default();
-        self.stop();
-        Err(Error::new(format!(
-            "registry: no answer on {} within {START_TIMEOUT:?}; its log:\n{}",
-            self.host(),
-            log.trim()
-        )))
+        let _next_run_clears_it_otherwise = fs::remove_dir_all(&dir);
+        Err(Error::new(format!("registry: did not start in {} attempts:\n{}", failed.len(), failed.join("\n"))))
     }
 
     /// `127.0.0.1:PORT`, the registry part of an image reference.
@@ -195,23 +185,9 @@ impl Registry {
         self.port
     }
 
-    fn pid(&self) -> Option<i32> {
-        fs::read_to_string(self.dir.join("registry.pid")).ok()?.trim().parse().ok()
-    }
-
-    fn alive(&self) -> bool {
-        self.pid().is_some_and(|pid| {
-            let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            String::from_utf8_lossy(&cmdline).contains(&self.dir.display().to_string())
-        })
-    }
-
     /// Stops it (SIGTERM), waiting until it is gone.
     pub fn stop(&self) {
-        if let (true, Some(pid)) = (self.alive(), self.pid()) {
-            let _gone_meanwhile = kill(Pid::from_raw(pid), Signal::SIGTERM);
-        }
-        wait_gone(&self.dir, &self.dir.join("registry.pid"));
+        stop(&self.dir);
     }
 
     /// The addresses the kernel has listening sockets for on the
@@ -279,20 +255,68 @@ impl Registry {
         self.request(method, &format!("/v2/{name}/manifests/{reference}"), MANIFEST_TYPES)
     }
 
-    /// One HTTP/1.0 request (so the reply is never chunked and ends with
-    /// the connection).
     fn request(&self, method: &str, path: &str, accept: &str) -> Result<Reply> {
-        let fail = |e: std::io::Error| Error::new(format!("registry: {method} {path} on {}: {e}", self.host()));
-        let mut stream = TcpStream::connect(SocketAddrV4::new(Ipv4Addr::LOCALHOST, self.port)).map_err(fail)?;
-        stream.set_read_timeout(Some(HTTP_TIMEOUT)).map_err(fail)?;
-        write!(stream, "{method} {path} HTTP/1.0\r\nHost: {}\r\nAccept: {accept}\r\n\r\n", self.host())
-            .map_err(fail)?;
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).map_err(fail)?;
-        parse_reply(&raw).ok_or_else(|| {
-            Error::new(format!("registry: {method} {path}: not an HTTP reply: {}", String::from_utf8_lossy(&raw)))
-        })
+        request(self.port, method, path, accept)
     }
+}
+
+/// Waits until the registry started in `dir` answers `GET /v2/` on `port`;
+/// how long that took, or why it never did, with its log (it is stopped
+/// then, and `dir` kept for the next attempt).
+fn wait_until_up(dir: &Path, port: u16, started: Instant) -> Result<Duration> {
+    while started.elapsed() < START_TIMEOUT {
+        if request(port, "GET", "/v2/", "application/json").is_ok_and(|r| r.status == 200) {
+            return Ok(started.elapsed());
+        }
+        if !alive(dir) {
+            break;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    let waited = started.elapsed();
+    let log = fs::read_to_string(dir.join("registry.log")).unwrap_or_default();
+    stop(dir);
+    Err(Error::new(format!(
+        "no answer on 127.0.0.1:{port} after {waited:.1?} (it {}); its log:\n{}",
+        if waited < START_TIMEOUT { "exited" } else { "was still running" },
+        log.trim()
+    )))
+}
+
+fn pid(dir: &Path) -> Option<i32> {
+    fs::read_to_string(dir.join("registry.pid")).ok()?.trim().parse().ok()
+}
+
+/// Whether the registry started in `dir` still runs (a pid reused by
+/// anything else does not name `dir` on its command line).
+fn alive(dir: &Path) -> bool {
+    pid(dir).is_some_and(|pid| {
+        let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        String::from_utf8_lossy(&cmdline).contains(&dir.display().to_string())
+    })
+}
+
+/// Stops the registry started in `dir` (SIGTERM), waiting until it is gone.
+fn stop(dir: &Path) {
+    if let (true, Some(pid)) = (alive(dir), pid(dir)) {
+        let _gone_meanwhile = kill(Pid::from_raw(pid), Signal::SIGTERM);
+    }
+    wait_gone(dir, &dir.join("registry.pid"));
+}
+
+/// One HTTP/1.0 request to 127.0.0.1:`port` (so the reply is never chunked
+/// and ends with the connection).
+fn request(port: u16, method: &str, path: &str, accept: &str) -> Result<Reply> {
+    let host = format!("127.0.0.1:{port}");
+    let fail = |e: std::io::Error| Error::new(format!("registry: {method} {path} on {host}: {e}"));
+    let mut stream = TcpStream::connect(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port)).map_err(fail)?;
+    stream.set_read_timeout(Some(HTTP_TIMEOUT)).map_err(fail)?;
+    write!(stream, "{method} {path} HTTP/1.0\r\nHost: {host}\r\nAccept: {accept}\r\n\r\n").map_err(fail)?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).map_err(fail)?;
+    parse_reply(&raw).ok_or_else(|| {
+        Error::new(format!("registry: {method} {path}: not an HTTP reply: {}", String::from_utf8_lossy(&raw)))
+    })
 }
 
 impl Drop for Registry {
