@@ -164,14 +164,27 @@ fn a_pushed_image_is_in_the_registry_and_pulled_back_it_starts_as_runai_starts_i
     Ok(())
 }
 
+/// A port of 127.0.0.1 that refuses connections and that no other test
+/// can take meanwhile: bound, never listened on (the kernel refuses a
+/// connection to a port that nobody listens on), held until dropped.
+fn a_port_nobody_listens_on() -> std::result::Result<(std::os::fd::OwnedFd, u16), Error> {
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, SockaddrIn, bind, getsockname, socket};
+    use std::os::fd::AsRawFd;
+    let fail = |e: nix::Error| Error::from(std::io::Error::other(format!("cannot bind a port of 127.0.0.1: {e}")));
+    let fd = socket(AddressFamily::Inet, SockType::Stream, SockFlag::SOCK_CLOEXEC, None).map_err(fail)?;
+    bind(fd.as_raw_fd(), &SockaddrIn::new(127, 0, 0, 1, 0)).map_err(fail)?;
+    let port = getsockname::<SockaddrIn>(fd.as_raw_fd()).map_err(fail)?.port();
+    Ok((fd, port))
+}
+
 #[test]
 fn a_push_to_a_registry_that_is_down_is_one_line_with_the_engines_words() -> Result {
-    let registry = Registry::start()?;
-    registry.stop();
-    let reference = format!("{}/{REPOSITORY}:down", registry.host());
+    let (_held, port) = a_port_nobody_listens_on()?;
+    let host = format!("127.0.0.1:{port}");
+    let reference = format!("{host}/{REPOSITORY}:down");
     let out = push(&reference)?;
     let line = the_error_line(&out);
-    assert!(line.starts_with(&format!("xtask: cannot push {reference} to {}: ", registry.host())), "{line}");
+    assert!(line.starts_with(&format!("xtask: cannot push {reference} to {host}: ")), "{line}");
     assert!(line.ends_with("connect: connection refused"), "{line}");
     Ok(())
 }
