@@ -13,9 +13,11 @@
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
+
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg};
 
 /// What the marker says to whoever reads it.
 const CONTENT: &[u8] = b"claimed by this container's PID 1 (pod-init), which holds a lock on it while it runs\n";
@@ -32,7 +34,7 @@ pub enum Claimed {
 
 /// A claim, held until it is dropped (PID 1 keeps it until it exits).
 #[derive(Debug)]
-pub struct Held(#[allow(dead_code, reason = "held for its lock, never read")] File);
+pub struct Held(#[allow(dead_code, reason = "held for its lock, never read")] Flock<File>);
 
 /// Why the marker could not be claimed.
 #[derive(Debug)]
@@ -77,13 +79,15 @@ pub fn claim(path: &Path, owner: (u32, u32)) -> Result<(Held, Claimed), Claim> {
         }
         Err(other) => return Err(other),
     };
-    // LOCK_NB: a claim never waits; whoever holds the lock is a live PID 1.
-    // SAFETY: flock on a descriptor this function owns.
-    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-        let e = io::Error::last_os_error();
-        return Err(if e.raw_os_error() == Some(libc::EWOULDBLOCK) { Claim::Exists } else { Claim::Io(e) });
-    }
-    Ok((Held(file), claimed))
+    // Nonblock: a claim never waits; whoever holds the lock is a live PID 1.
+    // flock, not the fcntl lock of sys::try_write_lock: it is taken on a
+    // descriptor opened read-only (the marker is 0444).
+    let locked = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(locked) => locked,
+        Err((_, Errno::EWOULDBLOCK)) => return Err(Claim::Exists),
+        Err((_, errno)) => return Err(Claim::Io(errno.into())),
+    };
+    Ok((Held(locked), claimed))
 }
 
 /// Creates `path` exclusively, saying what it is.
