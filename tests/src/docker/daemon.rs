@@ -208,19 +208,21 @@ fn lock(path: &Path) -> Result<Flock<File>> {
 /// if it is still ours: its command line names a path under `dir` (a pid
 /// reused by anything else is left alone).
 pub(super) fn wait_gone(dir: &Path, pidfile: &Path) {
-    let Some(pid) = fs::read_to_string(pidfile).ok().and_then(|s| s.trim().parse::<i32>().ok()) else { return };
-    let ours = dir.display().to_string();
-    let alive = || {
-        let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        String::from_utf8_lossy(&cmdline).contains(&ours)
-    };
     let until = Instant::now() + Duration::from_secs(30);
-    while alive() && Instant::now() < until {
+    while running(dir, pidfile).is_some() && Instant::now() < until {
         thread::sleep(Duration::from_millis(50));
     }
-    if alive() {
+    if let Some(pid) = running(dir, pidfile) {
         let _gone_meanwhile = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
     }
+}
+
+/// The pid in `pidfile`, if that process still runs and is ours: its
+/// command line names a path under `dir` (a reaped or reused pid does not).
+pub(super) fn running(dir: &Path, pidfile: &Path) -> Option<i32> {
+    let pid = fs::read_to_string(pidfile).ok()?.trim().parse::<i32>().ok()?;
+    let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    String::from_utf8_lossy(&cmdline).contains(&dir.display().to_string()).then_some(pid)
 }
 
 /// Starts `cmd`, the `what` of the tests (stdout and stderr to `log`, its

@@ -29,7 +29,7 @@ use nix::fcntl::{Flock, FlockArg};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use super::daemon::{keep_running, wait_gone, which};
+use super::daemon::{keep_running, running, wait_gone, which};
 use crate::binaries;
 use crate::sandbox::{Error, Result, require_root};
 
@@ -185,11 +185,6 @@ impl Registry {
         self.port
     }
 
-    /// Stops it (SIGTERM), waiting until it is gone.
-    pub fn stop(&self) {
-        stop(&self.dir);
-    }
-
     /// The addresses the kernel has listening sockets for on the
     /// registry's port (IPv4 and IPv6), as `/proc/net/tcp*` shows them.
     pub fn listening_on(&self) -> Vec<String> {
@@ -283,22 +278,14 @@ fn wait_until_up(dir: &Path, port: u16, started: Instant) -> Result<Duration> {
     )))
 }
 
-fn pid(dir: &Path) -> Option<i32> {
-    fs::read_to_string(dir.join("registry.pid")).ok()?.trim().parse().ok()
-}
-
-/// Whether the registry started in `dir` still runs (a pid reused by
-/// anything else does not name `dir` on its command line).
+/// Whether the registry started in `dir` still runs.
 fn alive(dir: &Path) -> bool {
-    pid(dir).is_some_and(|pid| {
-        let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        String::from_utf8_lossy(&cmdline).contains(&dir.display().to_string())
-    })
+    running(dir, &dir.join("registry.pid")).is_some()
 }
 
 /// Stops the registry started in `dir` (SIGTERM), waiting until it is gone.
 fn stop(dir: &Path) {
-    if let (true, Some(pid)) = (alive(dir), pid(dir)) {
+    if let Some(pid) = running(dir, &dir.join("registry.pid")) {
         let _gone_meanwhile = kill(Pid::from_raw(pid), Signal::SIGTERM);
     }
     wait_gone(dir, &dir.join("registry.pid"));
@@ -323,7 +310,7 @@ impl Drop for Registry {
     /// Stops it and removes its storage (the pushed image is not needed
     /// after the test).
     fn drop(&mut self) {
-        self.stop();
+        stop(&self.dir);
         let _next_run_clears_it_otherwise = fs::remove_dir_all(&self.dir);
     }
 }
