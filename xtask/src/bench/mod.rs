@@ -3,9 +3,9 @@
 //! docs/benchmarks.md with the machine, the date and the method.
 //!
 //! Each part is its own module: sizes of the shipped binaries here, the
-//! sandbox runs of pod-init in `sandbox` and their rows in `starts`, `docker run`s of the image in
-//! `docker`, its own per-step log times in `steps`, submit's latency and
-//! process count in `submit`.
+//! sandbox runs of pod-init in `sandbox` and their rows in `starts`,
+//! `docker run`s of the image in `docker`, its own per-step log times in
+//! `steps`, submit's latency and process count in `submit`.
 
 mod docker;
 mod researcher;
